@@ -1,0 +1,48 @@
+const { readdirSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+// NestJS 12 and several of its dependencies ship ESM only. Jest on Node 20 cannot require()
+// them, so every installed package marked "type": "module" is compiled to CommonJS by
+// @swc/jest like our own code. PGlite is included for its dynamic import() calls, which
+// jest cannot run without --experimental-vm-modules.
+function esmOnlyPackages() {
+  const root = join(__dirname, 'node_modules');
+  const names = readdirSync(root).flatMap((name) =>
+    name.startsWith('@') ? readdirSync(join(root, name)).map((sub) => `${name}/${sub}`) : [name],
+  );
+  return names.filter((name) => {
+    try {
+      return JSON.parse(readFileSync(join(root, name, 'package.json'), 'utf8')).type === 'module';
+    } catch {
+      return false;
+    }
+  });
+}
+const transformed = [...esmOnlyPackages(), '@electric-sql/pglite'].map((name) => name.replace(/[.+]/g, '\\$&'));
+
+/** @type {import('jest').Config} */
+module.exports = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/browser/'],
+  transform: {
+    '^.+\\.(t|j|mj|cj)s$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+        },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${transformed.join('|')})/)`],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  testTimeout: 60_000,
+  maxWorkers: process.env.CI ? 2 : '50%',
+};

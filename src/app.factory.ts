@@ -1,0 +1,63 @@
+import { Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Logger } from 'pino';
+import { AppConfig } from './config/app-config';
+import { AppModule } from './app.module';
+import { DatabaseTarget } from './database/data-source.factory';
+import { ProblemExceptionFilter } from './common/http/exception.filter';
+import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
+import { createValidationPipe } from './common/http/validation';
+import { NestPinoLogger } from './common/logging/logger';
+import { RequestLogController } from './common/logging/request-log.controller';
+
+export interface CreateAppOptions {
+  logger: Logger;
+  database?: DatabaseTarget;
+  /** Extra modules (tests mount probe routes this way). */
+  imports?: Type[];
+}
+
+/** Builds the whole application; main.ts and the e2e tests share it. */
+export async function createApp(config: AppConfig, { logger, database, imports }: CreateAppOptions): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimit,
+    trustProxy: false,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    logController: new RequestLogController(),
+    loggerInstance: logger,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: false, maxParamLength: 200 },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, database, imports), adapter, {
+    logger: new NestPinoLogger(logger),
+    bufferLogs: false,
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  app.useGlobalFilters(new ProblemExceptionFilter());
+  app.useGlobalPipes(createValidationPipe());
+
+  if (config.docsEnabled) {
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Keyward')
+        .setDescription('Accounts, sessions and API keys for multi-tenant services')
+        .setVersion('1')
+        .addBearerAuth()
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'apiKey')
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-admin-token' }, 'adminToken')
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json', yamlDocumentUrl: 'docs/yaml' });
+  }
+  return app;
+}

@@ -1,0 +1,27 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { join } from 'node:path';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { AccessModule } from './common/auth/access.module';
+import { DatabaseModule } from './database/database.module';
+import { DatabaseTarget } from './database/data-source.factory';
+import { HealthModule } from './health/health.module';
+
+@Module({})
+export class AppModule {
+  /** `database` overrides where data lives (tests use a per-file database). */
+  static forRoot(config: AppConfig, database?: DatabaseTarget, extraImports: Type[] = []): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(database ?? { url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), poolSize: config.databasePoolSize }),
+        DiscoveryModule,
+        AccessModule,
+        HealthModule,
+        ...extraImports,
+      ],
+    };
+  }
+}

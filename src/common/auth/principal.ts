@@ -1,0 +1,20 @@
+export type Role = 'owner' | 'admin' | 'member' | 'viewer';
+
+/** Who is calling, whatever credential they used. */
+export interface Principal {
+  kind: 'user' | 'apiKey' | 'admin';
+  tenantId?: string;
+  userId?: string;
+  role?: Role;
+  apiKeyId?: string;
+  sessionId?: string;
+  scopes: string[];
+}
+
+export const ADMIN_PRINCIPAL: Principal = Object.freeze({ kind: 'admin', scopes: [] }) as Principal;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}

@@ -1,0 +1,13 @@
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '55006']);
+const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+const UNAVAILABLE_MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection.*(closed|ended)/i, /pglite is closed/i, /client has encountered a connection error/i, /query read timeout/i, /cannot use a pool after calling end/i];
+
+/** True for errors that mean "the database cannot answer now" rather than "this query is wrong". */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error as any, depth = 0; current && depth < 4; current = current.driverError ?? current.cause, depth++) {
+    const code: unknown = current.code;
+    if (typeof code === 'string' && (UNAVAILABLE_NODE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) return true;
+    if (typeof current.message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(current.message))) return true;
+  }
+  return false;
+}

@@ -1,0 +1,79 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import { isDatabaseUnavailable } from './database-errors';
+import { Problem } from './problem';
+
+/**
+ * Turns every error into the one JSON shape. Client errors keep their message; anything
+ * unexpected is logged once with the request id and answered with a generic 500.
+ */
+@Catch()
+export class ProblemExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Exceptions');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const problem = this.toProblem(exception, String(request.id));
+    if (problem.statusCode >= 500) {
+      this.logger.error({ requestId: request.id, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
+    }
+    if (reply.sent) return;
+    if (problem.statusCode === 503) reply.header('retry-after', '5');
+    reply.status(problem.statusCode).header('content-type', 'application/json; charset=utf-8').send(problem);
+  }
+
+  private toProblem(exception: unknown, requestId: string): Problem {
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const body = exception.getResponse();
+      const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : { message: body };
+      const message = Array.isArray(fields.message) ? fields.message.join('; ') : String(fields.message ?? exception.message);
+      return withoutUndefined({
+        statusCode,
+        error: STATUS_CODES[statusCode] ?? 'Error',
+        message,
+        code: typeof fields.code === 'string' ? fields.code : defaultCode(statusCode),
+        requestId,
+        details: fields.details,
+      });
+    }
+    const fastifyError = exception as { statusCode?: number; code?: string; message?: string };
+    if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500 && fastifyError.code?.startsWith('FST_')) {
+      const statusCode = fastifyError.statusCode;
+      return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: fastifyError.message ?? 'Bad request', code: fastifyCode(fastifyError.code, statusCode), requestId };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      return { statusCode: 503, error: STATUS_CODES[503]!, message: 'The service is temporarily unavailable; retry shortly', code: 'DATABASE_UNAVAILABLE', requestId };
+    }
+    return { statusCode: 500, error: STATUS_CODES[500]!, message: 'Internal server error', code: 'INTERNAL_ERROR', requestId };
+  }
+}
+
+function defaultCode(status: number): string | undefined {
+  const codes: Record<number, string> = {
+    [HttpStatus.BAD_REQUEST]: 'BAD_REQUEST',
+    [HttpStatus.UNAUTHORIZED]: 'UNAUTHORIZED',
+    [HttpStatus.FORBIDDEN]: 'FORBIDDEN',
+    [HttpStatus.NOT_FOUND]: 'NOT_FOUND',
+    [HttpStatus.METHOD_NOT_ALLOWED]: 'METHOD_NOT_ALLOWED',
+    [HttpStatus.CONFLICT]: 'CONFLICT',
+    [HttpStatus.PAYLOAD_TOO_LARGE]: 'PAYLOAD_TOO_LARGE',
+    [HttpStatus.UNSUPPORTED_MEDIA_TYPE]: 'UNSUPPORTED_MEDIA_TYPE',
+    [HttpStatus.TOO_MANY_REQUESTS]: 'RATE_LIMITED',
+  };
+  return codes[status];
+}
+
+function fastifyCode(code: string, status: number): string {
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'PAYLOAD_TOO_LARGE';
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'UNSUPPORTED_MEDIA_TYPE';
+  if (code.startsWith('FST_ERR_CTP')) return 'INVALID_BODY';
+  return defaultCode(status) ?? 'BAD_REQUEST';
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

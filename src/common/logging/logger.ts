@@ -1,0 +1,71 @@
+import { LoggerService } from '@nestjs/common';
+import pino, { Logger, LoggerOptions } from 'pino';
+
+/**
+ * Paths pino censors before a line is written. Redaction is configuration, not something
+ * each call site has to remember.
+ */
+export const REDACTED_PATHS = [
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-api-key"]',
+  'headers["x-admin-token"]',
+  'responseHeaders["set-cookie"]',
+  ...['password', 'currentPassword', 'newPassword', 'token', 'accessToken', 'refreshToken', 'secret', 'apiKey'].flatMap((field) => [
+    field,
+    `*.${field}`,
+    `*.*.${field}`,
+  ]),
+];
+
+export interface LogOptions {
+  level: string;
+  /** Human-readable output; only for a developer at a terminal. */
+  pretty?: boolean;
+  /** Where lines go; stdout by default. Tests pass a stream to read what was logged. */
+  destination?: pino.DestinationStream;
+}
+
+export function createLogger({ level, pretty, destination }: LogOptions): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: { service: 'keyward' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  if (destination) return pino(options, destination);
+  if (pretty) return pino({ ...options, transport: { target: 'pino-pretty', options: { singleLine: true } } });
+  return pino(options);
+}
+
+/** Routes Nest's own log calls into pino so every line has the same structured shape. */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly pino: Logger) {}
+
+  log(message: unknown, context?: string) {
+    this.write('info', message, context);
+  }
+  error(message: unknown, traceOrContext?: string, context?: string) {
+    const trace = context ? traceOrContext : undefined;
+    this.write('error', message, context ?? traceOrContext, trace);
+  }
+  warn(message: unknown, context?: string) {
+    this.write('warn', message, context);
+  }
+  debug(message: unknown, context?: string) {
+    this.write('debug', message, context);
+  }
+  verbose(message: unknown, context?: string) {
+    this.write('trace', message, context);
+  }
+  fatal(message: unknown, context?: string) {
+    this.write('fatal', message, context);
+  }
+
+  private write(level: pino.Level, message: unknown, context?: string, stack?: string) {
+    if (message instanceof Error) this.pino[level]({ context, err: message }, message.message);
+    else if (typeof message === 'object' && message !== null) this.pino[level]({ context, ...message });
+    else this.pino[level]({ context, ...(stack ? { stack } : {}) }, String(message));
+  }
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/** Values shipped in .env.example; production refuses to start with any of them. */
+export const PLACEHOLDER_SECRETS = {
+  ADMIN_TOKEN: 'change-me-admin-token-at-least-32-characters',
+  JWT_SECRET: 'change-me-jwt-secret-at-least-32-characters',
+  KEY_PEPPER: 'change-me-key-pepper-at-least-32-characters',
+  CONFIG_ENCRYPTION_KEY: 'change-me-32-byte-key-as-base64-or-hex',
+} as const;
+
+/** Secrets generated into DATA_DIR/secrets.json outside production when unset. */
+export const GENERATED_SECRETS = ['JWT_SECRET', 'KEY_PEPPER', 'CONFIG_ENCRYPTION_KEY'] as const;
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+const secret = z.string().min(32, 'must be at least 32 characters');
+
+const encryptionKey = z.string().refine((value) => decodeKey(value)?.length === 32, {
+  message: 'must be 32 bytes, written as 64 hex characters or base64',
+});
+
+/** Decodes a 32-byte key written as hex or base64; undefined when it is neither. */
+export function decodeKey(value: string): Buffer | undefined {
+  if (/^[0-9a-f]{64}$/i.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) return Buffer.from(value, 'base64');
+  return undefined;
+}
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.join(' or ')}//` },
+  );
+
+/**
+ * Every environment variable the service reads. `describe()` texts feed the README table
+ * (test/config-docs.e2e-spec.ts keeps the two in step).
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development').describe('Runtime mode; `production` requires every secret to be set.'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on.'),
+  HOST: z.string().min(1).optional().describe('Address to bind; defaults to 127.0.0.1 (0.0.0.0 in the container image).'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Minimum log level.'),
+  PUBLIC_URL: url(['http:', 'https:']).optional().describe('External base URL, used in links sent by email; defaults to http://HOST:PORT.'),
+  DATA_DIR: z.string().min(1).default('./data').describe('Directory for the embedded database, generated secrets and the mail outbox.'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional().describe('PostgreSQL connection URL; unset means the embedded database in DATA_DIR/pglite.'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connection pool size (the embedded database always uses 1).'),
+  ADMIN_TOKEN: secret.optional().describe('Operator token for the x-admin-token header (>= 32 characters); unset disables admin routes.'),
+  JWT_SECRET: secret.optional().describe('HS256 signing secret for access tokens (>= 32 characters); generated outside production.'),
+  KEY_PEPPER: secret.optional().describe('HMAC pepper for API key hashes (>= 32 characters); generated outside production.'),
+  KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9]{1,11}$/, 'must be 2-12 lowercase letters or digits, starting with a letter').default('kw').describe('Prefix of issued API keys.'),
+  CONFIG_ENCRYPTION_KEY: encryptionKey.optional().describe('AES-256-GCM key for secret configuration values (32 bytes, hex or base64); generated outside production.'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional().describe('Redis URL for shared rate limits; unset means per-instance memory.'),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional().describe('SMTP server for outgoing mail; unset writes .eml files to DATA_DIR/outbox.'),
+  MAIL_FROM: z.string().min(3).default('Keyward <no-reply@keyward.local>').describe('Sender address of outgoing mail.'),
+  DOCS_ENABLED: booleanString.optional().describe('Serve OpenAPI at /docs; defaults to on outside production, off in production.'),
+  BODY_LIMIT: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024).describe('Largest accepted request body in bytes.'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;

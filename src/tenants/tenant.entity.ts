@@ -1,0 +1,35 @@
+import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+
+export type TenantStatus = 'active' | 'suspended';
+
+@Entity('tenants')
+@Unique('tenants_slug_key', ['slug'])
+@Check('tenants_status_check', "status IN ('active', 'suspended')")
+export class Tenant {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'tenants_pkey' })
+  id: string;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  @Column({ type: 'text' })
+  slug: string;
+
+  @Column({ type: 'text', default: 'active' })
+  status: TenantStatus;
+
+  @Column({ name: 'max_keys_per_user', type: 'integer', default: 10 })
+  maxKeysPerUser: number;
+
+  @Column({ name: 'max_keys_per_tenant', type: 'integer', default: 100 })
+  maxKeysPerTenant: number;
+
+  @Column({ name: 'default_key_scopes', type: 'text', array: true, default: () => "'{config:read,keys:read,keys:write}'" })
+  defaultKeyScopes: string[];
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Type } from '@nestjs/common';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import TestAgent from 'supertest/lib/agent';
+import { createApp } from '../../src/app.factory';
+import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { createLogger } from '../../src/common/logging/logger';
+import { DatabaseTarget } from '../../src/database/data-source.factory';
+import { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_URL } from './test-database';
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijklmnop';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  http: TestAgent;
+  /** Every log line written so far, raw JSON text. */
+  logs: string[];
+  /** The database this app uses: a PostgreSQL database name, or undefined for in-memory PGlite. */
+  databaseName?: string;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string | undefined>;
+  /** Extra modules for tests that need probe routes. */
+  imports?: Type[];
+}
+
+/** Boots the whole application in-process on its own database. */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-test-'));
+  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'info', ...options.env });
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, destination });
+
+  let databaseName: string | undefined;
+  let database: DatabaseTarget = { embeddedDir: 'memory://' };
+  if (TEST_DATABASE_URL) {
+    databaseName = await createTestDatabase();
+    database = { url: databaseUrl(databaseName), poolSize: 4 };
+  }
+  const app = await createApp(config, { logger, database, imports: options.imports });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    config,
+    http: request(app.getHttpServer()),
+    logs,
+    databaseName,
+    async close() {
+      await app.close();
+      if (databaseName) await dropTestDatabase(databaseName);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

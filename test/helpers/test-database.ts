@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+/** PostgreSQL to test against; unset means each test file gets an in-memory PGlite. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined;
+
+export const TEMPLATE_DATABASE = process.env.KEYWARD_TEMPLATE_DATABASE ?? 'keyward_template';
+
+export function databaseUrl(name: string): string {
+  const url = new URL(TEST_DATABASE_URL!);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function withAdminClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database copied from the migrated template (fast, and isolated per test file). */
+export async function createTestDatabase(): Promise<string> {
+  const name = `kw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await withAdminClient(async (client) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+        return;
+      } catch (error) {
+        // Two copies started at the same instant can collide on the template; retry briefly.
+        if (attempt >= 10 || !/being accessed by other users/.test((error as Error).message)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  });
+  return name;
+}
+
+export async function dropTestDatabase(name: string): Promise<void> {
+  await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}

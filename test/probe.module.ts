@@ -1,0 +1,63 @@
+import { Body, Controller, Get, HttpStatus, Module, Post } from '@nestjs/common';
+import { IsEmail, IsInt, IsString, Max, Min } from 'class-validator';
+import { AdminToken, Public } from '../src/common/auth/access.decorators';
+import { AppException } from '../src/common/http/problem';
+
+class ProbeBody {
+  @IsEmail()
+  email: string;
+
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  count: number;
+
+  @IsString()
+  password: string;
+}
+
+/** Probe routes for testing the request pipeline itself; mounted only by tests. */
+@Controller('probe')
+export class ProbeController {
+  static releaseSlow: () => void = () => undefined;
+
+  @Post('echo')
+  @Public()
+  echo(@Body() body: ProbeBody) {
+    return { email: body.email, count: body.count, countType: typeof body.count };
+  }
+
+  @Get('admin')
+  @AdminToken()
+  admin() {
+    return { admin: true };
+  }
+
+  @Get('no-rule')
+  noRule() {
+    return { reached: true };
+  }
+
+  @Get('crash')
+  @Public()
+  crash() {
+    throw new Error('secret internal detail');
+  }
+
+  @Get('conflict')
+  @Public()
+  conflict() {
+    throw new AppException(HttpStatus.CONFLICT, 'PROBE_CONFLICT', 'probe conflict');
+  }
+
+  /** Answers only when the test calls ProbeController.releaseSlow(). */
+  @Get('slow')
+  @Public()
+  async slow() {
+    await new Promise<void>((resolve) => (ProbeController.releaseSlow = resolve));
+    return { slow: 'done' };
+  }
+}
+
+@Module({ controllers: [ProbeController] })
+export class ProbeModule {}

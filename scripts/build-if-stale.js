@@ -15,9 +15,9 @@ function newestMtime(path) {
   return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
 }
 
-function ensureBuilt({ quiet = false } = {}) {
+function ensureBuilt({ quiet = false, force = false } = {}) {
   const builtAt = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
-  if (builtAt >= Math.max(...sources.map((s) => newestMtime(join(root, s))))) return false;
+  if (!force && builtAt >= Math.max(...sources.map((s) => newestMtime(join(root, s))))) return false;
   if (!quiet) process.stderr.write('keyward: compiling TypeScript (dist/ is missing or stale)...\n');
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
@@ -31,7 +31,7 @@ module.exports = { ensureBuilt };
 
 if (require.main === module) {
   try {
-    ensureBuilt();
+    ensureBuilt({ force: process.argv.includes('--force') });
   } catch (error) {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../src/common/logging/logger';
 import { ProbeController, ProbeModule } from './probe.module';
 import { createTestApp, TEST_ADMIN_TOKEN, TestApp } from './helpers/test-app';
 
@@ -140,9 +142,7 @@ describe('request pipeline', () => {
     expect(all).not.toContain(TEST_ADMIN_TOKEN);
   });
 
-  it('the logger censors password, token and secret fields wherever they appear', async () => {
-    const { createLogger } = await import('../src/common/logging/logger');
-    const { Writable } = await import('node:stream');
+  it('the logger censors password, token and secret fields wherever they appear', () => {
     const out: string[] = [];
     const logger = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, done) => (out.push(String(c)), done()) }) });
     logger.info({ password: 'pw-1', body: { newPassword: 'pw-2', refreshToken: 'rt-3' }, user: { profile: { secret: 'sc-4' } }, apiKey: 'ak-5' }, 'x');

@@ -5,7 +5,7 @@ export const PLACEHOLDER_SECRETS = {
   ADMIN_TOKEN: 'change-me-admin-token-at-least-32-characters',
   JWT_SECRET: 'change-me-jwt-secret-at-least-32-characters',
   KEY_PEPPER: 'change-me-key-pepper-at-least-32-characters',
-  CONFIG_ENCRYPTION_KEY: 'change-me-32-byte-key-as-base64-or-hex',
+  CONFIG_ENCRYPTION_KEY: 'change-me-placeholder-config-encryption-key',
 } as const;
 
 /** Secrets generated into DATA_DIR/secrets.json outside production when unset. */

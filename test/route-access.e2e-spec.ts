@@ -1,0 +1,39 @@
+import { AccessRule } from '../src/common/auth/access.decorators';
+import { listRouteAccess } from '../src/common/auth/route-access';
+import { createTestApp, TestApp } from './helpers/test-app';
+
+/**
+ * Every route and who may reach it. A new route, or a change of access, changes this
+ * table, so it shows up in review. A route without a rule fails the second test.
+ */
+const EXPECTED: Record<string, string> = {
+  'GET /health': 'public',
+  'GET /ready': 'public',
+};
+
+function describeRule(rule: AccessRule | undefined): string {
+  if (!rule) return 'NONE';
+  if (rule.type !== 'authenticated') return rule.type;
+  const parts = [`via ${rule.via.join('|')}`];
+  if (rule.roles) parts.push(`roles ${rule.roles.join('|')}`);
+  if (rule.scopes) parts.push(`scopes ${rule.scopes.join(' ')}`);
+  return parts.join('; ');
+}
+
+describe('route access rules', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('match the reviewed table exactly', () => {
+    const actual = Object.fromEntries(listRouteAccess(t.app).map((route) => [`${route.method} ${route.path}`, describeRule(route.rule)]));
+    expect(actual).toEqual(EXPECTED);
+  });
+
+  it('exist on every route', () => {
+    const missing = listRouteAccess(t.app).filter((route) => !route.rule);
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,4 +1,5 @@
 import { InitTenants1795320000000 } from './1795320000000-InitTenants';
+import { Identity1795321000000 } from './1795321000000-Identity';
 
 /** Every migration, oldest first. Add new ones at the end. */
-export const MIGRATIONS: Function[] = [InitTenants1795320000000];
+export const MIGRATIONS: Function[] = [InitTenants1795320000000, Identity1795321000000];

@@ -7,6 +7,10 @@ import { AccessModule } from './common/auth/access.module';
 import { DatabaseModule } from './database/database.module';
 import { DatabaseTarget } from './database/data-source.factory';
 import { HealthModule } from './health/health.module';
+import { AuthModule } from './auth/auth.module';
+import { MailModule } from './mail/mail.module';
+import { TenantsModule } from './tenants/tenants.module';
+import { UsersModule } from './users/users.module';
 
 @Module({})
 export class AppModule {
@@ -20,6 +24,10 @@ export class AppModule {
         DiscoveryModule,
         AccessModule,
         HealthModule,
+        MailModule,
+        AuthModule,
+        UsersModule,
+        TenantsModule,
         ...extraImports,
       ],
     };

@@ -9,6 +9,24 @@ import { createTestApp, TestApp } from './helpers/test-app';
 const EXPECTED: Record<string, string> = {
   'GET /health': 'public',
   'GET /ready': 'public',
+  'POST /admin/tenants': 'adminToken',
+  'GET /admin/tenants': 'adminToken',
+  'GET /admin/tenants/:id': 'adminToken',
+  'PATCH /admin/tenants/:id': 'adminToken',
+  'POST /admin/tenants/:id/users': 'adminToken',
+  'POST /auth/login': 'public',
+  'POST /auth/refresh': 'public',
+  'POST /auth/logout': 'via jwt',
+  'GET /auth/me': 'via jwt|session|apiKey',
+  'GET /auth/sessions': 'via jwt|session',
+  'DELETE /auth/sessions/:id': 'via jwt|session',
+  'POST /auth/password': 'via jwt|session',
+  'POST /auth/password/forgot': 'public',
+  'POST /auth/password/reset': 'public',
+  'POST /auth/invitations/accept': 'public',
+  'GET /v1/users': 'via jwt|session|apiKey; scopes users:read',
+  'PATCH /v1/users/:id': 'via jwt|session; roles owner|admin',
+  'POST /v1/users/invitations': 'via jwt|session; roles owner|admin',
 };
 
 function describeRule(rule: AccessRule | undefined): string {

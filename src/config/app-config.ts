@@ -26,6 +26,10 @@ export class AppConfig {
   readonly docsEnabled: boolean;
   readonly bodyLimit: number;
   readonly shutdownTimeoutMs: number;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenDays: number;
+  readonly sessionIdleMinutes: number;
+  readonly sessionAbsoluteHours: number;
 
   constructor(values: Omit<AppConfig, never>) {
     Object.assign(this, values);
@@ -85,6 +89,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     docsEnabled: raw.DOCS_ENABLED ?? !isProduction,
     bodyLimit: raw.BODY_LIMIT,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    accessTokenTtlSeconds: raw.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenDays: raw.REFRESH_TOKEN_DAYS,
+    sessionIdleMinutes: raw.SESSION_IDLE_MINUTES,
+    sessionAbsoluteHours: raw.SESSION_ABSOLUTE_HOURS,
   });
 }
 

@@ -63,6 +63,10 @@ export const configSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Keyward <no-reply@keyward.local>').describe('Sender address of outgoing mail.'),
   DOCS_ENABLED: booleanString.optional().describe('Serve OpenAPI at /docs; defaults to on outside production, off in production.'),
   BODY_LIMIT: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(100 * 1024).describe('Largest accepted request body in bytes.'),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900).describe('Lifetime of an access JWT.'),
+  REFRESH_TOKEN_DAYS: z.coerce.number().int().min(1).max(365).default(30).describe('Absolute lifetime of an API sign-in (its refresh tokens).'),
+  SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(1440).default(30).describe('Dashboard sessions end after this much inactivity.'),
+  SESSION_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(720).default(12).describe('Dashboard sessions end this long after sign-in, active or not.'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
 });
 

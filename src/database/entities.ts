@@ -1,4 +1,9 @@
+import { AuthThrottle } from '../auth/auth-throttle.entity';
+import { OneTimeToken } from '../auth/one-time-token.entity';
+import { RefreshToken } from '../sessions/refresh-token.entity';
+import { Session } from '../sessions/session.entity';
 import { Tenant } from '../tenants/tenant.entity';
+import { User } from '../users/user.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [Tenant];
+export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle];

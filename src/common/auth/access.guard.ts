@@ -1,7 +1,9 @@
 import { CanActivate, ExecutionContext, HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
 import { ACCESS_RULE, AccessRule } from './access.decorators';
 import { AdminTokenGuard } from './admin-token.guard';
+import { Authenticators } from './authenticators';
 import { AppException } from '../http/problem';
 
 /**
@@ -15,6 +17,7 @@ export class AccessGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly adminTokenGuard: AdminTokenGuard,
+    private readonly authenticators: Authenticators,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -25,11 +28,28 @@ export class AccessGuard implements CanActivate {
       case 'adminToken':
         return this.adminTokenGuard.canActivate(context);
       case 'authenticated':
-        // No user or key credentials exist yet; until they do, nothing passes.
-        throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', 'Authentication required');
+        return this.authenticate(context, rule);
       default:
         this.logger.error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule; refused`);
         throw new AppException(HttpStatus.FORBIDDEN, 'ACCESS_RULE_MISSING', 'This route is not reachable');
     }
+  }
+
+  private async authenticate(context: ExecutionContext, rule: Extract<AccessRule, { type: 'authenticated' }>): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    for (const kind of rule.via) {
+      const principal = await this.authenticators.get(kind)?.(context);
+      if (!principal) continue;
+      request.principal = principal;
+      if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
+        throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Your role does not allow this');
+      }
+      const missing = (rule.scopes ?? []).filter((scope) => !principal.scopes.includes(scope));
+      if (missing.length) {
+        throw new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, { requiredScopes: rule.scopes });
+      }
+      return true;
+    }
+    throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', `Authentication required (${rule.via.join(', ')})`);
   }
 }

@@ -1,0 +1,99 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
+import { Principal } from '../common/auth/principal';
+import { Client } from '../common/http/client-info';
+import { AppException } from '../common/http/problem';
+import { ClientInfo, SessionsService } from '../sessions/sessions.service';
+import { AcceptInvitationDto, ChangePasswordDto, ForgotPasswordDto, LoginDto, RefreshDto, ResetPasswordDto } from './auth.dto';
+import { AuthService } from './auth.service';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  @Post('login')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Sign in with email and password; returns an access JWT and a refresh token' })
+  login(@Body() dto: LoginDto, @Client() client: ClientInfo) {
+    return this.auth.login(dto, client);
+  }
+
+  @Post('refresh')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Trade a refresh token for a new pair; a reused token revokes the session' })
+  refresh(@Body() dto: RefreshDto) {
+    return this.auth.refresh(dto.refreshToken);
+  }
+
+  @Post('logout')
+  @Authenticated({ via: ['jwt'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'End the current sign-in' })
+  logout(@CurrentPrincipal() principal: Principal) {
+    return this.auth.logout(principal);
+  }
+
+  @Get('me')
+  @Authenticated({ via: ['jwt', 'session', 'apiKey'] })
+  @ApiOperation({ summary: 'Who is calling: user, tenant, role, and for a key its scopes' })
+  me(@CurrentPrincipal() principal: Principal) {
+    return this.auth.me(principal);
+  }
+
+  @Get('sessions')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @ApiOperation({ summary: "The caller's live sessions" })
+  listSessions(@CurrentPrincipal() principal: Principal) {
+    return this.sessions.listForUser(principal.tenantId!, principal.userId!, principal.sessionId);
+  }
+
+  @Delete('sessions/:id')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Revoke one of the caller’s sessions' })
+  async revokeSession(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user'))) {
+      throw new AppException(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'Session not found');
+    }
+  }
+
+  @Post('password')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Change the caller’s password; signs out their other sessions' })
+  changePassword(@CurrentPrincipal() principal: Principal, @Body() dto: ChangePasswordDto) {
+    return this.auth.changePassword(principal, dto);
+  }
+
+  @Post('password/forgot')
+  @Public()
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Mail a reset link if the account exists; the answer is always the same' })
+  async forgotPassword(@Body() dto: ForgotPasswordDto, @Client() client: ClientInfo) {
+    await this.auth.forgotPassword(dto.email, client);
+    return { message: 'If an account exists for this email, a reset link has been sent.' };
+  }
+
+  @Post('password/reset')
+  @Public()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Set a new password with a reset token; signs out every session' })
+  resetPassword(@Body() dto: ResetPasswordDto, @Client() client: ClientInfo) {
+    return this.auth.resetPassword(dto, client);
+  }
+
+  @Post('invitations/accept')
+  @Public()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Accept an invitation by choosing a password' })
+  acceptInvitation(@Body() dto: AcceptInvitationDto, @Client() client: ClientInfo) {
+    return this.auth.acceptInvitation(dto, client);
+  }
+}

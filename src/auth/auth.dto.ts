@@ -1,0 +1,83 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsEmail, IsString, Length, MaxLength, ValidateIf } from 'class-validator';
+import { normalizeEmail } from '../users/users.dto';
+
+export class LoginDto {
+  @ApiPropertyOptional({ example: 'ada@example.com' })
+  @ValidateIf((dto: LoginDto) => dto.username === undefined || dto.email !== undefined)
+  @Transform(normalizeEmail)
+  @IsEmail()
+  @MaxLength(254)
+  email?: string;
+
+  @ApiPropertyOptional({ description: 'Alias of email' })
+  @ValidateIf((dto: LoginDto) => dto.email === undefined)
+  @Transform(normalizeEmail)
+  @IsEmail()
+  @MaxLength(254)
+  username?: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  password: string;
+}
+
+export class RefreshDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 512)
+  refreshToken: string;
+}
+
+export class ChangePasswordDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  currentPassword: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  newPassword: string;
+}
+
+export class ForgotPasswordDto {
+  @ApiProperty()
+  @Transform(normalizeEmail)
+  @IsEmail()
+  @MaxLength(254)
+  email: string;
+}
+
+export class ResetPasswordDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 512)
+  token: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  newPassword: string;
+}
+
+export class AcceptInvitationDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 512)
+  token: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  password: string;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}

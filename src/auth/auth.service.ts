@@ -1,0 +1,187 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import { Principal } from '../common/auth/principal';
+import { sha256 } from '../common/crypto/tokens';
+import { AppException } from '../common/http/problem';
+import { MailService } from '../mail/mail.service';
+import { ClientInfo, SessionsService } from '../sessions/sessions.service';
+import { Tenant } from '../tenants/tenant.entity';
+import { User } from '../users/user.entity';
+import { AcceptInvitationDto, ChangePasswordDto, LoginDto, ResetPasswordDto, TokenPair } from './auth.dto';
+import { AuthThrottleService } from './auth-throttle.service';
+import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.strategy';
+import { OneTimeTokensService } from './one-time-tokens.service';
+import { PasswordService } from './password.service';
+
+/** Failures allowed per account from one address, and per address over all accounts, per 15 min. */
+export const LOGIN_LIMIT_PER_ACCOUNT_AND_IP = 10;
+export const LOGIN_LIMIT_PER_IP = 100;
+export const FORGOT_LIMIT_PER_IP = 10;
+export const FORGOT_LIMIT_PER_ACCOUNT = 3;
+export const RESET_LIMIT_PER_IP = 10;
+
+const invalidCredentials = () => new AppException(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly jwt: JwtService,
+    private readonly passwords: PasswordService,
+    private readonly sessions: SessionsService,
+    private readonly throttle: AuthThrottleService,
+    private readonly tokens: OneTimeTokensService,
+    private readonly mail: MailService,
+  ) {}
+
+  /**
+   * Email + password → token pair. Unknown emails, wrong passwords and accounts that may not
+   * sign in all cost one argon2 verification and give the same answer.
+   */
+  async login(dto: LoginDto, client: ClientInfo): Promise<TokenPair> {
+    const email = (dto.email ?? dto.username)!;
+    const user = await this.verifyCredentials(email, dto.password, client);
+    const { session, refreshToken } = await this.sessions.createApiSession(user, client);
+    return this.tokenPair(user, session.id, refreshToken);
+  }
+
+  /** Checks email + password with brute-force limits; shared by the API and the dashboard. */
+  async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
+    const ip = client.ip ?? 'unknown';
+    const keys = { account: `login:account-ip:${sha256(email)}:${ip}`, ip: `login:ip:${ip}` };
+    await this.throttle.assertAllowed([
+      { key: keys.account, limit: LOGIN_LIMIT_PER_ACCOUNT_AND_IP },
+      { key: keys.ip, limit: LOGIN_LIMIT_PER_IP },
+    ]);
+    const found = await this.dataSource
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .innerJoin(Tenant, 't', 't.id = u.tenant_id')
+      .addSelect('t.status', 'tenant_status')
+      .where('u.email = :email', { email })
+      .getRawAndEntities();
+    const user = found.entities[0];
+    const canSignIn = user?.status === 'active' && found.raw[0]?.tenant_status === 'active';
+    const matches = await this.passwords.verify(canSignIn ? user.passwordHash : null, password);
+    if (!matches || !canSignIn) {
+      await this.throttle.record([keys.account, keys.ip]);
+      throw invalidCredentials();
+    }
+    await this.throttle.clear([keys.account]);
+    const updates: Partial<User> = { lastLoginAt: this.clock.now() };
+    if (this.passwords.needsRehash(user.passwordHash!)) updates.passwordHash = await this.passwords.hash(password);
+    await this.dataSource.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, updates);
+    return Object.assign(user, updates);
+  }
+
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const { principal, refreshToken: next } = await this.sessions.rotateRefreshToken(refreshToken);
+    return this.tokenPair({ id: principal.userId!, tenantId: principal.tenantId!, role: principal.role! }, principal.sessionId!, next);
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    await this.sessions.revoke(principal.tenantId!, principal.sessionId!, 'logout');
+  }
+
+  async me(principal: Principal) {
+    const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: principal.tenantId! });
+    const user = principal.userId ? await this.dataSource.getRepository(User).findOneBy({ id: principal.userId, tenantId: principal.tenantId! }) : null;
+    return {
+      kind: principal.kind,
+      user: user ? { id: user.id, email: user.email, role: user.role, status: user.status } : null,
+      tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug },
+      role: principal.role ?? null,
+      scopes: principal.scopes,
+      ...(principal.apiKeyId ? { apiKeyId: principal.apiKeyId } : {}),
+    };
+  }
+
+  /** Changes the caller's password and signs out every other session of theirs. */
+  async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<void> {
+    const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
+    if (!(await this.passwords.verify(user.passwordHash, dto.currentPassword))) {
+      throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
+    }
+    this.passwords.assertAcceptable(dto.newPassword, [user.email]);
+    const passwordHash = await this.passwords.hash(dto.newPassword);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
+      await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
+    });
+  }
+
+  /** Always the same answer; a link is mailed only when the account exists and may sign in. */
+  async forgotPassword(email: string, client: ClientInfo): Promise<void> {
+    const ip = client.ip ?? 'unknown';
+    const ipKey = `forgot:ip:${ip}`;
+    const accountKey = `forgot:account:${sha256(email)}`;
+    await this.throttle.assertAllowed([{ key: ipKey, limit: FORGOT_LIMIT_PER_IP }]);
+    await this.throttle.record([ipKey, accountKey]);
+    const user = await this.dataSource
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .innerJoin(Tenant, 't', "t.id = u.tenant_id AND t.status = 'active'")
+      .where("u.email = :email AND u.status = 'active'", { email })
+      .getOne();
+    if (!user) return;
+    try {
+      await this.throttle.assertAllowed([{ key: accountKey, limit: FORGOT_LIMIT_PER_ACCOUNT + 1 }]);
+    } catch {
+      return; // quietly stop mailing one inbox over and over
+    }
+    const token = await this.tokens.issue('password_reset', user, null);
+    this.mail.sendInBackground({
+      to: user.email,
+      subject: 'Reset your Keyward password',
+      text: `Someone asked to reset the password of ${user.email}.\n\nIf it was you, choose a new password here (the link works once, for 30 minutes):\n${this.config.publicUrl}/reset?token=${encodeURIComponent(token)}\n\nIf it was not you, ignore this message.\n`,
+    });
+  }
+
+  async resetPassword(dto: ResetPasswordDto, client: ClientInfo): Promise<void> {
+    const ipKey = `reset:ip:${client.ip ?? 'unknown'}`;
+    await this.throttle.assertAllowed([{ key: ipKey, limit: RESET_LIMIT_PER_IP }]);
+    await this.setPasswordWithToken('password_reset', dto.token, dto.newPassword, ipKey);
+  }
+
+  async acceptInvitation(dto: AcceptInvitationDto, client: ClientInfo): Promise<void> {
+    const ipKey = `reset:ip:${client.ip ?? 'unknown'}`;
+    await this.throttle.assertAllowed([{ key: ipKey, limit: RESET_LIMIT_PER_IP }]);
+    await this.setPasswordWithToken('invitation', dto.token, dto.password, ipKey);
+  }
+
+  /**
+   * Spends a one-time token and sets the password; the token dies even if the password is
+   * then refused, so check the password first (hashing happens before the transaction).
+   */
+  private async setPasswordWithToken(purpose: 'password_reset' | 'invitation', token: string, password: string, throttleKey: string): Promise<void> {
+    this.passwords.assertAcceptable(password);
+    const passwordHash = await this.passwords.hash(password);
+    const done = await this.dataSource.transaction(async (manager) => {
+      const spent = await this.tokens.consume(purpose, token, manager);
+      if (!spent) return false;
+      const users = manager.getRepository(User);
+      const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
+      if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return false;
+      await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
+      await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
+      return true;
+    });
+    if (!done) {
+      await this.throttle.record([throttleKey]);
+      throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_TOKEN', 'This link is invalid, expired or already used');
+    }
+  }
+
+  private tokenPair(user: { id: string; tenantId: string; role: string }, sessionId: string, refreshToken: string): TokenPair {
+    const accessToken = this.jwt.sign(
+      { sub: user.id, tid: user.tenantId, sid: sessionId, role: user.role },
+      { algorithm: 'HS256', expiresIn: this.config.accessTokenTtlSeconds, issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
+    );
+    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.accessTokenTtlSeconds };
+  }
+}

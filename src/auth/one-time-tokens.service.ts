@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, IsNull, MoreThan } from 'typeorm';
+import { Clock } from '../common/clock';
+import { randomToken, sha256 } from '../common/crypto/tokens';
+import { OneTimeToken, OneTimeTokenPurpose } from './one-time-token.entity';
+
+export const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Single-use tokens for password reset and invitations; only their SHA-256 is stored. */
+@Injectable()
+export class OneTimeTokensService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  async issue(purpose: OneTimeTokenPurpose, user: { id: string; tenantId: string }, createdBy: string | null, manager: EntityManager = this.dataSource.manager): Promise<string> {
+    const token = randomToken();
+    const ttl = purpose === 'invitation' ? INVITATION_TTL_MS : RESET_TOKEN_TTL_MS;
+    await manager.getRepository(OneTimeToken).insert({
+      tokenHash: sha256(token),
+      purpose,
+      tenantId: user.tenantId,
+      userId: user.id,
+      createdBy,
+      expiresAt: new Date(this.clock.now().getTime() + ttl),
+    });
+    return token;
+  }
+
+  /** Marks the token used and returns it, or null when it is unknown, used or expired. */
+  async consume(purpose: OneTimeTokenPurpose, token: string, manager: EntityManager): Promise<OneTimeToken | null> {
+    const now = this.clock.now();
+    const result = await manager
+      .createQueryBuilder()
+      .update(OneTimeToken)
+      .set({ usedAt: now })
+      .where({ tokenHash: sha256(token), purpose, usedAt: IsNull(), expiresAt: MoreThan(now) })
+      .returning(['tokenHash', 'tenantId', 'userId'])
+      .execute();
+    const row = result.raw[0] as { token_hash: string; tenant_id: string; user_id: string } | undefined;
+    return row ? Object.assign(new OneTimeToken(), { tokenHash: row.token_hash, tenantId: row.tenant_id, userId: row.user_id, purpose }) : null;
+  }
+}

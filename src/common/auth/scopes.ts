@@ -1,0 +1,14 @@
+import { Role } from './principal';
+
+export const SCOPES = ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const ROLES: Role[] = ['owner', 'admin', 'member', 'viewer'];
+
+/** What each role may do, expressed as the scopes a key would need for the same thing. */
+export const ROLE_SCOPES: Record<Role, Scope[]> = {
+  owner: [...SCOPES],
+  admin: [...SCOPES],
+  member: ['keys:read', 'keys:write', 'config:read', 'users:read'],
+  viewer: ['keys:read', 'config:read', 'users:read'],
+};

@@ -1,0 +1,214 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import { Principal, Role } from '../common/auth/principal';
+import { ROLE_SCOPES } from '../common/auth/scopes';
+import { randomToken, sha256 } from '../common/crypto/tokens';
+import { AppException } from '../common/http/problem';
+import { RefreshToken } from './refresh-token.entity';
+import { Session, SessionKind } from './session.entity';
+
+export interface ClientInfo {
+  ip?: string;
+  userAgent?: string;
+}
+
+export interface SessionDto {
+  id: string;
+  kind: SessionKind;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  current: boolean;
+}
+
+/** How long a positive session check is trusted before asking the database again. */
+const CACHE_TTL_MS = 5_000;
+/** last_seen_at is written at most this often per session, not on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+interface CachedCheck {
+  principal: Principal;
+  checkedAt: number;
+}
+
+@Injectable()
+export class SessionsService {
+  private readonly cache = new Map<string, CachedCheck>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts an API sign-in: a session plus its first refresh token. */
+  async createApiSession(user: { id: string; tenantId: string }, client: ClientInfo, manager: EntityManager = this.dataSource.manager) {
+    const now = this.clock.now();
+    const session = await manager.getRepository(Session).save({
+      tenantId: user.tenantId,
+      userId: user.id,
+      kind: 'api',
+      tokenHash: null,
+      ip: client.ip ?? null,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      lastSeenAt: now,
+      expiresAt: new Date(now.getTime() + this.config.refreshTokenDays * 86_400_000),
+      idleTimeoutSeconds: null,
+    });
+    const refreshToken = await this.issueRefreshToken(manager, session);
+    return { session, refreshToken };
+  }
+
+  /** Starts a dashboard sign-in; the returned token goes into the cookie. */
+  async createDashboardSession(user: { id: string; tenantId: string }, client: ClientInfo) {
+    const now = this.clock.now();
+    const token = randomToken();
+    const session = await this.dataSource.getRepository(Session).save({
+      tenantId: user.tenantId,
+      userId: user.id,
+      kind: 'dashboard',
+      tokenHash: sha256(token),
+      ip: client.ip ?? null,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      lastSeenAt: now,
+      expiresAt: new Date(now.getTime() + this.config.sessionAbsoluteHours * 3_600_000),
+      idleTimeoutSeconds: this.config.sessionIdleMinutes * 60,
+    });
+    return { session, token };
+  }
+
+  /**
+   * The principal of a live session: not revoked, not past its absolute or idle limit, its
+   * user active and its tenant active. Positive answers are cached for a few seconds;
+   * revocations clear the cache at once.
+   */
+  async principalForSession(tenantId: string, sessionId: string, kind: SessionKind): Promise<Principal | null> {
+    const nowMs = this.clock.now().getTime();
+    const cached = this.cache.get(sessionId);
+    if (cached && nowMs - cached.checkedAt < CACHE_TTL_MS) return cached.principal.tenantId === tenantId ? cached.principal : null;
+    const row: { id: string; tenant_id: string; user_id: string; role: Role; last_seen_at: Date; expires_at: Date; idle_timeout_seconds: number | null } | undefined = (
+      await this.dataSource.query(
+        `SELECT s.id, s.tenant_id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds
+           FROM sessions s
+           JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id
+           JOIN tenants t ON t.id = s.tenant_id
+          WHERE s.id = $1 AND s.tenant_id = $2 AND s.kind = $3 AND s.revoked_at IS NULL
+            AND u.status = 'active' AND t.status = 'active'`,
+        [sessionId, tenantId, kind],
+      )
+    )[0];
+    if (!row || !this.isLive(row, nowMs)) {
+      this.cache.delete(sessionId);
+      return null;
+    }
+    if (nowMs - new Date(row.last_seen_at).getTime() > TOUCH_INTERVAL_MS) {
+      await this.dataSource.query('UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND tenant_id = $3', [new Date(nowMs), sessionId, tenantId]);
+    }
+    const principal: Principal = { kind: 'user', tenantId: row.tenant_id, userId: row.user_id, role: row.role, sessionId: row.id, scopes: ROLE_SCOPES[row.role] };
+    this.cache.set(sessionId, { principal, checkedAt: nowMs });
+    return principal;
+  }
+
+  /** Resolves a dashboard cookie token to its session's principal. */
+  async principalForDashboardToken(token: string): Promise<Principal | null> {
+    const session = await this.dataSource.getRepository(Session).findOne({ where: { tokenHash: sha256(token), kind: 'dashboard' }, select: { id: true, tenantId: true } });
+    return session ? this.principalForSession(session.tenantId, session.id, 'dashboard') : null;
+  }
+
+  /**
+   * Trades a refresh token for a new one. A token that was already used means it was
+   * copied: the whole session is revoked.
+   */
+  async rotateRefreshToken(presented: string) {
+    const hash = sha256(presented);
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const token = await manager.getRepository(RefreshToken).findOne({ where: { tokenHash: hash }, lock: { mode: 'pessimistic_write' } });
+      if (!token) return { error: 'REFRESH_TOKEN_INVALID' as const };
+      const session = await manager.getRepository(Session).findOneBy({ id: token.sessionId, tenantId: token.tenantId });
+      if (!session) return { error: 'REFRESH_TOKEN_INVALID' as const };
+      if (token.usedAt) {
+        await this.revokeWith(manager, session.tenantId, { id: session.id }, 'refresh_token_reuse');
+        return { error: 'REFRESH_TOKEN_REUSED' as const };
+      }
+      await manager.getRepository(RefreshToken).update({ tokenHash: hash }, { usedAt: this.clock.now() });
+      const principal = await this.principalForSessionWith(manager, session);
+      if (!principal) return { error: 'REFRESH_TOKEN_INVALID' as const };
+      const refreshToken = await this.issueRefreshToken(manager, session);
+      return { session, principal, refreshToken };
+    });
+    if ('error' in outcome) {
+      if (outcome.error === 'REFRESH_TOKEN_REUSED') this.cache.clear();
+      throw new AppException(HttpStatus.UNAUTHORIZED, outcome.error!, outcome.error === 'REFRESH_TOKEN_REUSED' ? 'This refresh token was already used; the session has been revoked' : 'Invalid or expired refresh token');
+    }
+    return outcome;
+  }
+
+  async listForUser(tenantId: string, userId: string, currentSessionId?: string): Promise<SessionDto[]> {
+    const now = this.clock.now().getTime();
+    const sessions = await this.dataSource.getRepository(Session).find({ where: { tenantId, userId, revokedAt: IsNull() }, order: { createdAt: 'DESC' } });
+    return sessions
+      .filter((session) => this.isLive({ last_seen_at: session.lastSeenAt, expires_at: session.expiresAt, idle_timeout_seconds: session.idleTimeoutSeconds }, now))
+      .map((s) => ({ id: s.id, kind: s.kind, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt, ip: s.ip, userAgent: s.userAgent, current: s.id === currentSessionId }));
+  }
+
+  /** Revokes one session of a user; false when it is not theirs (or not in this tenant). */
+  async revokeOwn(tenantId: string, userId: string, sessionId: string, reason: string): Promise<boolean> {
+    return (await this.revokeWith(this.dataSource.manager, tenantId, { id: sessionId, userId }, reason)) > 0;
+  }
+
+  async revoke(tenantId: string, sessionId: string, reason: string): Promise<void> {
+    await this.revokeWith(this.dataSource.manager, tenantId, { id: sessionId }, reason);
+  }
+
+  /** Revokes every session of a user, except possibly the one making the request. */
+  async revokeAllForUser(tenantId: string, userId: string, reason: string, exceptSessionId?: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    await manager.query(
+      `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
+        WHERE tenant_id = $3 AND user_id = $4 AND revoked_at IS NULL AND ($5::uuid IS NULL OR id <> $5::uuid)`,
+      [this.clock.now(), reason, tenantId, userId, exceptSessionId ?? null],
+    );
+    this.forgetUser(userId);
+  }
+
+  /** Drops cached checks so a change (suspension, disable) takes effect on the next request. */
+  forgetTenant(tenantId: string): void {
+    for (const [id, entry] of this.cache) if (entry.principal.tenantId === tenantId) this.cache.delete(id);
+  }
+
+  forgetUser(userId: string): void {
+    for (const [id, entry] of this.cache) if (entry.principal.userId === userId) this.cache.delete(id);
+  }
+
+  private async revokeWith(manager: EntityManager, tenantId: string, where: { id: string; userId?: string }, reason: string): Promise<number> {
+    const result = await manager.getRepository(Session).update({ tenantId, ...where, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
+    this.cache.delete(where.id);
+    return result.affected ?? 0;
+  }
+
+  private async principalForSessionWith(manager: EntityManager, session: Session): Promise<Principal | null> {
+    const rows: { role: Role }[] = await manager.query(
+      `SELECT u.role FROM users u JOIN tenants t ON t.id = u.tenant_id
+        WHERE u.id = $1 AND u.tenant_id = $2 AND u.status = 'active' AND t.status = 'active'`,
+      [session.userId, session.tenantId],
+    );
+    const live = !session.revokedAt && this.isLive({ last_seen_at: session.lastSeenAt, expires_at: session.expiresAt, idle_timeout_seconds: session.idleTimeoutSeconds }, this.clock.now().getTime());
+    if (!rows[0] || !live) return null;
+    return { kind: 'user', tenantId: session.tenantId, userId: session.userId, role: rows[0].role, sessionId: session.id, scopes: ROLE_SCOPES[rows[0].role] };
+  }
+
+  private async issueRefreshToken(manager: EntityManager, session: Session): Promise<string> {
+    const token = randomToken('kwr');
+    await manager.getRepository(RefreshToken).insert({ tokenHash: sha256(token), sessionId: session.id, tenantId: session.tenantId });
+    return token;
+  }
+
+  private isLive(row: { last_seen_at: Date; expires_at: Date; idle_timeout_seconds: number | null }, nowMs: number): boolean {
+    if (new Date(row.expires_at).getTime() <= nowMs) return false;
+    if (row.idle_timeout_seconds !== null && new Date(row.last_seen_at).getTime() + row.idle_timeout_seconds * 1000 <= nowMs) return false;
+    return true;
+  }
+}

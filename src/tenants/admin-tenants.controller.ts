@@ -1,0 +1,48 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminToken } from '../common/auth/access.decorators';
+import { PageQuery } from '../common/http/pagination';
+import { CreateUserDto } from '../users/users.dto';
+import { UsersService } from '../users/users.service';
+import { CreateTenantDto, UpdateTenantDto } from './tenants.dto';
+import { TenantsService } from './tenants.service';
+
+@ApiTags('admin')
+@Controller('admin/tenants')
+@AdminToken()
+export class AdminTenantsController {
+  constructor(
+    private readonly tenants: TenantsService,
+    private readonly users: UsersService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a tenant' })
+  createTenant(@Body() dto: CreateTenantDto) {
+    return this.tenants.create(dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List tenants' })
+  listTenants(@Query() query: PageQuery) {
+    return this.tenants.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Get a tenant' })
+  getTenant(@Param('id', new ParseUUIDPipe()) id: string) {
+    return this.tenants.get(id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Update a tenant (name, status, limits, default key scopes)' })
+  updateTenant(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateTenantDto) {
+    return this.tenants.update(id, dto);
+  }
+
+  @Post(':id/users')
+  @ApiOperation({ summary: 'Create a user in a tenant; without a password the user is invited' })
+  createUser(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: CreateUserDto) {
+    return this.users.createByAdmin(id, dto);
+  }
+}

@@ -1,0 +1,82 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { SCOPES } from '../common/auth/scopes';
+import { Tenant, TenantStatus } from './tenant.entity';
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export class CreateTenantDto {
+  @ApiProperty({ example: 'Acme Inc.' })
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiPropertyOptional({ example: 'acme', description: 'Derived from the name when omitted' })
+  @IsOptional()
+  @Matches(SLUG, { message: 'slug must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen' })
+  slug?: string;
+}
+
+export class UpdateTenantDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({ enum: ['active', 'suspended'] })
+  @IsOptional()
+  @IsIn(['active', 'suspended'])
+  status?: TenantStatus;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  maxKeysPerUser?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  maxKeysPerTenant?: number;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(SCOPES, { each: true })
+  defaultKeyScopes?: string[];
+}
+
+export interface TenantDto {
+  id: string;
+  name: string;
+  slug: string;
+  status: TenantStatus;
+  maxKeysPerUser: number;
+  maxKeysPerTenant: number;
+  defaultKeyScopes: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toTenantDto(tenant: Tenant): TenantDto {
+  const { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, defaultKeyScopes, createdAt, updatedAt } = tenant;
+  return { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, defaultKeyScopes, createdAt, updatedAt };
+}
+
+/** "Acme Inc." → "acme-inc" */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return slug || 'tenant';
+}

@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { SessionsModule } from '../sessions/sessions.module';
+import { UsersModule } from '../users/users.module';
+import { AdminTenantsController } from './admin-tenants.controller';
+import { TenantsService } from './tenants.service';
+
+@Module({ imports: [SessionsModule, UsersModule], controllers: [AdminTenantsController], providers: [TenantsService], exports: [TenantsService] })
+export class TenantsModule {}

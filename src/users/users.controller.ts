@@ -1,0 +1,33 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
+import { Principal } from '../common/auth/principal';
+import { InviteUserDto, UpdateUserDto } from './users.dto';
+import { UsersService } from './users.service';
+
+@ApiTags('users')
+@Controller('v1/users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Get()
+  @Authenticated({ via: ['jwt', 'session', 'apiKey'], scopes: ['users:read'] })
+  @ApiOperation({ summary: 'Users of the caller’s tenant' })
+  listUsers(@CurrentPrincipal() principal: Principal) {
+    return this.users.list(principal.tenantId!);
+  }
+
+  @Patch(':id')
+  @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
+  @ApiOperation({ summary: 'Change a user’s role or status (owners manage everyone, admins members and viewers)' })
+  updateUser(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateUserDto) {
+    return this.users.update(principal, id, dto);
+  }
+
+  @Post('invitations')
+  @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
+  @ApiOperation({ summary: 'Invite someone by email' })
+  inviteUser(@CurrentPrincipal() principal: Principal, @Body() dto: InviteUserDto) {
+    return this.users.invite(principal, dto);
+  }
+}

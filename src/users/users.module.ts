@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { UsersController } from './users.controller';
+import { UsersService } from './users.service';
+
+@Module({ imports: [AuthModule, SessionsModule], controllers: [UsersController], providers: [UsersService], exports: [UsersService] })
+export class UsersModule {}

@@ -1,0 +1,112 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { Principal, Role } from '../common/auth/principal';
+import { AppException } from '../common/http/problem';
+import { isUniqueViolation, notFound } from '../common/http/errors';
+import { PasswordService } from '../auth/password.service';
+import { OneTimeTokensService } from '../auth/one-time-tokens.service';
+import { MailService } from '../mail/mail.service';
+import { SessionsService } from '../sessions/sessions.service';
+import { Tenant } from '../tenants/tenant.entity';
+import { User } from './user.entity';
+import { CreateUserDto, InviteUserDto, toUserDto, UpdateUserDto, UserDto } from './users.dto';
+
+/** Which roles an actor may hand out or act on: owners everything, admins members and viewers. */
+const MANAGEABLE_ROLES: Record<Role, Role[]> = {
+  owner: ['owner', 'admin', 'member', 'viewer'],
+  admin: ['member', 'viewer'],
+  member: [],
+  viewer: [],
+};
+
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly passwords: PasswordService,
+    private readonly tokens: OneTimeTokensService,
+    private readonly mail: MailService,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  /** The operator creates a user; without a password it is invited and gets a one-time link. */
+  async createByAdmin(tenantId: string, dto: CreateUserDto): Promise<UserDto & { inviteUrl?: string }> {
+    if (!(await this.dataSource.getRepository(Tenant).existsBy({ id: tenantId }))) throw notFound('Tenant');
+    if (dto.password !== undefined) this.passwords.assertAcceptable(dto.password, [dto.email]);
+    const passwordHash = dto.password !== undefined ? await this.passwords.hash(dto.password) : null;
+    return this.dataSource.transaction(async (manager) => {
+      const user = await this.insertUser(manager, { tenantId, email: dto.email, role: dto.role, status: passwordHash ? 'active' : 'invited', passwordHash, passwordChangedAt: passwordHash ? new Date() : null });
+      if (passwordHash) return toUserDto(user);
+      const token = await this.tokens.issue('invitation', user, null, manager);
+      return { ...toUserDto(user), inviteUrl: this.inviteUrl(token) };
+    });
+  }
+
+  /** An owner or admin invites someone by email. */
+  async invite(actor: Principal, dto: InviteUserDto): Promise<UserDto> {
+    this.assertMayManage(actor, dto.role);
+    const { user, token } = await this.dataSource.transaction(async (manager) => {
+      const user = await this.insertUser(manager, { tenantId: actor.tenantId!, email: dto.email, role: dto.role, status: 'invited', passwordHash: null, passwordChangedAt: null });
+      return { user, token: await this.tokens.issue('invitation', user, actor.userId ?? null, manager) };
+    });
+    const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: actor.tenantId! });
+    this.mail.sendInBackground({
+      to: user.email,
+      subject: `You are invited to ${tenant.name} on Keyward`,
+      text: `You have been invited to join ${tenant.name} as ${user.role}.\n\nSet your password here (the link works once, for 7 days):\n${this.inviteUrl(token)}\n`,
+    });
+    return toUserDto(user);
+  }
+
+  async list(tenantId: string): Promise<UserDto[]> {
+    const users = await this.dataSource.getRepository(User).find({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    return users.map(toUserDto);
+  }
+
+  async update(actor: Principal, id: string, dto: UpdateUserDto): Promise<UserDto> {
+    const tenantId = actor.tenantId!;
+    const updated = await this.dataSource.transaction(async (manager) => {
+      const repository = manager.getRepository(User);
+      // Lock the tenant's owners first, so two concurrent demotions cannot both pass the check.
+      const owners = await repository.find({ where: { tenantId, role: 'owner', status: 'active' }, lock: { mode: 'pessimistic_write' } });
+      const user = await repository.findOneBy({ tenantId, id });
+      if (!user) throw notFound('User');
+      this.assertMayManage(actor, user.role);
+      if (dto.role) this.assertMayManage(actor, dto.role);
+      if (dto.status === 'active' && !user.passwordHash) throw new AppException(HttpStatus.CONFLICT, 'INVITATION_PENDING', 'This user has not accepted the invitation yet');
+
+      const losesOwnership = user.role === 'owner' && user.status === 'active' && ((dto.role && dto.role !== 'owner') || dto.status === 'disabled');
+      if (losesOwnership && owners.filter((owner) => owner.id !== user.id).length === 0) {
+        throw new AppException(HttpStatus.CONFLICT, 'LAST_OWNER', 'A tenant must keep at least one active owner');
+      }
+      if (dto.role) user.role = dto.role;
+      if (dto.status) user.status = dto.status;
+      const saved = await repository.save(user);
+      if (dto.status === 'disabled') await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
+      return saved;
+    });
+    this.sessions.forgetUser(updated.id);
+    return toUserDto(updated);
+  }
+
+  private assertMayManage(actor: Principal, role: Role): void {
+    if (!actor.role || !MANAGEABLE_ROLES[actor.role].includes(role)) {
+      throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', `Your role may not manage ${role}s`);
+    }
+  }
+
+  private async insertUser(manager: EntityManager, values: Partial<User>): Promise<User> {
+    try {
+      return await manager.getRepository(User).save(manager.getRepository(User).create(values));
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_key')) throw new AppException(HttpStatus.CONFLICT, 'EMAIL_TAKEN', 'A user with this email already exists');
+      throw error;
+    }
+  }
+
+  private inviteUrl(token: string): string {
+    return `${this.config.publicUrl}/invite?token=${encodeURIComponent(token)}`;
+  }
+}

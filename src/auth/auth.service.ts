@@ -16,9 +16,6 @@ import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.strategy';
 import { OneTimeTokensService } from './one-time-tokens.service';
 import { PasswordService } from './password.service';
 
-/** Failures allowed per account from one address, and per address over all accounts, per 15 min. */
-export const LOGIN_LIMIT_PER_ACCOUNT_AND_IP = 10;
-export const LOGIN_LIMIT_PER_IP = 100;
 export const FORGOT_LIMIT_PER_IP = 10;
 export const FORGOT_LIMIT_PER_ACCOUNT = 3;
 export const RESET_LIMIT_PER_IP = 10;
@@ -55,8 +52,8 @@ export class AuthService {
     const ip = client.ip ?? 'unknown';
     const keys = { account: `login:account-ip:${sha256(email)}:${ip}`, ip: `login:ip:${ip}` };
     await this.throttle.assertAllowed([
-      { key: keys.account, limit: LOGIN_LIMIT_PER_ACCOUNT_AND_IP },
-      { key: keys.ip, limit: LOGIN_LIMIT_PER_IP },
+      { key: keys.account, limit: this.config.loginFailuresPerAccount },
+      { key: keys.ip, limit: this.config.loginFailuresPerIp },
     ]);
     const found = await this.dataSource
       .getRepository(User)

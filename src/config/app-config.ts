@@ -30,6 +30,8 @@ export class AppConfig {
   readonly refreshTokenDays: number;
   readonly sessionIdleMinutes: number;
   readonly sessionAbsoluteHours: number;
+  readonly loginFailuresPerAccount: number;
+  readonly loginFailuresPerIp: number;
 
   constructor(values: Omit<AppConfig, never>) {
     Object.assign(this, values);
@@ -93,6 +95,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     refreshTokenDays: raw.REFRESH_TOKEN_DAYS,
     sessionIdleMinutes: raw.SESSION_IDLE_MINUTES,
     sessionAbsoluteHours: raw.SESSION_ABSOLUTE_HOURS,
+    loginFailuresPerAccount: raw.LOGIN_FAILURES_PER_ACCOUNT,
+    loginFailuresPerIp: raw.LOGIN_FAILURES_PER_IP,
   });
 }
 

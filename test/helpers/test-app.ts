@@ -20,8 +20,10 @@ export interface TestApp {
   http: TestAgent;
   /** Every log line written so far, raw JSON text. */
   logs: string[];
-  /** The database this app uses: a PostgreSQL database name, or undefined for in-memory PGlite. */
+  /** The database this app uses: a PostgreSQL database name, or undefined for PGlite. */
   databaseName?: string;
+  /** http://127.0.0.1:PORT when started with `listen`. */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,13 @@ export interface TestAppOptions {
   env?: Record<string, string | undefined>;
   /** Extra modules for tests that need probe routes. */
   imports?: Type[];
+  /**
+   * Reuse a database instead of making a fresh one: a PostgreSQL database name, or an
+   * embedded directory. For tests that restart the app on the same data.
+   */
+  reuseDatabase?: { name?: string; embeddedDir?: string };
+  /** Listen on a real port (for clients that need their own source address). */
+  listen?: boolean;
 }
 
 /** Boots the whole application in-process on its own database. */
@@ -45,23 +54,26 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const logger = createLogger({ level: config.logLevel, destination });
 
   let databaseName: string | undefined;
-  let database: DatabaseTarget = { embeddedDir: 'memory://' };
+  let database: DatabaseTarget = { embeddedDir: options.reuseDatabase?.embeddedDir ?? 'memory://' };
+  const ownsDatabase = !options.reuseDatabase;
   if (TEST_DATABASE_URL) {
-    databaseName = await createTestDatabase();
+    databaseName = options.reuseDatabase?.name ?? (await createTestDatabase());
     database = { url: databaseUrl(databaseName), poolSize: 4 };
   }
   const app = await createApp(config, { logger, database, imports: options.imports });
-  await app.init();
+  if (options.listen) await app.listen({ port: 0, host: '0.0.0.0' });
+  else await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
     app,
     config,
     http: request(app.getHttpServer()),
+    url: options.listen ? `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}` : undefined,
     logs,
     databaseName,
     async close() {
       await app.close();
-      if (databaseName) await dropTestDatabase(databaseName);
+      if (databaseName && ownsDatabase) await dropTestDatabase(databaseName);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

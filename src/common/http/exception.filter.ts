@@ -21,7 +21,9 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       this.logger.error({ requestId: request.id, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
     }
     if (reply.sent) return;
-    if (problem.statusCode === 503) reply.header('retry-after', '5');
+    const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    if (retryAfter) reply.header('retry-after', String(retryAfter));
+    else if (problem.statusCode === 503) reply.header('retry-after', '5');
     reply.status(problem.statusCode).header('content-type', 'application/json; charset=utf-8').send(problem);
   }
 

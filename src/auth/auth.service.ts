@@ -1,5 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
@@ -176,7 +177,8 @@ export class AuthService {
 
   private tokenPair(user: { id: string; tenantId: string; role: string }, sessionId: string, refreshToken: string): TokenPair {
     const accessToken = this.jwt.sign(
-      { sub: user.id, tid: user.tenantId, sid: sessionId, role: user.role },
+      // jti makes every token distinct, even two minted for one session in the same second.
+      { sub: user.id, tid: user.tenantId, sid: sessionId, role: user.role, jti: randomUUID() },
       { algorithm: 'HS256', expiresIn: this.config.accessTokenTtlSeconds, issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
     );
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.accessTokenTtlSeconds };

@@ -1,0 +1,83 @@
+// Shared pieces of the benchmarks: start the built service as a child process, run autocannon.
+const { spawn } = require('node:child_process');
+const { mkdtempSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const autocannon = require('autocannon');
+const { ensureBuilt } = require('../scripts/build-if-stale');
+
+const ROOT = join(__dirname, '..');
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdefghijklmnop';
+
+/** Starts dist/src/main.js on a free port; PostgreSQL when BENCH_DATABASE_URL is set, else embedded. */
+async function startServer(extraEnv = {}) {
+  ensureBuilt({ quiet: true });
+  const env = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'keyward-bench-')),
+    ADMIN_TOKEN,
+    JWT_SECRET: 'bench-jwt-secret-0123456789abcdefghijklmnop',
+    KEY_PEPPER: 'bench-key-pepper-0123456789abcdefghijklmnop',
+    CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32),
+    ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}),
+    ...extraEnv,
+  };
+  // LOG_LEVEL=warn hides the "listening" line, so ask the OS for a free port first.
+  const port = await freePort();
+  env.PORT = String(port);
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/ready`)).ok) return { url, child, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('server did not become ready');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = require('node:net').createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function api(url, method, path, body, headers = {}) {
+  const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json', ...headers }, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+function run(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+/** One row of figures: requests/s and latency percentiles (ms), with status counts. */
+function summarize(name, result) {
+  return {
+    name,
+    'req/s': Math.round(result.requests.average),
+    'p50 ms': result.latency.p50,
+    'p99 ms': result.latency.p99,
+    'max ms': result.latency.max,
+    '2xx': result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+module.exports = { startServer, api, run, summarize, ADMIN_TOKEN };

@@ -53,7 +53,7 @@ export class PasswordService implements OnModuleInit {
       throw new AppException(HttpStatus.BAD_REQUEST, 'WEAK_PASSWORD', `Password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long`);
     }
     const result = this.zxcvbn.check(password, context);
-    const common = result.sequence.some((match) => match.pattern === 'dictionary' && match.dictionaryName === 'passwords' && match.token.length >= password.length - 1);
+    const common = result.sequence.some((match) => match.pattern === 'dictionary' && match.dictionaryName.startsWith('passwords') && match.token.length >= password.length - 1);
     if (common) throw new AppException(HttpStatus.BAD_REQUEST, 'WEAK_PASSWORD', 'This password is on the list of commonly used passwords; choose another');
     if (result.score < 2) throw new AppException(HttpStatus.BAD_REQUEST, 'WEAK_PASSWORD', 'This password is too easy to guess; use a longer phrase or add unrelated words');
   }

@@ -7,8 +7,10 @@ import { AccessModule } from './common/auth/access.module';
 import { DatabaseModule } from './database/database.module';
 import { DatabaseTarget } from './database/data-source.factory';
 import { HealthModule } from './health/health.module';
+import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { MailModule } from './mail/mail.module';
+import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { UsersModule } from './users/users.module';
 
@@ -28,6 +30,8 @@ export class AppModule {
         AuthModule,
         UsersModule,
         TenantsModule,
+        ApiKeysModule,
+        TenantConfigModule,
         ...extraImports,
       ],
     };

@@ -27,6 +27,21 @@ const EXPECTED: Record<string, string> = {
   'GET /v1/users': 'via jwt|session|apiKey; scopes users:read',
   'PATCH /v1/users/:id': 'via jwt|session; roles owner|admin',
   'POST /v1/users/invitations': 'via jwt|session; roles owner|admin',
+  'POST /admin/api-keys': 'adminToken',
+  'POST /auth/api-key/generate': 'via jwt|session; scopes keys:write',
+  'GET /auth/api-key/list': 'via jwt|session',
+  'DELETE /auth/api-key/revoke/:key': 'via jwt|session',
+  'POST /v1/api-keys': 'via apiKey|jwt|session; scopes keys:write',
+  'GET /v1/api-keys': 'via apiKey|jwt|session; scopes keys:read',
+  'GET /v1/api-keys/:id': 'via apiKey|jwt|session; scopes keys:read',
+  'PATCH /v1/api-keys/:id': 'via apiKey|jwt|session; scopes keys:write',
+  'DELETE /v1/api-keys/:id': 'via apiKey|jwt|session; scopes keys:write',
+  'POST /v1/api-keys/:id/rotate': 'via apiKey|jwt|session; scopes keys:write',
+  'POST /v1/keys/verify': 'via apiKey; scopes keys:verify',
+  'GET /config': 'via apiKey; scopes config:read',
+  'GET /v1/config/entries': 'via apiKey|jwt|session; roles owner|admin; scopes config:read',
+  'PUT /v1/config/entries/:key': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
+  'DELETE /v1/config/entries/:key': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
 };
 
 function describeRule(rule: AccessRule | undefined): string {

@@ -111,6 +111,8 @@ export class AuthService {
       await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
       await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
     });
+    // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
+    this.sessions.forgetUser(user.id);
   }
 
   /** Always the same answer; a link is mailed only when the account exists and may sign in. */
@@ -159,20 +161,22 @@ export class AuthService {
   private async setPasswordWithToken(purpose: 'password_reset' | 'invitation', token: string, password: string, throttleKey: string): Promise<void> {
     this.passwords.assertAcceptable(password);
     const passwordHash = await this.passwords.hash(password);
-    const done = await this.dataSource.transaction(async (manager) => {
+    const userId = await this.dataSource.transaction(async (manager) => {
       const spent = await this.tokens.consume(purpose, token, manager);
-      if (!spent) return false;
+      if (!spent) return null;
       const users = manager.getRepository(User);
       const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
-      if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return false;
+      if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
       await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
       await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
-      return true;
+      return user.id;
     });
-    if (!done) {
+    if (!userId) {
       await this.throttle.record([throttleKey]);
       throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_TOKEN', 'This link is invalid, expired or already used');
     }
+    // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
+    this.sessions.forgetUser(userId);
   }
 
   private tokenPair(user: { id: string; tenantId: string; role: string }, sessionId: string, refreshToken: string): TokenPair {

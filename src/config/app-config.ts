@@ -32,6 +32,7 @@ export class AppConfig {
   readonly sessionAbsoluteHours: number;
   readonly loginFailuresPerAccount: number;
   readonly loginFailuresPerIp: number;
+  readonly keyCacheTtlSeconds: number;
 
   constructor(values: Omit<AppConfig, never>) {
     Object.assign(this, values);
@@ -97,6 +98,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionAbsoluteHours: raw.SESSION_ABSOLUTE_HOURS,
     loginFailuresPerAccount: raw.LOGIN_FAILURES_PER_ACCOUNT,
     loginFailuresPerIp: raw.LOGIN_FAILURES_PER_IP,
+    keyCacheTtlSeconds: raw.KEY_CACHE_TTL_SECONDS,
   });
 }
 

@@ -1,9 +1,11 @@
+import { ApiKey } from '../api-keys/api-key.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
 import { RefreshToken } from '../sessions/refresh-token.entity';
 import { Session } from '../sessions/session.entity';
+import { ConfigEntry } from '../tenant-config/config-entry.entity';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle];
+export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle, ApiKey, ConfigEntry];

@@ -134,9 +134,11 @@ export class SessionsService {
         await this.revokeWith(manager, session.tenantId, { id: session.id }, 'refresh_token_reuse');
         return { error: 'REFRESH_TOKEN_REUSED' as const };
       }
-      await manager.getRepository(RefreshToken).update({ tokenHash: hash }, { usedAt: this.clock.now() });
+      // A refusal (suspended tenant, disabled user, ended session) must not spend the token: if the
+      // refusal is lifted, presenting it again would otherwise look like reuse and revoke the session.
       const principal = await this.principalForSessionWith(manager, session);
       if (!principal) return { error: 'REFRESH_TOKEN_INVALID' as const };
+      await manager.getRepository(RefreshToken).update({ tokenHash: hash }, { usedAt: this.clock.now() });
       const refreshToken = await this.issueRefreshToken(manager, session);
       return { session, principal, refreshToken };
     });

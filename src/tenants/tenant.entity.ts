@@ -24,6 +24,10 @@ export class Tenant {
   @Column({ name: 'max_keys_per_tenant', type: 'integer', default: 100 })
   maxKeysPerTenant: number;
 
+  /** Longest lifetime a new API key may have; null = no limit. */
+  @Column({ name: 'max_key_lifetime_days', type: 'integer', nullable: true })
+  maxKeyLifetimeDays: number | null;
+
   @Column({ name: 'default_key_scopes', type: 'text', array: true, default: () => "'{config:read,keys:read,keys:write}'" })
   defaultKeyScopes: string[];
 

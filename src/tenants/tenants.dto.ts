@@ -43,6 +43,13 @@ export class UpdateTenantDto {
   @Max(1_000_000)
   maxKeysPerTenant?: number;
 
+  @ApiPropertyOptional({ nullable: true, description: 'Longest lifetime of a new API key, in days; null = no limit' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  maxKeyLifetimeDays?: number | null;
+
   @ApiPropertyOptional({ enum: SCOPES, isArray: true })
   @IsOptional()
   @IsArray()
@@ -58,14 +65,15 @@ export interface TenantDto {
   status: TenantStatus;
   maxKeysPerUser: number;
   maxKeysPerTenant: number;
+  maxKeyLifetimeDays: number | null;
   defaultKeyScopes: string[];
   createdAt: Date;
   updatedAt: Date;
 }
 
 export function toTenantDto(tenant: Tenant): TenantDto {
-  const { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, defaultKeyScopes, createdAt, updatedAt } = tenant;
-  return { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, defaultKeyScopes, createdAt, updatedAt };
+  const { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, createdAt, updatedAt } = tenant;
+  return { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, createdAt, updatedAt };
 }
 
 /** "Acme Inc." → "acme-inc" */

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { AppException } from '../common/http/problem';
 import { isUniqueViolation, notFound } from '../common/http/errors';
 import { Page, PageQuery } from '../common/http/pagination';
+import { KeyEventsService } from '../api-keys/key-events.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from './tenant.entity';
 import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } from './tenants.dto';
@@ -12,6 +13,7 @@ export class TenantsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly sessions: SessionsService,
+    private readonly keyEvents: KeyEventsService,
   ) {}
 
   private get repository() {
@@ -42,6 +44,7 @@ export class TenantsService {
     const saved = await this.repository.save(tenant);
     // A suspension must take effect on the very next request, not when a cache expires.
     this.sessions.forgetTenant(id);
+    await this.keyEvents.publish({ tenantId: id });
     return toTenantDto(saved);
   }
 

@@ -7,6 +7,7 @@ import { isUniqueViolation, notFound } from '../common/http/errors';
 import { PasswordService } from '../auth/password.service';
 import { OneTimeTokensService } from '../auth/one-time-tokens.service';
 import { MailService } from '../mail/mail.service';
+import { KeyEventsService } from '../api-keys/key-events.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from './user.entity';
@@ -29,6 +30,7 @@ export class UsersService {
     private readonly tokens: OneTimeTokensService,
     private readonly mail: MailService,
     private readonly sessions: SessionsService,
+    private readonly keyEvents: KeyEventsService,
   ) {}
 
   /** The operator creates a user; without a password it is invited and gets a one-time link. */
@@ -88,6 +90,8 @@ export class UsersService {
       return saved;
     });
     this.sessions.forgetUser(updated.id);
+    // A disabled user's keys stop working at once; a new role changes what the keys may do.
+    await this.keyEvents.publish({ userId: updated.id });
     return toUserDto(updated);
   }
 

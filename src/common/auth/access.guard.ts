@@ -50,6 +50,7 @@ export class AccessGuard implements CanActivate {
       }
       return true;
     }
+    if (rule.via.length === 1 && rule.via[0] === 'apiKey') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');
     throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', `Authentication required (${rule.via.join(', ')})`);
   }
 }

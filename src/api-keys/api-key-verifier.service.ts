@@ -1,0 +1,159 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { BlockList, isIPv4 } from 'node:net';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import { Principal, Role } from '../common/auth/principal';
+import { ROLE_SCOPES } from '../common/auth/scopes';
+import { AppException } from '../common/http/problem';
+import { CachedKey } from './key-cache';
+import { KeyEventsService } from './key-events.service';
+import { KeyFormat } from './key-format';
+import { KeyUsageService } from './key-usage.service';
+
+export type DenialCode = 'KEY_MISSING' | 'KEY_MALFORMED' | 'KEY_NOT_FOUND' | 'KEY_REVOKED' | 'KEY_EXPIRED' | 'KEY_DISABLED' | 'TENANT_SUSPENDED' | 'INSUFFICIENT_SCOPE' | 'KEY_IP_NOT_ALLOWED';
+
+export type Verification = { valid: true; key: CachedKey } | { valid: false; code: DenialCode; key?: CachedKey };
+
+const DENIAL_STATUS: Record<DenialCode, HttpStatus> = {
+  KEY_MISSING: HttpStatus.UNAUTHORIZED,
+  KEY_MALFORMED: HttpStatus.UNAUTHORIZED,
+  KEY_NOT_FOUND: HttpStatus.UNAUTHORIZED,
+  KEY_REVOKED: HttpStatus.UNAUTHORIZED,
+  KEY_EXPIRED: HttpStatus.UNAUTHORIZED,
+  KEY_DISABLED: HttpStatus.FORBIDDEN,
+  TENANT_SUSPENDED: HttpStatus.FORBIDDEN,
+  INSUFFICIENT_SCOPE: HttpStatus.FORBIDDEN,
+  KEY_IP_NOT_ALLOWED: HttpStatus.FORBIDDEN,
+};
+
+const DENIAL_MESSAGE: Record<DenialCode, string> = {
+  KEY_MISSING: 'An x-api-key header is required',
+  KEY_MALFORMED: 'This is not a valid API key',
+  KEY_NOT_FOUND: 'Unknown API key',
+  KEY_REVOKED: 'This API key has been revoked',
+  KEY_EXPIRED: 'This API key has expired',
+  KEY_DISABLED: 'This API key is disabled',
+  TENANT_SUSPENDED: 'The tenant of this API key is suspended',
+  INSUFFICIENT_SCOPE: 'This API key lacks a required scope',
+  KEY_IP_NOT_ALLOWED: 'This API key may not be used from this address',
+};
+
+export function denial(code: DenialCode, details?: unknown): AppException {
+  return new AppException(DENIAL_STATUS[code], code, DENIAL_MESSAGE[code], details);
+}
+
+/**
+ * The hot path: format and checksum, HMAC, cache, one indexed lookup on a miss, then
+ * in-memory checks. No write happens here; usage is counted in memory.
+ */
+@Injectable()
+export class ApiKeyVerifier {
+  readonly format: KeyFormat;
+  private readonly allowlists = new Map<string, BlockList>();
+
+  constructor(
+    config: AppConfig,
+    private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+    private readonly events: KeyEventsService,
+    private readonly usage: KeyUsageService,
+  ) {
+    this.format = new KeyFormat(config.keyPrefix, config.keyPepper);
+  }
+
+  async verify(rawKey: string, options: { ip?: string; requiredScopes?: string[]; countUse?: boolean } = {}): Promise<Verification> {
+    if (!this.format.isWellFormed(rawKey)) return { valid: false, code: 'KEY_MALFORMED' };
+    const key = await this.lookup(this.format.hash(rawKey));
+    if (!key) return { valid: false, code: 'KEY_NOT_FOUND' };
+    const now = this.clock.now().getTime();
+    const code = this.check(key, now, options);
+    if (code) return { valid: false, code, key };
+    if (options.countUse !== false) this.usage.record(key.id);
+    return { valid: true, key };
+  }
+
+  /** The principal an API key authenticates as; throws the denial otherwise. */
+  async authenticate(rawKey: string, ip: string): Promise<Principal> {
+    const result = await this.verify(rawKey, { ip });
+    if (!result.valid) throw denial(result.code);
+    const { key } = result;
+    return { kind: 'apiKey', tenantId: key.tenantId, userId: key.userId ?? undefined, apiKeyId: key.id, scopes: key.scopes };
+  }
+
+  private check(key: CachedKey, now: number, options: { ip?: string; requiredScopes?: string[] }): DenialCode | undefined {
+    if (key.revokedAt !== null || (key.graceUntil !== null && key.graceUntil <= now) || !key.ownerActive) return 'KEY_REVOKED';
+    if (key.expiresAt !== null && key.expiresAt <= now) return 'KEY_EXPIRED';
+    if (!key.tenantActive) return 'TENANT_SUSPENDED';
+    if (key.disabledAt !== null) return 'KEY_DISABLED';
+    if (key.ipAllowlist?.length && !this.ipAllowed(key, options.ip)) return 'KEY_IP_NOT_ALLOWED';
+    if (options.requiredScopes?.some((scope) => !key.scopes.includes(scope))) return 'INSUFFICIENT_SCOPE';
+    return undefined;
+  }
+
+  private ipAllowed(key: CachedKey, ip: string | undefined): boolean {
+    if (!ip) return false;
+    let list = this.allowlists.get(key.id);
+    if (!list) {
+      list = new BlockList();
+      for (const entry of key.ipAllowlist!) {
+        const [address, prefix] = entry.split('/');
+        const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+        if (prefix === undefined) list.addAddress(address, type);
+        else list.addSubnet(address, Number(prefix), type);
+      }
+      if (this.allowlists.size > 10_000) this.allowlists.clear();
+      this.allowlists.set(key.id, list);
+    }
+    const mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    return list.check(mapped, isIPv4(mapped) ? 'ipv4' : 'ipv6');
+  }
+
+  private async lookup(hash: string): Promise<CachedKey | null> {
+    const now = Date.now();
+    const cached = this.events.cache.get(hash, now);
+    if (cached !== undefined) return cached;
+    const rows: {
+      id: string;
+      tenant_id: string;
+      user_id: string | null;
+      scopes: string[];
+      expires_at: Date | null;
+      revoked_at: Date | null;
+      disabled_at: Date | null;
+      grace_until: Date | null;
+      ip_allowlist: string[] | null;
+      tenant_status: string;
+      owner_status: string | null;
+      owner_role: Role | null;
+    }[] = await this.dataSource.query(
+      `SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until, k.ip_allowlist,
+              t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role
+         FROM api_keys k
+         JOIN tenants t ON t.id = k.tenant_id
+         LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
+        WHERE k.key_hash = $1`,
+      [hash],
+    );
+    const row = rows[0];
+    const key: CachedKey | null = row
+      ? {
+          id: row.id,
+          tenantId: row.tenant_id,
+          userId: row.user_id,
+          // A user's key can never do more than the user's current role allows.
+          scopes: row.owner_role ? row.scopes.filter((scope) => (ROLE_SCOPES[row.owner_role!] as string[]).includes(scope)) : row.scopes,
+          expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
+          revokedAt: row.revoked_at ? new Date(row.revoked_at).getTime() : null,
+          disabledAt: row.disabled_at ? new Date(row.disabled_at).getTime() : null,
+          graceUntil: row.grace_until ? new Date(row.grace_until).getTime() : null,
+          ipAllowlist: row.ip_allowlist,
+          tenantActive: row.tenant_status === 'active',
+          ownerActive: row.user_id === null || row.owner_status === 'active',
+        }
+      : null;
+    this.allowlists.delete(key?.id ?? '');
+    this.events.cache.set(hash, key, now);
+    return key;
+  }
+}

@@ -1,0 +1,89 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Tenant } from '../tenants/tenant.entity';
+import { User } from '../users/user.entity';
+
+export interface RateLimitSetting {
+  limit: number;
+  windowSeconds: number;
+}
+
+@Entity('api_keys')
+export class ApiKey {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'api_keys_pkey' })
+  id: string;
+
+  @Index('api_keys_tenant_id_idx')
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  /** The owner; null for a service key of the tenant. */
+  @Index('api_keys_user_id_idx')
+  @Column({ name: 'user_id', type: 'uuid', nullable: true })
+  userId: string | null;
+
+  /** Who made it: a user id, or null when an API key or the operator did. */
+  @Column({ name: 'created_by_user_id', type: 'uuid', nullable: true })
+  createdByUserId: string | null;
+
+  @Column({ name: 'created_by_key_id', type: 'uuid', nullable: true })
+  createdByKeyId: string | null;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  /** HMAC-SHA256 of the full key with KEY_PEPPER; the key itself is never stored. */
+  @Index('api_keys_key_hash_key', { unique: true })
+  @Column({ name: 'key_hash', type: 'text' })
+  keyHash: string;
+
+  @Column({ type: 'text' })
+  hint: string;
+
+  @Column({ type: 'text', array: true })
+  scopes: string[];
+
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt: Date | null;
+
+  @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true })
+  disabledAt: Date | null;
+
+  @Column({ name: 'rotated_from_id', type: 'uuid', nullable: true })
+  rotatedFromId: string | null;
+
+  /** Set on a rotated-away key: it keeps working until then. */
+  @Column({ name: 'grace_until', type: 'timestamptz', nullable: true })
+  graceUntil: Date | null;
+
+  @Column({ name: 'rate_limit', type: 'jsonb', nullable: true })
+  rateLimit: RateLimitSetting | null;
+
+  @Column({ name: 'ip_allowlist', type: 'text', array: true, nullable: true })
+  ipAllowlist: string[] | null;
+
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  metadata: Record<string, unknown>;
+
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null;
+
+  @Column({ name: 'usage_count', type: 'bigint', default: 0 })
+  usageCount: string;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+
+  @ManyToOne(() => Tenant, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'tenant_id', foreignKeyConstraintName: 'api_keys_tenant_id_fkey' })
+  tenant?: Tenant;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'api_keys_user_id_fkey' })
+  user?: User;
+}

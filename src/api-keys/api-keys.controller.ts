@@ -1,0 +1,128 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminToken, Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
+import { Principal } from '../common/auth/principal';
+import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
+import { ApiKeysService } from './api-keys.service';
+import { ApiKeyVerifier } from './api-key-verifier.service';
+
+const CanReadKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:read'] });
+const CanWriteKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:write'] });
+
+@ApiTags('api-keys')
+@Controller('v1/api-keys')
+export class ApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @CanWriteKeys()
+  @ApiOperation({ summary: 'Create a key in the caller’s tenant; the full key is returned only now' })
+  createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTenantApiKeyDto) {
+    return this.keys.create(principal, dto);
+  }
+
+  @Get()
+  @CanReadKeys()
+  @ApiOperation({ summary: 'List keys (paginated; filter by owner and status)' })
+  listApiKeys(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysQuery) {
+    return this.keys.list(principal, query);
+  }
+
+  @Get(':id')
+  @CanReadKeys()
+  @ApiOperation({ summary: 'Get a key (never its secret)' })
+  getApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.keys.get(principal, id);
+  }
+
+  @Patch(':id')
+  @CanWriteKeys()
+  @ApiOperation({ summary: 'Rename, disable/enable, narrow scopes, shorten expiry, set limits or metadata' })
+  updateApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateApiKeyDto) {
+    return this.keys.update(principal, id, dto);
+  }
+
+  @Delete(':id')
+  @CanWriteKeys()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Revoke a key, at once and for good' })
+  revokeApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.keys.revoke(principal, id);
+  }
+
+  @Post(':id/rotate')
+  @CanWriteKeys()
+  @ApiOperation({ summary: 'Replace a key; the old one works until the grace period ends' })
+  rotateApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: RotateApiKeyDto) {
+    return this.keys.rotate(principal, id, dto);
+  }
+}
+
+/** The endpoints the command-line client uses after signing in. */
+@ApiTags('api-keys')
+@Controller('auth/api-key')
+export class CliApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post('generate')
+  @Authenticated({ via: ['jwt', 'session'], scopes: ['keys:write'] })
+  @ApiOperation({ summary: 'Create a key for the signed-in user' })
+  generateApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
+    return this.keys.create(principal, { ...dto, userId: principal.userId });
+  }
+
+  @Get('list')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @ApiOperation({ summary: 'The signed-in user’s active keys' })
+  listOwnApiKeys(@CurrentPrincipal() principal: Principal) {
+    return this.keys.listOwnActive(principal);
+  }
+
+  @Delete('revoke/:key')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Revoke one of the user’s keys, given its full value or its id' })
+  revokeOwnApiKey(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
+    return this.keys.revokeOwn(principal, key);
+  }
+}
+
+@ApiTags('admin')
+@Controller('admin/api-keys')
+export class AdminApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @AdminToken()
+  @ApiOperation({ summary: 'Create a key for a tenant (its first one)' })
+  adminCreateApiKey(@Body() dto: AdminCreateApiKeyDto) {
+    return this.keys.adminCreate(dto);
+  }
+}
+
+/** For other services: is this key (of my tenant) valid, and for which scopes? */
+@ApiTags('api-keys')
+@Controller('v1/keys')
+export class VerifyKeysController {
+  constructor(private readonly verifier: ApiKeyVerifier) {}
+
+  @Post('verify')
+  @Authenticated({ via: ['apiKey'], scopes: ['keys:verify'] })
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Verify a key of the caller’s tenant' })
+  async verifyKey(@CurrentPrincipal() principal: Principal, @Body() dto: VerifyKeyDto) {
+    const result = await this.verifier.verify(dto.key, { requiredScopes: dto.requiredScopes, countUse: true });
+    const key = result.key;
+    // A key of another tenant is reported exactly like an unknown one.
+    if (!key || key.tenantId !== principal.tenantId) return { valid: false, code: result.valid ? 'KEY_NOT_FOUND' : result.code === 'KEY_MALFORMED' ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND' };
+    return {
+      valid: result.valid,
+      code: result.valid ? 'VALID' : result.code,
+      keyId: key.id,
+      tenantId: key.tenantId,
+      ownerId: key.userId,
+      scopes: key.scopes,
+      expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
+    };
+  }
+}

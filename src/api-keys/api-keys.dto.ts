@@ -1,0 +1,269 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsDateString,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Max,
+  Min,
+  registerDecorator,
+  ValidateNested,
+} from 'class-validator';
+import { isIP } from 'node:net';
+import { SCOPES } from '../common/auth/scopes';
+import { PageQuery } from '../common/http/pagination';
+import { ApiKey, RateLimitSetting } from './api-key.entity';
+
+/** `10.0.0.0/8`, `2001:db8::/32` or a single address. */
+export function isCidr(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function IsCidrList() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isCidrList',
+      target: target.constructor,
+      propertyName,
+      validator: { validate: (value: unknown) => Array.isArray(value) && value.every(isCidr), defaultMessage: () => `${propertyName} must be a list of IP addresses or CIDR ranges` },
+    });
+}
+
+/** JSON object of at most 4 kB. */
+function IsSmallJsonObject(maxBytes: number) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isSmallJsonObject',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value) && Buffer.byteLength(JSON.stringify(value)) <= maxBytes,
+        defaultMessage: () => `${propertyName} must be a JSON object of at most ${maxBytes} bytes`,
+      },
+    });
+}
+
+export class RateLimitDto implements RateLimitSetting {
+  @ApiProperty({ example: 100 })
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  limit: number;
+
+  @ApiProperty({ example: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  windowSeconds: number;
+}
+
+export class CreateApiKeyDto {
+  @ApiPropertyOptional({ example: 'deploy bot' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  name?: string;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, description: "Omitted: the tenant's default scopes" })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(SCOPES, { each: true })
+  scopes?: string[];
+
+  @ApiPropertyOptional({ description: 'ISO 8601 time in the future' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  expiresAt?: string;
+
+  @ApiPropertyOptional({ description: 'Alternative to expiresAt' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  expiresInDays?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RateLimitDto)
+  rateLimit?: RateLimitDto;
+
+  @ApiPropertyOptional({ type: [String], example: ['10.0.0.0/8'] })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  @IsCidrList()
+  ipAllowlist?: string[];
+
+  @ApiPropertyOptional({ type: Object })
+  @IsOptional()
+  @IsObject()
+  @IsSmallJsonObject(4096)
+  metadata?: Record<string, unknown>;
+}
+
+/** For admins and owners: whose key it is (omit for the caller; null for a service key). */
+export class CreateTenantApiKeyDto extends CreateApiKeyDto {
+  @ApiPropertyOptional({ nullable: true, description: 'Owner user id; null makes a service key' })
+  @IsOptional()
+  @IsUUID()
+  userId?: string | null;
+
+  @ApiPropertyOptional({ description: 'Make a service key of the tenant (no owner)' })
+  @IsOptional()
+  @IsBoolean()
+  service?: boolean;
+}
+
+export class AdminCreateApiKeyDto extends CreateApiKeyDto {
+  @ApiProperty()
+  @IsUUID()
+  tenantId: string;
+
+  @ApiPropertyOptional({ description: 'Owner user id; omitted makes a service key' })
+  @IsOptional()
+  @IsUUID()
+  userId?: string;
+}
+
+export class UpdateApiKeyDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  name?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  disabled?: boolean;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, description: 'Narrowing only' })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(SCOPES, { each: true })
+  scopes?: string[];
+
+  @ApiPropertyOptional({ description: 'Earlier only' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  expiresAt?: string;
+
+  @ApiPropertyOptional({ type: [String], nullable: true })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  @IsCidrList()
+  ipAllowlist?: string[];
+
+  @ApiPropertyOptional({ type: Object })
+  @IsOptional()
+  @IsObject()
+  @IsSmallJsonObject(4096)
+  metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RateLimitDto)
+  rateLimit?: RateLimitDto;
+}
+
+export class RotateApiKeyDto {
+  @ApiPropertyOptional({ description: 'How long the old key keeps working (0..7 days); default 24 h' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(7 * 86_400)
+  gracePeriodSeconds?: number;
+}
+
+export class ListApiKeysQuery extends PageQuery {
+  @ApiPropertyOptional({ description: "A user id, or 'service'" })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  owner?: string;
+
+  @ApiPropertyOptional({ enum: ['active', 'disabled', 'revoked', 'expired'] })
+  @IsOptional()
+  @IsIn(['active', 'disabled', 'revoked', 'expired'])
+  status?: 'active' | 'disabled' | 'revoked' | 'expired';
+}
+
+export class VerifyKeyDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 256)
+  key: string;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true })
+  @IsOptional()
+  @IsArray()
+  @IsIn(SCOPES, { each: true })
+  requiredScopes?: string[];
+}
+
+export type KeyStatus = 'active' | 'disabled' | 'revoked' | 'expired';
+
+export interface ApiKeyDto {
+  id: string;
+  name: string;
+  hint: string;
+  ownerId: string | null;
+  scopes: string[];
+  status: KeyStatus;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  disabled: boolean;
+  graceUntil: Date | null;
+  rotatedFromId: string | null;
+  rateLimit: RateLimitSetting | null;
+  ipAllowlist: string[] | null;
+  metadata: Record<string, unknown>;
+  lastUsedAt: Date | null;
+  createdAt: Date;
+}
+
+export function keyStatus(key: Pick<ApiKey, 'revokedAt' | 'disabledAt' | 'expiresAt' | 'graceUntil'>, now: Date): KeyStatus {
+  if (key.revokedAt || (key.graceUntil && key.graceUntil <= now)) return 'revoked';
+  if (key.expiresAt && key.expiresAt <= now) return 'expired';
+  if (key.disabledAt) return 'disabled';
+  return 'active';
+}
+
+export function toApiKeyDto(key: ApiKey, now: Date): ApiKeyDto {
+  return {
+    id: key.id,
+    name: key.name,
+    hint: key.hint,
+    ownerId: key.userId,
+    scopes: key.scopes,
+    status: keyStatus(key, now),
+    expiresAt: key.expiresAt,
+    revokedAt: key.revokedAt,
+    disabled: Boolean(key.disabledAt),
+    graceUntil: key.graceUntil,
+    rotatedFromId: key.rotatedFromId,
+    rateLimit: key.rateLimit,
+    ipAllowlist: key.ipAllowlist,
+    metadata: key.metadata,
+    lastUsedAt: key.lastUsedAt,
+    createdAt: key.createdAt,
+  };
+}

@@ -1,0 +1,48 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Put, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
+import { Principal } from '../common/auth/principal';
+import { PutConfigEntryDto } from './tenant-config.dto';
+import { TenantConfigService } from './tenant-config.service';
+
+@ApiTags('config')
+@Controller()
+export class TenantConfigController {
+  constructor(private readonly config: TenantConfigService) {}
+
+  @Get('config')
+  @Authenticated({ via: ['apiKey'], scopes: ['config:read'] })
+  @ApiOperation({ summary: 'The tenant’s configuration as one JSON object (ETag / If-None-Match)' })
+  async getConfig(@CurrentPrincipal() principal: Principal, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { body, etag } = await this.config.document(principal);
+    reply.header('etag', etag).header('cache-control', 'private, no-cache');
+    if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
+      reply.status(HttpStatus.NOT_MODIFIED);
+      return undefined;
+    }
+    return body;
+  }
+
+  @Get('v1/config/entries')
+  @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:read'] })
+  @ApiOperation({ summary: 'Configuration entries, secret values masked' })
+  listConfigEntries(@CurrentPrincipal() principal: Principal) {
+    return this.config.list(principal.tenantId!);
+  }
+
+  @Put('v1/config/entries/:key')
+  @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
+  @ApiOperation({ summary: 'Set a configuration entry (secret values are encrypted at rest)' })
+  putConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Body() dto: PutConfigEntryDto) {
+    return this.config.put(principal, key, dto);
+  }
+
+  @Delete('v1/config/entries/:key')
+  @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete a configuration entry' })
+  deleteConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
+    return this.config.remove(principal.tenantId!, key);
+  }
+}

@@ -6,7 +6,7 @@ import { KeyCache } from './key-cache';
 
 const CHANNEL = 'keyward_key_changes';
 
-type KeyChange = { keyId: string } | { tenantId: string } | { userId: string };
+export type KeyChange = { keyId: string } | { tenantId: string } | { userId: string } | { configOf: string };
 
 /**
  * Tells every instance that a key (or a tenant's or user's keys) changed, so cached
@@ -19,6 +19,7 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(KeyEventsService.name);
   private listener?: Client;
   private stopped = false;
+  private readonly listeners: ((change: KeyChange | 'all') => void)[] = [];
   private retryTimer?: NodeJS.Timeout;
 
   constructor(
@@ -45,10 +46,21 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Other in-memory caches (the tenant configuration) hear about changes here too. */
+  onChange(listener: (change: KeyChange | 'all') => void): void {
+    this.listeners.push(listener);
+  }
+
   private apply(change: KeyChange): void {
     if ('keyId' in change) this.cache.forgetKey(change.keyId);
     else if ('tenantId' in change) this.cache.forgetTenant(change.tenantId);
-    else this.cache.forgetUser(change.userId);
+    else if ('userId' in change) this.cache.forgetUser(change.userId);
+    for (const listener of this.listeners) listener(change);
+  }
+
+  private clearAll(): void {
+    this.cache.clear();
+    for (const listener of this.listeners) listener('all');
   }
 
   private async listen(): Promise<void> {
@@ -57,8 +69,8 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
     const retry = () => {
       if (this.stopped) return;
       this.listener = undefined;
-      // While not listening we may have missed changes: start from an empty cache.
-      this.cache.clear();
+      // While not listening we may have missed changes: start from empty caches.
+      this.clearAll();
       this.retryTimer = setTimeout(() => void this.listen(), 1_000);
     };
     client.on('error', (error) => {
@@ -70,14 +82,14 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
       try {
         this.apply(JSON.parse(message.payload ?? '{}'));
       } catch {
-        this.cache.clear();
+        this.clearAll();
       }
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
       this.listener = client;
-      this.cache.clear();
+      this.clearAll();
     } catch (error) {
       this.logger.warn({ msg: 'could not listen for key changes; retrying', err: error });
       await client.end().catch(() => undefined);

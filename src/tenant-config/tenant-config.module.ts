@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { TenantConfigController } from './tenant-config.controller';
 import { TenantConfigService } from './tenant-config.service';
 
-@Module({ controllers: [TenantConfigController], providers: [TenantConfigService] })
+@Module({ imports: [ApiKeysModule], controllers: [TenantConfigController], providers: [TenantConfigService] })
 export class TenantConfigModule {}

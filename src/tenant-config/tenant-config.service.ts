@@ -1,6 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { KeyEventsService } from '../api-keys/key-events.service';
 import { AppConfig } from '../config/app-config';
 import { Principal } from '../common/auth/principal';
 import { SecretBox } from '../common/crypto/secret-box';
@@ -11,28 +12,64 @@ import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './tenant-config.d
 
 export const MASK = '********';
 
+export interface ConfigDocument {
+  body: Record<string, unknown>;
+  etag: string;
+}
+
+/** Both views of a tenant's configuration, ready to serve. */
+interface CachedDocuments {
+  withSecrets: ConfigDocument;
+  withoutSecrets: ConfigDocument;
+}
+
 @Injectable()
 export class TenantConfigService {
   private readonly box: SecretBox;
+  /**
+   * GET /config is read far more often than configuration changes, so each tenant's document
+   * is built once and kept until a change (here or, through NOTIFY, on another instance).
+   */
+  private readonly documents = new Map<string, Promise<CachedDocuments>>();
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly events: KeyEventsService,
     config: AppConfig,
   ) {
     this.box = new SecretBox(config.configEncryptionKey);
+    events.onChange((change) => {
+      if (change === 'all') this.documents.clear();
+      else if ('configOf' in change) this.documents.delete(change.configOf);
+      else if ('tenantId' in change) this.documents.delete(change.tenantId);
+    });
   }
 
   /** The configuration a CLI fetches: one object; secrets only for principals with config:secrets. */
-  async document(principal: Principal): Promise<{ body: Record<string, unknown>; etag: string }> {
-    const withSecrets = principal.scopes.includes('config:secrets');
-    const entries = await this.dataSource.getRepository(ConfigEntry).find({ where: { tenantId: principal.tenantId! }, order: { key: 'ASC' } });
-    const body: Record<string, unknown> = {};
-    for (const entry of entries) {
-      if (entry.secret && !withSecrets) continue;
-      body[entry.key] = this.valueOf(entry);
+  async document(principal: Principal): Promise<ConfigDocument> {
+    const tenantId = principal.tenantId!;
+    let cached = this.documents.get(tenantId);
+    if (!cached) {
+      cached = this.build(tenantId);
+      this.documents.set(tenantId, cached);
+      cached.catch(() => this.documents.delete(tenantId));
+      if (this.documents.size > 10_000) this.documents.delete(this.documents.keys().next().value!);
     }
-    const etag = `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 32)}"`;
-    return { body, etag };
+    const documents = await cached;
+    return principal.scopes.includes('config:secrets') ? documents.withSecrets : documents.withoutSecrets;
+  }
+
+  private async build(tenantId: string): Promise<CachedDocuments> {
+    const entries = await this.dataSource.getRepository(ConfigEntry).find({ where: { tenantId }, order: { key: 'ASC' } });
+    const withSecrets: Record<string, unknown> = {};
+    const withoutSecrets: Record<string, unknown> = {};
+    for (const entry of entries) {
+      const value = this.valueOf(entry);
+      withSecrets[entry.key] = value;
+      if (!entry.secret) withoutSecrets[entry.key] = value;
+    }
+    const etag = (body: object) => `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 32)}"`;
+    return { withSecrets: { body: withSecrets, etag: etag(withSecrets) }, withoutSecrets: { body: withoutSecrets, etag: etag(withoutSecrets) } };
   }
 
   /** Listing for people and tools: secret values masked. */
@@ -53,6 +90,7 @@ export class TenantConfigService {
       encrypted: secret ? this.box.seal(JSON.stringify(dto.value), `${tenantId}/${key}`) : null,
       updatedBy: principal.userId ?? principal.apiKeyId ?? null,
     });
+    await this.events.publish({ configOf: tenantId });
     return { key, value: secret ? MASK : dto.value, secret, updatedAt: entry.updatedAt };
   }
 
@@ -60,6 +98,7 @@ export class TenantConfigService {
     this.assertKey(key);
     const result = await this.dataSource.getRepository(ConfigEntry).delete({ tenantId, key });
     if (!result.affected) throw notFound('Configuration entry');
+    await this.events.publish({ configOf: tenantId });
   }
 
   private valueOf(entry: ConfigEntry): unknown {

@@ -3,9 +3,11 @@
 # --- build: compile TypeScript (src and migrations) into dist/ ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# argon2 is compiled from source: its prebuilt Linux binary crashes on some hosts.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# Install scripts stay off, as the project's allowScripts policy asks; nothing here needs them.
-RUN npm ci --ignore-scripts
+# The image's npm may not honour allowScripts, so scripts stay off and argon2 alone is built.
+RUN npm ci --ignore-scripts && npm rebuild argon2
 COPY tsconfig*.json ./
 COPY scripts ./scripts
 COPY migrations ./migrations
@@ -21,6 +23,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 # dist/ holds the service and the compiled migrations (dist/migrations).
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/node_modules/argon2/build ./node_modules/argon2/build
 COPY --from=build /app/views ./views
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -39,7 +39,7 @@ const EXPECTED: Record<string, string> = {
   'POST /v1/api-keys/:id/rotate': 'via apiKey|jwt|session; scopes keys:write',
   'POST /v1/keys/verify': 'via apiKey; scopes keys:verify',
   'GET /config': 'via apiKey; scopes config:read',
-  'GET /v1/config/entries': 'via apiKey|jwt|session; roles owner|admin; scopes config:read',
+  'GET /v1/config/entries': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
   'PUT /v1/config/entries/:key': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
   'DELETE /v1/config/entries/:key': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
 };

@@ -73,6 +73,10 @@ export class ApiKeyVerifier {
     return { valid: true, key };
   }
 
+  recordUse(keyId: string): void {
+    this.usage.record(keyId);
+  }
+
   /** The principal an API key authenticates as; throws the denial otherwise. */
   async authenticate(rawKey: string, ip: string): Promise<Principal> {
     const result = await this.verify(rawKey, { ip });
@@ -86,13 +90,13 @@ export class ApiKeyVerifier {
     if (key.expiresAt !== null && key.expiresAt <= now) return 'KEY_EXPIRED';
     if (!key.tenantActive) return 'TENANT_SUSPENDED';
     if (key.disabledAt !== null) return 'KEY_DISABLED';
-    if (key.ipAllowlist?.length && !this.ipAllowed(key, options.ip)) return 'KEY_IP_NOT_ALLOWED';
+    // Only requests made with the key carry an address; /v1/keys/verify checks a key on someone's behalf.
+    if (options.ip !== undefined && key.ipAllowlist?.length && !this.ipAllowed(key, options.ip)) return 'KEY_IP_NOT_ALLOWED';
     if (options.requiredScopes?.some((scope) => !key.scopes.includes(scope))) return 'INSUFFICIENT_SCOPE';
     return undefined;
   }
 
-  private ipAllowed(key: CachedKey, ip: string | undefined): boolean {
-    if (!ip) return false;
+  private ipAllowed(key: CachedKey, ip: string): boolean {
     let list = this.allowlists.get(key.id);
     if (!list) {
       list = new BlockList();

@@ -111,10 +111,11 @@ export class VerifyKeysController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Verify a key of the caller’s tenant' })
   async verifyKey(@CurrentPrincipal() principal: Principal, @Body() dto: VerifyKeyDto) {
-    const result = await this.verifier.verify(dto.key, { requiredScopes: dto.requiredScopes, countUse: true });
+    const result = await this.verifier.verify(dto.key, { requiredScopes: dto.requiredScopes, countUse: false });
     const key = result.key;
-    // A key of another tenant is reported exactly like an unknown one.
+    // A key of another tenant is reported exactly like an unknown one, and its use is not counted.
     if (!key || key.tenantId !== principal.tenantId) return { valid: false, code: result.valid ? 'KEY_NOT_FOUND' : result.code === 'KEY_MALFORMED' ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND' };
+    if (result.valid) this.verifier.recordUse(key.id);
     return {
       valid: result.valid,
       code: result.valid ? 'VALID' : result.code,

@@ -78,12 +78,12 @@ export class ApiKeysService {
     else if (ownerScope !== undefined) qb.andWhere('k.user_id = :self', { self: ownerScope });
     if (query.owner === 'service') qb.andWhere('k.user_id IS NULL');
     else if (query.owner) {
-      if (!/^[0-9a-f-]{36}$/i.test(query.owner)) throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', "owner must be a user id or 'service'");
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(query.owner)) throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', "owner must be a user id or 'service'");
       qb.andWhere('k.user_id = :owner', { owner: query.owner });
     }
     const nowParam = { now };
     if (query.status === 'revoked') qb.andWhere('(k.revoked_at IS NOT NULL OR k.grace_until <= :now)', nowParam);
-    else if (query.status === 'expired') qb.andWhere('k.revoked_at IS NULL AND k.expires_at <= :now', nowParam);
+    else if (query.status === 'expired') qb.andWhere('k.revoked_at IS NULL AND (k.grace_until IS NULL OR k.grace_until > :now) AND k.expires_at <= :now', nowParam);
     else if (query.status) {
       qb.andWhere('k.revoked_at IS NULL AND (k.grace_until IS NULL OR k.grace_until > :now) AND (k.expires_at IS NULL OR k.expires_at > :now)', nowParam);
       qb.andWhere(query.status === 'disabled' ? 'k.disabled_at IS NOT NULL' : 'k.disabled_at IS NULL');
@@ -159,8 +159,16 @@ export class ApiKeysService {
     const now = this.clock.now();
     const created = await this.dataSource.transaction(async (manager) => {
       const old = await this.findVisible(manager, actor, id, true);
-      if (old.revokedAt || (old.graceUntil && old.graceUntil <= now) || (old.expiresAt && old.expiresAt <= now)) {
+      // A key already rotated away is on its way out: rotating it again would extend its grace.
+      if (old.revokedAt || old.graceUntil || (old.expiresAt && old.expiresAt <= now)) {
         throw new AppException(HttpStatus.CONFLICT, 'KEY_NOT_ACTIVE', 'Only an active key can be rotated');
+      }
+      // Rotating hands out a new key: a key may do that only within its own scopes and expiry.
+      if (actor.kind === 'apiKey') {
+        const beyond = old.scopes.filter((scope) => !actor.scopes.includes(scope));
+        if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
+        const rotator = await manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: old.tenantId });
+        if (rotator.expiresAt && (!old.expiresAt || old.expiresAt > rotator.expiresAt)) throw forbidden('EXPIRY_NOT_ALLOWED', 'A key cannot create a key that outlives it');
       }
       const graceMs = (dto.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
       const graceUntil = new Date(Math.min(now.getTime() + graceMs, old.expiresAt?.getTime() ?? Infinity));

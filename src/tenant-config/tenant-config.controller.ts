@@ -25,8 +25,8 @@ export class TenantConfigController {
   }
 
   @Get('v1/config/entries')
-  @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:read'] })
-  @ApiOperation({ summary: 'Configuration entries, secret values masked' })
+  @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
+  @ApiOperation({ summary: 'Configuration entries, secret values masked (for those who manage them)' })
   listConfigEntries(@CurrentPrincipal() principal: Principal) {
     return this.config.list(principal.tenantId!);
   }

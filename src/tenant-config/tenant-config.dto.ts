@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsDefined, IsOptional, registerDecorator } from 'class-validator';
+import { IsBoolean, IsOptional, registerDecorator } from 'class-validator';
 
 export const CONFIG_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export const MAX_VALUE_BYTES = 16 * 1024;
@@ -18,8 +18,7 @@ function IsJsonOfAtMost(maxBytes: number) {
 }
 
 export class PutConfigEntryDto {
-  @ApiProperty({ description: 'Any JSON value, at most 16 kB' })
-  @IsDefined()
+  @ApiProperty({ description: 'Any JSON value (null included), at most 16 kB' })
   @IsJsonOfAtMost(MAX_VALUE_BYTES)
   value: unknown;
 

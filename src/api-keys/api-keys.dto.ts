@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -141,47 +141,12 @@ export class AdminCreateApiKeyDto extends CreateApiKeyDto {
   userId?: string;
 }
 
-export class UpdateApiKeyDto {
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsString()
-  @Length(1, 100)
-  name?: string;
-
+/** Name, scopes (narrowing only), expiry (earlier only), allowlist, metadata, rate limit; plus disabled. */
+export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, ['name', 'scopes', 'expiresAt', 'ipAllowlist', 'metadata', 'rateLimit'] as const) {
   @ApiPropertyOptional()
   @IsOptional()
   @IsBoolean()
   disabled?: boolean;
-
-  @ApiPropertyOptional({ enum: SCOPES, isArray: true, description: 'Narrowing only' })
-  @IsOptional()
-  @IsArray()
-  @ArrayUnique()
-  @IsIn(SCOPES, { each: true })
-  scopes?: string[];
-
-  @ApiPropertyOptional({ description: 'Earlier only' })
-  @IsOptional()
-  @IsDateString({ strict: true })
-  expiresAt?: string;
-
-  @ApiPropertyOptional({ type: [String], nullable: true })
-  @IsOptional()
-  @ArrayMaxSize(50)
-  @IsCidrList()
-  ipAllowlist?: string[];
-
-  @ApiPropertyOptional({ type: Object })
-  @IsOptional()
-  @IsObject()
-  @IsSmallJsonObject(4096)
-  metadata?: Record<string, unknown>;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => RateLimitDto)
-  rateLimit?: RateLimitDto;
 }
 
 export class RotateApiKeyDto {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
@@ -42,4 +45,17 @@ export async function createTestDatabase(): Promise<string> {
 
 export async function dropTestDatabase(name: string): Promise<void> {
   await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+/**
+ * A database that outlives one app, for tests that restart the service or run two of it:
+ * a PostgreSQL database of its own, or an embedded directory. `drop()` removes it.
+ */
+export async function sharedDatabase(): Promise<{ reuseDatabase: { name?: string; embeddedDir?: string }; drop(): Promise<void> }> {
+  if (TEST_DATABASE_URL) {
+    const name = await createTestDatabase();
+    return { reuseDatabase: { name }, drop: () => dropTestDatabase(name) };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'keyward-shared-'));
+  return { reuseDatabase: { embeddedDir: join(dir, 'pglite') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,4 +1,8 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Locks this process holds: a lock file naming our own pid is stale only if it is not one of these. */
+const held = new Set<string>();
 
 /**
  * A lock file that keeps two processes from opening the same embedded database directory:
@@ -6,7 +10,9 @@ import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
  * is taken over.
  */
 export class EmbeddedLock {
-  private constructor(readonly path: string) {}
+  private constructor(readonly path: string) {
+    held.add(resolve(path));
+  }
 
   static acquire(path: string): EmbeddedLock {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -18,7 +24,8 @@ export class EmbeddedLock {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-        if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+        const inUse = owner === process.pid ? held.has(resolve(path)) : Number.isInteger(owner) && isAlive(owner);
+        if (inUse) {
           throw new Error(`The embedded database in ${path.replace(/\.lock$/, '')} is in use by process ${owner}; stop it or set DATA_DIR to another directory`);
         }
         rmSync(path, { force: true });
@@ -28,6 +35,7 @@ export class EmbeddedLock {
   }
 
   release(): void {
+    held.delete(resolve(this.path));
     rmSync(this.path, { force: true });
   }
 }

@@ -1,0 +1,160 @@
+// API-key verification cost: authenticated GET /config (x-api-key) against GET /health, with
+// 1k and 1M keys in the tenant's table, with the in-process key cache on (default) and off
+// (KEY_CACHE_TTL_SECONDS=0). Runs on PostgreSQL: BENCH_DATABASE_URL, or a fresh database
+// keyward_bench_<pid> on the local server that is created here and dropped at the end.
+// Targets: authenticated ≥ 0.85× /health with a warm cache; 1M keys cost ≤ 1.2× the 1k cost.
+// BENCH_SECONDS shortens the runs, BENCH_KEY_COUNTS (default 1000,1000000) changes the sizes,
+// BENCH_POSTGRES_URL names the server on which the fresh database is made.
+const { Client } = require('pg');
+const { startServer, api, run, summarize, ADMIN_TOKEN } = require('./lib');
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = Math.min(2, DURATION);
+const CONNECTIONS = 10;
+const KEY_COUNTS = (process.env.BENCH_KEY_COUNTS ?? '1000,1000000').split(',').map(Number);
+const LOCAL_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const AUTH_VS_HEALTH_TARGET = 0.85;
+const LARGE_VS_SMALL_TARGET = 1.2;
+const CACHE_MODES = [
+  { name: 'on', env: {} },
+  { name: 'off', env: { KEY_CACHE_TTL_SECONDS: '0' } },
+];
+
+async function withClient(url, work) {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** BENCH_DATABASE_URL as given, or a database of our own that `drop` removes. */
+async function prepareDatabase() {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, owned: false, drop: async () => undefined };
+  const name = `keyward_bench_${process.pid}`;
+  await withClient(LOCAL_SERVER, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(LOCAL_SERVER);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), owned: true, drop: () => withClient(LOCAL_SERVER, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) };
+}
+
+/** Adds bulk keys straight into the table until the tenant has `target` keys in all. */
+async function growKeys(url, tenantId, target) {
+  return withClient(url, async (client) => {
+    const [{ count }] = (await client.query('SELECT count(*)::int AS count FROM api_keys WHERE tenant_id = $1', [tenantId])).rows;
+    const [{ bulk }] = (await client.query("SELECT count(*)::int AS bulk FROM api_keys WHERE tenant_id = $1 AND hint = 'kw_bulk'", [tenantId])).rows;
+    const started = Date.now();
+    if (count < target) {
+      // Bulk rows are numbered on from the ones already there; no real key can match their hashes.
+      await client.query(
+        `INSERT INTO api_keys (tenant_id, name, key_hash, hint, scopes)
+         SELECT $1, 'bulk', md5(i::text) || md5((i*7)::text), 'kw_bulk', '{config:read}' FROM generate_series($2::int, $3::int) i`,
+        [tenantId, bulk + 1, bulk + (target - count)],
+      );
+    }
+    // ANALYZE for the planner; VACUUM and CHECKPOINT now, so that autovacuum and the
+    // checkpointer do not work through the new rows during the measurements.
+    await client.query('VACUUM (ANALYZE) api_keys');
+    await client.query('CHECKPOINT').catch(() => undefined);
+    const [{ total }] = (await client.query('SELECT count(*)::int AS total FROM api_keys WHERE tenant_id = $1', [tenantId])).rows;
+    console.log(`tenant has ${total} keys (bulk insert, VACUUM ANALYZE: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return total;
+  });
+}
+
+async function measure(server, apiKey) {
+  const auth = { headers: { 'x-api-key': apiKey } };
+  // Warm up: JIT, the pool, and (cache on) the key's cache entry; not counted.
+  await run({ url: `${server.url}/health`, connections: CONNECTIONS, duration: WARMUP_SECONDS });
+  await run({ url: `${server.url}/config`, connections: CONNECTIONS, duration: WARMUP_SECONDS, ...auth });
+  const health = await run({ url: `${server.url}/health`, connections: CONNECTIONS, duration: DURATION });
+  const config = await run({ url: `${server.url}/config`, connections: CONNECTIONS, duration: DURATION, ...auth });
+  return { health, config };
+}
+
+const row = (name, result) => {
+  const { errors, non2xx, ...figures } = summarize(name, result);
+  return { ...figures, 'mean ms': result.latency.mean, non2xx, errors };
+};
+const cost = (result) => 1 / result.requests.average;
+const ok = (result) => result.non2xx === 0 && result.errors === 0 && result.timeouts === 0 && result['2xx'] > 0;
+
+async function main() {
+  const database = await prepareDatabase();
+  let server;
+  let tenantId;
+  const stop = async () => {
+    await server?.stop();
+    server = undefined;
+  };
+  process.once('SIGINT', () => void stop().finally(() => database.drop().finally(() => process.exit(130))));
+  try {
+    const start = async (env) => (server = await startServer({ DATABASE_URL: database.url, ...env }));
+
+    // The tenant and its real keys, made through the API (the first start also migrates).
+    await start({});
+    const admin = { 'x-admin-token': ADMIN_TOKEN };
+    const tenant = await api(server.url, 'POST', '/admin/tenants', { name: `Bench ${process.pid}` }, admin);
+    tenantId = tenant.id;
+    const key = await api(server.url, 'POST', '/admin/api-keys', { tenantId: tenant.id, name: 'bench reader', scopes: ['config:read'] }, admin);
+    await api(server.url, 'POST', '/admin/api-keys', { tenantId: tenant.id, name: 'bench spare', scopes: ['config:read'] }, admin);
+    await stop();
+
+    const results = new Map();
+    for (const count of KEY_COUNTS) {
+      const total = await growKeys(database.url, tenant.id, count);
+      for (const mode of CACHE_MODES) {
+        await start(mode.env);
+        try {
+          results.set(`${count}/${mode.name}`, { total, ...(await measure(server, key.apiKey)) });
+        } finally {
+          await stop();
+        }
+      }
+    }
+
+    // One table: both endpoints for every (keys, cache) pair, with the ratios beside /config.
+    const [small, large] = [KEY_COUNTS[0], KEY_COUNTS.at(-1)];
+    const label = (count) => (count >= 1_000_000 ? `${count / 1_000_000}M` : count >= 1_000 ? `${count / 1_000}k` : String(count));
+    const rows = [];
+    const checks = [];
+    for (const mode of CACHE_MODES) {
+      for (const count of KEY_COUNTS) {
+        const r = results.get(`${count}/${mode.name}`);
+        const authVsHealth = r.config.requests.average / r.health.requests.average;
+        const base = results.get(`${small}/${mode.name}`);
+        const largeVsSmall = count === small ? undefined : cost(r.config) / cost(base.config);
+        const prefix = `${label(count)} keys, cache ${mode.name}:`;
+        rows.push({ ...row(`${prefix} GET /health`, r.health), 'auth/health': '', [`${label(large)}/${label(small)} cost`]: '' });
+        rows.push({
+          ...row(`${prefix} GET /config (key)`, r.config),
+          'auth/health': authVsHealth.toFixed(3),
+          [`${label(large)}/${label(small)} cost`]: largeVsSmall === undefined ? '' : largeVsSmall.toFixed(3),
+        });
+        checks.push({ what: `${prefix} every request answered 2xx`, pass: ok(r.health) && ok(r.config), detail: `non2xx ${r.health.non2xx + r.config.non2xx}, errors ${r.health.errors + r.config.errors}` });
+        if (mode.name === 'on') {
+          checks.push({ what: `${prefix} authenticated/health ≥ ${AUTH_VS_HEALTH_TARGET}`, pass: authVsHealth >= AUTH_VS_HEALTH_TARGET, detail: authVsHealth.toFixed(3) });
+        }
+        if (largeVsSmall !== undefined) {
+          checks.push({ what: `cache ${mode.name}: ${label(count)}-key cost ≤ ${LARGE_VS_SMALL_TARGET}× the ${label(small)}-key cost`, pass: largeVsSmall <= LARGE_VS_SMALL_TARGET, detail: `${largeVsSmall.toFixed(3)} (1/req/s)` });
+        }
+      }
+    }
+    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per run (after ${WARMUP_SECONDS} s warm-up), PostgreSQL${database.owned ? ' (fresh database)' : ''}, keys in the tenant: ${KEY_COUNTS.map((count) => results.get(`${count}/on`).total).join(' / ')}`);
+    console.table(rows);
+    for (const check of checks) console.log(`${check.pass ? 'PASS' : 'FAIL'}  ${check.what}: ${check.detail}`);
+    process.exitCode = checks.every((check) => check.pass) ? 0 : 1;
+  } finally {
+    await stop();
+    // In a database that is not ours, remove what we added (the keys go with their tenant).
+    if (!database.owned && tenantId) await withClient(database.url, (client) => client.query('DELETE FROM tenants WHERE id = $1', [tenantId]));
+    await database.drop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -12,7 +12,7 @@ const FLUSH_INTERVAL_MS = 5_000;
 @Injectable()
 export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(KeyUsageService.name);
-  private pending = new Map<string, { count: number; lastUsedAt: Date }>();
+  private pending = new Map<string, { count: number; lastUsedAt: number }>();
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
 
@@ -36,7 +36,7 @@ export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApp
   }
 
   record(keyId: string): void {
-    const now = this.clock.now();
+    const now = this.clock.now().getTime();
     const entry = this.pending.get(keyId);
     if (entry) {
       entry.count++;
@@ -62,7 +62,7 @@ export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApp
           `UPDATE api_keys k SET usage_count = k.usage_count + u.count, last_used_at = GREATEST(k.last_used_at, u.last_used_at)
              FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS count, unnest($3::timestamptz[]) AS last_used_at) u
             WHERE k.id = u.id`,
-          [ids, ids.map((id) => batch.get(id)!.count), ids.map((id) => batch.get(id)!.lastUsedAt)],
+          [ids, ids.map((id) => batch.get(id)!.count), ids.map((id) => new Date(batch.get(id)!.lastUsedAt))],
         );
       }
       await this.dataSource.query('UPDATE api_keys SET revoked_at = grace_until WHERE grace_until <= $1 AND revoked_at IS NULL', [this.clock.now()]);

@@ -1,5 +1,6 @@
 import { LogController } from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 
 /**
  * One line per request, written when the response is done. Headers are included and the
@@ -15,6 +16,8 @@ export class RequestLogController extends LogController {
   override routeNotFound(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // Building the line costs more than many routes: skip it when nothing would be written.
+    if (!(reply.log as unknown as Logger).isLevelEnabled(error ? 'error' : 'info')) return;
     const line = {
       method: request.method,
       route: request.routeOptions.url ?? null,

@@ -8,6 +8,8 @@ export interface RateLimitSetting {
 }
 
 @Entity('api_keys')
+// Lets the periodic sweep find rotated keys whose grace is over without scanning every key.
+@Index('api_keys_grace_until_idx', ['graceUntil'], { where: 'grace_until IS NOT NULL AND revoked_at IS NULL' })
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'api_keys_pkey' })
   id: string;

@@ -1,16 +1,13 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { JWT_AUDIENCE, JWT_ISSUER } from '../src/auth/jwt.strategy';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';
 import { adminHeaders, createTenant, createUser, signIn, SignedIn, strongPassword, tenantWithRoles, TestUser } from './helpers/identity';
-import { createTestApp, TestApp, TestAppOptions } from './helpers/test-app';
-import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/test-database';
+import { createTestApp, TestApp } from './helpers/test-app';
+import { sharedDatabase } from './helpers/test-database';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -577,28 +574,19 @@ describe('authentication', () => {
 });
 
 describe('brute-force counters across a restart', () => {
-  const dirs: string[] = [];
-  let databaseName: string | undefined;
+  let database: Awaited<ReturnType<typeof sharedDatabase>> | undefined;
   let a: TestApp | undefined;
   let b: TestApp | undefined;
 
   afterAll(async () => {
     await a?.close().catch(() => undefined);
     await b?.close().catch(() => undefined);
-    if (databaseName) await dropTestDatabase(databaseName);
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it('keeps an account blocked after the service restarts on the same database', async () => {
-    let reuseDatabase: TestAppOptions['reuseDatabase'];
-    if (TEST_DATABASE_URL) {
-      databaseName = await createTestDatabase();
-      reuseDatabase = { name: databaseName };
-    } else {
-      const dir = mkdtempSync(join(tmpdir(), 'keyward-auth-restart-'));
-      dirs.push(dir);
-      reuseDatabase = { embeddedDir: join(dir, 'pglite') };
-    }
+    database = await sharedDatabase();
+    const { reuseDatabase } = database;
 
     a = await createTestApp({ reuseDatabase });
     const user = await createUser(a, (await createTenant(a)).id, 'member');

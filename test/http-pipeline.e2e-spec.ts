@@ -63,6 +63,14 @@ describe('request pipeline', () => {
     expect(errorLines).toHaveLength(1);
   });
 
+  it('a failed query is logged without its bound values', async () => {
+    await t.http.get('/probe/query-error').set('x-request-id', 'query-error-1').expect(500);
+    const line = t.logs.find((l) => l.includes('query-error-1') && l.includes('"unhandled error"'));
+    expect(line).toContain('probe failure');
+    expect(line).toContain('[redacted]');
+    expect(t.logs.join('\n')).not.toContain('probe-secret-parameter-value');
+  });
+
   it('application errors keep their code', async () => {
     const res = await t.http.get('/probe/conflict').expect(409);
     expect(res.body).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'PROBE_CONFLICT', message: 'probe conflict' });

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpStatus, Module, Post } from '@nestjs/common';
 import { IsEmail, IsInt, IsString, Max, Min } from 'class-validator';
 import { AdminToken, Public } from '../src/common/auth/access.decorators';
+import { QueryFailedError } from 'typeorm';
 import { AppException } from '../src/common/http/problem';
 
 class ProbeBody {
@@ -42,6 +43,12 @@ export class ProbeController {
   @Public()
   crash() {
     throw new Error('secret internal detail');
+  }
+
+  @Get('query-error')
+  @Public()
+  queryError() {
+    throw new QueryFailedError('INSERT INTO refresh_tokens (token_hash) VALUES ($1)', ['probe-secret-parameter-value'], new Error('probe failure'));
   }
 
   @Get('conflict')

@@ -110,6 +110,8 @@ export class SessionsService {
     }
     const principal: Principal = { kind: 'user', tenantId: row.tenant_id, userId: row.user_id, role: row.role, sessionId: row.id, scopes: ROLE_SCOPES[row.role] };
     this.cache.set(sessionId, { principal, checkedAt: nowMs });
+    // Bounded: the oldest entries go first (they are only a shortcut, never the truth).
+    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
     return principal;
   }
 

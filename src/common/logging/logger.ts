@@ -11,6 +11,9 @@ export const REDACTED_PATHS = [
   'headers["x-api-key"]',
   'headers["x-admin-token"]',
   'responseHeaders["set-cookie"]',
+  // A failed query's bound values can be hashes, tokens or ciphertext.
+  'err.parameters',
+  'err.driverError.parameters',
   ...['password', 'currentPassword', 'newPassword', 'token', 'accessToken', 'refreshToken', 'secret', 'apiKey'].flatMap((field) => [
     field,
     `*.${field}`,

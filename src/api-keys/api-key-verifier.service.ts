@@ -6,7 +6,7 @@ import { Clock } from '../common/clock';
 import { Principal, Role } from '../common/auth/principal';
 import { ROLE_SCOPES } from '../common/auth/scopes';
 import { AppException } from '../common/http/problem';
-import { CachedKey } from './key-cache';
+import { CachedKey, withPrincipal } from './key-cache';
 import { KeyEventsService } from './key-events.service';
 import { KeyFormat } from './key-format';
 import { KeyUsageService } from './key-usage.service';
@@ -39,6 +39,16 @@ const DENIAL_MESSAGE: Record<DenialCode, string> = {
   KEY_IP_NOT_ALLOWED: 'This API key may not be used from this address',
 };
 
+type VerifyOptions = { ip?: string; requiredScopes?: string[]; countUse?: boolean };
+
+const MALFORMED: Verification = Object.freeze({ valid: false, code: 'KEY_MALFORMED' });
+const NOT_FOUND: Verification = Object.freeze({ valid: false, code: 'KEY_NOT_FOUND' });
+
+function principalOf(result: Verification): Principal {
+  if (!result.valid) throw denial(result.code);
+  return result.key.principal;
+}
+
 export function denial(code: DenialCode, details?: unknown): AppException {
   return new AppException(DENIAL_STATUS[code], code, DENIAL_MESSAGE[code], details);
 }
@@ -62,27 +72,37 @@ export class ApiKeyVerifier {
     this.format = new KeyFormat(config.keyPrefix, config.keyPepper);
   }
 
-  async verify(rawKey: string, options: { ip?: string; requiredScopes?: string[]; countUse?: boolean } = {}): Promise<Verification> {
-    if (!this.format.isWellFormed(rawKey)) return { valid: false, code: 'KEY_MALFORMED' };
-    const key = await this.lookup(this.format.hash(rawKey));
-    if (!key) return { valid: false, code: 'KEY_NOT_FOUND' };
+  /**
+   * Synchronous when the key is cached (the common case), so the hot path costs no promise;
+   * a promise only when the database must be asked.
+   */
+  verify(rawKey: string, options: VerifyOptions = {}): Verification | Promise<Verification> {
+    if (!this.format.hasShape(rawKey)) return MALFORMED;
+    const cacheKey = this.format.cacheKey(rawKey);
     const now = this.clock.now().getTime();
-    const code = this.check(key, now, options);
-    if (code) return { valid: false, code, key };
-    if (options.countUse !== false) this.usage.record(key.id);
-    return { valid: true, key };
+    const cached = this.events.cache.get(cacheKey, now);
+    if (cached !== undefined) return this.decide(cached, now, options);
+    // Only keys that pass the checksum reach the database (and the negative cache).
+    if (!this.format.checksumMatches(rawKey)) return MALFORMED;
+    return this.load(cacheKey, this.format.hash(rawKey), now).then((key) => this.decide(key, now, options));
   }
 
   recordUse(keyId: string): void {
-    this.usage.record(keyId);
+    this.usage.record(keyId, this.clock.now().getTime());
   }
 
   /** The principal an API key authenticates as; throws the denial otherwise. */
-  async authenticate(rawKey: string, ip: string): Promise<Principal> {
-    const result = await this.verify(rawKey, { ip });
-    if (!result.valid) throw denial(result.code);
-    const { key } = result;
-    return { kind: 'apiKey', tenantId: key.tenantId, userId: key.userId ?? undefined, apiKeyId: key.id, scopes: key.scopes };
+  authenticate(rawKey: string, ip: string): Principal | Promise<Principal> {
+    const result = this.verify(rawKey, { ip });
+    return result instanceof Promise ? result.then(principalOf) : principalOf(result);
+  }
+
+  private decide(key: CachedKey | null, now: number, options: VerifyOptions): Verification {
+    if (!key) return NOT_FOUND;
+    const code = this.check(key, now, options);
+    if (code) return { valid: false, code, key };
+    if (options.countUse !== false) this.usage.record(key.id, now);
+    return { valid: true, key };
   }
 
   private check(key: CachedKey, now: number, options: { ip?: string; requiredScopes?: string[] }): DenialCode | undefined {
@@ -113,10 +133,9 @@ export class ApiKeyVerifier {
     return list.check(mapped, isIPv4(mapped) ? 'ipv4' : 'ipv6');
   }
 
-  private async lookup(hash: string): Promise<CachedKey | null> {
-    const now = Date.now();
-    const cached = this.events.cache.get(hash, now);
-    if (cached !== undefined) return cached;
+  /** The key's row by its stored hash, cached under `cacheKey` unless it changed meanwhile. */
+  private async load(cacheKey: string, hash: string, now: number): Promise<CachedKey | null> {
+    const epoch = this.events.cache.epoch;
     const rows: {
       id: string;
       tenant_id: string;
@@ -141,7 +160,7 @@ export class ApiKeyVerifier {
     );
     const row = rows[0];
     const key: CachedKey | null = row
-      ? {
+      ? withPrincipal({
           id: row.id,
           tenantId: row.tenant_id,
           userId: row.user_id,
@@ -154,10 +173,10 @@ export class ApiKeyVerifier {
           ipAllowlist: row.ip_allowlist,
           tenantActive: row.tenant_status === 'active',
           ownerActive: row.user_id === null || row.owner_status === 'active',
-        }
+        })
       : null;
     this.allowlists.delete(key?.id ?? '');
-    this.events.cache.set(hash, key, now);
+    this.events.cache.set(cacheKey, key, now, epoch);
     return key;
   }
 }

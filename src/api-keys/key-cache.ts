@@ -1,4 +1,6 @@
-/** What verification needs to know about a key, cached by key hash. */
+import { Principal } from '../common/auth/principal';
+
+/** What verification needs to know about a key, and the principal it authenticates as. */
 export interface CachedKey {
   id: string;
   tenantId: string;
@@ -11,21 +13,38 @@ export interface CachedKey {
   ipAllowlist: string[] | null;
   tenantActive: boolean;
   ownerActive: boolean;
+  /** Built once per cache entry rather than per request; frozen because it is shared. */
+  principal: Principal;
+}
+
+export function withPrincipal(key: Omit<CachedKey, 'principal'>): CachedKey {
+  const principal: Principal = Object.freeze({ kind: 'apiKey', tenantId: key.tenantId, userId: key.userId ?? undefined, apiKeyId: key.id, scopes: Object.freeze([...key.scopes]) as string[] });
+  return { ...key, principal };
 }
 
 interface Entry {
   key: CachedKey | null;
   until: number;
+  touchedAt: number;
 }
 
+/** A hit moves its entry to the young end at most this often: reordering on every hit costs. */
+const TOUCH_INTERVAL_MS = 1_000;
+
 /**
- * A bounded LRU of verification lookups: found keys for a minute, unknown hashes for a few
- * seconds (so a flood of bad keys costs one query each per few seconds, not per request).
- * Changes to a key drop its entry at once; other instances hear about it through NOTIFY.
+ * A bounded LRU of verification lookups, keyed by KeyFormat.cacheKey: found keys for a
+ * minute, unknown keys for a few seconds (so a flood of bad keys costs one query each per
+ * few seconds, not per request). Changes to a key drop its entry at once; other instances
+ * hear about it through NOTIFY.
  */
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly hashById = new Map<string, string>();
+  /**
+   * Bumped by every invalidation. A lookup that started before one may have read the row as
+   * it was before the change, so `set` refuses its result (see `epoch`).
+   */
+  private invalidations = 0;
 
   constructor(
     private readonly maxEntries = 50_000,
@@ -41,34 +60,46 @@ export class KeyCache {
       this.delete(hash);
       return undefined;
     }
-    // Re-insert to mark as recently used.
-    this.entries.delete(hash);
-    this.entries.set(hash, entry);
+    if (now - entry.touchedAt >= TOUCH_INTERVAL_MS) {
+      // Re-insert to mark as recently used.
+      entry.touchedAt = now;
+      this.entries.delete(hash);
+      this.entries.set(hash, entry);
+    }
     return entry.key;
   }
 
-  set(hash: string, key: CachedKey | null, now: number): void {
-    if (this.positiveTtlMs === 0) return;
+  /** Read before a database lookup and pass to `set`, so a stale result is never cached. */
+  get epoch(): number {
+    return this.invalidations;
+  }
+
+  set(hash: string, key: CachedKey | null, now: number, epoch: number): void {
+    if (this.positiveTtlMs === 0 || epoch !== this.invalidations) return;
     this.delete(hash);
-    this.entries.set(hash, { key, until: now + (key ? this.positiveTtlMs : this.negativeTtlMs) });
+    this.entries.set(hash, { key, until: now + (key ? this.positiveTtlMs : this.negativeTtlMs), touchedAt: now });
     if (key) this.hashById.set(key.id, hash);
     while (this.entries.size > this.maxEntries) this.delete(this.entries.keys().next().value!);
   }
 
   forgetKey(id: string): void {
+    this.invalidations++;
     const hash = this.hashById.get(id);
     if (hash) this.delete(hash);
   }
 
   forgetTenant(tenantId: string): void {
+    this.invalidations++;
     for (const [hash, entry] of this.entries) if (entry.key?.tenantId === tenantId) this.delete(hash);
   }
 
   forgetUser(userId: string): void {
+    this.invalidations++;
     for (const [hash, entry] of this.entries) if (entry.key?.userId === userId) this.delete(hash);
   }
 
   clear(): void {
+    this.invalidations++;
     this.entries.clear();
     this.hashById.clear();
   }

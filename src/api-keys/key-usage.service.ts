@@ -35,8 +35,7 @@ export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApp
     await this.flush();
   }
 
-  record(keyId: string): void {
-    const now = this.clock.now().getTime();
+  record(keyId: string, now: number): void {
     const entry = this.pending.get(keyId);
     if (entry) {
       entry.count++;

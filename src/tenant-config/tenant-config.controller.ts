@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Put, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Put, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { PutConfigEntryDto } from './tenant-config.dto';
@@ -14,9 +14,12 @@ export class TenantConfigController {
   @Get('config')
   @Authenticated({ via: ['apiKey'], scopes: ['config:read'] })
   @ApiOperation({ summary: 'The tenant’s configuration as one JSON object (ETag / If-None-Match)' })
-  async getConfig(@CurrentPrincipal() principal: Principal, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+  // The hottest route: @Req rather than @Headers, as each param that passes through the
+  // validation pipe costs a few promises per request.
+  async getConfig(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const { body, etag } = await this.config.document(principal);
     reply.header('etag', etag).header('cache-control', 'private, no-cache');
+    const ifNoneMatch = request.headers['if-none-match'];
     if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
       reply.status(HttpStatus.NOT_MODIFIED);
       return undefined;

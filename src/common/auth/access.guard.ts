@@ -5,6 +5,9 @@ import { ACCESS_RULE, AccessRule } from './access.decorators';
 import { AdminTokenGuard } from './admin-token.guard';
 import { Authenticators } from './authenticators';
 import { AppException } from '../http/problem';
+import { Principal } from './principal';
+
+type AuthenticatedRule = Extract<AccessRule, { type: 'authenticated' }>;
 
 /**
  * The global guard. Closed by default: a route that declares no access rule is refused,
@@ -20,7 +23,7 @@ export class AccessGuard implements CanActivate {
     private readonly authenticators: Authenticators,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [context.getHandler(), context.getClass()]);
     switch (rule?.type) {
       case 'public':
@@ -35,22 +38,26 @@ export class AccessGuard implements CanActivate {
     }
   }
 
-  private async authenticate(context: ExecutionContext, rule: Extract<AccessRule, { type: 'authenticated' }>): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    for (const kind of rule.via) {
-      const principal = await this.authenticators.get(kind)?.(context);
-      if (!principal) continue;
-      request.principal = principal;
-      if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
-        throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Your role does not allow this');
-      }
-      const missing = (rule.scopes ?? []).filter((scope) => !principal.scopes.includes(scope));
-      if (missing.length) {
-        throw new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, { requiredScopes: rule.scopes });
-      }
-      return true;
+  /** Tries each allowed credential in turn; stays synchronous while the authenticators do. */
+  private authenticate(context: ExecutionContext, rule: AuthenticatedRule, from = 0): boolean | Promise<boolean> {
+    for (let i = from; i < rule.via.length; i++) {
+      const found = this.authenticators.get(rule.via[i])?.(context) ?? null;
+      if (found instanceof Promise) return found.then((principal) => (principal ? this.admit(context, rule, principal) : this.authenticate(context, rule, i + 1)));
+      if (found) return this.admit(context, rule, found);
     }
     if (rule.via.length === 1 && rule.via[0] === 'apiKey') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');
     throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', `Authentication required (${rule.via.join(', ')})`);
+  }
+
+  private admit(context: ExecutionContext, rule: AuthenticatedRule, principal: Principal): true {
+    context.switchToHttp().getRequest<FastifyRequest>().principal = principal;
+    if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
+      throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Your role does not allow this');
+    }
+    const missing = rule.scopes?.filter((scope) => !principal.scopes.includes(scope));
+    if (missing?.length) {
+      throw new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, { requiredScopes: rule.scopes });
+    }
+    return true;
   }
 }

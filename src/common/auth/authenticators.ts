@@ -4,9 +4,10 @@ import { Principal } from './principal';
 
 /**
  * Reads one kind of credential from a request. Returns null when the request does not carry
- * that credential at all; throws 401 when it carries one that is not valid.
+ * that credential at all; throws 401 when it carries one that is not valid. May answer
+ * synchronously (a cached API key) so the hot path needs no promise.
  */
-export type Authenticator = (context: ExecutionContext) => Promise<Principal | null>;
+export type Authenticator = (context: ExecutionContext) => Principal | null | Promise<Principal | null>;
 
 /** Where credential modules register themselves, so the global guard knows every credential. */
 @Injectable()

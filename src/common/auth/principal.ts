@@ -15,6 +15,7 @@ export const ADMIN_PRINCIPAL: Principal = Object.freeze({ kind: 'admin', scopes:
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal?: Principal;
+    /** Set by the access guard; null until then. */
+    principal: Principal | null;
   }
 }

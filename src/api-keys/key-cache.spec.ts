@@ -1,0 +1,64 @@
+import { CachedKey, KeyCache, withPrincipal } from './key-cache';
+
+const key = (id: string, tenantId = 't1', userId: string | null = null): CachedKey =>
+  withPrincipal({ id, tenantId, userId, scopes: ['config:read'], expiresAt: null, revokedAt: null, disabledAt: null, graceUntil: null, ipAllowlist: null, tenantActive: true, ownerActive: true });
+
+describe('KeyCache', () => {
+  it('keeps found keys for the positive TTL and unknown ones for the negative TTL', () => {
+    const cache = new KeyCache(10, 60_000, 5_000);
+    cache.set('found', key('k1'), 0, cache.epoch);
+    cache.set('unknown', null, 0, cache.epoch);
+    expect(cache.get('found', 59_999)?.id).toBe('k1');
+    expect(cache.get('unknown', 4_999)).toBeNull();
+    expect(cache.get('unknown', 5_000)).toBeUndefined();
+    expect(cache.get('found', 60_000)).toBeUndefined();
+  });
+
+  it('refuses a lookup result that started before an invalidation, so a revocation is never undone', () => {
+    const cache = new KeyCache();
+    const before = cache.epoch;
+    // A lookup reads the row; meanwhile the key is revoked and its (absent) entry forgotten.
+    cache.forgetKey('k1');
+    cache.set('hash', key('k1'), 0, before);
+    expect(cache.get('hash', 1)).toBeUndefined();
+    for (const invalidate of [() => cache.forgetTenant('t1'), () => cache.forgetUser('u1'), () => cache.clear()]) {
+      const epoch = cache.epoch;
+      invalidate();
+      cache.set('hash', key('k1'), 0, epoch);
+      expect(cache.get('hash', 1)).toBeUndefined();
+    }
+    cache.set('hash', key('k1'), 0, cache.epoch);
+    expect(cache.get('hash', 1)?.id).toBe('k1');
+  });
+
+  it('forgets by key, tenant and user', () => {
+    const cache = new KeyCache();
+    cache.set('a', key('k1', 't1', 'u1'), 0, cache.epoch);
+    cache.set('b', key('k2', 't2', 'u2'), 0, cache.epoch);
+    cache.set('c', key('k3', 't2', null), 0, cache.epoch);
+    cache.forgetKey('k1');
+    expect(cache.get('a', 1)).toBeUndefined();
+    cache.forgetUser('u2');
+    expect(cache.get('b', 1)).toBeUndefined();
+    expect(cache.get('c', 1)?.id).toBe('k3');
+    cache.forgetTenant('t2');
+    expect(cache.size).toBe(0);
+  });
+
+  it('evicts the least recently used entry when full', () => {
+    const cache = new KeyCache(2);
+    cache.set('a', key('k1'), 0, cache.epoch);
+    cache.set('b', key('k2'), 0, cache.epoch);
+    expect(cache.get('a', 2_000)?.id).toBe('k1'); // a is now the most recently used
+    cache.set('c', key('k3'), 2_000, cache.epoch);
+    expect(cache.get('b', 2_001)).toBeUndefined();
+    expect(cache.get('a', 2_001)?.id).toBe('k1');
+  });
+
+  it('shares one frozen principal per entry', () => {
+    const cached = key('k1', 't1', 'u1');
+    expect(cached.principal).toEqual({ kind: 'apiKey', tenantId: 't1', userId: 'u1', apiKeyId: 'k1', scopes: ['config:read'] });
+    expect(Object.isFrozen(cached.principal)).toBe(true);
+    expect(Object.isFrozen(cached.principal.scopes)).toBe(true);
+  });
+});

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../src/common/logging/logger';
 import { ProbeController, ProbeModule } from './probe.module';
 import { createTestApp, TEST_ADMIN_TOKEN, TestApp } from './helpers/test-app';
+import { adminHeaders, createTenant } from './helpers/identity';
 
 describe('request pipeline', () => {
   let t: TestApp;
@@ -100,6 +101,19 @@ describe('request pipeline', () => {
       const res = await t.http.get('/probe/no-rule').expect(403);
       expect(res.body).toMatchObject({ code: 'ACCESS_RULE_MISSING' });
       expect(res.body).not.toHaveProperty('reached');
+    });
+  });
+
+  describe('ApiKeyGuard applied alone with @UseGuards', () => {
+    it('admits a valid key with its principal and refuses a missing, malformed or suspended one', async () => {
+      const tenant = await createTenant(t);
+      const key = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read'] }).expect(201)).body;
+      const res = await t.http.get('/probe/key-guard').set('x-api-key', key.apiKey).expect(200);
+      expect(res.body).toEqual({ kind: 'apiKey', tenantId: tenant.id, apiKeyId: key.id, scopes: ['config:read'] });
+      expect((await t.http.get('/probe/key-guard').expect(401)).body).toMatchObject({ code: 'KEY_MISSING' });
+      expect((await t.http.get('/probe/key-guard').set('x-api-key', 'kw_nope').expect(401)).body).toMatchObject({ code: 'KEY_MALFORMED' });
+      await t.http.patch(`/admin/tenants/${tenant.id}`).set(adminHeaders).send({ status: 'suspended' }).expect(200);
+      expect((await t.http.get('/probe/key-guard').set('x-api-key', key.apiKey).expect(403)).body).toMatchObject({ code: 'TENANT_SUSPENDED' });
     });
   });
 

@@ -1,6 +1,9 @@
-import { Body, Controller, Get, HttpStatus, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpStatus, Module, Post, UseGuards } from '@nestjs/common';
 import { IsEmail, IsInt, IsString, Max, Min } from 'class-validator';
-import { AdminToken, Public } from '../src/common/auth/access.decorators';
+import { ApiKeyGuard } from '../src/api-keys/api-key.guard';
+import { ApiKeysModule } from '../src/api-keys/api-keys.module';
+import { AdminToken, CurrentPrincipal, Public } from '../src/common/auth/access.decorators';
+import { Principal } from '../src/common/auth/principal';
 import { QueryFailedError } from 'typeorm';
 import { AppException } from '../src/common/http/problem';
 
@@ -32,6 +35,14 @@ export class ProbeController {
   @AdminToken()
   admin() {
     return { admin: true };
+  }
+
+  /** The named guard applied on its own, as another module would. */
+  @Get('key-guard')
+  @Public()
+  @UseGuards(ApiKeyGuard)
+  keyGuard(@CurrentPrincipal() principal: Principal) {
+    return principal;
   }
 
   @Get('no-rule')
@@ -66,5 +77,5 @@ export class ProbeController {
   }
 }
 
-@Module({ controllers: [ProbeController] })
+@Module({ imports: [ApiKeysModule], controllers: [ProbeController] })
 export class ProbeModule {}

@@ -3,8 +3,11 @@
 // (KEY_CACHE_TTL_SECONDS=0). Runs on PostgreSQL: BENCH_DATABASE_URL, or a fresh database
 // keyward_bench_<pid> on the local server that is created here and dropped at the end.
 // Targets: authenticated ≥ 0.85× /health with a warm cache; 1M keys cost ≤ 1.2× the 1k cost.
+// Beside throughput it prints the server process's CPU µs per request (from /proc), which the
+// load generator sharing the cores disturbs less.
 // BENCH_SECONDS shortens the runs, BENCH_ROUNDS (default 5) sets how many turns they take, BENCH_KEY_COUNTS (default 1000,1000000) changes the sizes,
 // BENCH_POSTGRES_URL names the server on which the fresh database is made.
+const { readFileSync } = require('node:fs');
 const { Client } = require('pg');
 const { startServer, api, run, summarize, ADMIN_TOKEN } = require('./lib');
 
@@ -72,7 +75,13 @@ async function growKeys(url, tenantId, target) {
  */
 async function measure(server, apiKey) {
   const auth = { headers: { 'x-api-key': apiKey } };
-  const runFor = (path, extra) => run({ url: `${server.url}${path}`, connections: CONNECTIONS, duration: DURATION / ROUNDS, ...extra });
+  // The server's own CPU time per request as well as throughput: autocannon shares the two
+  // cores, so CPU µs per request says more about what the server itself spends.
+  const runFor = async (path, extra) => {
+    const before = serverCpuMicros(server);
+    const result = await run({ url: `${server.url}${path}`, connections: CONNECTIONS, duration: DURATION / ROUNDS, ...extra });
+    return { ...result, cpuMicros: (serverCpuMicros(server) - before) / result.requests.total };
+  };
   // Warm up: JIT, the pool, and (cache on) the key's cache entry; not counted.
   await run({ url: `${server.url}/health`, connections: CONNECTIONS, duration: WARMUP_SECONDS });
   await run({ url: `${server.url}/config`, connections: CONNECTIONS, duration: WARMUP_SECONDS, ...auth });
@@ -86,6 +95,12 @@ async function measure(server, apiKey) {
   return { health: combine(health), config: combine(config), ratio: median(ratios), ratios };
 }
 
+/** utime + stime of the server process, in µs (Linux /proc; clock ticks are 10 ms). */
+function serverCpuMicros(server) {
+  const fields = readFileSync(`/proc/${server.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -97,6 +112,7 @@ function combine(results) {
   const sum = (pick) => results.reduce((total, result) => total + pick(result), 0);
   return {
     requests: { average: sum((r) => r.requests.average) / results.length },
+    cpuMicros: median(results.map((r) => r.cpuMicros)),
     latency: {
       p50: median(results.map((r) => r.latency.p50)),
       p99: median(results.map((r) => r.latency.p99)),
@@ -112,7 +128,7 @@ function combine(results) {
 
 const row = (name, result) => {
   const { errors, non2xx, ...figures } = summarize(name, result);
-  return { ...figures, 'mean ms': result.latency.mean, non2xx, errors };
+  return { ...figures, 'mean ms': result.latency.mean, 'server CPU µs/req': result.cpuMicros.toFixed(1), non2xx, errors };
 };
 const cost = (result) => 1 / result.requests.average;
 const ok = (result) => result.non2xx === 0 && result.errors === 0 && result.timeouts === 0 && result['2xx'] > 0;

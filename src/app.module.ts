@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { MailModule } from './mail/mail.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { UsersModule } from './users/users.module';
@@ -27,6 +28,7 @@ export class AppModule {
         AccessModule,
         HealthModule,
         MailModule,
+        RateLimitModule,
         AuthModule,
         UsersModule,
         TenantsModule,

@@ -115,10 +115,12 @@ export class VerifyKeysController {
     const key = result.key;
     // A key of another tenant is reported exactly like an unknown one, and its use is not counted.
     if (!key || key.tenantId !== principal.tenantId) return { valid: false, code: result.valid ? 'KEY_NOT_FOUND' : result.code === 'KEY_MALFORMED' ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND' };
-    if (result.valid) this.verifier.recordUse(key.id);
+    // A valid key spends one use here as well: its rate limit and quota apply to checks on its behalf.
+    const spent = result.valid ? await this.verifier.spend(key) : undefined;
+    if (!result.valid) this.verifier.recordDenied(key, result.code);
     return {
-      valid: result.valid,
-      code: result.valid ? 'VALID' : result.code,
+      valid: result.valid && !spent,
+      code: result.valid ? (spent ?? 'VALID') : result.code,
       keyId: key.id,
       tenantId: key.tenantId,
       ownerId: key.userId,

@@ -10,7 +10,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, QuotaDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
 import { KeyEventsService } from './key-events.service';
 
 const DAY_MS = 86_400_000;
@@ -54,6 +54,7 @@ export class ApiKeysService {
       if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
       const expiresAt = await this.expiryFor(manager, actor, tenant, dto);
       await this.assertWithinLimits(manager, tenant, ownerId);
+      const quota = await this.quotaFor(manager, actor, dto.quota ?? null);
 
       return this.insertKey(manager, {
         tenantId,
@@ -64,6 +65,7 @@ export class ApiKeysService {
         scopes,
         expiresAt,
         rateLimit: dto.rateLimit ? { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds } : null,
+        ...quota,
         ipAllowlist: dto.ipAllowlist ?? null,
         metadata: dto.metadata ?? {},
       });
@@ -122,6 +124,7 @@ export class ApiKeysService {
       if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist.length ? dto.ipAllowlist : null;
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
       if (dto.rateLimit !== undefined) key.rateLimit = { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
+      if (dto.quota !== undefined) Object.assign(key, await this.quotaFor(manager, actor, dto.quota));
       return manager.getRepository(ApiKey).save(key);
     });
     await this.events.publish({ keyId: id });
@@ -182,6 +185,9 @@ export class ApiKeysService {
         scopes: old.scopes,
         expiresAt: old.expiresAt,
         rateLimit: old.rateLimit,
+        quotaRemaining: old.quotaRemaining,
+        quotaRefill: old.quotaRefill,
+        quotaRefilledAt: old.quotaRefilledAt,
         ipAllowlist: old.ipAllowlist,
         metadata: old.metadata,
         rotatedFromId: old.id,
@@ -237,6 +243,23 @@ export class ApiKeysService {
       expiresAt ??= latest;
     }
     return expiresAt;
+  }
+
+  /**
+   * The quota columns for a new or changed key. A key that has a quota may hand out only a
+   * smaller one (never unlimited uses), so a limited key cannot mint its way past its limit.
+   */
+  private async quotaFor(manager: EntityManager, actor: Principal, quota: QuotaDto | null): Promise<Pick<ApiKey, 'quotaRemaining' | 'quotaRefill' | 'quotaRefilledAt'>> {
+    if (actor.kind === 'apiKey') {
+      const creator = await manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: actor.tenantId! });
+      if (creator.quotaRemaining !== null) {
+        const beyond =
+          !quota || quota.remaining > creator.quotaRemaining || (quota.refill && (!creator.quotaRefill || quota.refill.amount > creator.quotaRefill.amount || (quota.refill.interval === 'day' && creator.quotaRefill.interval === 'month')));
+        if (beyond) throw forbidden('QUOTA_NOT_ALLOWED', 'A key with a quota can only give a smaller quota');
+      }
+    }
+    if (!quota) return { quotaRemaining: null, quotaRefill: null, quotaRefilledAt: null };
+    return { quotaRemaining: quota.remaining, quotaRefill: quota.refill ? { amount: quota.refill.amount, interval: quota.refill.interval } : null, quotaRefilledAt: this.clock.now() };
   }
 
   private async assertWithinLimits(manager: EntityManager, tenant: Tenant, ownerId: string | null): Promise<void> {

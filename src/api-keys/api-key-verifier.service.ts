@@ -150,7 +150,8 @@ export class ApiKeyVerifier {
    */
   private async spendQuota(key: CachedKey): Promise<boolean> {
     const due = `(quota_refill IS NOT NULL AND quota_refilled_at + CASE quota_refill->>'interval' WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END <= $3)`;
-    const rows: unknown[] = await this.dataSource.query(
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [rows]: [unknown[], number] = await this.dataSource.query(
       `UPDATE api_keys
           SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
               quota_refilled_at = CASE WHEN ${due} THEN $3 ELSE quota_refilled_at END

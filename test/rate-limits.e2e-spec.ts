@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import request, { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { SCOPES } from '../src/common/auth/scopes';
@@ -185,7 +185,11 @@ describe('rate limits shared through Redis', () => {
       redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
       for (let i = 0; i < 50; i++) {
         await sleep(100);
-        if (await new Promise<boolean>((resolve) => require('node:net').connect(port, '127.0.0.1').on('connect', function (this: import('node:net').Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)))) break;
+        const up = await new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('connect', () => (socket.destroy(), resolve(true))).on('error', () => resolve(false));
+        });
+        if (up) break;
       }
       const { a, b, key } = await twoInstances(`redis://127.0.0.1:${port}`, `kwtest-${randomBytes(6).toString('hex')}`, { limit: 4, windowSeconds: 60 });
       apps.push(a, b);

@@ -222,6 +222,19 @@ export class VerifyKeyDto {
   requiredScopes?: string[];
 }
 
+export class ReportLeakDto {
+  @ApiProperty({ description: 'The full key as found' })
+  @IsString()
+  @Length(1, 256)
+  key: string;
+
+  @ApiPropertyOptional({ description: 'Where it was found (a URL, say)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  source?: string;
+}
+
 export type KeyStatus = 'active' | 'disabled' | 'revoked' | 'expired';
 
 export interface ApiKeyDto {

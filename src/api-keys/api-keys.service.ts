@@ -1,6 +1,8 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, FindOptionsWhere, IsNull } from 'typeorm';
+import { DataSource, EntityManager, FindOptionsWhere, In, IsNull } from 'typeorm';
 import { Clock } from '../common/clock';
+import { MailService } from '../mail/mail.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { Principal } from '../common/auth/principal';
 import { ROLE_SCOPES, SCOPES } from '../common/auth/scopes';
 import { notFound } from '../common/http/errors';
@@ -10,7 +12,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, QuotaDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, QuotaDto, ReportLeakDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
 import { KeyEventsService } from './key-events.service';
 
 const DAY_MS = 86_400_000;
@@ -27,7 +29,46 @@ export class ApiKeysService {
     private readonly clock: Clock,
     private readonly verifier: ApiKeyVerifier,
     private readonly events: KeyEventsService,
+    private readonly mail: MailService,
+    private readonly limits: RateLimitService,
   ) {}
+
+  /**
+   * Anyone may report a key they found in public. A valid key is revoked at once and its owner
+   * and the tenant's owners and admins are told by mail. The answer is the same either way, so
+   * the report cannot be used to test keys; 5 reports a minute per address.
+   */
+  async reportLeak(dto: ReportLeakDto, ip: string): Promise<{ status: 'received' }> {
+    const limit = await this.limits.consume(`leak:${ip}`, 5, 60);
+    if (!limit.allowed) throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', 'Too many reports; retry later', { retryAfterSeconds: limit.resetSeconds });
+    const format = this.verifier.format;
+    if (format.hasShape(dto.key) && format.checksumMatches(dto.key)) {
+      const [rows]: [ApiKey[], number] = await this.dataSource.query(
+        'UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, tenant_id AS "tenantId", user_id AS "userId", name, hint',
+        [format.hash(dto.key), this.clock.now()],
+      );
+      // TODO(audit): write key.revoked (actor system, reason LEAK_REPORTED) once the audit trail is merged.
+      for (const key of rows) {
+        await this.events.publish({ keyId: key.id });
+        await this.tellOfLeak(key, dto.source);
+      }
+    }
+    return { status: 'received' };
+  }
+
+  private async tellOfLeak(key: Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>, source?: string): Promise<void> {
+    const users = await this.dataSource.getRepository(User).find({
+      where: [
+        { tenantId: key.tenantId, status: 'active', role: In(['owner', 'admin']) },
+        ...(key.userId ? [{ tenantId: key.tenantId, id: key.userId, status: 'active' as const }] : []),
+      ],
+    });
+    const text = [
+      `The API key "${key.name}" (${key.hint}) was reported as leaked${source ? ` at: ${source}` : ''}.`,
+      'It has been revoked and no longer works. Create a new key where it was used.',
+    ].join('\n\n');
+    for (const email of new Set(users.map((user) => user.email))) this.mail.sendInBackground({ to: email, subject: 'An API key was reported as leaked and has been revoked', text });
+  }
 
   /** The operator makes a key for a tenant (its first one, typically). */
   adminCreate(dto: AdminCreateApiKeyDto): Promise<CreatedApiKey> {

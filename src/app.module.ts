@@ -10,8 +10,10 @@ import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { MailModule } from './mail/mail.module';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
+import { UsageModule } from './usage/usage.module';
 import { UsersModule } from './users/users.module';
 
 @Module({})
@@ -27,11 +29,13 @@ export class AppModule {
         AccessModule,
         HealthModule,
         MailModule,
+        RateLimitModule,
         AuthModule,
         UsersModule,
         TenantsModule,
         ApiKeysModule,
         TenantConfigModule,
+        UsageModule,
         ...extraImports,
       ],
     };

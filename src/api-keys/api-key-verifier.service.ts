@@ -10,8 +10,21 @@ import { CachedKey, withPrincipal } from './key-cache';
 import { KeyEventsService } from './key-events.service';
 import { KeyFormat } from './key-format';
 import { KeyUsageService } from './key-usage.service';
+import { RateLimitResult, RateLimitService } from '../rate-limit/rate-limit.service';
+import { RateLimitSetting } from './api-key.entity';
 
-export type DenialCode = 'KEY_MISSING' | 'KEY_MALFORMED' | 'KEY_NOT_FOUND' | 'KEY_REVOKED' | 'KEY_EXPIRED' | 'KEY_DISABLED' | 'TENANT_SUSPENDED' | 'INSUFFICIENT_SCOPE' | 'KEY_IP_NOT_ALLOWED';
+export type DenialCode =
+  | 'KEY_MISSING'
+  | 'KEY_MALFORMED'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_REVOKED'
+  | 'KEY_EXPIRED'
+  | 'KEY_DISABLED'
+  | 'TENANT_SUSPENDED'
+  | 'INSUFFICIENT_SCOPE'
+  | 'KEY_IP_NOT_ALLOWED'
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED';
 
 export type Verification = { valid: true; key: CachedKey } | { valid: false; code: DenialCode; key?: CachedKey };
 
@@ -25,6 +38,8 @@ const DENIAL_STATUS: Record<DenialCode, HttpStatus> = {
   TENANT_SUSPENDED: HttpStatus.FORBIDDEN,
   INSUFFICIENT_SCOPE: HttpStatus.FORBIDDEN,
   KEY_IP_NOT_ALLOWED: HttpStatus.FORBIDDEN,
+  RATE_LIMITED: HttpStatus.TOO_MANY_REQUESTS,
+  QUOTA_EXCEEDED: HttpStatus.TOO_MANY_REQUESTS,
 };
 
 const DENIAL_MESSAGE: Record<DenialCode, string> = {
@@ -37,17 +52,14 @@ const DENIAL_MESSAGE: Record<DenialCode, string> = {
   TENANT_SUSPENDED: 'The tenant of this API key is suspended',
   INSUFFICIENT_SCOPE: 'This API key lacks a required scope',
   KEY_IP_NOT_ALLOWED: 'This API key may not be used from this address',
+  RATE_LIMITED: 'Too many requests with this API key; retry later',
+  QUOTA_EXCEEDED: 'This API key has used up its quota',
 };
 
 type VerifyOptions = { ip?: string; requiredScopes?: string[]; countUse?: boolean };
 
 const MALFORMED: Verification = Object.freeze({ valid: false, code: 'KEY_MALFORMED' });
 const NOT_FOUND: Verification = Object.freeze({ valid: false, code: 'KEY_NOT_FOUND' });
-
-function principalOf(result: Verification): Principal {
-  if (!result.valid) throw denial(result.code);
-  return result.key.principal;
-}
 
 export function denial(code: DenialCode, details?: unknown): AppException {
   return new AppException(DENIAL_STATUS[code], code, DENIAL_MESSAGE[code], details);
@@ -68,6 +80,7 @@ export class ApiKeyVerifier {
     private readonly clock: Clock,
     private readonly events: KeyEventsService,
     private readonly usage: KeyUsageService,
+    private readonly limits: RateLimitService,
   ) {
     this.format = new KeyFormat(config.keyPrefix, config.keyPepper);
   }
@@ -87,21 +100,73 @@ export class ApiKeyVerifier {
     return this.load(cacheKey, this.format.hash(rawKey), now).then((key) => this.decide(key, now, options));
   }
 
-  recordUse(keyId: string): void {
-    this.usage.record(keyId, this.clock.now().getTime());
+  recordUse(key: CachedKey): void {
+    this.usage.record(key, this.clock.now().getTime());
   }
 
-  /** The principal an API key authenticates as; throws the denial otherwise. */
-  authenticate(rawKey: string, ip: string): Principal | Promise<Principal> {
-    const result = this.verify(rawKey, { ip });
-    return result instanceof Promise ? result.then(principalOf) : principalOf(result);
+  recordDenied(key: CachedKey, code: DenialCode): void {
+    this.usage.recordDenied(key, code, this.clock.now().getTime());
+  }
+
+  /**
+   * The principal an API key authenticates as, after its rate limit and quota; throws the
+   * denial otherwise. `onLimit` hears the rate-limit state (for the response headers).
+   */
+  authenticate(rawKey: string, ip: string, onLimit?: (limit: RateLimitResult) => void): Principal | Promise<Principal> {
+    const result = this.verify(rawKey, { ip, countUse: false });
+    return result instanceof Promise ? result.then((r) => this.admit(r, onLimit)) : this.admit(result, onLimit);
+  }
+
+  /**
+   * Spends one use of a verified key: its rate limit, then (only for keys that have one) its
+   * quota. Counts the use, or the denial, in the hourly usage.
+   */
+  async spend(key: CachedKey, onLimit?: (limit: RateLimitResult) => void): Promise<DenialCode | undefined> {
+    const limit = await this.limits.consume(`key:${key.id}`, key.rateLimit.limit, key.rateLimit.windowSeconds);
+    onLimit?.(limit);
+    const code = !limit.allowed ? 'RATE_LIMITED' : key.hasQuota && !(await this.spendQuota(key)) ? 'QUOTA_EXCEEDED' : undefined;
+    if (code) this.recordDenied(key, code);
+    else this.recordUse(key);
+    return code;
+  }
+
+  private admit(result: Verification, onLimit?: (limit: RateLimitResult) => void): Promise<Principal> {
+    if (!result.valid) {
+      if (result.key) this.recordDenied(result.key, result.code);
+      throw denial(result.code);
+    }
+    const key = result.key;
+    let retryAfter = 1;
+    return this.spend(key, (limit) => ((retryAfter = limit.resetSeconds), onLimit?.(limit))).then((code) => {
+      if (code === 'RATE_LIMITED') throw denial(code, { retryAfterSeconds: retryAfter });
+      if (code) throw denial(code);
+      return key.principal;
+    });
+  }
+
+  /**
+   * One atomic UPDATE, so the count is exact under any concurrency and across instances. A
+   * refill that is due resets `remaining` to its amount in the same statement.
+   */
+  private async spendQuota(key: CachedKey): Promise<boolean> {
+    const due = `(quota_refill IS NOT NULL AND quota_refilled_at + CASE quota_refill->>'interval' WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END <= $3)`;
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [rows]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE api_keys
+          SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
+              quota_refilled_at = CASE WHEN ${due} THEN $3 ELSE quota_refilled_at END
+        WHERE id = $1 AND tenant_id = $2 AND (quota_remaining IS NULL OR quota_remaining > 0 OR ${due})
+        RETURNING quota_remaining`,
+      [key.id, key.tenantId, this.clock.now()],
+    );
+    return rows.length === 1;
   }
 
   private decide(key: CachedKey | null, now: number, options: VerifyOptions): Verification {
     if (!key) return NOT_FOUND;
     const code = this.check(key, now, options);
     if (code) return { valid: false, code, key };
-    if (options.countUse !== false) this.usage.record(key.id, now);
+    if (options.countUse !== false) this.usage.record(key, now);
     return { valid: true, key };
   }
 
@@ -146,11 +211,14 @@ export class ApiKeyVerifier {
       disabled_at: Date | null;
       grace_until: Date | null;
       ip_allowlist: string[] | null;
+      rate_limit: RateLimitSetting;
+      has_quota: boolean;
       tenant_status: string;
       owner_status: string | null;
       owner_role: Role | null;
     }[] = await this.dataSource.query(
       `SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until, k.ip_allowlist,
+              COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit, k.quota_remaining IS NOT NULL AS has_quota,
               t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role
          FROM api_keys k
          JOIN tenants t ON t.id = k.tenant_id
@@ -173,6 +241,8 @@ export class ApiKeyVerifier {
           ipAllowlist: row.ip_allowlist,
           tenantActive: row.tenant_status === 'active',
           ownerActive: row.user_id === null || row.owner_status === 'active',
+          rateLimit: { limit: row.rate_limit.limit, windowSeconds: row.rate_limit.windowSeconds },
+          hasQuota: row.has_quota,
         })
       : null;
     this.allowlists.delete(key?.id ?? '');

@@ -7,6 +7,11 @@ export interface RateLimitSetting {
   windowSeconds: number;
 }
 
+export interface QuotaRefill {
+  amount: number;
+  interval: 'day' | 'month';
+}
+
 @Entity('api_keys')
 // Lets the periodic sweep find rotated keys whose grace is over without scanning every key.
 @Index('api_keys_grace_until_idx', ['graceUntil'], { where: 'grace_until IS NOT NULL AND revoked_at IS NULL' })
@@ -62,6 +67,17 @@ export class ApiKey {
 
   @Column({ name: 'rate_limit', type: 'jsonb', nullable: true })
   rateLimit: RateLimitSetting | null;
+
+  /** Uses left; null = no quota. Spent by one atomic UPDATE per successful verification. */
+  @Column({ name: 'quota_remaining', type: 'integer', nullable: true })
+  quotaRemaining: number | null;
+
+  @Column({ name: 'quota_refill', type: 'jsonb', nullable: true })
+  quotaRefill: QuotaRefill | null;
+
+  /** Start of the current refill interval. */
+  @Column({ name: 'quota_refilled_at', type: 'timestamptz', nullable: true })
+  quotaRefilledAt: Date | null;
 
   @Column({ name: 'ip_allowlist', type: 'text', array: true, nullable: true })
   ipAllowlist: string[] | null;

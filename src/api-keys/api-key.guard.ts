@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Principal } from '../common/auth/principal';
 import { AppException } from '../common/http/problem';
 import { ApiKeyVerifier } from './api-key-verifier.service';
@@ -34,6 +34,11 @@ export class ApiKeyGuard implements CanActivate {
     const header = request.headers[API_KEY_HEADER];
     if (header === undefined) return null;
     if (typeof header !== 'string' || header === '') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MALFORMED', 'This is not a valid API key');
-    return this.verifier.authenticate(header, request.ip);
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    return this.verifier.authenticate(header, request.ip, (limit) => {
+      reply.header('ratelimit-limit', limit.limit);
+      reply.header('ratelimit-remaining', limit.remaining);
+      reply.header('ratelimit-reset', limit.resetSeconds);
+    });
   }
 }

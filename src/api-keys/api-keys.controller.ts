@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminToken, Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
+import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 
@@ -104,7 +104,18 @@ export class AdminApiKeysController {
 @ApiTags('api-keys')
 @Controller('v1/keys')
 export class VerifyKeysController {
-  constructor(private readonly verifier: ApiKeyVerifier) {}
+  constructor(
+    private readonly verifier: ApiKeyVerifier,
+    private readonly keys: ApiKeysService,
+  ) {}
+
+  @Post('report-leak')
+  @Public()
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Report a key found in public; a valid one is revoked at once (same answer either way)' })
+  reportLeakedKey(@Body() dto: ReportLeakDto, @Ip() ip: string) {
+    return this.keys.reportLeak(dto, ip);
+  }
 
   @Post('verify')
   @Authenticated({ via: ['apiKey'], scopes: ['keys:verify'] })
@@ -115,10 +126,12 @@ export class VerifyKeysController {
     const key = result.key;
     // A key of another tenant is reported exactly like an unknown one, and its use is not counted.
     if (!key || key.tenantId !== principal.tenantId) return { valid: false, code: result.valid ? 'KEY_NOT_FOUND' : result.code === 'KEY_MALFORMED' ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND' };
-    if (result.valid) this.verifier.recordUse(key.id);
+    // A valid key spends one use here as well: its rate limit and quota apply to checks on its behalf.
+    const spent = result.valid ? await this.verifier.spend(key) : undefined;
+    if (!result.valid) this.verifier.recordDenied(key, result.code);
     return {
-      valid: result.valid,
-      code: result.valid ? 'VALID' : result.code,
+      valid: result.valid && !spent,
+      code: result.valid ? (spent ?? 'VALID') : result.code,
       keyId: key.id,
       tenantId: key.tenantId,
       ownerId: key.userId,

@@ -21,7 +21,7 @@ import {
 import { isIP } from 'node:net';
 import { SCOPES } from '../common/auth/scopes';
 import { PageQuery } from '../common/http/pagination';
-import { ApiKey, RateLimitSetting } from './api-key.entity';
+import { ApiKey, QuotaRefill, RateLimitSetting } from './api-key.entity';
 
 /** `10.0.0.0/8`, `2001:db8::/32` or a single address. */
 export function isCidr(value: unknown): boolean {
@@ -72,6 +72,32 @@ export class RateLimitDto implements RateLimitSetting {
   windowSeconds: number;
 }
 
+export class QuotaRefillDto implements QuotaRefill {
+  @ApiProperty({ example: 1000 })
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000)
+  amount: number;
+
+  @ApiProperty({ enum: ['day', 'month'] })
+  @IsIn(['day', 'month'])
+  interval: 'day' | 'month';
+}
+
+export class QuotaDto {
+  @ApiProperty({ example: 1000, description: 'Uses left; each successful verification spends one' })
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  remaining: number;
+
+  @ApiPropertyOptional({ type: QuotaRefillDto, description: 'Reset `remaining` to `amount` once per interval' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => QuotaRefillDto)
+  refill?: QuotaRefillDto;
+}
+
 export class CreateApiKeyDto {
   @ApiPropertyOptional({ example: 'deploy bot' })
   @IsOptional()
@@ -103,6 +129,12 @@ export class CreateApiKeyDto {
   @ValidateNested()
   @Type(() => RateLimitDto)
   rateLimit?: RateLimitDto;
+
+  @ApiPropertyOptional({ type: QuotaDto, description: 'Omitted: unlimited uses' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => QuotaDto)
+  quota?: QuotaDto;
 
   @ApiPropertyOptional({ type: [String], example: ['10.0.0.0/8'] })
   @IsOptional()
@@ -141,8 +173,14 @@ export class AdminCreateApiKeyDto extends CreateApiKeyDto {
   userId?: string;
 }
 
-/** Name, scopes (narrowing only), expiry (earlier only), allowlist, metadata, rate limit; plus disabled. */
+/** Name, scopes (narrowing only), expiry (earlier only), allowlist, metadata, rate limit, quota; plus disabled. */
 export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, ['name', 'scopes', 'expiresAt', 'ipAllowlist', 'metadata', 'rateLimit'] as const) {
+  @ApiPropertyOptional({ type: QuotaDto, nullable: true, description: 'null removes the quota' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => QuotaDto)
+  quota?: QuotaDto | null;
+
   @ApiPropertyOptional()
   @IsOptional()
   @IsBoolean()
@@ -184,6 +222,19 @@ export class VerifyKeyDto {
   requiredScopes?: string[];
 }
 
+export class ReportLeakDto {
+  @ApiProperty({ description: 'The full key as found' })
+  @IsString()
+  @Length(1, 256)
+  key: string;
+
+  @ApiPropertyOptional({ description: 'Where it was found (a URL, say)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  source?: string;
+}
+
 export type KeyStatus = 'active' | 'disabled' | 'revoked' | 'expired';
 
 export interface ApiKeyDto {
@@ -199,6 +250,7 @@ export interface ApiKeyDto {
   graceUntil: Date | null;
   rotatedFromId: string | null;
   rateLimit: RateLimitSetting | null;
+  quota: { remaining: number; refill: QuotaRefill | null; refilledAt: Date | null } | null;
   ipAllowlist: string[] | null;
   metadata: Record<string, unknown>;
   lastUsedAt: Date | null;
@@ -226,6 +278,7 @@ export function toApiKeyDto(key: ApiKey, now: Date): ApiKeyDto {
     graceUntil: key.graceUntil,
     rotatedFromId: key.rotatedFromId,
     rateLimit: key.rateLimit,
+    quota: key.quotaRemaining === null ? null : { remaining: key.quotaRemaining, refill: key.quotaRefill, refilledAt: key.quotaRefilledAt },
     ipAllowlist: key.ipAllowlist,
     metadata: key.metadata,
     lastUsedAt: key.lastUsedAt,

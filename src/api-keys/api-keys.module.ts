@@ -10,7 +10,7 @@ import { KeyUsageService } from './key-usage.service';
 @Module({
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
   providers: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, KeyUsageService],
-  exports: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService],
+  exports: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, KeyUsageService],
 })
 export class ApiKeysModule implements OnModuleInit {
   constructor(

@@ -1,6 +1,8 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, FindOptionsWhere, IsNull } from 'typeorm';
+import { DataSource, EntityManager, FindOptionsWhere, In, IsNull } from 'typeorm';
 import { Clock } from '../common/clock';
+import { MailService } from '../mail/mail.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { Principal } from '../common/auth/principal';
 import { ROLE_SCOPES, SCOPES } from '../common/auth/scopes';
 import { notFound } from '../common/http/errors';
@@ -10,7 +12,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, QuotaDto, ReportLeakDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
 import { KeyEventsService } from './key-events.service';
 
 const DAY_MS = 86_400_000;
@@ -27,7 +29,46 @@ export class ApiKeysService {
     private readonly clock: Clock,
     private readonly verifier: ApiKeyVerifier,
     private readonly events: KeyEventsService,
+    private readonly mail: MailService,
+    private readonly limits: RateLimitService,
   ) {}
+
+  /**
+   * Anyone may report a key they found in public. A valid key is revoked at once and its owner
+   * and the tenant's owners and admins are told by mail. The answer is the same either way, so
+   * the report cannot be used to test keys; 5 reports a minute per address.
+   */
+  async reportLeak(dto: ReportLeakDto, ip: string): Promise<{ status: 'received' }> {
+    const limit = await this.limits.consume(`leak:${ip}`, 5, 60);
+    if (!limit.allowed) throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', 'Too many reports; retry later', { retryAfterSeconds: limit.resetSeconds });
+    const format = this.verifier.format;
+    if (format.hasShape(dto.key) && format.checksumMatches(dto.key)) {
+      const [rows]: [ApiKey[], number] = await this.dataSource.query(
+        'UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, tenant_id AS "tenantId", user_id AS "userId", name, hint',
+        [format.hash(dto.key), this.clock.now()],
+      );
+      // TODO(audit): write key.revoked (actor system, reason LEAK_REPORTED) once the audit trail is merged.
+      for (const key of rows) {
+        await this.events.publish({ keyId: key.id });
+        await this.tellOfLeak(key, dto.source);
+      }
+    }
+    return { status: 'received' };
+  }
+
+  private async tellOfLeak(key: Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>, source?: string): Promise<void> {
+    const users = await this.dataSource.getRepository(User).find({
+      where: [
+        { tenantId: key.tenantId, status: 'active', role: In(['owner', 'admin']) },
+        ...(key.userId ? [{ tenantId: key.tenantId, id: key.userId, status: 'active' as const }] : []),
+      ],
+    });
+    const text = [
+      `The API key "${key.name}" (${key.hint}) was reported as leaked${source ? ` at: ${source}` : ''}.`,
+      'It has been revoked and no longer works. Create a new key where it was used.',
+    ].join('\n\n');
+    for (const email of new Set(users.map((user) => user.email))) this.mail.sendInBackground({ to: email, subject: 'An API key was reported as leaked and has been revoked', text });
+  }
 
   /** The operator makes a key for a tenant (its first one, typically). */
   adminCreate(dto: AdminCreateApiKeyDto): Promise<CreatedApiKey> {
@@ -54,6 +95,7 @@ export class ApiKeysService {
       if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
       const expiresAt = await this.expiryFor(manager, actor, tenant, dto);
       await this.assertWithinLimits(manager, tenant, ownerId);
+      const quota = await this.quotaFor(manager, actor, dto.quota ?? null);
 
       return this.insertKey(manager, {
         tenantId,
@@ -64,6 +106,7 @@ export class ApiKeysService {
         scopes,
         expiresAt,
         rateLimit: dto.rateLimit ? { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds } : null,
+        ...quota,
         ipAllowlist: dto.ipAllowlist ?? null,
         metadata: dto.metadata ?? {},
       });
@@ -122,6 +165,7 @@ export class ApiKeysService {
       if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist.length ? dto.ipAllowlist : null;
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
       if (dto.rateLimit !== undefined) key.rateLimit = { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
+      if (dto.quota !== undefined) Object.assign(key, await this.quotaFor(manager, actor, dto.quota));
       return manager.getRepository(ApiKey).save(key);
     });
     await this.events.publish({ keyId: id });
@@ -182,6 +226,9 @@ export class ApiKeysService {
         scopes: old.scopes,
         expiresAt: old.expiresAt,
         rateLimit: old.rateLimit,
+        quotaRemaining: old.quotaRemaining,
+        quotaRefill: old.quotaRefill,
+        quotaRefilledAt: old.quotaRefilledAt,
         ipAllowlist: old.ipAllowlist,
         metadata: old.metadata,
         rotatedFromId: old.id,
@@ -237,6 +284,23 @@ export class ApiKeysService {
       expiresAt ??= latest;
     }
     return expiresAt;
+  }
+
+  /**
+   * The quota columns for a new or changed key. A key that has a quota may hand out only a
+   * smaller one (never unlimited uses), so a limited key cannot mint its way past its limit.
+   */
+  private async quotaFor(manager: EntityManager, actor: Principal, quota: QuotaDto | null): Promise<Pick<ApiKey, 'quotaRemaining' | 'quotaRefill' | 'quotaRefilledAt'>> {
+    if (actor.kind === 'apiKey') {
+      const creator = await manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: actor.tenantId! });
+      if (creator.quotaRemaining !== null) {
+        const beyond =
+          !quota || quota.remaining > creator.quotaRemaining || (quota.refill && (!creator.quotaRefill || quota.refill.amount > creator.quotaRefill.amount || (quota.refill.interval === 'day' && creator.quotaRefill.interval === 'month')));
+        if (beyond) throw forbidden('QUOTA_NOT_ALLOWED', 'A key with a quota can only give a smaller quota');
+      }
+    }
+    if (!quota) return { quotaRemaining: null, quotaRefill: null, quotaRefilledAt: null };
+    return { quotaRemaining: quota.remaining, quotaRefill: quota.refill ? { amount: quota.refill.amount, interval: quota.refill.interval } : null, quotaRefilledAt: this.clock.now() };
   }
 
   private async assertWithinLimits(manager: EntityManager, tenant: Tenant, ownerId: string | null): Promise<void> {

@@ -1,7 +1,7 @@
 import { CachedKey, KeyCache, withPrincipal } from './key-cache';
 
 const key = (id: string, tenantId = 't1', userId: string | null = null): CachedKey =>
-  withPrincipal({ id, tenantId, userId, scopes: ['config:read'], expiresAt: null, revokedAt: null, disabledAt: null, graceUntil: null, ipAllowlist: null, tenantActive: true, ownerActive: true });
+  withPrincipal({ id, tenantId, userId, scopes: ['config:read'], expiresAt: null, revokedAt: null, disabledAt: null, graceUntil: null, ipAllowlist: null, tenantActive: true, ownerActive: true, rateLimit: { limit: 100, windowSeconds: 1 }, hasQuota: false });
 
 describe('KeyCache', () => {
   it('keeps found keys for the positive TTL and unknown ones for the negative TTL', () => {

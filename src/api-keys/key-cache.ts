@@ -1,4 +1,5 @@
 import { Principal } from '../common/auth/principal';
+import type { RateLimitSetting } from './api-key.entity';
 
 /** What verification needs to know about a key, and the principal it authenticates as. */
 export interface CachedKey {
@@ -13,6 +14,10 @@ export interface CachedKey {
   ipAllowlist: string[] | null;
   tenantActive: boolean;
   ownerActive: boolean;
+  /** The key's own limit, or its tenant's default. */
+  rateLimit: RateLimitSetting;
+  /** Only keys with a quota cost a database write per use. */
+  hasQuota: boolean;
   /** Built once per cache entry rather than per request; frozen because it is shared. */
   principal: Principal;
 }

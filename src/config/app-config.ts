@@ -21,6 +21,7 @@ export class AppConfig {
   readonly keyPrefix: string;
   readonly configEncryptionKey: Buffer;
   readonly redisUrl?: string;
+  readonly redisKeyPrefix: string;
   readonly smtpUrl?: string;
   readonly mailFrom: string;
   readonly docsEnabled: boolean;
@@ -87,6 +88,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     keyPrefix: raw.KEY_PREFIX,
     configEncryptionKey: decodeKey(secrets.CONFIG_ENCRYPTION_KEY!)!,
     redisUrl: raw.REDIS_URL,
+    redisKeyPrefix: raw.REDIS_KEY_PREFIX,
     smtpUrl: raw.SMTP_URL,
     mailFrom: raw.MAIL_FROM,
     docsEnabled: raw.DOCS_ENABLED ?? !isProduction,

@@ -59,6 +59,7 @@ export const configSchema = z.object({
   KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9]{1,11}$/, 'must be 2-12 lowercase letters or digits, starting with a letter').default('kw').describe('Prefix of issued API keys.'),
   CONFIG_ENCRYPTION_KEY: encryptionKey.optional().describe('AES-256-GCM key for secret configuration values (32 bytes, hex or base64); generated outside production.'),
   REDIS_URL: url(['redis:', 'rediss:']).optional().describe('Redis URL for shared rate limits; unset means per-instance memory.'),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 letters, digits, colons, underscores or hyphens').default('keyward').describe('Prefix of the keys written to Redis, so several deployments can share one Redis.'),
   SMTP_URL: url(['smtp:', 'smtps:']).optional().describe('SMTP server for outgoing mail; unset writes .eml files to DATA_DIR/outbox.'),
   MAIL_FROM: z.string().min(3).default('Keyward <no-reply@keyward.local>').describe('Sender address of outgoing mail.'),
   DOCS_ENABLED: booleanString.optional().describe('Serve OpenAPI at /docs; defaults to on outside production, off in production.'),

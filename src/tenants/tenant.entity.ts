@@ -1,3 +1,4 @@
+import type { RateLimitSetting } from '../api-keys/api-key.entity';
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
 
 export type TenantStatus = 'active' | 'suspended';
@@ -30,6 +31,10 @@ export class Tenant {
 
   @Column({ name: 'default_key_scopes', type: 'text', array: true, default: () => "'{config:read,keys:read,keys:write}'" })
   defaultKeyScopes: string[];
+
+  /** Rate limit of keys that have none of their own. */
+  @Column({ name: 'default_key_rate_limit', type: 'jsonb', default: () => `'{"limit": 100, "windowSeconds": 1}'` })
+  defaultKeyRateLimit: RateLimitSetting;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

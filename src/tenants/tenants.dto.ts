@@ -1,5 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import type { RateLimitSetting } from '../api-keys/api-key.entity';
+import { RateLimitDto } from '../api-keys/api-keys.dto';
 import { SCOPES } from '../common/auth/scopes';
 import { Tenant, TenantStatus } from './tenant.entity';
 
@@ -56,6 +59,12 @@ export class UpdateTenantDto {
   @ArrayUnique()
   @IsIn(SCOPES, { each: true })
   defaultKeyScopes?: string[];
+
+  @ApiPropertyOptional({ type: RateLimitDto, description: 'Rate limit of keys that have none of their own' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RateLimitDto)
+  defaultKeyRateLimit?: RateLimitDto;
 }
 
 export interface TenantDto {
@@ -67,13 +76,14 @@ export interface TenantDto {
   maxKeysPerTenant: number;
   maxKeyLifetimeDays: number | null;
   defaultKeyScopes: string[];
+  defaultKeyRateLimit: RateLimitSetting;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export function toTenantDto(tenant: Tenant): TenantDto {
-  const { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, createdAt, updatedAt } = tenant;
-  return { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, createdAt, updatedAt };
+  const { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, defaultKeyRateLimit, createdAt, updatedAt } = tenant;
+  return { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, defaultKeyRateLimit, createdAt, updatedAt };
 }
 
 /** "Acme Inc." → "acme-inc" */

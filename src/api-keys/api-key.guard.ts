@@ -2,7 +2,8 @@ import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/c
 import type { FastifyRequest } from 'fastify';
 import { Principal } from '../common/auth/principal';
 import { AppException } from '../common/http/problem';
-import { ApiKeyVerifier } from './api-key-verifier.service';
+import { KeyDenialsService } from '../audit/key-denials.service';
+import { ApiKeyVerifier, denial, Verification } from './api-key-verifier.service';
 
 export const API_KEY_HEADER = 'x-api-key';
 const KEY_QUERY_PARAMETERS = ['api_key', 'apikey', 'apiKey', 'key', 'x-api-key', 'access_token'];
@@ -13,7 +14,10 @@ const KEY_QUERY_PARAMETERS = ['api_key', 'apikey', 'apiKey', 'key', 'x-api-key',
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly verifier: ApiKeyVerifier) {}
+  constructor(
+    private readonly verifier: ApiKeyVerifier,
+    private readonly denials: KeyDenialsService,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
@@ -34,6 +38,15 @@ export class ApiKeyGuard implements CanActivate {
     const header = request.headers[API_KEY_HEADER];
     if (header === undefined) return null;
     if (typeof header !== 'string' || header === '') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MALFORMED', 'This is not a valid API key');
-    return this.verifier.authenticate(header, request.ip);
+    const ip = request.ip;
+    const result = this.verifier.verify(header, { ip });
+    return result instanceof Promise ? result.then((verified) => this.principalOf(verified, ip)) : this.principalOf(result, ip);
+  }
+
+  private principalOf(result: Verification, ip: string): Principal {
+    if (result.valid) return result.key.principal;
+    // Audited in aggregate, and only for a known key: an unknown or malformed key has no tenant to record it in.
+    if (result.key) this.denials.note(result.key.tenantId, result.key.id, ip, result.code);
+    throw denial(result.code);
   }
 }

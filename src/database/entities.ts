@@ -1,4 +1,5 @@
 import { ApiKey } from '../api-keys/api-key.entity';
+import { AuditAnchor, AuditEvent } from '../audit/audit-event.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
 import { RefreshToken } from '../sessions/refresh-token.entity';
@@ -8,4 +9,4 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle, ApiKey, ConfigEntry];
+export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle, ApiKey, ConfigEntry, AuditEvent, AuditAnchor];

@@ -1,5 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, FindOptionsWhere, IsNull } from 'typeorm';
+import { actorOf } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
 import { ROLE_SCOPES, SCOPES } from '../common/auth/scopes';
@@ -27,6 +29,7 @@ export class ApiKeysService {
     private readonly clock: Clock,
     private readonly verifier: ApiKeyVerifier,
     private readonly events: KeyEventsService,
+    private readonly audit: AuditService,
   ) {}
 
   /** The operator makes a key for a tenant (its first one, typically). */
@@ -55,7 +58,7 @@ export class ApiKeysService {
       const expiresAt = await this.expiryFor(manager, actor, tenant, dto);
       await this.assertWithinLimits(manager, tenant, ownerId);
 
-      return this.insertKey(manager, {
+      const created = await this.insertKey(manager, {
         tenantId,
         userId: ownerId,
         createdByUserId: actor.kind === 'user' ? actor.userId! : null,
@@ -67,6 +70,8 @@ export class ApiKeysService {
         ipAllowlist: dto.ipAllowlist ?? null,
         metadata: dto.metadata ?? {},
       });
+      await this.audit.record(manager, { tenantId, actor: actorOf(actor), action: 'key.created', target: { type: 'api_key', id: created.id }, metadata: { name: created.name, scopes, ownerId, expiresAt } });
+      return created;
     });
   }
 
@@ -106,6 +111,7 @@ export class ApiKeysService {
     const saved = await this.dataSource.transaction(async (manager) => {
       const key = await this.findVisible(manager, actor, id, true);
       if (key.revokedAt) throw new AppException(HttpStatus.CONFLICT, 'KEY_REVOKED', 'A revoked key cannot be changed');
+      const wasDisabled = key.disabledAt !== null;
       if (dto.scopes) {
         const widened = dto.scopes.filter((scope) => !key.scopes.includes(scope));
         if (widened.length) throw forbidden('SCOPE_NOT_ALLOWED', `Scopes can only be narrowed; not allowed: ${widened.join(' ')}`);
@@ -122,7 +128,13 @@ export class ApiKeysService {
       if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist.length ? dto.ipAllowlist : null;
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
       if (dto.rateLimit !== undefined) key.rateLimit = { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
-      return manager.getRepository(ApiKey).save(key);
+      const result = await manager.getRepository(ApiKey).save(key);
+      const record = (action: string, metadata: Record<string, unknown> = {}) => this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action, target: { type: 'api_key', id: key.id }, metadata });
+      if (dto.disabled !== undefined && dto.disabled !== wasDisabled) await record(dto.disabled ? 'key.disabled' : 'key.enabled');
+      // Names of what changed; the values (metadata, allowlists) stay in the key's own record.
+      const fields = Object.keys(dto).filter((field) => field !== 'disabled' && dto[field as keyof UpdateApiKeyDto] !== undefined);
+      if (fields.length) await record('key.updated', { fields });
+      return result;
     });
     await this.events.publish({ keyId: id });
     return toApiKeyDto(saved, now);
@@ -130,8 +142,12 @@ export class ApiKeysService {
 
   /** Revokes at once and for good. Revoking an already revoked key is a no-op. */
   async revoke(actor: Principal, id: string): Promise<void> {
-    const key = await this.findVisible(this.dataSource.manager, actor, id);
-    await this.dataSource.getRepository(ApiKey).update({ id: key.id, tenantId: key.tenantId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+    const key = await this.dataSource.transaction(async (manager) => {
+      const key = await this.findVisible(manager, actor, id);
+      const result = await manager.getRepository(ApiKey).update({ id: key.id, tenantId: key.tenantId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+      if (result.affected) await this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action: 'key.revoked', target: { type: 'api_key', id: key.id } });
+      return key;
+    });
     await this.events.publish({ keyId: key.id });
   }
 
@@ -173,7 +189,7 @@ export class ApiKeysService {
       const graceMs = (dto.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
       const graceUntil = new Date(Math.min(now.getTime() + graceMs, old.expiresAt?.getTime() ?? Infinity));
       await manager.getRepository(ApiKey).update({ id: old.id, tenantId: old.tenantId }, graceMs === 0 ? { revokedAt: now } : { graceUntil });
-      return this.insertKey(manager, {
+      const created = await this.insertKey(manager, {
         tenantId: old.tenantId,
         userId: old.userId,
         createdByUserId: actor.kind === 'user' ? actor.userId! : null,
@@ -187,6 +203,8 @@ export class ApiKeysService {
         rotatedFromId: old.id,
         disabledAt: old.disabledAt,
       });
+      await this.audit.record(manager, { tenantId: old.tenantId, actor: actorOf(actor), action: 'key.rotated', target: { type: 'api_key', id: old.id }, metadata: { newKeyId: created.id, oldKeyEndsAt: graceMs === 0 ? now : graceUntil } });
+      return created;
     });
     await this.events.publish({ keyId: id });
     return created;

@@ -12,7 +12,8 @@ import { KeyUsageService } from './key-usage.service';
   imports: [AuditModule],
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
   providers: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, KeyUsageService],
-  exports: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService],
+  // AuditModule too: a module that applies ApiKeyGuard with @UseGuards resolves its KeyDenialsService.
+  exports: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, AuditModule],
 })
 export class ApiKeysModule implements OnModuleInit {
   constructor(

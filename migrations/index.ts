@@ -2,7 +2,15 @@ import { InitTenants1795320000000 } from './1795320000000-InitTenants';
 import { Identity1795321000000 } from './1795321000000-Identity';
 import { ApiKeysAndConfig1795322000000 } from './1795322000000-ApiKeysAndConfig';
 import { GraceSweepIndex1795323000000 } from './1795323000000-GraceSweepIndex';
+import { AuditEvents1795324000000 } from './1795324000000-AuditEvents';
 import { KeyLimitsAndUsage1795325000000 } from './1795325000000-KeyLimitsAndUsage';
 
 /** Every migration, oldest first. Add new ones at the end. */
-export const MIGRATIONS: Function[] = [InitTenants1795320000000, Identity1795321000000, ApiKeysAndConfig1795322000000, GraceSweepIndex1795323000000, KeyLimitsAndUsage1795325000000];
+export const MIGRATIONS: Function[] = [
+  InitTenants1795320000000,
+  Identity1795321000000,
+  ApiKeysAndConfig1795322000000,
+  GraceSweepIndex1795323000000,
+  AuditEvents1795324000000,
+  KeyLimitsAndUsage1795325000000,
+];

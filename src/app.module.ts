@@ -8,6 +8,7 @@ import { DatabaseModule } from './database/database.module';
 import { DatabaseTarget } from './database/data-source.factory';
 import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { MailModule } from './mail/mail.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
@@ -28,6 +29,7 @@ export class AppModule {
         DiscoveryModule,
         AccessModule,
         HealthModule,
+        AuditModule,
         MailModule,
         RateLimitModule,
         AuthModule,

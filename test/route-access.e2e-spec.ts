@@ -45,6 +45,9 @@ const EXPECTED: Record<string, string> = {
   'GET /v1/config/entries': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
   'PUT /v1/config/entries/:key': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
   'DELETE /v1/config/entries/:key': 'via apiKey|jwt|session; roles owner|admin; scopes config:write',
+  'GET /v1/audit-events': 'via jwt|session|apiKey; roles owner|admin; scopes audit:read',
+  'GET /v1/audit-events/verify': 'via jwt|session|apiKey; roles owner|admin; scopes audit:read',
+  'GET /admin/audit-events': 'adminToken',
 };
 
 function describeRule(rule: AccessRule | undefined): string {

@@ -10,6 +10,7 @@ import { CachedKey, withPrincipal } from './key-cache';
 import { KeyEventsService } from './key-events.service';
 import { KeyFormat } from './key-format';
 import { KeyUsageService } from './key-usage.service';
+import { KeyDenialsService } from '../audit/key-denials.service';
 import { RateLimitResult, RateLimitService } from '../rate-limit/rate-limit.service';
 import { RateLimitSetting } from './api-key.entity';
 
@@ -81,6 +82,7 @@ export class ApiKeyVerifier {
     private readonly events: KeyEventsService,
     private readonly usage: KeyUsageService,
     private readonly limits: RateLimitService,
+    private readonly denials: KeyDenialsService,
   ) {
     this.format = new KeyFormat(config.keyPrefix, config.keyPepper);
   }
@@ -114,7 +116,7 @@ export class ApiKeyVerifier {
    */
   authenticate(rawKey: string, ip: string, onLimit?: (limit: RateLimitResult) => void): Principal | Promise<Principal> {
     const result = this.verify(rawKey, { ip, countUse: false });
-    return result instanceof Promise ? result.then((r) => this.admit(r, onLimit)) : this.admit(result, onLimit);
+    return result instanceof Promise ? result.then((r) => this.admit(r, ip, onLimit)) : this.admit(result, ip, onLimit);
   }
 
   /**
@@ -130,17 +132,20 @@ export class ApiKeyVerifier {
     return code;
   }
 
-  private admit(result: Verification, onLimit?: (limit: RateLimitResult) => void): Promise<Principal> {
+  private admit(result: Verification, ip: string, onLimit?: (limit: RateLimitResult) => void): Promise<Principal> {
     if (!result.valid) {
-      if (result.key) this.recordDenied(result.key, result.code);
+      if (result.key) {
+        this.recordDenied(result.key, result.code);
+        this.denials.note(result.key.tenantId, result.key.id, ip, result.code);
+      }
       throw denial(result.code);
     }
     const key = result.key;
     let retryAfter = 1;
     return this.spend(key, (limit) => ((retryAfter = limit.resetSeconds), onLimit?.(limit))).then((code) => {
-      if (code === 'RATE_LIMITED') throw denial(code, { retryAfterSeconds: retryAfter });
-      if (code) throw denial(code);
-      return key.principal;
+      if (!code) return key.principal;
+      this.denials.note(key.tenantId, key.id, ip, code);
+      throw code === 'RATE_LIMITED' ? denial(code, { retryAfterSeconds: retryAfter }) : denial(code);
     });
   }
 

@@ -1,4 +1,5 @@
 import { Module, OnModuleInit } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { Authenticators } from '../common/auth/authenticators';
 import { ApiKeyGuard } from './api-key.guard';
 import { AdminApiKeysController, ApiKeysController, CliApiKeysController, VerifyKeysController } from './api-keys.controller';
@@ -8,9 +9,11 @@ import { KeyEventsService } from './key-events.service';
 import { KeyUsageService } from './key-usage.service';
 
 @Module({
+  imports: [AuditModule],
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
   providers: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, KeyUsageService],
-  exports: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, KeyUsageService],
+  // AuditModule too: a module that applies ApiKeyGuard with @UseGuards resolves its KeyDenialsService.
+  exports: [ApiKeysService, ApiKeyVerifier, ApiKeyGuard, KeyEventsService, KeyUsageService, AuditModule],
 })
 export class ApiKeysModule implements OnModuleInit {
   constructor(

@@ -1,5 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, FindOptionsWhere, In, IsNull } from 'typeorm';
+import { actorOf, SYSTEM_ACTOR } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { MailService } from '../mail/mail.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
@@ -31,6 +33,7 @@ export class ApiKeysService {
     private readonly events: KeyEventsService,
     private readonly mail: MailService,
     private readonly limits: RateLimitService,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -43,11 +46,16 @@ export class ApiKeysService {
     if (!limit.allowed) throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', 'Too many reports; retry later', { retryAfterSeconds: limit.resetSeconds });
     const format = this.verifier.format;
     if (format.hasShape(dto.key) && format.checksumMatches(dto.key)) {
-      const [rows]: [ApiKey[], number] = await this.dataSource.query(
-        'UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, tenant_id AS "tenantId", user_id AS "userId", name, hint',
-        [format.hash(dto.key), this.clock.now()],
-      );
-      // TODO(audit): write key.revoked (actor system, reason LEAK_REPORTED) once the audit trail is merged.
+      const rows = await this.dataSource.transaction(async (manager) => {
+        const [revoked]: [ApiKey[], number] = await manager.query(
+          'UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, tenant_id AS "tenantId", user_id AS "userId", name, hint',
+          [format.hash(dto.key), this.clock.now()],
+        );
+        for (const key of revoked) {
+          await this.audit.record(manager, { tenantId: key.tenantId, actor: SYSTEM_ACTOR, action: 'key.revoked', target: { type: 'api_key', id: key.id }, reason: 'LEAK_REPORTED', metadata: dto.source ? { source: dto.source } : {} });
+        }
+        return revoked;
+      });
       for (const key of rows) {
         await this.events.publish({ keyId: key.id });
         await this.tellOfLeak(key, dto.source);
@@ -97,7 +105,7 @@ export class ApiKeysService {
       await this.assertWithinLimits(manager, tenant, ownerId);
       const quota = await this.quotaFor(manager, actor, dto.quota ?? null);
 
-      return this.insertKey(manager, {
+      const created = await this.insertKey(manager, {
         tenantId,
         userId: ownerId,
         createdByUserId: actor.kind === 'user' ? actor.userId! : null,
@@ -110,6 +118,8 @@ export class ApiKeysService {
         ipAllowlist: dto.ipAllowlist ?? null,
         metadata: dto.metadata ?? {},
       });
+      await this.audit.record(manager, { tenantId, actor: actorOf(actor), action: 'key.created', target: { type: 'api_key', id: created.id }, metadata: { name: created.name, scopes, ownerId, expiresAt } });
+      return created;
     });
   }
 
@@ -149,6 +159,7 @@ export class ApiKeysService {
     const saved = await this.dataSource.transaction(async (manager) => {
       const key = await this.findVisible(manager, actor, id, true);
       if (key.revokedAt) throw new AppException(HttpStatus.CONFLICT, 'KEY_REVOKED', 'A revoked key cannot be changed');
+      const wasDisabled = key.disabledAt !== null;
       if (dto.scopes) {
         const widened = dto.scopes.filter((scope) => !key.scopes.includes(scope));
         if (widened.length) throw forbidden('SCOPE_NOT_ALLOWED', `Scopes can only be narrowed; not allowed: ${widened.join(' ')}`);
@@ -166,7 +177,13 @@ export class ApiKeysService {
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
       if (dto.rateLimit !== undefined) key.rateLimit = { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
       if (dto.quota !== undefined) Object.assign(key, await this.quotaFor(manager, actor, dto.quota));
-      return manager.getRepository(ApiKey).save(key);
+      const result = await manager.getRepository(ApiKey).save(key);
+      const record = (action: string, metadata: Record<string, unknown> = {}) => this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action, target: { type: 'api_key', id: key.id }, metadata });
+      if (dto.disabled !== undefined && dto.disabled !== wasDisabled) await record(dto.disabled ? 'key.disabled' : 'key.enabled');
+      // Names of what changed; the values (metadata, allowlists) stay in the key's own record.
+      const fields = Object.keys(dto).filter((field) => field !== 'disabled' && dto[field as keyof UpdateApiKeyDto] !== undefined);
+      if (fields.length) await record('key.updated', { fields });
+      return result;
     });
     await this.events.publish({ keyId: id });
     return toApiKeyDto(saved, now);
@@ -174,8 +191,12 @@ export class ApiKeysService {
 
   /** Revokes at once and for good. Revoking an already revoked key is a no-op. */
   async revoke(actor: Principal, id: string): Promise<void> {
-    const key = await this.findVisible(this.dataSource.manager, actor, id);
-    await this.dataSource.getRepository(ApiKey).update({ id: key.id, tenantId: key.tenantId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+    const key = await this.dataSource.transaction(async (manager) => {
+      const key = await this.findVisible(manager, actor, id);
+      const result = await manager.getRepository(ApiKey).update({ id: key.id, tenantId: key.tenantId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+      if (result.affected) await this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action: 'key.revoked', target: { type: 'api_key', id: key.id } });
+      return key;
+    });
     await this.events.publish({ keyId: key.id });
   }
 
@@ -217,7 +238,7 @@ export class ApiKeysService {
       const graceMs = (dto.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
       const graceUntil = new Date(Math.min(now.getTime() + graceMs, old.expiresAt?.getTime() ?? Infinity));
       await manager.getRepository(ApiKey).update({ id: old.id, tenantId: old.tenantId }, graceMs === 0 ? { revokedAt: now } : { graceUntil });
-      return this.insertKey(manager, {
+      const created = await this.insertKey(manager, {
         tenantId: old.tenantId,
         userId: old.userId,
         createdByUserId: actor.kind === 'user' ? actor.userId! : null,
@@ -234,6 +255,8 @@ export class ApiKeysService {
         rotatedFromId: old.id,
         disabledAt: old.disabledAt,
       });
+      await this.audit.record(manager, { tenantId: old.tenantId, actor: actorOf(actor), action: 'key.rotated', target: { type: 'api_key', id: old.id }, metadata: { newKeyId: created.id, oldKeyEndsAt: graceMs === 0 ? now : graceUntil } });
+      return created;
     });
     await this.events.publish({ keyId: id });
     return created;

@@ -36,8 +36,8 @@ export class AuthController {
   @Authenticated({ via: ['jwt'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'End the current sign-in' })
-  logout(@CurrentPrincipal() principal: Principal) {
-    return this.auth.logout(principal);
+  logout(@CurrentPrincipal() principal: Principal, @Client() client: ClientInfo) {
+    return this.auth.logout(principal, client);
   }
 
   @Get('me')
@@ -58,8 +58,8 @@ export class AuthController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke one of the caller’s sessions' })
-  async revokeSession(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
-    if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user'))) {
+  async revokeSession(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Client() client: ClientInfo) {
+    if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user', client))) {
       throw new AppException(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'Session not found');
     }
   }
@@ -68,8 +68,8 @@ export class AuthController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Change the caller’s password; signs out their other sessions' })
-  changePassword(@CurrentPrincipal() principal: Principal, @Body() dto: ChangePasswordDto) {
-    return this.auth.changePassword(principal, dto);
+  changePassword(@CurrentPrincipal() principal: Principal, @Body() dto: ChangePasswordDto, @Client() client: ClientInfo) {
+    return this.auth.changePassword(principal, dto, client);
   }
 
   @Post('password/forgot')

@@ -1,4 +1,5 @@
 import { ExecutionContext, Module, OnModuleInit } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
@@ -15,6 +16,7 @@ import { PasswordService } from './password.service';
 
 @Module({
   imports: [
+    AuditModule,
     PassportModule,
     SessionsModule,
     JwtModule.registerAsync({

@@ -1,7 +1,9 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { actorOf } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
@@ -25,6 +27,8 @@ const invalidCredentials = () => new AppException(HttpStatus.UNAUTHORIZED, 'INVA
 
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
@@ -35,6 +39,7 @@ export class AuthService {
     private readonly throttle: AuthThrottleService,
     private readonly tokens: OneTimeTokensService,
     private readonly mail: MailService,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -44,7 +49,12 @@ export class AuthService {
   async login(dto: LoginDto, client: ClientInfo): Promise<TokenPair> {
     const email = (dto.email ?? dto.username)!;
     const user = await this.verifyCredentials(email, dto.password, client);
-    const { session, refreshToken } = await this.sessions.createApiSession(user, client);
+    const { session, refreshToken } = await this.dataSource.transaction(async (manager) => {
+      const created = await this.sessions.createApiSession(user, client, manager);
+      const self = { type: 'user', id: user.id } as const;
+      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: 'auth.login', target: self, client, metadata: { sessionId: created.session.id } });
+      return created;
+    });
     return this.tokenPair(user, session.id, refreshToken);
   }
 
@@ -68,6 +78,7 @@ export class AuthService {
     const matches = await this.passwords.verify(canSignIn ? user.passwordHash : null, password);
     if (!matches || !canSignIn) {
       await this.throttle.record([keys.account, keys.ip]);
+      if (user) this.recordFailedLogin(user, found.raw[0]?.tenant_status === 'active' ? (user.status === 'active' ? 'INVALID_PASSWORD' : 'USER_NOT_ACTIVE') : 'TENANT_NOT_ACTIVE', client);
       throw invalidCredentials();
     }
     await this.throttle.clear([keys.account]);
@@ -82,8 +93,21 @@ export class AuthService {
     return this.tokenPair({ id: principal.userId!, tenantId: principal.tenantId!, role: principal.role! }, principal.sessionId!, next);
   }
 
-  async logout(principal: Principal): Promise<void> {
-    await this.sessions.revoke(principal.tenantId!, principal.sessionId!, 'logout');
+  async logout(principal: Principal, client: ClientInfo = {}): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await this.sessions.revoke(principal.tenantId!, principal.sessionId!, 'logout', manager);
+      await this.audit.record(manager, { tenantId: principal.tenantId!, actor: actorOf(principal), action: 'auth.logout', target: { type: 'session', id: principal.sessionId! }, client });
+    });
+  }
+
+  /**
+   * Only for an existing account (an unknown email has no tenant). Written in the background so
+   * the answer takes the same time whether or not the account exists.
+   */
+  private recordFailedLogin(user: User, reason: string, client: ClientInfo): void {
+    this.audit
+      .record(this.dataSource.manager, { tenantId: user.tenantId, actor: { type: 'user', id: null }, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'failure', reason, client })
+      .catch((err) => this.logger.warn({ msg: 'could not record a failed sign-in', err }));
   }
 
   async me(principal: Principal) {
@@ -100,7 +124,7 @@ export class AuthService {
   }
 
   /** Changes the caller's password and signs out every other session of theirs. */
-  async changePassword(principal: Principal, dto: ChangePasswordDto): Promise<void> {
+  async changePassword(principal: Principal, dto: ChangePasswordDto, client: ClientInfo = {}): Promise<void> {
     const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
     if (!(await this.passwords.verify(user.passwordHash, dto.currentPassword))) {
       throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
@@ -110,6 +134,7 @@ export class AuthService {
     await this.dataSource.transaction(async (manager) => {
       await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
       await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
+      await this.audit.record(manager, { tenantId: user.tenantId, actor: actorOf(principal), action: 'password.changed', target: { type: 'user', id: user.id }, client });
     });
     // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
     this.sessions.forgetUser(user.id);
@@ -134,7 +159,12 @@ export class AuthService {
     } catch {
       return; // quietly stop mailing one inbox over and over
     }
-    const token = await this.tokens.issue('password_reset', user, null);
+    // The requester is not signed in: the actor is an anonymous user, the target the account.
+    const token = await this.dataSource.transaction(async (manager) => {
+      const issued = await this.tokens.issue('password_reset', user, null, manager);
+      await this.audit.record(manager, { tenantId: user.tenantId, actor: { type: 'user', id: null }, action: 'password.reset_requested', target: { type: 'user', id: user.id }, client });
+      return issued;
+    });
     this.mail.sendInBackground({
       to: user.email,
       subject: 'Reset your Keyward password',
@@ -145,20 +175,20 @@ export class AuthService {
   async resetPassword(dto: ResetPasswordDto, client: ClientInfo): Promise<void> {
     const ipKey = `reset:ip:${client.ip ?? 'unknown'}`;
     await this.throttle.assertAllowed([{ key: ipKey, limit: RESET_LIMIT_PER_IP }]);
-    await this.setPasswordWithToken('password_reset', dto.token, dto.newPassword, ipKey);
+    await this.setPasswordWithToken('password_reset', dto.token, dto.newPassword, ipKey, client);
   }
 
   async acceptInvitation(dto: AcceptInvitationDto, client: ClientInfo): Promise<void> {
     const ipKey = `reset:ip:${client.ip ?? 'unknown'}`;
     await this.throttle.assertAllowed([{ key: ipKey, limit: RESET_LIMIT_PER_IP }]);
-    await this.setPasswordWithToken('invitation', dto.token, dto.password, ipKey);
+    await this.setPasswordWithToken('invitation', dto.token, dto.password, ipKey, client);
   }
 
   /**
    * Spends a one-time token and sets the password; the token dies even if the password is
    * then refused, so check the password first (hashing happens before the transaction).
    */
-  private async setPasswordWithToken(purpose: 'password_reset' | 'invitation', token: string, password: string, throttleKey: string): Promise<void> {
+  private async setPasswordWithToken(purpose: 'password_reset' | 'invitation', token: string, password: string, throttleKey: string, client: ClientInfo): Promise<void> {
     this.passwords.assertAcceptable(password);
     const passwordHash = await this.passwords.hash(password);
     const userId = await this.dataSource.transaction(async (manager) => {
@@ -169,6 +199,8 @@ export class AuthService {
       if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
       await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
       await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
+      const self = { type: 'user', id: user.id } as const;
+      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
       return user.id;
     });
     if (!userId) {

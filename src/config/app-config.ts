@@ -34,6 +34,8 @@ export class AppConfig {
   readonly loginFailuresPerAccount: number;
   readonly loginFailuresPerIp: number;
   readonly keyCacheTtlSeconds: number;
+  /** Undefined: audit events are kept forever. */
+  readonly auditRetentionDays?: number;
 
   constructor(values: Omit<AppConfig, never>) {
     Object.assign(this, values);
@@ -101,6 +103,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     loginFailuresPerAccount: raw.LOGIN_FAILURES_PER_ACCOUNT,
     loginFailuresPerIp: raw.LOGIN_FAILURES_PER_IP,
     keyCacheTtlSeconds: raw.KEY_CACHE_TTL_SECONDS,
+    auditRetentionDays: raw.AUDIT_RETENTION_DAYS,
   });
 }
 

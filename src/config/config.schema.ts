@@ -71,6 +71,7 @@ export const configSchema = z.object({
   LOGIN_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1_000_000).default(10).describe('Failed sign-ins allowed per account from one address per 15 minutes, then 429.'),
   LOGIN_FAILURES_PER_IP: z.coerce.number().int().min(1).max(1_000_000).default(100).describe('Failed sign-ins allowed per address over all accounts per 15 minutes, then 429.'),
   KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60).describe('How long a verified API key is cached in memory; 0 turns the cache off. Changes clear it at once.'),
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional().describe('Audit events older than this many days are pruned, whole days at a time; unset keeps them forever.'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
 });
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { SessionsService } from './sessions.service';
 
-@Module({ providers: [SessionsService], exports: [SessionsService] })
+@Module({ imports: [AuditModule], providers: [SessionsService], exports: [SessionsService] })
 export class SessionsModule {}

@@ -1,5 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { SYSTEM_ACTOR } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { Principal, Role } from '../common/auth/principal';
@@ -12,6 +14,7 @@ import { Session, SessionKind } from './session.entity';
 export interface ClientInfo {
   ip?: string;
   userAgent?: string;
+  requestId?: string;
 }
 
 export interface SessionDto {
@@ -43,6 +46,7 @@ export class SessionsService {
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly audit: AuditService,
   ) {}
 
   /** Starts an API sign-in: a session plus its first refresh token. */
@@ -133,7 +137,9 @@ export class SessionsService {
       const session = await manager.getRepository(Session).findOneBy({ id: token.sessionId, tenantId: token.tenantId });
       if (!session) return { error: 'REFRESH_TOKEN_INVALID' as const };
       if (token.usedAt) {
-        await this.revokeWith(manager, session.tenantId, { id: session.id }, 'refresh_token_reuse');
+        if (await this.revokeWith(manager, session.tenantId, { id: session.id }, 'refresh_token_reuse')) {
+          await this.audit.record(manager, { tenantId: session.tenantId, actor: SYSTEM_ACTOR, action: 'session.revoked', target: { type: 'session', id: session.id }, reason: 'REFRESH_TOKEN_REUSE', metadata: { userId: session.userId } });
+        }
         return { error: 'REFRESH_TOKEN_REUSED' as const };
       }
       // A refusal (suspended tenant, disabled user, ended session) must not spend the token: if the
@@ -160,12 +166,16 @@ export class SessionsService {
   }
 
   /** Revokes one session of a user; false when it is not theirs (or not in this tenant). */
-  async revokeOwn(tenantId: string, userId: string, sessionId: string, reason: string): Promise<boolean> {
-    return (await this.revokeWith(this.dataSource.manager, tenantId, { id: sessionId, userId }, reason)) > 0;
+  async revokeOwn(tenantId: string, userId: string, sessionId: string, reason: string, client: ClientInfo = {}): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      if (!(await this.revokeWith(manager, tenantId, { id: sessionId, userId }, reason))) return false;
+      await this.audit.record(manager, { tenantId, actor: { type: 'user', id: userId }, action: 'session.revoked', target: { type: 'session', id: sessionId }, reason, client });
+      return true;
+    });
   }
 
-  async revoke(tenantId: string, sessionId: string, reason: string): Promise<void> {
-    await this.revokeWith(this.dataSource.manager, tenantId, { id: sessionId }, reason);
+  async revoke(tenantId: string, sessionId: string, reason: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    await this.revokeWith(manager, tenantId, { id: sessionId }, reason);
   }
 
   /** Revokes every session of a user, except possibly the one making the request. */

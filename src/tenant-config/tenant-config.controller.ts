@@ -46,6 +46,6 @@ export class TenantConfigController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete a configuration entry' })
   deleteConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
-    return this.config.remove(principal.tenantId!, key);
+    return this.config.remove(principal, key);
   }
 }

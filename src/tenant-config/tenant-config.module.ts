@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { TenantConfigController } from './tenant-config.controller';
 import { TenantConfigService } from './tenant-config.service';
 
-@Module({ imports: [ApiKeysModule], controllers: [TenantConfigController], providers: [TenantConfigService] })
+@Module({ imports: [AuditModule, ApiKeysModule], controllers: [TenantConfigController], providers: [TenantConfigService] })
 export class TenantConfigModule {}

@@ -2,6 +2,8 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { KeyEventsService } from '../api-keys/key-events.service';
+import { actorOf } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Principal } from '../common/auth/principal';
 import { SecretBox } from '../common/crypto/secret-box';
@@ -36,6 +38,7 @@ export class TenantConfigService {
     private readonly dataSource: DataSource,
     private readonly events: KeyEventsService,
     config: AppConfig,
+    private readonly audit: AuditService,
   ) {
     this.box = new SecretBox(config.configEncryptionKey);
     events.onChange((change) => {
@@ -82,22 +85,31 @@ export class TenantConfigService {
     this.assertKey(key);
     const tenantId = principal.tenantId!;
     const secret = dto.secret ?? false;
-    const entry = await this.dataSource.getRepository(ConfigEntry).save({
-      tenantId,
-      key,
-      secret,
-      value: secret ? null : (dto.value as object),
-      encrypted: secret ? this.box.seal(JSON.stringify(dto.value), `${tenantId}/${key}`) : null,
-      updatedBy: principal.userId ?? principal.apiKeyId ?? null,
+    const entry = await this.dataSource.transaction(async (manager) => {
+      const saved = await manager.getRepository(ConfigEntry).save({
+        tenantId,
+        key,
+        secret,
+        value: secret ? null : (dto.value as object),
+        encrypted: secret ? this.box.seal(JSON.stringify(dto.value), `${tenantId}/${key}`) : null,
+        updatedBy: principal.userId ?? principal.apiKeyId ?? null,
+      });
+      // Never the value: it may be a secret, and even a plain one is not the audit trail's business.
+      await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'set', secret } });
+      return saved;
     });
     await this.events.publish({ configOf: tenantId });
     return { key, value: secret ? MASK : dto.value, secret, updatedAt: entry.updatedAt };
   }
 
-  async remove(tenantId: string, key: string): Promise<void> {
+  async remove(principal: Principal, key: string): Promise<void> {
     this.assertKey(key);
-    const result = await this.dataSource.getRepository(ConfigEntry).delete({ tenantId, key });
-    if (!result.affected) throw notFound('Configuration entry');
+    const tenantId = principal.tenantId!;
+    await this.dataSource.transaction(async (manager) => {
+      const result = await manager.getRepository(ConfigEntry).delete({ tenantId, key });
+      if (!result.affected) throw notFound('Configuration entry');
+      await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'delete' } });
+    });
     await this.events.publish({ configOf: tenantId });
   }
 

@@ -1,5 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ADMIN_ACTOR } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/http/problem';
 import { isUniqueViolation, notFound } from '../common/http/errors';
 import { Page, PageQuery } from '../common/http/pagination';
@@ -14,6 +16,7 @@ export class TenantsService {
     private readonly dataSource: DataSource,
     private readonly sessions: SessionsService,
     private readonly keyEvents: KeyEventsService,
+    private readonly audit: AuditService,
   ) {}
 
   private get repository() {
@@ -22,7 +25,12 @@ export class TenantsService {
 
   async create(dto: CreateTenantDto): Promise<TenantDto> {
     try {
-      return toTenantDto(await this.repository.save(this.repository.create({ name: dto.name, slug: dto.slug ?? slugify(dto.name) })));
+      return await this.dataSource.transaction(async (manager) => {
+        const tenants = manager.getRepository(Tenant);
+        const tenant = await tenants.save(tenants.create({ name: dto.name, slug: dto.slug ?? slugify(dto.name) }));
+        await this.audit.record(manager, { tenantId: tenant.id, actor: ADMIN_ACTOR, action: 'tenant.created', target: { type: 'tenant', id: tenant.id }, metadata: { name: tenant.name, slug: tenant.slug } });
+        return toTenantDto(tenant);
+      });
     } catch (error) {
       if (isUniqueViolation(error, 'tenants_slug_key')) throw new AppException(HttpStatus.CONFLICT, 'TENANT_SLUG_TAKEN', 'A tenant with this slug already exists');
       throw error;
@@ -39,9 +47,16 @@ export class TenantsService {
   }
 
   async update(id: string, dto: UpdateTenantDto): Promise<TenantDto> {
-    const tenant = await this.findOrFail(id);
-    Object.assign(tenant, Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined)));
-    const saved = await this.repository.save(tenant);
+    const changes = Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined));
+    const saved = await this.dataSource.transaction(async (manager) => {
+      const tenant = await manager.getRepository(Tenant).findOneBy({ id });
+      if (!tenant) throw notFound('Tenant');
+      Object.assign(tenant, changes);
+      const result = await manager.getRepository(Tenant).save(tenant);
+      // Tenant settings hold no secret: the new values are recorded as they are.
+      await this.audit.record(manager, { tenantId: id, actor: ADMIN_ACTOR, action: 'tenant.updated', target: { type: 'tenant', id }, metadata: { changes } });
+      return result;
+    });
     // A suspension must take effect on the very next request, not when a cache expires.
     this.sessions.forgetTenant(id);
     await this.keyEvents.publish({ tenantId: id });

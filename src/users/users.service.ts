@@ -1,5 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { actorOf, ADMIN_ACTOR } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Principal, Role } from '../common/auth/principal';
 import { AppException } from '../common/http/problem';
@@ -31,6 +33,7 @@ export class UsersService {
     private readonly mail: MailService,
     private readonly sessions: SessionsService,
     private readonly keyEvents: KeyEventsService,
+    private readonly audit: AuditService,
   ) {}
 
   /** The operator creates a user; without a password it is invited and gets a one-time link. */
@@ -40,6 +43,7 @@ export class UsersService {
     const passwordHash = dto.password !== undefined ? await this.passwords.hash(dto.password) : null;
     return this.dataSource.transaction(async (manager) => {
       const user = await this.insertUser(manager, { tenantId, email: dto.email, role: dto.role, status: passwordHash ? 'active' : 'invited', passwordHash, passwordChangedAt: passwordHash ? new Date() : null });
+      await this.audit.record(manager, { tenantId, actor: ADMIN_ACTOR, action: 'user.created', target: { type: 'user', id: user.id }, metadata: { email: user.email, role: user.role, status: user.status } });
       if (passwordHash) return toUserDto(user);
       const token = await this.tokens.issue('invitation', user, null, manager);
       return { ...toUserDto(user), inviteUrl: this.inviteUrl(token) };
@@ -51,6 +55,7 @@ export class UsersService {
     this.assertMayManage(actor, dto.role);
     const { user, token } = await this.dataSource.transaction(async (manager) => {
       const user = await this.insertUser(manager, { tenantId: actor.tenantId!, email: dto.email, role: dto.role, status: 'invited', passwordHash: null, passwordChangedAt: null });
+      await this.audit.record(manager, { tenantId: actor.tenantId!, actor: actorOf(actor), action: 'user.invited', target: { type: 'user', id: user.id }, metadata: { email: user.email, role: user.role } });
       return { user, token: await this.tokens.issue('invitation', user, actor.userId ?? null, manager) };
     });
     const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: actor.tenantId! });
@@ -83,9 +88,13 @@ export class UsersService {
       if (losesOwnership && owners.filter((owner) => owner.id !== user.id).length === 0) {
         throw new AppException(HttpStatus.CONFLICT, 'LAST_OWNER', 'A tenant must keep at least one active owner');
       }
+      const before = { role: user.role, status: user.status };
       if (dto.role) user.role = dto.role;
       if (dto.status) user.status = dto.status;
       const saved = await repository.save(user);
+      const record = (action: string, metadata: Record<string, unknown>) => this.audit.record(manager, { tenantId, actor: actorOf(actor), action, target: { type: 'user', id: user.id }, metadata });
+      if (saved.role !== before.role) await record('user.role_changed', { from: before.role, to: saved.role });
+      if (saved.status !== before.status) await record(saved.status === 'disabled' ? 'user.disabled' : 'user.enabled', { from: before.status, to: saved.status });
       if (dto.status === 'disabled') await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
       return saved;
     });

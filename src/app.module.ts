@@ -9,6 +9,7 @@ import { DatabaseTarget } from './database/data-source.factory';
 import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { MailModule } from './mail/mail.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
@@ -32,6 +33,7 @@ export class AppModule {
         TenantsModule,
         ApiKeysModule,
         TenantConfigModule,
+        DashboardModule,
         ...extraImports,
       ],
     };

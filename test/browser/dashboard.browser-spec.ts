@@ -124,7 +124,7 @@ describe('dashboard in a browser', () => {
     await expectText(page, 'The key has been revoked');
     const refused = await config(key);
     expect(refused.status).toBe(401);
-    expect((await refused.json()).code).toBe('KEY_REVOKED');
+    expect(((await refused.json()) as { code: string }).code).toBe('KEY_REVOKED');
   });
 
   it('rotates a key: the new one works, the old one stops when no grace is chosen', async () => {

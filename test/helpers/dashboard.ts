@@ -19,7 +19,7 @@ export class Browser {
 
   /** Posts a form; the CSRF token of the last page is added unless `_csrf` is given (or null). */
   async post(path: string, form: Record<string, string | string[] | null> = {}): Promise<Response> {
-    const body = { _csrf: this.csrf, ...form };
+    const body: Record<string, unknown> = { _csrf: this.csrf, ...form };
     if (body._csrf === null) delete body._csrf;
     return this.keep(await this.t.http.post(path).set('cookie', this.cookieHeader).type('form').send(body as Record<string, string>));
   }

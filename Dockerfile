@@ -13,6 +13,7 @@ COPY scripts ./scripts
 COPY migrations ./migrations
 COPY src ./src
 COPY views ./views
+COPY static ./static
 RUN node scripts/build-if-stale.js
 
 # --- runtime: production dependencies and compiled output only ---
@@ -25,6 +26,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/node_modules/argon2/build ./node_modules/argon2/build
 COPY --from=build /app/views ./views
+COPY --from=build /app/static ./static
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000

@@ -4,7 +4,7 @@ const { join } = require('node:path');
 // NestJS 12 and several of its dependencies ship ESM only. Jest on Node 20 cannot require()
 // them, so every installed package marked "type": "module" is compiled to CommonJS by
 // @swc/jest like our own code. PGlite is included for its dynamic import() calls, which
-// jest cannot run without --experimental-vm-modules.
+// jest cannot run without --experimental-vm-modules, and @fastify/cookie for its import('cookie').
 function esmOnlyPackages() {
   const root = join(__dirname, 'node_modules');
   const names = readdirSync(root).flatMap((name) =>
@@ -18,7 +18,7 @@ function esmOnlyPackages() {
     }
   });
 }
-const transformed = [...esmOnlyPackages(), '@electric-sql/pglite'].map((name) => name.replace(/[.+]/g, '\\$&'));
+const transformed = [...esmOnlyPackages(), '@electric-sql/pglite', '@fastify/cookie'].map((name) => name.replace(/[.+]/g, '\\$&'));
 
 /** @type {import('jest').Config} */
 module.exports = {

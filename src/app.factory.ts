@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { DatabaseTarget } from './database/data-source.factory';
+import { registerWeb } from './dashboard/web';
 import { ProblemExceptionFilter } from './common/http/exception.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation';
@@ -37,6 +38,7 @@ export async function createApp(config: AppConfig, { logger, database, imports }
     bufferLogs: false,
     abortOnError: false,
   });
+  await registerWeb(app, config);
   const fastify = app.getHttpAdapter().getInstance();
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);

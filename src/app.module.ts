@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { MailModule } from './mail/mail.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
@@ -38,6 +39,7 @@ export class AppModule {
         ApiKeysModule,
         TenantConfigModule,
         UsageModule,
+        DashboardModule,
         ...extraImports,
       ],
     };

@@ -283,6 +283,11 @@ export class ApiKeysService {
     return asked;
   }
 
+  /** The scopes this caller may put on a key of its own (what a create form offers). */
+  grantableScopesFor(actor: Principal): string[] {
+    return this.grantableScopes(actor, null);
+  }
+
   private grantableScopes(actor: Principal, owner: User | null): string[] {
     const byCreator = actor.kind === 'admin' ? [...SCOPES] : actor.kind === 'apiKey' ? actor.scopes : ROLE_SCOPES[actor.role!];
     // A user's key never carries more than the user's own role allows.

@@ -58,6 +58,16 @@ export class AuthService {
     return this.tokenPair(user, session.id, refreshToken);
   }
 
+  /** A dashboard sign-in for a user whose credentials were checked: the cookie token, audited. */
+  startDashboardSession(user: User, client: ClientInfo): Promise<{ token: string }> {
+    return this.dataSource.transaction(async (manager) => {
+      const { session, token } = await this.sessions.createDashboardSession(user, client, manager);
+      const self = { type: 'user', id: user.id } as const;
+      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: 'auth.login', target: self, client, metadata: { sessionId: session.id, via: 'dashboard' } });
+      return { token };
+    });
+  }
+
   /** Checks email + password with brute-force limits; shared by the API and the dashboard. */
   async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
     const ip = client.ip ?? 'unknown';

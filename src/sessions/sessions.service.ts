@@ -68,10 +68,10 @@ export class SessionsService {
   }
 
   /** Starts a dashboard sign-in; the returned token goes into the cookie. */
-  async createDashboardSession(user: { id: string; tenantId: string }, client: ClientInfo) {
+  async createDashboardSession(user: { id: string; tenantId: string }, client: ClientInfo, manager: EntityManager = this.dataSource.manager) {
     const now = this.clock.now();
     const token = randomToken();
-    const session = await this.dataSource.getRepository(Session).save({
+    const session = await manager.getRepository(Session).save({
       tenantId: user.tenantId,
       userId: user.id,
       kind: 'dashboard',

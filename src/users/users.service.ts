@@ -16,7 +16,7 @@ import { User } from './user.entity';
 import { CreateUserDto, InviteUserDto, toUserDto, UpdateUserDto, UserDto } from './users.dto';
 
 /** Which roles an actor may hand out or act on: owners everything, admins members and viewers. */
-const MANAGEABLE_ROLES: Record<Role, Role[]> = {
+export const MANAGEABLE_ROLES: Record<Role, Role[]> = {
   owner: ['owner', 'admin', 'member', 'viewer'],
   admin: ['member', 'viewer'],
   member: [],

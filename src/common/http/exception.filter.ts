@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isDatabaseUnavailable } from './database-errors';
+import { isHtmlPage } from './page-paths';
 import { Problem } from './problem';
 
 /**
@@ -21,10 +22,24 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       this.logger.error({ requestId: request.id, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
     }
     if (reply.sent) return;
+    if (isHtmlPage(request.url)) return this.page(reply, problem);
     const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retryAfter) reply.header('retry-after', String(retryAfter));
     else if (problem.statusCode === 503) reply.header('retry-after', '5');
     reply.status(problem.statusCode).header('content-type', 'application/json; charset=utf-8').send(problem);
+  }
+
+  /** Pages: a sign-in is needed → /login; anything else → an HTML error page. */
+  private page(reply: FastifyReply, problem: Problem): void {
+    if (problem.statusCode === HttpStatus.UNAUTHORIZED) {
+      reply.redirect('/login', HttpStatus.SEE_OTHER);
+      return;
+    }
+    const titles: Record<number, string> = { 403: 'Not allowed', 404: 'Not found', 429: 'Too many requests' };
+    const title = titles[problem.statusCode] ?? (problem.statusCode >= 500 ? 'Something went wrong' : 'Request not accepted');
+    const message = problem.statusCode === 403 && problem.code !== 'CSRF_INVALID' ? 'Your role does not allow you to see this page.' : problem.message;
+    reply.status(problem.statusCode).header('cache-control', 'no-store');
+    void reply.view('error', { title, status: problem.statusCode, message, requestId: problem.requestId });
   }
 
   private toProblem(exception: unknown, requestId: string): Problem {

@@ -1,0 +1,138 @@
+import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
+import { Principal, Role } from '../common/auth/principal';
+import { PutConfigEntryDto } from '../tenant-config/tenant-config.dto';
+import { TenantConfigService } from '../tenant-config/tenant-config.service';
+import { InviteUserDto } from '../users/users.dto';
+import { MANAGEABLE_ROLES, UsersService } from '../users/users.service';
+import { checkForm, FieldErrors, PageRenderer, text, userError } from './pages';
+
+const Manages = () => Authenticated({ via: ['session'], roles: ['owner', 'admin'] });
+
+type Form = Record<string, unknown>;
+
+/** Users of the tenant: list, invite, change role, disable. */
+@ApiExcludeController()
+@Controller('dashboard/users')
+export class UsersPagesController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly pages: PageRenderer,
+  ) {}
+
+  @Get()
+  @Manages()
+  usersPage(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.render(principal, request, reply);
+  }
+
+  @Post('invitations')
+  @Manages()
+  async invite(@CurrentPrincipal() principal: Principal, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const values = { email: text(body, 'email').trim(), role: text(body, 'role') };
+    const { dto, errors } = await checkForm(InviteUserDto, values);
+    const fields: FieldErrors = {};
+    if (errors?.email) fields.email = 'Enter a valid email address.';
+    if (errors?.role) fields.role = 'Choose a role.';
+    let error: string | undefined;
+    if (!Object.keys(fields).length) {
+      try {
+        await this.users.invite(principal, dto);
+        return this.pages.redirect(reply, '/dashboard/users', 'user-invited');
+      } catch (caught) {
+        error = userError(caught).message;
+      }
+    }
+    return this.render(principal, request, reply, { values, errors: fields, error }, HttpStatus.BAD_REQUEST);
+  }
+
+  @Post(':id')
+  @Manages()
+  async update(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const role = text(body, 'role') || undefined;
+    const status = text(body, 'status') || undefined;
+    if ((role && !(MANAGEABLE_ROLES.owner as string[]).includes(role)) || (status && status !== 'active' && status !== 'disabled')) {
+      return this.render(principal, request, reply, { error: 'Choose a role or status from the list.' }, HttpStatus.BAD_REQUEST);
+    }
+    try {
+      await this.users.update(principal, id, { role: role as Role | undefined, status: status as 'active' | 'disabled' | undefined });
+    } catch (caught) {
+      const { status: code, message } = userError(caught);
+      return this.render(principal, request, reply, { error: message }, code);
+    }
+    this.pages.redirect(reply, '/dashboard/users', 'user-updated');
+  }
+
+  private async render(principal: Principal, request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}, status = HttpStatus.OK) {
+    const roles = MANAGEABLE_ROLES[principal.role!];
+    const users = (await this.users.list(principal.tenantId!)).map((user) => ({
+      ...user,
+      self: user.id === principal.userId,
+      manageable: user.id !== principal.userId && roles.includes(user.role),
+    }));
+    return this.pages.render(request, reply, 'users', { title: 'Users', users, roles, values: { role: 'member' }, ...extra }, status);
+  }
+}
+
+/** Configuration entries: list (secrets masked), add/edit, delete. */
+@ApiExcludeController()
+@Controller('dashboard/config')
+export class ConfigPagesController {
+  constructor(
+    private readonly config: TenantConfigService,
+    private readonly pages: PageRenderer,
+  ) {}
+
+  @Get()
+  @Manages()
+  async configPage(@CurrentPrincipal() principal: Principal, @Query('edit') edit: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const entries = await this.config.list(principal.tenantId!);
+    const editing = entries.find((entry) => entry.key === edit);
+    const values = editing ? { key: editing.key, value: editing.secret ? '' : JSON.stringify(editing.value), secret: editing.secret } : {};
+    return this.render(principal, request, reply, { values, editing: Boolean(editing) });
+  }
+
+  @Post()
+  @Manages()
+  async save(@CurrentPrincipal() principal: Principal, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const values = { key: text(body, 'key').trim(), value: text(body, 'value'), secret: text(body, 'secret') === 'on' };
+    const errors: FieldErrors = {};
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(values.key)) errors.key = 'Use 1 to 128 letters, digits, dots, dashes or underscores, starting with a letter or digit.';
+    const dto = Object.assign(new PutConfigEntryDto(), { value: parseValue(values.value), secret: values.secret });
+    if ((await checkForm(PutConfigEntryDto, dto)).errors) errors.value = 'The value must be at most 16 kB.';
+    let error: string | undefined;
+    if (!Object.keys(errors).length) {
+      try {
+        await this.config.put(principal, values.key, dto);
+        return this.pages.redirect(reply, '/dashboard/config', 'config-saved');
+      } catch (caught) {
+        error = userError(caught).message;
+      }
+    }
+    // A secret value typed in is not sent back to the browser.
+    return this.render(principal, request, reply, { values: { ...values, value: values.secret ? '' : values.value }, errors, error }, HttpStatus.BAD_REQUEST);
+  }
+
+  @Post(':key/delete')
+  @Manages()
+  async remove(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Res() reply: FastifyReply) {
+    await this.config.remove(principal, key);
+    this.pages.redirect(reply, '/dashboard/config', 'config-deleted');
+  }
+
+  private async render(principal: Principal, request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown>, status = HttpStatus.OK) {
+    const entries = (await this.config.list(principal.tenantId!)).map((entry) => ({ ...entry, shown: entry.secret ? entry.value : JSON.stringify(entry.value) }));
+    return this.pages.render(request, reply, 'config', { title: 'Configuration', entries, ...extra }, status);
+  }
+}
+
+/** JSON when the text is JSON (42, true, {"a":1}, "text"); anything else is kept as a string. */
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}

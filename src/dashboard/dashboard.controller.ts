@@ -1,0 +1,89 @@
+import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { ListApiKeysQuery } from '../api-keys/api-keys.dto';
+import { AuthService } from '../auth/auth.service';
+import { AppConfig } from '../config/app-config';
+import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
+import { Principal } from '../common/auth/principal';
+import { notFound } from '../common/http/errors';
+import { SessionsService } from '../sessions/sessions.service';
+import { PageRenderer, text, userError } from './pages';
+import { cookieNames, sessionCookieOptions } from './web';
+
+/** Every signed-in user, whatever the role. */
+export const SignedIn = () => Authenticated({ via: ['session'] });
+
+/** Overview, the user's sessions and account. */
+@ApiExcludeController()
+@Controller('dashboard')
+export class DashboardController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly keys: ApiKeysService,
+    private readonly sessions: SessionsService,
+    private readonly pages: PageRenderer,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  @SignedIn()
+  async overview(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const me = await this.auth.me(principal);
+    const active = await this.keys.list(principal, Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 1 }));
+    const seesAll = principal.role === 'owner' || principal.role === 'admin';
+    return this.pages.render(request, reply, 'overview', { title: 'Overview', tenant: me.tenant, role: principal.role, activeKeys: active.total, seesAll });
+  }
+
+  @Get('sessions')
+  @SignedIn()
+  async sessionsPage(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const sessions = await this.sessions.listForUser(principal.tenantId!, principal.userId!, principal.sessionId);
+    return this.pages.render(request, reply, 'sessions', { title: 'Sessions', sessions, others: sessions.some((s) => !s.current) });
+  }
+
+  @Post('sessions/others/revoke')
+  @SignedIn()
+  async revokeOtherSessions(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
+    await this.sessions.revokeAllForUser(principal.tenantId!, principal.userId!, 'revoked_by_user', principal.sessionId);
+    this.pages.redirect(reply, '/dashboard/sessions', 'sessions-revoked');
+  }
+
+  @Post('sessions/:id/revoke')
+  @SignedIn()
+  async revokeSession(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Res() reply: FastifyReply) {
+    if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user'))) throw notFound('Session');
+    if (id !== principal.sessionId) return this.pages.redirect(reply, '/dashboard/sessions', 'session-revoked');
+    const names = cookieNames(this.config);
+    reply.clearCookie(names.session, sessionCookieOptions(names));
+    this.pages.redirect(reply, '/login', 'signed-out');
+  }
+
+  @Get('account')
+  @SignedIn()
+  accountPage(@Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.pages.render(request, reply, 'account', { title: 'Account' });
+  }
+
+  @Post('account/password')
+  @SignedIn()
+  async changePassword(@CurrentPrincipal() principal: Principal, @Body() body: Record<string, unknown>, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const currentPassword = text(body, 'currentPassword');
+    const newPassword = text(body, 'newPassword');
+    const errors: Record<string, string> = {};
+    if (!currentPassword) errors.currentPassword = 'Enter your current password.';
+    if (!newPassword) errors.newPassword = 'Enter a new password.';
+    else if (newPassword !== text(body, 'confirmPassword')) errors.confirmPassword = 'The two new passwords differ.';
+    if (!Object.keys(errors).length) {
+      try {
+        await this.auth.changePassword(principal, { currentPassword, newPassword });
+        return this.pages.redirect(reply, '/dashboard/account', 'password-changed');
+      } catch (error) {
+        const { message } = userError(error);
+        errors[(error as { code?: string }).code === 'INVALID_CURRENT_PASSWORD' ? 'currentPassword' : 'newPassword'] = message;
+      }
+    }
+    return this.pages.render(request, reply, 'account', { title: 'Account', errors }, HttpStatus.BAD_REQUEST);
+  }
+}

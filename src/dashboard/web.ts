@@ -1,0 +1,103 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import fastifyView from '@fastify/view';
+import { HttpStatus } from '@nestjs/common';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Handlebars from 'handlebars';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AppConfig } from '../config/app-config';
+import { isHtmlPage, isPagePath } from '../common/http/page-paths';
+import { AppException } from '../common/http/problem';
+
+
+export interface CookieNames {
+  session: string;
+  csrf: string;
+  secure: boolean;
+}
+
+/** Behind https the cookies get `Secure` and the `__Host-` prefix (no Domain, Path=/). */
+export function cookieNames(config: AppConfig): CookieNames {
+  const secure = config.publicUrl.startsWith('https://');
+  return secure ? { session: '__Host-kw_session', csrf: '__Host-kw_csrf', secure } : { session: 'kw_session', csrf: 'kw_csrf', secure };
+}
+
+export const sessionCookieOptions = (names: CookieNames) => ({ path: '/', httpOnly: true, sameSite: 'lax' as const, secure: names.secure });
+
+/** The folder holding views/ and static/, from src/ or from dist/src/. */
+function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'views', 'layouts'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('views/ not found');
+    dir = parent;
+  }
+  return dir;
+}
+
+const CSP = {
+  useDefaults: false,
+  directives: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    frameAncestors: ["'none'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+  },
+};
+
+function handlebars(): typeof Handlebars {
+  const hbs = Handlebars.create();
+  hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hbs.registerHelper('includes', (list: unknown, item: unknown) => Array.isArray(list) && list.includes(item));
+  hbs.registerHelper('date', (value: unknown) => {
+    if (!value) return '—';
+    const date = new Date(value as string);
+    return Number.isNaN(date.getTime()) ? '—' : date.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  });
+  hbs.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.join(', ') : ''));
+  return hbs;
+}
+
+/**
+ * Cookies, CSRF, security headers, static files and the view engine. Headers are set only
+ * on pages and static files: the JSON API and /docs keep their own. (Form bodies are parsed
+ * by the Nest adapter's own urlencoded parser, so @fastify/formbody is not registered.)
+ */
+export async function registerWeb(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const names = cookieNames(config);
+  const root = projectRoot();
+  await app.register(fastifyCookie as never);
+  await app.register(fastifyCsrf as never, { cookieKey: names.csrf, cookieOpts: sessionCookieOptions(names), getToken: (request: FastifyRequest) => (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'] });
+  await app.register(fastifyHelmet as never, { global: false, contentSecurityPolicy: CSP, referrerPolicy: { policy: 'same-origin' }, frameguard: { action: 'deny' }, strictTransportSecurity: names.secure ? undefined : false });
+  await app.register(fastifyStatic as never, { root: join(root, 'static'), prefix: '/static/', decorateReply: false, index: false });
+  await app.register(fastifyView as never, {
+    engine: { handlebars: handlebars() },
+    root: join(root, 'views'),
+    layout: 'layouts/main.hbs',
+    viewExt: 'hbs',
+    production: config.isProduction,
+    options: { partials: { field: 'partials/field.hbs', nav: 'partials/nav.hbs', flash: 'partials/flash.hbs' } },
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!isPagePath(request.url)) return;
+    await (reply as unknown as { helmet(): Promise<void> }).helmet();
+    if (isHtmlPage(request.url)) reply.header('cache-control', 'no-store');
+  });
+}
+
+/** Refuses a request whose CSRF token is missing or does not match the caller's CSRF cookie. */
+export function assertCsrf(fastify: FastifyInstance, request: FastifyRequest): void {
+  let passed = false;
+  const check = (fastify as unknown as { csrfProtection(req: FastifyRequest, reply: { send(): void }, next: () => void): void }).csrfProtection;
+  check(request, { send: () => undefined }, () => (passed = true));
+  if (!passed) throw new AppException(HttpStatus.FORBIDDEN, 'CSRF_INVALID', 'This form has expired or did not come from this site. Go back, reload the page and try again.');
+}

@@ -1,0 +1,227 @@
+import AxeBuilder from '@axe-core/playwright';
+import { mkdirSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Browser, BrowserContext, chromium, Page, Response } from 'playwright-core';
+import { createTenant, createUser, TestUser } from '../helpers/identity';
+import { createTestApp, TestApp } from '../helpers/test-app';
+
+const SCREENSHOTS = join(__dirname, 'screenshots');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+describe('dashboard in a browser', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let owner: TestUser;
+  let viewer: TestUser;
+  let context: BrowserContext;
+  let page: Page;
+  /** Every page checked so far (headers, accessibility, screenshot). */
+  const checked: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    t = await createTestApp({ listen: true });
+    const tenant = await createTenant(t, 'Acme Robotics');
+    owner = await createUser(t, tenant.id, 'owner');
+    viewer = await createUser(t, tenant.id, 'viewer');
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  const url = (path: string) => `${t.url}${path}`;
+  const config = (key: string) => fetch(url('/config'), { headers: { 'x-api-key': key } });
+
+  /** Security headers, 0 serious/critical accessibility violations, and a screenshot. */
+  async function check(on: Page, response: Response | null, name: string, status = 200): Promise<void> {
+    expect(response).not.toBeNull();
+    expect([name, response!.status()]).toEqual([name, status]);
+    const headers = await response!.allHeaders();
+    const csp = headers['content-security-policy'];
+    for (const directive of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]) expect([name, csp]).toEqual([name, expect.stringContaining(directive)]);
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['referrer-policy']).toBe('same-origin');
+    expect(headers['cache-control']).toBe('no-store');
+    const results = await new AxeBuilder({ page: on }).analyze();
+    const severe = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    expect([name, severe]).toEqual([name, []]);
+    await on.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    checked.push(name);
+  }
+
+  async function visit(path: string, name: string, status = 200, on = page): Promise<void> {
+    await check(on, await on.goto(url(path)), name, status);
+  }
+
+  async function signIn(on: Page, user: { email: string; password: string }): Promise<void> {
+    await on.goto(url('/login'));
+    await on.getByLabel('Email').fill(user.email);
+    await on.getByLabel('Password').fill(user.password);
+    await Promise.all([on.waitForURL(url('/dashboard')), on.getByRole('button', { name: 'Sign in' }).click()]);
+  }
+
+  async function createKey(name: string): Promise<{ id: string; key: string }> {
+    await page.goto(url('/dashboard/keys/new'));
+    await page.getByLabel('Name').fill(name);
+    await page.getByRole('checkbox', { name: 'config:read' }).check();
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url() === url('/dashboard/keys') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Create the key' }).click()]);
+    await page.waitForLoadState();
+    await check(page, response, 'key-created', 201);
+    const key = await page.locator('#new-key').inputValue();
+    const id = /\/dashboard\/keys\/([0-9a-f-]{36})/.exec((await page.getByRole('link', { name: 'Go to the key' }).getAttribute('href'))!)![1];
+    return { id, key };
+  }
+
+  it('shows the public pages with headers, accessibility and screenshots', async () => {
+    await visit('/login', 'login');
+    await visit('/forgot', 'forgot');
+    await visit('/reset?token=abc', 'reset');
+    await visit('/invite?token=abc', 'invite');
+  });
+
+  it('signs in with a HttpOnly, SameSite=Lax cookie', async () => {
+    await page.goto(url('/login'));
+    await page.getByLabel('Email').fill(owner.email);
+    await page.getByLabel('Password').fill('wrong password entirely');
+    const [failed] = await Promise.all([page.waitForResponse((r) => r.url() === url('/login') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in' }).click()]);
+    await expectText(page, 'Invalid email or password.');
+    await check(page, failed, 'login-error', 401);
+    expect(await page.getByLabel('Password').inputValue()).toBe('');
+
+    await signIn(page, owner);
+    const cookie = (await context.cookies()).find((c) => c.name === 'kw_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', secure: false });
+    await visit('/dashboard', 'overview');
+    await expectText(page, 'Acme Robotics');
+  });
+
+  it('creates a key shown once, which works until it is revoked in the page', async () => {
+    await visit('/dashboard/keys/new', 'key-new');
+    const { id, key } = await createKey('deploy bot');
+    expect(key).toMatch(/^kw_[0-9A-Za-z]{49}$/);
+    // The copy button is the one piece that needs JavaScript: it appears once the script ran.
+    expect(await page.getByRole('button', { name: 'Copy' }).isVisible()).toBe(true);
+
+    const res = await config(key);
+    expect(res.status).toBe(200);
+
+    await visit(`/dashboard/keys/${id}`, 'key');
+    expect(await page.content()).not.toContain(key);
+    await visit('/dashboard/keys', 'keys');
+    expect(await page.content()).not.toContain(key);
+
+    await page.goto(url(`/dashboard/keys/${id}`));
+    await page.getByRole('link', { name: 'Revoke…' }).click();
+    await page.waitForURL(url(`/dashboard/keys/${id}/revoke`));
+    await check(page, await page.reload(), 'key-revoke');
+    await Promise.all([page.waitForURL(/flash=key-revoked/), page.getByRole('button', { name: 'Revoke the key' }).click()]);
+    await expectText(page, 'The key has been revoked');
+    const refused = await config(key);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe('KEY_REVOKED');
+  });
+
+  it('rotates a key: the new one works, the old one stops when no grace is chosen', async () => {
+    const { id, key: oldKey } = await createKey('rotating bot');
+    await page.goto(url(`/dashboard/keys/${id}`));
+    await page.getByLabel('Old key keeps working for').selectOption('0');
+    await page.getByRole('button', { name: 'Rotate' }).click();
+    await expectText(page, 'Key rotated');
+    const newKey = await page.locator('#new-key').inputValue();
+    expect(newKey).not.toBe(oldKey);
+    expect((await config(newKey)).status).toBe(200);
+    expect((await config(oldKey)).status).toBe(401);
+  });
+
+  it('refuses a form posted from a page on another origin, and nothing changes', async () => {
+    const { id, key } = await createKey('target of a forged form');
+    const attacker = await serve(`<!doctype html><html><body>
+      <form id="f" method="post" action="${url(`/dashboard/keys/${id}/revoke`)}"><input type="hidden" name="x" value="1"></form>
+      <script>document.getElementById('f').submit()</script></body></html>`);
+    try {
+      const evil = await context.newPage();
+      const [response] = await Promise.all([evil.waitForResponse((r) => r.url().endsWith(`/dashboard/keys/${id}/revoke`)), evil.goto(`http://localhost:${(attacker.address() as AddressInfo).port}/`)]);
+      // Without the session cookie (SameSite=Lax) the page sends the browser to sign in; with it, the missing token is refused.
+      expect([303, 403]).toContain(response.status());
+      await evil.close();
+    } finally {
+      attacker.close();
+    }
+    expect((await config(key)).status).toBe(200);
+  });
+
+  it('lists sessions and signs out the others', async () => {
+    const other = await context.browser()!.newContext();
+    const otherPage = await other.newPage();
+    await signIn(otherPage, owner);
+    await visit('/dashboard/sessions', 'sessions');
+    await Promise.all([page.waitForURL(/flash=sessions-revoked/), page.getByRole('button', { name: 'Sign out everywhere else' }).click()]);
+    await otherPage.goto(url('/dashboard'));
+    expect(otherPage.url()).toBe(url('/login'));
+    await other.close();
+  });
+
+  it('shows the users and configuration pages to an owner', async () => {
+    await visit('/dashboard/users', 'users');
+    await page.goto(url('/dashboard/config'));
+    await page.getByLabel('Key', { exact: true }).fill('feature.flag');
+    await page.getByLabel('Value').fill('true');
+    await Promise.all([page.waitForURL(/flash=config-saved/), page.getByRole('button', { name: 'Save' }).click()]);
+    await visit('/dashboard/config', 'config');
+    await expectText(page, 'feature.flag');
+  });
+
+  it('changes the password, then signs out; the old cookie is refused', async () => {
+    await visit('/dashboard/account', 'account');
+    const newPassword = 'copper meadow 42 drifting kites';
+    await page.getByLabel('Current password').fill(owner.password);
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('New password again').fill(newPassword);
+    await Promise.all([page.waitForURL(/flash=password-changed/), page.getByRole('button', { name: 'Change the password' }).click()]);
+
+    const oldCookie = (await context.cookies()).find((c) => c.name === 'kw_session')!;
+    await Promise.all([page.waitForURL(/\/login/), page.getByRole('button', { name: 'Sign out' }).click()]);
+    const stale = await fetch(url('/dashboard'), { headers: { cookie: `kw_session=${oldCookie.value}` }, redirect: 'manual' });
+    expect(stale.status).toBe(303);
+    expect(stale.headers.get('location')).toBe('/login');
+    await context.addCookies([oldCookie]);
+    await page.goto(url('/dashboard'));
+    expect(page.url()).toBe(url('/login'));
+
+    await signIn(page, { email: owner.email, password: newPassword });
+  });
+
+  it('gives a viewer no link to, and a 403 page for, what the role may not see', async () => {
+    const viewerContext = await browser.newContext();
+    const viewerPage = await viewerContext.newPage();
+    await signIn(viewerPage, viewer);
+    expect(await viewerPage.getByRole('link', { name: 'Users' }).count()).toBe(0);
+    expect(await viewerPage.getByRole('link', { name: 'Configuration' }).count()).toBe(0);
+    await visit('/dashboard/users', 'viewer-users-403', 403, viewerPage);
+    await visit('/dashboard/config', 'viewer-config-403', 403, viewerPage);
+    await visit('/dashboard/keys/new', 'viewer-key-new-403', 403, viewerPage);
+    await visit('/dashboard/keys', 'viewer-keys', 200, viewerPage);
+    await viewerContext.close();
+  });
+
+  it('checked every page', () => {
+    expect(checked).toEqual(expect.arrayContaining(['login', 'forgot', 'reset', 'invite', 'overview', 'key-new', 'key-created', 'key', 'keys', 'key-revoke', 'sessions', 'users', 'config', 'account', 'viewer-users-403']));
+  });
+});
+
+async function expectText(page: Page, text: string): Promise<void> {
+  await page.getByText(text).first().waitFor({ timeout: 10_000 });
+}
+
+/** A page on another origin (localhost rather than 127.0.0.1: another site). */
+async function serve(html: string): Promise<Server> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}

@@ -21,6 +21,8 @@ export async function promptLine(question: string): Promise<string> {
 export function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) return Promise.reject(needTerminal('a password', 'Use --password-stdin to pass it on standard input.'));
+  // Raw mode first: keys typed once the question shows must never be echoed.
+  stdin.setRawMode(true);
   process.stderr.write(question);
   return new Promise((resolve, reject) => {
     let typed = '';
@@ -41,7 +43,6 @@ export function promptHidden(question: string): Promise<string> {
         else if (char >= ' ') typed += char;
       }
     };
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', onData);
   });

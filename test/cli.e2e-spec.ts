@@ -68,12 +68,13 @@ describe('the keyward command line', () => {
   const credentialsFile = join(home, 'credentials.json');
   const stored = () => JSON.parse(readFileSync(credentialsFile, 'utf8')) as { url: string; apiKey: string; keyId: string };
   const me = (key: string) => fetch(`${url}/auth/me`, { headers: { 'x-api-key': key } });
+  const bodyOf = async (response: Response | Promise<Response>): Promise<any> => (await response).json();
 
   beforeAll(async () => {
     service = await startService({ DATA_DIR: freshDir('data'), ADMIN_TOKEN, LOGIN_FAILURES_PER_ACCOUNT: '3' });
     url = service.url;
     const admin = { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' };
-    const tenant = await (await fetch(`${url}/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Acme CLI' }) })).json();
+    const tenant = await bodyOf(fetch(`${url}/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Acme CLI' }) }));
     const user = await fetch(`${url}/admin/tenants/${tenant.id}/users`, { method: 'POST', headers: admin, body: JSON.stringify({ email, role: 'owner', password }) });
     expect(user.status).toBe(201);
   });
@@ -102,7 +103,7 @@ describe('the keyward command line', () => {
     expect(result.stderr).not.toContain(saved.apiKey);
     expect(service.output()).not.toContain(password);
 
-    const who = await (await me(saved.apiKey)).json();
+    const who = await bodyOf(me(saved.apiKey));
     expect(who).toMatchObject({ apiKeyId: saved.keyId, scopes: scopes.split(','), user: { email } });
   });
 
@@ -120,7 +121,7 @@ describe('the keyward command line', () => {
     const saved = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8'));
     expect(saved.keyName).toBe(hostname());
     // The default scope is config:read only.
-    expect((await (await me(saved.apiKey)).json()).scopes).toEqual(['config:read']);
+    expect((await bodyOf(me(saved.apiKey))).scopes).toEqual(['config:read']);
   });
 
   it('whoami shows the server, the user, the tenant and the scopes', async () => {
@@ -160,14 +161,14 @@ describe('the keyward command line', () => {
     expect(rotated.code).toBe(0);
     const next = JSON.parse(rotated.stdout);
     expect(next).toMatchObject({ name: 'deploy bot', rotatedFromId: key.id, apiKey: expect.stringMatching(/^kw_/) });
-    expect((await (await me(key.apiKey)).json()).code).toBe('KEY_REVOKED');
+    expect((await bodyOf(me(key.apiKey))).code).toBe('KEY_REVOKED');
     expect((await me(next.apiKey)).status).toBe(200);
 
     const revoked = await keyward(['keys', 'revoke', next.id], { dir: home });
     expect(revoked).toMatchObject({ code: 0 });
     expect(revoked.stderr).toContain(`Revoked key ${next.id}`);
     const refused = await me(next.apiKey);
-    expect({ status: refused.status, code: (await refused.json()).code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
+    expect({ status: refused.status, code: (await bodyOf(refused)).code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
   });
 
   it('config set takes JSON when it parses, text otherwise; config get prints a value, a table, JSON or shell exports', async () => {
@@ -331,7 +332,7 @@ describe('the keyward command line', () => {
     expect(existsSync(credentialsFile)).toBe(false);
     expect(existsSync(join(home, 'config-cache.json'))).toBe(false);
     const refused = await me(apiKey);
-    expect({ status: refused.status, code: (await refused.json()).code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
+    expect({ status: refused.status, code: (await bodyOf(refused)).code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
 
     const again = await keyward(['logout'], { dir: home });
     expect(again.code).toBe(3);

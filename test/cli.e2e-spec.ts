@@ -43,9 +43,9 @@ function keyward(args: string[], options: { dir?: string; env?: Record<string, s
 }
 
 /** The same, through a pseudo-terminal (util-linux `script`), answering each prompt as it appears. */
-function keywardOnTerminal(args: string[], dir: string, answers: { prompt: string; reply: string }[]): Promise<Result> {
+function keywardOnTerminal(args: string[], dir: string, answers: { prompt: string; reply: string }[], env: Record<string, string> = {}): Promise<Result> {
   const command = [process.execPath, BIN, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: freshDir('home'), KEYWARD_CONFIG_DIR: dir, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: freshDir('home'), KEYWARD_CONFIG_DIR: dir, TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   const pending = [...answers];
   const onData = (chunk: Buffer) => {
@@ -122,6 +122,35 @@ describe('the keyward command line', () => {
     expect(saved.keyName).toBe(hostname());
     // The default scope is config:read only.
     expect((await bodyOf(me(saved.apiKey))).scopes).toEqual(['config:read']);
+  });
+
+  it('a new login replaces the stored key and revokes the one it replaces', async () => {
+    const dir = freshDir('relogin');
+    const login = () => keyward(['login', '--url', url, '--email', email, '--password-stdin'], { dir, input: password });
+    expect((await login()).code).toBe(0);
+    const first = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8'));
+    const second = await login();
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`Revoked the previously stored key`);
+    expect(JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')).apiKey).not.toBe(first.apiKey);
+    expect((await bodyOf(me(first.apiKey))).code).toBe('KEY_REVOKED');
+  });
+
+  it('shows a spinner on a terminal while a request takes more than a second, and erases it', async () => {
+    const slow = createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json', etag: '"1"' }).end('{"slow":"yes"}'), 1500);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = { KEYWARD_URL: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, KEYWARD_API_KEY: 'kw_stub' };
+      const result = await keywardOnTerminal(['config', 'get', 'slow'], freshDir('spin'), [], env);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/[|/\\-] Fetching configuration/);
+      expect(result.stdout).toContain('\x1b[K');
+      expect(result.stdout.trim().endsWith('yes')).toBe(true);
+    } finally {
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 
   it('whoami shows the server, the user, the tenant and the scopes', async () => {

@@ -493,6 +493,17 @@ describe('API keys', () => {
       expect(outcome(await t.http.get('/auth/api-key/list').set(withKey(othersKey.apiKey)))).toBe('401 UNAUTHENTICATED');
     });
 
+    it('DELETE /auth/api-key lets any key revoke itself, and only itself, without a scope', async () => {
+      const key = await createKey(main.member.auth, { scopes: ['config:read'] });
+      const other = await createKey(main.member.auth, { scopes: ['config:read'] });
+      expect(outcome(await t.http.delete(`/v1/api-keys/${key.id}`).set(withKey(key.apiKey)))).toBe('403 INSUFFICIENT_SCOPE');
+      expect(outcome(await t.http.delete('/auth/api-key').set(withKey(key.apiKey)))).toBe('204');
+      expect(await use(key.apiKey)).toBe('401 KEY_REVOKED');
+      expect(await use(other.apiKey)).toBe('200');
+      expect(outcome(await t.http.delete('/auth/api-key').set(withKey(key.apiKey)))).toBe('401 KEY_REVOKED');
+      expect(outcome(await t.http.delete('/auth/api-key').set(main.member.auth))).toBe('401 KEY_MISSING');
+    });
+
     it('GET /auth/me with a key names the key, its owner and its scopes', async () => {
       const key = await createKey(main.member.auth, { scopes: ['keys:read', 'config:read'] });
       const me = await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200);

@@ -78,6 +78,14 @@ export class CliApiKeysController {
     return this.keys.listOwnActive(principal);
   }
 
+  @Delete()
+  @Authenticated({ via: ['apiKey'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Revoke the key making this request (the CLI signing out); needs no scope' })
+  revokeCallingApiKey(@CurrentPrincipal() principal: Principal) {
+    return this.keys.revokeCalling(principal);
+  }
+
   @Delete('revoke/:key')
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)

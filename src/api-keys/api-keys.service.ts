@@ -210,6 +210,14 @@ export class ApiKeysService {
     await this.revoke(actor, key.id);
   }
 
+  /**
+   * A key revokes itself: whoever holds a key may always end it, whatever its scopes, so a
+   * `config:read` key of the CLI can sign out without a password.
+   */
+  async revokeCalling(actor: Principal): Promise<void> {
+    await this.revoke(actor, actor.apiKeyId!);
+  }
+
   /** The caller's own active keys (the CLI's list). */
   async listOwnActive(actor: Principal): Promise<ApiKeyDto[]> {
     const page = await this.list(actor, Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 100 }), true);

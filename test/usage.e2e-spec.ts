@@ -112,6 +112,10 @@ describe('leaked-key report', () => {
     expect(valid.status).toBe(202);
     expect(valid.body).toEqual({ status: 'received' });
     expect(outcome(await t.http.get('/auth/me').set(withKey(key.apiKey)))).toBe('401 KEY_REVOKED');
+    const audited = await t.http.get('/v1/audit-events').query({ action: 'key.revoked', targetId: key.id }).set('authorization', `Bearer ${main.owner.accessToken}`).expect(200);
+    expect(audited.body.items).toEqual([
+      expect.objectContaining({ actor: { type: 'system', id: null }, target: { type: 'api_key', id: key.id }, reason: 'LEAK_REPORTED', metadata: { source: 'https://paste.example/abc' } }),
+    ]);
 
     for (let i = 0; i < 50 && recipients().length < 3; i++) await sleep(100);
     expect(recipients().sort()).toEqual([main.owner.email, main.admin.email, main.member.email].sort());

@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
+import { PeriodicWriter } from '../common/batch/periodic-writer';
 
 const FLUSH_INTERVAL_MS = 5_000;
 const HOUR_MS = 3_600_000;
@@ -32,29 +33,15 @@ export interface UsedKey {
  * period is over.
  */
 @Injectable()
-export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
+export class KeyUsageService extends PeriodicWriter {
   private readonly logger = new Logger(KeyUsageService.name);
   private pending = new Map<string, Pending>();
-  private timer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
-  ) {}
-
-  onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush();
+  ) {
+    super(FLUSH_INTERVAL_MS);
   }
 
   record(key: UsedKey, now: number): void {
@@ -67,12 +54,6 @@ export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApp
   recordDenied(key: UsedKey, code: string, now: number): void {
     const denied = this.bucket(this.entry(key), now).denied;
     denied[code] = (denied[code] ?? 0) + 1;
-  }
-
-  /** Writes what has accumulated; on failure keeps it for the next attempt. */
-  flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
-    return this.flushing;
   }
 
   private entry(key: UsedKey): Pending {
@@ -94,7 +75,8 @@ export class KeyUsageService implements OnModuleInit, OnModuleDestroy, BeforeApp
     return bucket;
   }
 
-  private async write(): Promise<void> {
+  /** Writes what has accumulated; on failure keeps it for the next attempt. */
+  protected async write(): Promise<void> {
     const batch = this.pending;
     this.pending = new Map();
     try {

@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
+import { PeriodicWriter } from '../common/batch/periodic-writer';
 import { AuditService } from './audit.service';
 
 const MINUTE_MS = 60_000;
@@ -23,31 +24,17 @@ interface Pending {
  * Closed minutes are written every few seconds; everything at shutdown.
  */
 @Injectable()
-export class KeyDenialsService implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
+export class KeyDenialsService extends PeriodicWriter {
   private readonly logger = new Logger(KeyDenialsService.name);
   private pending = new Map<string, Pending>();
   private dropped = 0;
-  private timer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
     private readonly audit: AuditService,
-  ) {}
-
-  onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush(), FLUSH_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush(true);
+  ) {
+    super(FLUSH_INTERVAL_MS);
   }
 
   note(tenantId: string, keyId: string, ip: string, code: string): void {
@@ -60,12 +47,7 @@ export class KeyDenialsService implements OnModuleInit, OnModuleDestroy, BeforeA
   }
 
   /** Writes the minutes that are over (all of them when `all`); on failure keeps them for the next try. */
-  flush(all = false): Promise<void> {
-    this.flushing ??= this.write(all).finally(() => (this.flushing = undefined));
-    return this.flushing;
-  }
-
-  private async write(all: boolean): Promise<void> {
+  protected async write(all: boolean): Promise<void> {
     const current = Math.floor(this.clock.now().getTime() / MINUTE_MS);
     const due = [...this.pending].filter(([, entry]) => all || entry.minute < current);
     if (this.dropped) {

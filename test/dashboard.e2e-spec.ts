@@ -315,7 +315,7 @@ describe('dashboard pages', () => {
       expect(html).toContain('<code>key.created</code>');
       expect(html).toContain('<code>auth.login</code>');
       const section = html.slice(html.indexOf('Recent audit events'), html.indexOf('Shortcuts'));
-      expect(section.match(/<tr>\s*<td>/g)).toHaveLength(10);
+      expect(section.match(/<tr>\s*<td class="when">/g)).toHaveLength(10);
       expect(section).toContain(boss.email);
       for (const user of [member, looker]) {
         const other = new Browser(t);
@@ -364,7 +364,7 @@ describe('dashboard pages', () => {
       const first = await browser.get('/dashboard/audit?action=test.bulk');
       expect(first.status).toBe(200);
       expect(first.text).toContain('Chain verified');
-      const rows = (html: string) => [...html.matchAll(/<tr>\s*<td>[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map((m) => ({ seq: Number(m[1]), action: m[2] }));
+      const rows = (html: string) => [...html.matchAll(/<tr>\s*<td class="when">[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map((m) => ({ seq: Number(m[1]), action: m[2] }));
       const page1 = rows(first.text);
       expect(page1).toHaveLength(50);
       expect(page1.every((row) => row.action === 'test.bulk')).toBe(true);

@@ -1,10 +1,12 @@
 import { DataSource } from 'typeorm';
+import { KeyUsageService } from '../src/api-keys/key-usage.service';
+import { AuditService } from '../src/audit/audit.service';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Browser, setCookieLine, shownKey } from './helpers/dashboard';
 import { adminHeaders, createTenant, createUser, TestTenant, TestUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
-const PAGES_SIGNED_IN = ['/dashboard', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/users', '/dashboard/config', '/dashboard/sessions', '/dashboard/account'];
+const PAGES_SIGNED_IN = ['/dashboard', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/users', '/dashboard/config', '/dashboard/audit', '/dashboard/sessions', '/dashboard/account'];
 const PAGES_PUBLIC = ['/login', '/forgot', '/reset?token=x', '/invite?token=x'];
 
 describe('dashboard pages', () => {
@@ -156,7 +158,8 @@ describe('dashboard pages', () => {
     expect(overview.text).not.toContain('href="/dashboard/users"');
     expect(overview.text).not.toContain('href="/dashboard/config"');
     expect(overview.text).not.toContain('href="/dashboard/keys/new"');
-    for (const path of ['/dashboard/users', '/dashboard/config', '/dashboard/keys/new']) {
+    expect(overview.text).not.toContain('href="/dashboard/audit"');
+    for (const path of ['/dashboard/users', '/dashboard/config', '/dashboard/audit', '/dashboard/keys/new']) {
       const res = await browser.get(path);
       expect([path, res.status]).toEqual([path, 403]);
       expect(res.text).toContain('Not allowed');
@@ -251,5 +254,204 @@ describe('dashboard pages', () => {
 
   it('does not let the operator token into the pages', async () => {
     expect((await t.http.get('/dashboard').set(adminHeaders)).status).toBe(303);
+  });
+
+  describe('activity: usage charts, audit events, the audit log and secret reveals', () => {
+    let team: TestTenant;
+    let boss: TestUser;
+    let member: TestUser;
+    let looker: TestUser;
+    const db = () => t.app.get(DataSource);
+    const today = () => new Date().toISOString().slice(0, 10);
+    const shift = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+    /** The cells of the usage table's row for one period. */
+    const usageRow = (html: string, label: string) => new RegExp(`<th scope="row">${label}</th><td>(\\d+)</td><td>(\\d+)</td>`).exec(html)?.slice(1).map(Number);
+
+    beforeAll(async () => {
+      team = await createTenant(t, 'Activity Ltd');
+      boss = await createUser(t, team.id, 'owner');
+      member = await createUser(t, team.id, 'member');
+      looker = await createUser(t, team.id, 'viewer');
+    });
+
+    it('charts the last 7 days of requests on the overview, successes and denials, with the numbers', async () => {
+      const browser = new Browser(t);
+      await browser.signIn(boss);
+      const before = await browser.get('/dashboard');
+      expect(before.text).toContain('No requests in this period.');
+      const { id, key } = await createKey(browser);
+      for (let i = 0; i < 3; i++) expect((await config(key)).status).toBe(200);
+      await browser.get(`/dashboard/keys/${id}`);
+      await browser.post(`/dashboard/keys/${id}/disable`);
+      expect((await config(key)).body.code).toBe('KEY_DISABLED');
+      await t.app.get(KeyUsageService).flush();
+
+      const html = (await browser.get('/dashboard')).text;
+      expect(html).toMatch(/<svg role="img" aria-label="Requests with the tenant’s keys, last 7 days"/);
+      expect(html).toContain('<title>Requests with the tenant’s keys, last 7 days</title>');
+      expect(html).toContain('3 allowed · 1 denied');
+      expect(usageRow(html, today())).toEqual([3, 1]);
+      expect(usageRow(html, shift(-6))).toEqual([0, 0]);
+      expect(usageRow(html, shift(-7))).toBeUndefined();
+      expect(html.match(/<rect class="bar-ok"/g)).toHaveLength(1);
+      expect(html.match(/<rect class="bar-denied"/g)).toHaveLength(1);
+
+      // A member's overview counts only the member's own keys.
+      const memberBrowser = new Browser(t);
+      await memberBrowser.signIn(member);
+      const mine = (await memberBrowser.get('/dashboard')).text;
+      expect(mine).toContain('Requests with your keys, last 7 days');
+      expect(mine).toContain('No requests in this period.');
+    });
+
+    it('shows the 10 most recent audit events to an owner, not to a member or a viewer', async () => {
+      const browser = new Browser(t);
+      // Enough events that only the newest 10 fit.
+      for (let i = 0; i < 3; i++) await browser.signIn(boss);
+      const [{ n }] = await db().query('SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1', [team.id]);
+      expect(n).toBeGreaterThan(10);
+      const html = (await browser.get('/dashboard')).text;
+      expect(html).toContain('Recent audit events');
+      expect(html).toContain('<code>key.created</code>');
+      expect(html).toContain('<code>auth.login</code>');
+      const section = html.slice(html.indexOf('Recent audit events'), html.indexOf('Shortcuts'));
+      expect(section.match(/<tr>\s*<td class="when">/g)).toHaveLength(10);
+      expect(section).toContain(boss.email);
+      for (const user of [member, looker]) {
+        const other = new Browser(t);
+        await other.signIn(user);
+        const page = (await other.get('/dashboard')).text;
+        expect(page).not.toContain('Recent audit events');
+        expect(page).not.toContain('<code>auth.login</code>');
+        expect(page).not.toContain('href="/dashboard/audit"');
+      }
+    });
+
+    it('shows a key its usage per hour or per day and its audit events; a member sees only their own keys', async () => {
+      const ownerBrowser = new Browser(t);
+      await ownerBrowser.signIn(boss);
+      const bossKey = await createKey(ownerBrowser, 'boss key');
+      const memberBrowser = new Browser(t);
+      await memberBrowser.signIn(member);
+      const mine = await createKey(memberBrowser, 'member key');
+      await config(mine.key);
+      await t.app.get(KeyUsageService).flush();
+
+      const hourly = (await memberBrowser.get(`/dashboard/keys/${mine.id}`)).text;
+      expect(hourly).toContain('Requests with member key per hour, last 48 hours');
+      expect(hourly).toContain('1 allowed · 0 denied');
+      expect(hourly.match(/<th scope="row">/g)).toHaveLength(48);
+      expect(hourly).toContain('<code>key.created</code>');
+      expect(hourly).toContain(member.email);
+      const daily = (await memberBrowser.get(`/dashboard/keys/${mine.id}?usage=day`)).text;
+      expect(daily).toContain('Requests with member key per day, last 30 days');
+      expect(daily.match(/<th scope="row">/g)).toHaveLength(30);
+      expect(usageRow(daily, today())).toEqual([1, 0]);
+
+      const refused = await memberBrowser.get(`/dashboard/keys/${bossKey.id}`);
+      expect(refused.status).toBe(404);
+      expect(refused.text).not.toContain('boss key');
+      expect(refused.text).not.toContain('key.created');
+      // The owner sees both keys' pages.
+      expect((await ownerBrowser.get(`/dashboard/keys/${mine.id}`)).status).toBe(200);
+    });
+
+    it('lists the audit log with filters, older pages, a CSV download and the chain check; owners and admins only', async () => {
+      const audit = t.app.get(AuditService);
+      for (let i = 0; i < 55; i++) await audit.record(db().manager, { tenantId: team.id, actor: { type: 'system', id: null }, action: 'test.bulk', metadata: { i } });
+      const browser = new Browser(t);
+      await browser.signIn(boss);
+      const first = await browser.get('/dashboard/audit?action=test.bulk');
+      expect(first.status).toBe(200);
+      expect(first.text).toContain('Chain verified');
+      const rows = (html: string) => [...html.matchAll(/<tr>\s*<td class="when">[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map((m) => ({ seq: Number(m[1]), action: m[2] }));
+      const page1 = rows(first.text);
+      expect(page1).toHaveLength(50);
+      expect(page1.every((row) => row.action === 'test.bulk')).toBe(true);
+      const older = /href="([^"]+)" rel="next">Older/.exec(first.text)![1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+      expect(older).toContain('action=test.bulk');
+      const page2 = rows((await browser.get(older)).text);
+      expect(page2).toHaveLength(5);
+      expect(Math.max(...page2.map((row) => row.seq))).toBeLessThan(Math.min(...page1.map((row) => row.seq)));
+
+      expect(rows((await browser.get(`/dashboard/audit?action=test.bulk&from=${shift(1)}`)).text)).toHaveLength(0);
+      expect(rows((await browser.get(`/dashboard/audit?action=test.bulk&to=${shift(-1)}`)).text)).toHaveLength(0);
+      expect(rows((await browser.get(`/dashboard/audit?action=test.bulk&from=${today()}&to=${today()}&actorType=system&outcome=success`)).text)).toHaveLength(50);
+      expect(rows((await browser.get('/dashboard/audit?action=test.bulk&actorType=user')).text)).toHaveLength(0);
+      const badDate = await browser.get('/dashboard/audit?from=yesterday');
+      expect(badDate.status).toBe(200);
+      expect(badDate.text).toContain('Enter a date as YYYY-MM-DD.');
+
+      // The CSV link is the API's export, reached with the session cookie.
+      const csvHref = /href="([^"]+)" download>Download CSV/.exec(first.text)![1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+      expect(csvHref).toBe('/v1/audit-events?action=test.bulk&format=csv');
+      const csv = await browser.get(csvHref);
+      expect(csv.status).toBe(200);
+      expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+      const lines = csv.text.trim().split('\r\n');
+      expect(lines[0]).toMatch(/^occurredAt,seq,/);
+      expect(lines.slice(1)).toHaveLength(55);
+      expect(lines.slice(1).every((line) => line.includes(',test.bulk,'))).toBe(true);
+
+      for (const user of [member, looker]) {
+        const other = new Browser(t);
+        await other.signIn(user);
+        const res = await other.get('/dashboard/audit');
+        expect(res.status).toBe(403);
+        expect(res.text).toContain('Not allowed');
+        expect((await other.get(csvHref)).status).toBe(403);
+      }
+
+      // Edited behind the application's back, the chain shows where it breaks.
+      const seq = page2[0].seq;
+      await db().transaction(async (m) => {
+        await m.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only');
+        await m.query("UPDATE audit_events SET metadata = '{\"i\": -1}' WHERE tenant_id = $1 AND seq = $2", [team.id, seq]);
+        await m.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
+      });
+      const broken = (await browser.get('/dashboard/audit')).text;
+      expect(broken).toContain(`Chain broken at event ${seq}`);
+      expect(broken).toContain('HASH_MISMATCH');
+    });
+
+    it('reveals one secret on request, only in that response, and audits who revealed which key', async () => {
+      const other = await createTenant(t, 'Reveal Co');
+      const owner2 = await createUser(t, other.id, 'owner');
+      const viewer2 = await createUser(t, other.id, 'viewer');
+      const browser = new Browser(t);
+      await browser.signIn(owner2);
+      await browser.get('/dashboard/config');
+      await browser.post('/dashboard/config', { key: 'db.password', value: '"hunter2-secret"', secret: 'on' });
+      await browser.post('/dashboard/config', { key: 'api.token', value: '"other-secret-value"', secret: 'on' });
+      const page = await browser.get('/dashboard/config');
+      expect(page.text).not.toContain('hunter2-secret');
+      expect(page.text).toContain('action="/dashboard/config/db.password/reveal"');
+      const revealedEvents = () => db().query("SELECT actor_type, actor_id, target_type, target_id, metadata FROM audit_events WHERE tenant_id = $1 AND action = 'config.secret_revealed'", [other.id]);
+
+      // No CSRF token, or a viewer: refused, nothing shown, nothing recorded.
+      const forged = await browser.post('/dashboard/config/db.password/reveal', { _csrf: null });
+      expect(forged.status).toBe(403);
+      expect(forged.text).not.toContain('hunter2-secret');
+      const viewerBrowser = new Browser(t);
+      await viewerBrowser.signIn(viewer2);
+      await viewerBrowser.get('/dashboard');
+      const denied = await viewerBrowser.post('/dashboard/config/db.password/reveal');
+      expect(denied.status).toBe(403);
+      expect(denied.text).not.toContain('hunter2-secret');
+      expect(await revealedEvents()).toEqual([]);
+
+      const shown = await browser.post('/dashboard/config/db.password/reveal');
+      expect(shown.status).toBe(200);
+      expect(shown.headers['cache-control']).toBe('no-store');
+      expect(shown.text).toContain('&quot;hunter2-secret&quot;');
+      expect(shown.text).not.toContain('other-secret-value');
+      expect(await revealedEvents()).toEqual([{ actor_type: 'user', actor_id: owner2.id, target_type: 'config_entry', target_id: 'db.password', metadata: {} }]);
+      const raw = await db().query("SELECT * FROM audit_events WHERE tenant_id = $1 AND action = 'config.secret_revealed'", [other.id]);
+      expect(JSON.stringify(raw)).not.toContain('hunter2');
+
+      expect((await browser.get('/dashboard/config')).text).not.toContain('hunter2-secret');
+      expect((await browser.post('/dashboard/config/feature.none/reveal')).status).toBe(404);
+      expect(await revealedEvents()).toHaveLength(1);
+    });
   });
 });

@@ -79,7 +79,9 @@ const EXPECTED: Record<string, string> = {
   'POST /dashboard/users/:id': 'via session; roles owner|admin',
   'GET /dashboard/config': 'via session; roles owner|admin',
   'POST /dashboard/config': 'via session; roles owner|admin',
+  'POST /dashboard/config/:key/reveal': 'via session; roles owner|admin',
   'POST /dashboard/config/:key/delete': 'via session; roles owner|admin',
+  'GET /dashboard/audit': 'via session; roles owner|admin',
 };
 
 function describeRule(rule: AccessRule | undefined): string {

@@ -1,12 +1,15 @@
 import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ACTOR_TYPES, ListAuditEventsQuery, OUTCOMES } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal, Role } from '../common/auth/principal';
 import { PutConfigEntryDto } from '../tenant-config/tenant-config.dto';
 import { TenantConfigService } from '../tenant-config/tenant-config.service';
 import { InviteUserDto } from '../users/users.dto';
 import { MANAGEABLE_ROLES, UsersService } from '../users/users.service';
+import { eventRows } from './activity';
 import { checkForm, FieldErrors, PageRenderer, text, userError } from './pages';
 
 const Manages = () => Authenticated({ via: ['session'], roles: ['owner', 'admin'] });
@@ -115,6 +118,14 @@ export class ConfigPagesController {
     return this.render(principal, request, reply, { values: { ...values, value: values.secret ? '' : values.value }, errors, error }, HttpStatus.BAD_REQUEST);
   }
 
+  /** Shows one secret's value on this response only; the reveal is audited. */
+  @Post(':key/reveal')
+  @Manages()
+  async reveal(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const value = await this.config.revealSecret(principal, key);
+    return this.render(principal, request, reply, { values: {}, revealed: { key, value: JSON.stringify(value) } });
+  }
+
   @Post(':key/delete')
   @Manages()
   async remove(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Res() reply: FastifyReply) {
@@ -123,9 +134,80 @@ export class ConfigPagesController {
   }
 
   private async render(principal: Principal, request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown>, status = HttpStatus.OK) {
-    const entries = (await this.config.list(principal.tenantId!)).map((entry) => ({ ...entry, shown: entry.secret ? entry.value : JSON.stringify(entry.value) }));
+    const revealed = extra.revealed as { key: string; value: string } | undefined;
+    const entries = (await this.config.list(principal.tenantId!)).map((entry) => {
+      const open = entry.secret && entry.key === revealed?.key;
+      return { ...entry, shown: open ? revealed!.value : entry.secret ? entry.value : JSON.stringify(entry.value), revealed: open };
+    });
     return this.pages.render(request, reply, 'config', { title: 'Configuration', entries, ...extra }, status);
   }
+}
+
+const PAGE_SIZE = 50;
+const DAY_MS = 86_400_000;
+
+/** Audit log: filters, older pages, CSV download (the API's export) and the chain check. */
+@ApiExcludeController()
+@Controller('dashboard/audit')
+export class AuditPagesController {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly users: UsersService,
+    private readonly pages: PageRenderer,
+  ) {}
+
+  @Get()
+  @Manages()
+  async auditPage(@CurrentPrincipal() principal: Principal, @Query() raw: Record<string, unknown>, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    const tenantId = principal.tenantId!;
+    const { filter, values, errors } = await auditFilter(raw);
+    const cursor = typeof raw.cursor === 'string' && raw.cursor ? raw.cursor : undefined;
+    const page = await this.audit.listForTenant(tenantId, Object.assign(new ListAuditEventsQuery(), filter, { cursor, limit: PAGE_SIZE }));
+    const emails = new Map((await this.users.list(tenantId)).map((user) => [user.id, user.email]));
+    const verification = await this.audit.verify(tenantId);
+    const filterQuery = new URLSearchParams(values);
+    return this.pages.render(request, reply, 'audit', {
+      title: 'Audit log',
+      events: eventRows(page.items, emails),
+      values,
+      errors,
+      actorTypes: ACTOR_TYPES,
+      outcomes: OUTCOMES,
+      olderHref: page.nextCursor ? `/dashboard/audit?${new URLSearchParams({ ...values, cursor: page.nextCursor })}` : null,
+      newestHref: cursor ? `/dashboard/audit?${filterQuery}` : null,
+      csvHref: `/v1/audit-events?${new URLSearchParams({ ...filter, format: 'csv' })}`,
+      verification,
+    });
+  }
+}
+
+/**
+ * The filters of the audit page as the API's query: dates (YYYY-MM-DD, UTC) become the start
+ * of `from` and the end of `to`. A filter that is not valid is reported and left out.
+ */
+async function auditFilter(raw: Record<string, unknown>) {
+  const values: Record<string, string> = {};
+  for (const name of ['action', 'actorType', 'outcome', 'from', 'to']) {
+    const value = typeof raw[name] === 'string' ? (raw[name] as string).trim() : '';
+    if (value) values[name] = value;
+  }
+  const errors: FieldErrors = {};
+  const day = (name: 'from' | 'to', offset: number): string | undefined => {
+    if (!values[name]) return undefined;
+    const start = /^\d{4}-\d{2}-\d{2}$/.test(values[name]) ? Date.parse(`${values[name]}T00:00:00.000Z`) : NaN;
+    if (Number.isNaN(start)) {
+      errors[name] = 'Enter a date as YYYY-MM-DD.';
+      return undefined;
+    }
+    return new Date(start + offset).toISOString();
+  };
+  const asked = { action: values.action, actorType: values.actorType, outcome: values.outcome, from: day('from', 0), to: day('to', DAY_MS) };
+  const { errors: invalid } = await checkForm(ListAuditEventsQuery, asked);
+  if (invalid?.action) errors.action = 'An action is at most 100 characters, such as key.created.';
+  if (invalid?.actorType) errors.actorType = 'Choose an actor type from the list.';
+  if (invalid?.outcome) errors.outcome = 'Choose an outcome from the list.';
+  const filter = Object.fromEntries(Object.entries(asked).filter(([name, value]) => value !== undefined && !errors[name])) as Record<string, string>;
+  return { filter, values, errors };
 }
 
 /** JSON when the text is JSON (42, true, {"a":1}, "text"); anything else is kept as a string. */

@@ -3,12 +3,18 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ListApiKeysQuery } from '../api-keys/api-keys.dto';
+import { ListAuditEventsQuery } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { AuthService } from '../auth/auth.service';
 import { AppConfig } from '../config/app-config';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
+import { Clock } from '../common/clock';
 import { notFound } from '../common/http/errors';
 import { SessionsService } from '../sessions/sessions.service';
+import { UsageService } from '../usage/usage.service';
+import { UsersService } from '../users/users.service';
+import { eventRows, lastBuckets, usageView } from './activity';
 import { PageRenderer, text, userError } from './pages';
 import { cookieNames, sessionCookieOptions } from './web';
 
@@ -25,6 +31,10 @@ export class DashboardController {
     private readonly sessions: SessionsService,
     private readonly pages: PageRenderer,
     private readonly config: AppConfig,
+    private readonly usage: UsageService,
+    private readonly audit: AuditService,
+    private readonly users: UsersService,
+    private readonly clock: Clock,
   ) {}
 
   @Get()
@@ -33,7 +43,15 @@ export class DashboardController {
     const me = await this.auth.me(principal);
     const active = await this.keys.list(principal, Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 1 }));
     const seesAll = principal.role === 'owner' || principal.role === 'admin';
-    return this.pages.render(request, reply, 'overview', { title: 'Overview', tenant: me.tenant, role: principal.role, activeKeys: active.total, seesAll });
+    const week = await this.usage.forTenant(principal, lastBuckets(this.clock.now(), 'day', 7));
+    const usage = usageView(week, seesAll ? 'Requests with the tenant’s keys, last 7 days' : 'Requests with your keys, last 7 days');
+    // The audit trail is for owners and admins, as on the API.
+    let events = null;
+    if (seesAll) {
+      const recent = await this.audit.listForTenant(principal.tenantId!, Object.assign(new ListAuditEventsQuery(), { limit: 10 }));
+      events = eventRows(recent.items, new Map((await this.users.list(principal.tenantId!)).map((user) => [user.id, user.email])));
+    }
+    return this.pages.render(request, reply, 'overview', { title: 'Overview', tenant: me.tenant, role: principal.role, activeKeys: active.total, seesAll, usage, events });
   }
 
   @Get('sessions')

@@ -2,6 +2,7 @@ import { HttpStatus, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { AppConfig } from '../config/app-config';
 import { Authenticators } from '../common/auth/authenticators';
@@ -9,8 +10,9 @@ import { AppException } from '../common/http/problem';
 import { SessionsModule } from '../sessions/sessions.module';
 import { SessionsService } from '../sessions/sessions.service';
 import { TenantConfigModule } from '../tenant-config/tenant-config.module';
+import { UsageModule } from '../usage/usage.module';
 import { UsersModule } from '../users/users.module';
-import { ConfigPagesController, UsersPagesController } from './admin-pages.controller';
+import { AuditPagesController, ConfigPagesController, UsersPagesController } from './admin-pages.controller';
 import { AuthPagesController } from './auth-pages.controller';
 import { DashboardController } from './dashboard.controller';
 import { KeysPagesController } from './keys-pages.controller';
@@ -20,8 +22,8 @@ import { assertCsrf, cookieNames } from './web';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 @Module({
-  imports: [AuthModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule],
-  controllers: [AuthPagesController, DashboardController, KeysPagesController, UsersPagesController, ConfigPagesController],
+  imports: [AuthModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule, AuditModule, UsageModule],
+  controllers: [AuthPagesController, DashboardController, KeysPagesController, UsersPagesController, ConfigPagesController, AuditPagesController],
   providers: [PageRenderer, CsrfGuard],
 })
 export class DashboardModule implements OnModuleInit {

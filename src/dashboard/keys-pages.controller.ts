@@ -3,9 +3,14 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery } from '../api-keys/api-keys.dto';
+import { ListAuditEventsQuery } from '../audit/audit.dto';
+import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
+import { Clock } from '../common/clock';
+import { UsageService } from '../usage/usage.service';
 import { UsersService } from '../users/users.service';
+import { eventRows, lastBuckets, usageView } from './activity';
 import { SignedIn } from './dashboard.controller';
 import { checkForm, FieldErrors, list, PageRenderer, text, userError } from './pages';
 
@@ -29,6 +34,9 @@ export class KeysPagesController {
     private readonly keys: ApiKeysService,
     private readonly users: UsersService,
     private readonly pages: PageRenderer,
+    private readonly usage: UsageService,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
   ) {}
 
   @Get()
@@ -98,8 +106,8 @@ export class KeysPagesController {
 
   @Get(':id')
   @SignedIn()
-  async keyPage(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.renderKey(principal, request, reply, await this.keys.get(principal, id));
+  async keyPage(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Query('usage') per: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.renderKey(principal, request, reply, await this.keys.get(principal, id), { per: per === 'day' ? 'day' : 'hour' });
   }
 
   @Post(':id')
@@ -165,9 +173,21 @@ export class KeysPagesController {
     }
   }
 
-  private async renderKey(principal: Principal, request: FastifyRequest, reply: FastifyReply, key: ApiKeyDto, extra: Record<string, unknown> = {}, status = HttpStatus.OK) {
+  /** The key with its usage (per hour for 48 hours, or per day for 30 days) and its audit events. */
+  private async renderKey(principal: Principal, request: FastifyRequest, reply: FastifyReply, key: ApiKeyDto, extra: { per?: 'hour' | 'day'; [name: string]: unknown } = {}, status = HttpStatus.OK) {
     const owners = await this.ownerNames(principal.tenantId!);
-    return this.pages.render(request, reply, 'key', { title: key.name, key: this.row(key, owners), graceChoices: GRACE_CHOICES, changeable: key.status === 'active' || key.status === 'disabled', ...extra }, status);
+    const per = extra.per ?? 'hour';
+    // forKey and the event list go through the same visibility check as the key itself.
+    const series = await this.usage.forKey(principal, key.id, per === 'hour' ? lastBuckets(this.clock.now(), 'hour', 48) : lastBuckets(this.clock.now(), 'day', 30));
+    const usage = usageView(series, per === 'hour' ? `Requests with ${key.name} per hour, last 48 hours` : `Requests with ${key.name} per day, last 30 days`);
+    const events = await this.audit.listForTenant(principal.tenantId!, Object.assign(new ListAuditEventsQuery(), { targetType: 'api_key', targetId: key.id, limit: 50 }));
+    return this.pages.render(
+      request,
+      reply,
+      'key',
+      { title: key.name, key: this.row(key, owners), graceChoices: GRACE_CHOICES, changeable: key.status === 'active' || key.status === 'disabled', per, usage, events: eventRows(events.items, owners), moreEvents: Boolean(events.nextCursor), ...extra },
+      status,
+    );
   }
 
   private renderForm(principal: Principal, request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown>, status = HttpStatus.OK) {

@@ -56,6 +56,7 @@ const CSP = {
 function handlebars(): typeof Handlebars {
   const hbs = Handlebars.create();
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hbs.registerHelper('gt', (a: unknown, b: unknown) => Number(a) > Number(b));
   hbs.registerHelper('includes', (list: unknown, item: unknown) => Array.isArray(list) && list.includes(item));
   hbs.registerHelper('date', (value: unknown) => {
     if (!value) return '—';
@@ -84,7 +85,7 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
     layout: 'layouts/main.hbs',
     viewExt: 'hbs',
     production: config.isProduction,
-    options: { partials: { field: 'partials/field.hbs', nav: 'partials/nav.hbs', flash: 'partials/flash.hbs' } },
+    options: { partials: { field: 'partials/field.hbs', nav: 'partials/nav.hbs', flash: 'partials/flash.hbs', usage: 'partials/usage.hbs', events: 'partials/events.hbs' } },
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {

@@ -113,6 +113,21 @@ export class TenantConfigService {
     await this.events.publish({ configOf: tenantId });
   }
 
+  /**
+   * One secret's value, for a person who asked to see it. The reveal is audited in the same
+   * transaction as the read (the key, never the value), so no value is shown unrecorded.
+   */
+  async revealSecret(principal: Principal, key: string): Promise<unknown> {
+    this.assertKey(key);
+    const tenantId = principal.tenantId!;
+    return this.dataSource.transaction(async (manager) => {
+      const entry = await manager.getRepository(ConfigEntry).findOneBy({ tenantId, key, secret: true });
+      if (!entry) throw notFound('Secret configuration entry');
+      await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.secret_revealed', target: { type: 'config_entry', id: key } });
+      return this.valueOf(entry);
+    });
+  }
+
   private valueOf(entry: ConfigEntry): unknown {
     return entry.secret ? JSON.parse(this.box.open(entry.encrypted!, `${entry.tenantId}/${entry.key}`)) : entry.value;
   }

@@ -30,9 +30,13 @@ export class UsageService {
     return this.series(actor.tenantId!, query, { keyId });
   }
 
-  /** The tenant's usage; a user's key sees only its owner's keys, as when it lists keys. */
+  /**
+   * The tenant's usage, over the keys the caller may list: a user's key and a member or viewer
+   * see only their own keys' usage (the dashboard overview shows it to every role).
+   */
   forTenant(actor: Principal, query: UsageQuery): Promise<UsageDto> {
-    return this.series(actor.tenantId!, query, actor.kind === 'apiKey' && actor.userId ? { ownerId: actor.userId } : {});
+    const ownOnly = actor.kind === 'apiKey' ? actor.userId : actor.kind === 'user' && actor.role !== 'owner' && actor.role !== 'admin' ? actor.userId : undefined;
+    return this.series(actor.tenantId!, query, ownOnly ? { ownerId: ownOnly } : {});
   }
 
   private async series(tenantId: string, query: UsageQuery, filter: { keyId?: string; ownerId?: string }): Promise<UsageDto> {

@@ -4,6 +4,7 @@ import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Browser, BrowserContext, chromium, Page, Response } from 'playwright-core';
+import { KeyUsageService } from '../../src/api-keys/key-usage.service';
 import { createTenant, createUser, TestUser } from '../helpers/identity';
 import { createTestApp, TestApp } from '../helpers/test-app';
 
@@ -113,8 +114,12 @@ describe('dashboard in a browser', () => {
     const res = await config(key);
     expect(res.status).toBe(200);
 
+    await t.app.get(KeyUsageService).flush();
     await visit(`/dashboard/keys/${id}`, 'key');
     expect(await page.content()).not.toContain(key);
+    expect(await page.getByRole('img', { name: /per hour, last 48 hours/ }).count()).toBe(1);
+    await visit(`/dashboard/keys/${id}?usage=day`, 'key-usage-day');
+    expect(await page.getByRole('img', { name: /per day, last 30 days/ }).count()).toBe(1);
     await visit('/dashboard/keys', 'keys');
     expect(await page.content()).not.toContain(key);
 
@@ -177,6 +182,31 @@ describe('dashboard in a browser', () => {
     await Promise.all([page.waitForURL(/flash=config-saved/), page.getByRole('button', { name: 'Save' }).click()]);
     await visit('/dashboard/config', 'config');
     await expectText(page, 'feature.flag');
+
+    // A secret is masked until revealed; the reveal shows it on that page only.
+    await page.getByLabel('Key', { exact: true }).fill('smtp.password');
+    await page.getByLabel('Value').fill('"sparrow-lantern-91"');
+    await page.getByRole('checkbox', { name: /Secret/ }).check();
+    await Promise.all([page.waitForURL(/flash=config-saved/), page.getByRole('button', { name: 'Save' }).click()]);
+    expect(await page.content()).not.toContain('sparrow-lantern-91');
+    const [revealed] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/reveal')), page.getByRole('button', { name: 'Reveal smtp.password' }).click()]);
+    await page.waitForLoadState();
+    await check(page, revealed, 'config-revealed');
+    await expectText(page, 'sparrow-lantern-91');
+  });
+
+  it('shows the overview chart and recent events, and the audit log with its chain check', async () => {
+    await visit('/dashboard', 'overview-activity');
+    expect(await page.getByRole('img', { name: /last 7 days/ }).count()).toBe(1);
+    await expectText(page, 'Recent audit events');
+    await visit('/dashboard/audit', 'audit');
+    await expectText(page, 'Chain verified');
+    await page.getByLabel('Action').fill('config.secret_revealed');
+    await Promise.all([page.waitForURL(/action=config.secret_revealed/), page.getByRole('button', { name: 'Filter' }).click()]);
+    await expectText(page, 'config.secret_revealed');
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe('audit-events.csv');
   });
 
   it('changes the password, then signs out; the old cookie is refused', async () => {
@@ -208,12 +238,14 @@ describe('dashboard in a browser', () => {
     await visit('/dashboard/users', 'viewer-users-403', 403, viewerPage);
     await visit('/dashboard/config', 'viewer-config-403', 403, viewerPage);
     await visit('/dashboard/keys/new', 'viewer-key-new-403', 403, viewerPage);
+    await visit('/dashboard/audit', 'viewer-audit-403', 403, viewerPage);
+    expect(await viewerPage.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
     await visit('/dashboard/keys', 'viewer-keys', 200, viewerPage);
     await viewerContext.close();
   });
 
   it('checked every page', () => {
-    expect(checked).toEqual(expect.arrayContaining(['login', 'forgot', 'reset', 'invite', 'overview', 'key-new', 'key-created', 'key', 'keys', 'key-revoke', 'sessions', 'users', 'config', 'account', 'viewer-users-403']));
+    expect(checked).toEqual(expect.arrayContaining(['login', 'forgot', 'reset', 'invite', 'overview', 'key-new', 'key-created', 'key', 'keys', 'key-revoke', 'sessions', 'users', 'config', 'config-revealed', 'overview-activity', 'audit', 'key-usage-day', 'account', 'viewer-users-403', 'viewer-audit-403']));
   });
 });
 

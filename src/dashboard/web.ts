@@ -1,12 +1,12 @@
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import fastifyView from '@fastify/view';
 import { HttpStatus } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
+import helmet from 'helmet';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppConfig } from '../config/app-config';
@@ -77,7 +77,6 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
   const root = projectRoot();
   await app.register(fastifyCookie as never);
   await app.register(fastifyCsrf as never, { cookieKey: names.csrf, cookieOpts: sessionCookieOptions(names), getToken: (request: FastifyRequest) => (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'] });
-  await app.register(fastifyHelmet as never, { global: false, contentSecurityPolicy: CSP, referrerPolicy: { policy: 'same-origin' }, frameguard: { action: 'deny' }, strictTransportSecurity: names.secure ? undefined : false });
   await app.register(fastifyStatic as never, { root: join(root, 'static'), prefix: '/static/', decorateReply: false, index: false });
   await app.register(fastifyView as never, {
     engine: { handlebars: handlebars() },
@@ -88,10 +87,13 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
     options: { partials: { field: 'partials/field.hbs', nav: 'partials/nav.hbs', flash: 'partials/flash.hbs', usage: 'partials/usage.hbs', events: 'partials/events.hbs' } },
   });
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (!isPagePath(request.url)) return;
-    await (reply as unknown as { helmet(): Promise<void> }).helmet();
+  // helmet itself rather than its Fastify plugin, whose hooks (one of them async) would run on
+  // every request, API-key calls included; this one does nothing unless the path is a page.
+  const securityHeaders = helmet({ contentSecurityPolicy: CSP, referrerPolicy: { policy: 'same-origin' }, frameguard: { action: 'deny' }, strictTransportSecurity: names.secure ? undefined : false });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!isPagePath(request.url)) return done();
     if (isHtmlPage(request.url)) reply.header('cache-control', 'no-store');
+    securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error instanceof Error ? error : undefined));
   });
 }
 

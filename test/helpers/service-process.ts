@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_URL } from './test-database';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -78,8 +79,6 @@ export function runToExit(env: Record<string, string | undefined>, timeoutMs = 2
  * template when TEST_DATABASE_URL is set, else an embedded directory. `drop()` removes it.
  */
 export async function serviceDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  // Required lazily so this file stays usable by tests that never touch a database.
-  const { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_URL } = await import('./test-database');
   const dataDir = mkdtempSync(join(tmpdir(), 'keyward-service-'));
   const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
   if (TEST_DATABASE_URL) {

@@ -1,5 +1,6 @@
 import { adminHeaders, createTenant, createUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
+import { ProbeModule } from './probe.module';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdefghijklmnop';
 const scrapeHeaders = { authorization: `Bearer ${METRICS_TOKEN}` };
@@ -93,16 +94,6 @@ describe('GET /metrics', () => {
     expect(lag).toBeLessThan(5);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
   });
-
-  it('logs the key id and tenant id, never the key, on every line of a key-authenticated request', async () => {
-    const tenant = await createTenant(t);
-    const key = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read'] }).expect(201)).body;
-    const res = await t.http.get('/config').set('x-api-key', key.apiKey).expect(200);
-    const lines = t.logs.filter((line) => line.includes(res.headers['x-request-id'])).map((line) => JSON.parse(line));
-    expect(lines.length).toBeGreaterThan(0);
-    for (const line of lines) expect(line).toMatchObject({ tenantId: tenant.id, apiKeyId: key.id });
-    expect(t.logs.join('\n')).not.toContain(key.apiKey);
-  });
 });
 
 describe('GET /metrics without METRICS_TOKEN', () => {
@@ -115,5 +106,30 @@ describe('GET /metrics without METRICS_TOKEN', () => {
   it('is disabled: 403 METRICS_DISABLED whatever is sent', async () => {
     expect((await t.http.get('/metrics').expect(403)).body.code).toBe('METRICS_DISABLED');
     expect((await t.http.get('/metrics').set(scrapeHeaders).expect(403)).body.code).toBe('METRICS_DISABLED');
+  });
+});
+
+describe('request logs', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ imports: [ProbeModule] });
+  });
+  afterAll(() => t.close());
+
+  const linesOf = (requestId: string) => t.logs.filter((line) => line.includes(requestId)).map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  it('carry the key id and tenant id, never the key, on every line of a key-authenticated request', async () => {
+    const tenant = await createTenant(t);
+    const key = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read'] }).expect(201)).body;
+
+    const ok = await t.http.get('/config').set('x-api-key', key.apiKey).expect(200);
+    const failed = await t.http.get('/probe/key-crash').set('x-api-key', key.apiKey).expect(500);
+    const okLines = linesOf(ok.headers['x-request-id']);
+    const failedLines = linesOf(failed.headers['x-request-id']);
+    expect(okLines).toHaveLength(1);
+    // The unexpected error is logged by the exception filter, then the request line.
+    expect(failedLines.map((line) => line.msg)).toEqual(['unhandled error', 'request']);
+    for (const line of [...okLines, ...failedLines]) expect(line).toMatchObject({ tenantId: tenant.id, apiKeyId: key.id });
+    expect(t.logs.join('\n')).not.toContain(key.apiKey);
   });
 });

@@ -12,6 +12,7 @@ import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe } from './common/http/validation';
 import { NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
+import { Metrics } from './metrics/metrics.service';
 
 export interface CreateAppOptions {
   logger: Logger;
@@ -44,6 +45,12 @@ export async function createApp(config: AppConfig, { logger, database, imports }
   fastify.decorateRequest('principal', null);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  const metrics = app.get(Metrics);
+  // The route pattern, never the raw URL, so the series stay few.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
     done();
   });
 

@@ -12,6 +12,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { MailModule } from './mail/mail.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
@@ -29,6 +30,7 @@ export class AppModule {
         DatabaseModule.forRoot(database ?? { url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), poolSize: config.databasePoolSize }),
         DiscoveryModule,
         AccessModule,
+        MetricsModule,
         HealthModule,
         AuditModule,
         MailModule,

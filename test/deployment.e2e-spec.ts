@@ -135,6 +135,22 @@ describe('deployment files', () => {
       expect(match?.[1]).toBe(renderConfigTable());
     });
 
+    it('says how to bring up the compose stack, reach it and sign in', () => {
+      const section = readme.slice(readme.indexOf('## Docker Compose'), readme.indexOf('\n## ', readme.indexOf('## Docker Compose') + 1));
+      expect(section).toContain('cp .env.example .env');
+      expect(section).toMatch(/^docker compose up\b/m);
+      expect(section).toContain('(#first-tenant-user-and-key)');
+      expect(section).toContain('http://127.0.0.1:3000/login');
+      expect(readme).toContain('## First tenant, user and key');
+      const ports = (parse(read('docker-compose.yml'))?.services?.app?.ports ?? []).map(String);
+      expect(ports).toContain('3000:3000');
+    });
+
+    it('documents running several instances and the demo data', () => {
+      expect(readme).toContain('## Several instances');
+      expect(readme).toMatch(/```sh\r?\nnpm run seed:demo\r?\n```/);
+    });
+
     it('gives the quick-start and test commands', () => {
       expect(readme).toContain('npm ci && npm start');
       expect(readme).toMatch(/```(?:sh|bash)?\r?\nnpm test\r?\n```/);

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpStatus, Module, Post, UseGuards } from '@nes
 import { IsEmail, IsInt, IsString, Max, Min } from 'class-validator';
 import { ApiKeyGuard } from '../src/api-keys/api-key.guard';
 import { ApiKeysModule } from '../src/api-keys/api-keys.module';
-import { AdminToken, CurrentPrincipal, Public } from '../src/common/auth/access.decorators';
+import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../src/common/auth/access.decorators';
 import { Principal } from '../src/common/auth/principal';
 import { QueryFailedError } from 'typeorm';
 import { AppException } from '../src/common/http/problem';
@@ -53,6 +53,13 @@ export class ProbeController {
   @Get('crash')
   @Public()
   crash() {
+    throw new Error('secret internal detail');
+  }
+
+  /** An unexpected error inside a key-authenticated request (its error line names the key). */
+  @Get('key-crash')
+  @Authenticated({ via: ['apiKey'] })
+  keyCrash() {
     throw new Error('secret internal detail');
   }
 

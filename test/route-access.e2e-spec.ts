@@ -9,6 +9,7 @@ import { createTestApp, TestApp } from './helpers/test-app';
 const EXPECTED: Record<string, string> = {
   'GET /health': 'public',
   'GET /ready': 'public',
+  'GET /metrics': 'metricsToken',
   'POST /admin/tenants': 'adminToken',
   'GET /admin/tenants': 'adminToken',
   'GET /admin/tenants/:id': 'adminToken',

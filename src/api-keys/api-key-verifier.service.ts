@@ -13,6 +13,7 @@ import { KeyUsageService } from './key-usage.service';
 import { KeyDenialsService } from '../audit/key-denials.service';
 import { RateLimitResult, RateLimitService } from '../rate-limit/rate-limit.service';
 import { RateLimitSetting } from './api-key.entity';
+import { Metrics } from '../metrics/metrics.service';
 
 export type DenialCode =
   | 'KEY_MISSING'
@@ -83,6 +84,7 @@ export class ApiKeyVerifier {
     private readonly usage: KeyUsageService,
     private readonly limits: RateLimitService,
     private readonly denials: KeyDenialsService,
+    private readonly metrics: Metrics,
   ) {
     this.format = new KeyFormat(config.keyPrefix, config.keyPepper);
   }
@@ -92,13 +94,17 @@ export class ApiKeyVerifier {
    * a promise only when the database must be asked.
    */
   verify(rawKey: string, options: VerifyOptions = {}): Verification | Promise<Verification> {
-    if (!this.format.hasShape(rawKey)) return MALFORMED;
+    if (!this.format.hasShape(rawKey)) return this.malformed();
     const cacheKey = this.format.cacheKey(rawKey);
     const now = this.clock.now().getTime();
     const cached = this.events.cache.get(cacheKey, now);
-    if (cached !== undefined) return this.decide(cached, now, options);
+    if (cached !== undefined) {
+      this.metrics.keyCacheLookup(true);
+      return this.decide(cached, now, options);
+    }
     // Only keys that pass the checksum reach the database (and the negative cache).
-    if (!this.format.checksumMatches(rawKey)) return MALFORMED;
+    if (!this.format.checksumMatches(rawKey)) return this.malformed();
+    this.metrics.keyCacheLookup(false);
     return this.load(cacheKey, this.format.hash(rawKey), now).then((key) => this.decide(key, now, options));
   }
 
@@ -127,8 +133,10 @@ export class ApiKeyVerifier {
     const limit = await this.limits.consume(`key:${key.id}`, key.rateLimit.limit, key.rateLimit.windowSeconds);
     onLimit?.(limit);
     const code = !limit.allowed ? 'RATE_LIMITED' : key.hasQuota && !(await this.spendQuota(key)) ? 'QUOTA_EXCEEDED' : undefined;
-    if (code) this.recordDenied(key, code);
-    else this.recordUse(key);
+    if (code) {
+      this.recordDenied(key, code);
+      this.metrics.rateLimitRejected(code === 'RATE_LIMITED' ? 'key' : 'quota');
+    } else this.recordUse(key);
     return code;
   }
 
@@ -167,9 +175,18 @@ export class ApiKeyVerifier {
     return rows.length === 1;
   }
 
+  private malformed(): Verification {
+    this.metrics.keyVerified('KEY_MALFORMED');
+    return MALFORMED;
+  }
+
   private decide(key: CachedKey | null, now: number, options: VerifyOptions): Verification {
-    if (!key) return NOT_FOUND;
+    if (!key) {
+      this.metrics.keyVerified('KEY_NOT_FOUND');
+      return NOT_FOUND;
+    }
     const code = this.check(key, now, options);
+    this.metrics.keyVerified(code ?? 'valid');
     if (code) return { valid: false, code, key };
     if (options.countUse !== false) this.usage.record(key, now);
     return { valid: true, key };

@@ -10,6 +10,7 @@ import { Principal } from '../common/auth/principal';
 import { sha256 } from '../common/crypto/tokens';
 import { AppException } from '../common/http/problem';
 import { MailService } from '../mail/mail.service';
+import { Metrics } from '../metrics/metrics.service';
 import { ClientInfo, SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
@@ -40,6 +41,7 @@ export class AuthService {
     private readonly tokens: OneTimeTokensService,
     private readonly mail: MailService,
     private readonly audit: AuditService,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
@@ -72,10 +74,16 @@ export class AuthService {
   async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
     const ip = client.ip ?? 'unknown';
     const keys = { account: `login:account-ip:${sha256(email)}:${ip}`, ip: `login:ip:${ip}` };
-    await this.throttle.assertAllowed([
-      { key: keys.account, limit: this.config.loginFailuresPerAccount },
-      { key: keys.ip, limit: this.config.loginFailuresPerIp },
-    ]);
+    await this.throttle
+      .assertAllowed([
+        { key: keys.account, limit: this.config.loginFailuresPerAccount },
+        { key: keys.ip, limit: this.config.loginFailuresPerIp },
+      ])
+      .catch((error: unknown) => {
+        this.metrics.login('throttled');
+        this.metrics.rateLimitRejected('login');
+        throw error;
+      });
     const found = await this.dataSource
       .getRepository(User)
       .createQueryBuilder('u')
@@ -87,10 +95,12 @@ export class AuthService {
     const canSignIn = user?.status === 'active' && found.raw[0]?.tenant_status === 'active';
     const matches = await this.passwords.verify(canSignIn ? user.passwordHash : null, password);
     if (!matches || !canSignIn) {
+      this.metrics.login('failure');
       await this.throttle.record([keys.account, keys.ip]);
       if (user) this.recordFailedLogin(user, found.raw[0]?.tenant_status === 'active' ? (user.status === 'active' ? 'INVALID_PASSWORD' : 'USER_NOT_ACTIVE') : 'TENANT_NOT_ACTIVE', client);
       throw invalidCredentials();
     }
+    this.metrics.login('success');
     await this.throttle.clear([keys.account]);
     const updates: Partial<User> = { lastLoginAt: this.clock.now() };
     if (this.passwords.needsRehash(user.passwordHash!)) updates.passwordHash = await this.passwords.hash(password);

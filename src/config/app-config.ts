@@ -16,6 +16,7 @@ export class AppConfig {
   readonly databaseUrl?: string;
   readonly databasePoolSize: number;
   readonly adminToken?: string;
+  readonly metricsToken?: string;
   readonly jwtSecret: string;
   readonly keyPepper: string;
   readonly keyPrefix: string;
@@ -85,6 +86,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: raw.DATABASE_URL,
     databasePoolSize: raw.DATABASE_POOL_SIZE,
     adminToken: secrets.ADMIN_TOKEN,
+    metricsToken: raw.METRICS_TOKEN,
     jwtSecret: secrets.JWT_SECRET!,
     keyPepper: secrets.KEY_PEPPER!,
     keyPrefix: raw.KEY_PREFIX,

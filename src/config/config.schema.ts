@@ -54,6 +54,7 @@ export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional().describe('PostgreSQL connection URL; unset means the embedded database in DATA_DIR/pglite.'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connection pool size (the embedded database always uses 1).'),
   ADMIN_TOKEN: secret.optional().describe('Operator token for the x-admin-token header (>= 32 characters); unset disables admin routes.'),
+  METRICS_TOKEN: secret.optional().describe('Bearer token for GET /metrics (>= 32 characters); unset disables metrics (403 METRICS_DISABLED).'),
   JWT_SECRET: secret.optional().describe('HS256 signing secret for access tokens (>= 32 characters); generated outside production.'),
   KEY_PEPPER: secret.optional().describe('HMAC pepper for API key hashes (>= 32 characters); generated outside production.'),
   KEY_PREFIX: z.string().regex(/^[a-z][a-z0-9]{1,11}$/, 'must be 2-12 lowercase letters or digits, starting with a letter').default('kw').describe('Prefix of issued API keys.'),

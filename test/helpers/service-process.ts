@@ -1,5 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_URL } from './test-database';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -69,4 +72,18 @@ export function runToExit(env: Record<string, string | undefined>, timeoutMs = 2
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Where a started service keeps its data: a fresh PostgreSQL database copied from the migrated
+ * template when TEST_DATABASE_URL is set, else an embedded directory. `drop()` removes it.
+ */
+export async function serviceDatabase(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-service-'));
+  const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
+  if (TEST_DATABASE_URL) {
+    const name = await createTestDatabase();
+    return { env: { DATA_DIR: dataDir, DATABASE_URL: databaseUrl(name) }, drop: async () => (removeDir(), dropTestDatabase(name)) };
+  }
+  return { env: { DATA_DIR: dataDir }, drop: async () => removeDir() };
 }

@@ -9,6 +9,7 @@ export type CredentialKind = 'session' | 'jwt' | 'apiKey';
 export type AccessRule =
   | { type: 'public' }
   | { type: 'adminToken' }
+  | { type: 'metricsToken' }
   | { type: 'authenticated'; via: CredentialKind[]; roles?: Role[]; scopes?: string[] };
 
 export const ACCESS_RULE = 'keyward:access-rule';
@@ -19,6 +20,10 @@ export const Public = () => SetMetadata(ACCESS_RULE, { type: 'public' } satisfie
 /** Operator only: the `x-admin-token` header must match ADMIN_TOKEN. */
 export const AdminToken = () =>
   applyDecorators(SetMetadata(ACCESS_RULE, { type: 'adminToken' } satisfies AccessRule), ApiSecurity('adminToken'));
+
+/** The metrics scraper: `Authorization: Bearer` must match METRICS_TOKEN. */
+export const MetricsToken = () =>
+  applyDecorators(SetMetadata(ACCESS_RULE, { type: 'metricsToken' } satisfies AccessRule), ApiBearerAuth());
 
 /**
  * A signed-in user or an API key. `roles` limits users, `scopes` limits keys; a user's

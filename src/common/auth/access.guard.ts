@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { ACCESS_RULE, AccessRule } from './access.decorators';
 import { AdminTokenGuard } from './admin-token.guard';
 import { Authenticators } from './authenticators';
+import { MetricsTokenGuard } from './metrics-token.guard';
 import { AppException } from '../http/problem';
 import { Principal } from './principal';
 
@@ -21,6 +22,7 @@ export class AccessGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly adminTokenGuard: AdminTokenGuard,
     private readonly authenticators: Authenticators,
+    private readonly metricsTokenGuard: MetricsTokenGuard,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -30,6 +32,8 @@ export class AccessGuard implements CanActivate {
         return true;
       case 'adminToken':
         return this.adminTokenGuard.canActivate(context);
+      case 'metricsToken':
+        return this.metricsTokenGuard.canActivate(context);
       case 'authenticated':
         return this.authenticate(context, rule);
       default:

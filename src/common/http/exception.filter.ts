@@ -19,7 +19,8 @@ export class ProblemExceptionFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const problem = this.toProblem(exception, String(request.id));
     if (problem.statusCode >= 500) {
-      this.logger.error({ requestId: request.id, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
+      const { tenantId, apiKeyId } = request.principal ?? {};
+      this.logger.error({ requestId: request.id, tenantId, apiKeyId, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
     }
     if (reply.sent) return;
     if (isHtmlPage(request.url)) return this.page(reply, problem);

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runToExit, serviceDatabase, ServiceProcess, startService } from './helpers/service-process';
+import { TEST_DATABASE_URL } from './helpers/test-database';
+
+const ADMIN_TOKEN = 'two-processes-admin-token-0123456789abcdef';
+/** Instances of one deployment share their secrets (README, "Several instances"). */
+const SHARED = {
+  ADMIN_TOKEN,
+  JWT_SECRET: 'two-processes-jwt-secret-0123456789abcdefghij',
+  KEY_PEPPER: 'two-processes-key-pepper-0123456789abcdefghij',
+  CONFIG_ENCRYPTION_KEY: 'ef'.repeat(32),
+};
+const PROPAGATION_LIMIT_MS = 1_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function call(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+  const res = await fetch(`${url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+// Each database kind has its own question; only the one that applies is defined (nothing is skipped).
+const onPostgres = (name: string, body: () => void) => (TEST_DATABASE_URL ? describe(name, body) : undefined);
+const onEmbedded = (name: string, body: () => void) => (TEST_DATABASE_URL ? undefined : describe(name, body));
+
+onPostgres('two service processes on one PostgreSQL database', () => {
+  let database: Awaited<ReturnType<typeof serviceDatabase>>;
+  let a: ServiceProcess;
+  let b: ServiceProcess;
+  const dataDirOfB = mkdtempSync(join(tmpdir(), 'keyward-b-'));
+
+  beforeAll(async () => {
+    database = await serviceDatabase();
+    // Not the same DATA_DIR: instances share the database, nothing on disk.
+    a = await startService({ ...SHARED, ...database.env });
+    b = await startService({ ...SHARED, DATABASE_URL: database.env.DATABASE_URL, DATA_DIR: dataDirOfB });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await database?.drop();
+    rmSync(dataDirOfB, { recursive: true, force: true });
+  });
+
+  it('signs in on A and works on B; a key made on A reads /config on B; revoked on B, A refuses it within a second', async () => {
+    const admin = { 'x-admin-token': ADMIN_TOKEN };
+    const tenant = (await call(a.url, '/admin/tenants', { method: 'POST', headers: admin, body: { name: 'Two processes' } })).body;
+    const owner = { email: 'owner@two-processes.example', password: 'violet tractor umbrella two' };
+    expect((await call(b.url, `/admin/tenants/${tenant.id}/users`, { method: 'POST', headers: admin, body: { ...owner, role: 'owner' } })).status).toBe(201);
+
+    const signedIn = await call(a.url, '/auth/login', { method: 'POST', body: owner });
+    expect(signedIn.status).toBe(200);
+    const bearer = { authorization: `Bearer ${signedIn.body.accessToken}` };
+    expect(await call(b.url, '/auth/me', { headers: bearer })).toMatchObject({ status: 200, body: { user: { email: owner.email } } });
+    // The refresh token from A is rotated on B.
+    expect((await call(b.url, '/auth/refresh', { method: 'POST', body: { refreshToken: signedIn.body.refreshToken } })).status).toBe(200);
+
+    const key = (await call(a.url, '/auth/api-key/generate', { method: 'POST', headers: bearer, body: { name: 'shared', scopes: ['config:read'] } })).body;
+    expect((await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'eu-west' } })).status).toBe(200);
+    expect(await call(b.url, '/config', { headers: { 'x-api-key': key.apiKey } })).toEqual({ status: 200, body: { region: 'eu-west' } });
+    // A caches the key too, so the revocation must reach A's cache.
+    expect((await call(a.url, '/config', { headers: { 'x-api-key': key.apiKey } })).status).toBe(200);
+
+    expect((await call(b.url, `/v1/api-keys/${key.id}`, { method: 'DELETE', headers: bearer })).status).toBe(204);
+    const revokedAt = performance.now();
+    let last = await call(a.url, '/config', { headers: { 'x-api-key': key.apiKey } });
+    while (last.status === 200 && performance.now() - revokedAt < PROPAGATION_LIMIT_MS) {
+      await sleep(50);
+      last = await call(a.url, '/config', { headers: { 'x-api-key': key.apiKey } });
+    }
+    expect({ status: last.status, code: last.body?.code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
+    expect(performance.now() - revokedAt).toBeLessThanOrEqual(PROPAGATION_LIMIT_MS + 200);
+  });
+});
+
+onEmbedded('two service processes on one embedded data directory', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyward-two-processes-'));
+  let first: ServiceProcess | undefined;
+  afterAll(async () => {
+    await first?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses the second process, naming the lock, and leaves the first one serving', async () => {
+    first = await startService({ ...SHARED, DATA_DIR: dataDir });
+    const second = await runToExit({ ...SHARED, DATA_DIR: dataDir });
+    expect(second.code).not.toBe(0);
+    expect(second.stdout + second.stderr).toMatch(/in use by process/);
+    expect((await call(first.url, '/ready')).status).toBe(200);
+  });
+});

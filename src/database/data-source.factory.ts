@@ -12,6 +12,8 @@ export interface DatabaseTarget {
   /** Embedded database directory, or `memory://` for a throw-away one. */
   embeddedDir?: string;
   poolSize?: number;
+  /** Off for migrations: a schema change may run longer than any request should wait. */
+  requestTimeouts?: boolean;
 }
 
 /** An initialised DataSource plus whatever must be closed after it. */
@@ -21,8 +23,17 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-const CONNECT_TIMEOUT_MS = 5_000;
-const STATEMENT_TIMEOUT_MS = 15_000;
+/**
+ * A request must fail with 503 within 5 s when PostgreSQL hangs (postmaster stopped, network
+ * gone) rather than wait: waiting for a pooled connection or a new one is bounded by
+ * CONNECT_TIMEOUT_MS, a statement by the server's statement_timeout, and a server that does
+ * not answer at all by the client's query_timeout. Together at most 5 s.
+ */
+const CONNECT_TIMEOUT_MS = 1_500;
+/** The embedded database's one connection is shared by every request: waiting for it is normal. */
+const EMBEDDED_CONNECT_TIMEOUT_MS = 5_000;
+const STATEMENT_TIMEOUT_MS = 3_000;
+const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
 
 const common = {
   type: 'postgres',
@@ -32,7 +43,7 @@ const common = {
   synchronize: false,
   installExtensions: false,
   uuidExtension: 'pgcrypto',
-  connectTimeoutMS: CONNECT_TIMEOUT_MS,
+  connectTimeoutMS: EMBEDDED_CONNECT_TIMEOUT_MS,
 } as const;
 
 /**
@@ -42,11 +53,18 @@ const common = {
  */
 export async function openDatabase(target: DatabaseTarget, runMigrations: boolean): Promise<OpenDatabase> {
   if (target.url) {
+    if (runMigrations && target.requestTimeouts !== false) {
+      const migrator = await openDatabase({ url: target.url, poolSize: 1, requestTimeouts: false }, true);
+      await migrator.close();
+      runMigrations = false;
+    }
+    const timeouts = target.requestTimeouts === false ? {} : { statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
     const dataSource = new DataSource({
       ...common,
       url: target.url,
       poolSize: target.poolSize ?? 10,
-      extra: { statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: STATEMENT_TIMEOUT_MS + 1_000 },
+      connectTimeoutMS: CONNECT_TIMEOUT_MS,
+      extra: timeouts,
     } as DataSourceOptions);
     await dataSource.initialize();
     if (runMigrations) await dataSource.runMigrations({ transaction: 'each' });

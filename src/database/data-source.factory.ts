@@ -67,6 +67,7 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
       extra: timeouts,
     } as DataSourceOptions);
     await dataSource.initialize();
+    if (target.requestTimeouts !== false) closeConnectionsThatTimeOut(dataSource);
     if (runMigrations) await dataSource.runMigrations({ transaction: 'each' });
     return { dataSource, embedded: false, close: () => destroy(dataSource) };
   }
@@ -99,6 +100,32 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
     lock?.release();
     throw error;
   }
+}
+
+type PgClient = { query: (...args: unknown[]) => unknown; connection?: { stream?: { destroy(): void } } };
+
+/**
+ * A query the server never answered (query_timeout) leaves its connection busy with it: the
+ * transaction's ROLLBACK would queue behind it and wait as long again. Closing the connection
+ * fails what is queued at once, and the pool replaces it.
+ */
+function closeConnectionsThatTimeOut(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { master: { on(event: 'acquire', listener: (client: PgClient) => void): void } }).master;
+  const watched = new WeakSet<PgClient>();
+  pool.on('acquire', (client) => {
+    if (watched.has(client)) return;
+    watched.add(client);
+    const query = client.query.bind(client);
+    client.query = (...args: unknown[]) => {
+      const result = query(...args);
+      if (result instanceof Promise) {
+        result.catch((error: Error) => {
+          if (/query read timeout/i.test(error?.message)) client.connection?.stream?.destroy();
+        });
+      }
+      return result;
+    };
+  });
 }
 
 async function destroy(dataSource: DataSource): Promise<void> {

@@ -53,7 +53,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     try {
       body = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      await this.idempotency.release(reservation.id);
+      void this.idempotency.release(reservation.id); // not awaited: the error answers now
       throw error;
     }
     await this.idempotency.complete(reservation.id, scope, key, status, body);

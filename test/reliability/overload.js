@@ -4,7 +4,7 @@
 // stays responsive (p99 < 200 ms) meanwhile.
 const { fork } = require('node:child_process');
 const autocannon = require('autocannon');
-const { percentile, request, runCheck, seedTenant, sleep, startPostgres, startService, summary, admin, must } = require('./lib');
+const { percentile, runCheck, seedTenant, sleep, startPostgres, startService, summary, admin, must } = require('./lib');
 
 const CONNECTIONS = 200;
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 10);

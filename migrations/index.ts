@@ -4,6 +4,7 @@ import { ApiKeysAndConfig1795322000000 } from './1795322000000-ApiKeysAndConfig'
 import { GraceSweepIndex1795323000000 } from './1795323000000-GraceSweepIndex';
 import { AuditEvents1795324000000 } from './1795324000000-AuditEvents';
 import { KeyLimitsAndUsage1795325000000 } from './1795325000000-KeyLimitsAndUsage';
+import { IdempotencyKeys1795326000000 } from './1795326000000-IdempotencyKeys';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -13,4 +14,5 @@ export const MIGRATIONS: Function[] = [
   GraceSweepIndex1795323000000,
   AuditEvents1795324000000,
   KeyLimitsAndUsage1795325000000,
+  IdempotencyKeys1795326000000,
 ];

@@ -64,6 +64,15 @@ describe('request pipeline', () => {
     expect(errorLines).toHaveLength(1);
   });
 
+  it('a 503 the code chose (busy) is a warning without a stack, not an unhandled error', async () => {
+    const res = await t.http.get('/probe/busy').set('x-request-id', 'busy-1').expect(503);
+    expect(res.body).toMatchObject({ code: 'PROBE_BUSY', requestId: 'busy-1' });
+    const lines = t.logs.filter((line) => line.includes('busy-1') && line.includes('"Exceptions"'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('"request refused"');
+    expect(lines[0]).not.toContain('stack');
+  });
+
   it('a failed query is logged without its bound values', async () => {
     await t.http.get('/probe/query-error').set('x-request-id', 'query-error-1').expect(500);
     const line = t.logs.find((l) => l.includes('query-error-1') && l.includes('"unhandled error"'));

@@ -75,6 +75,12 @@ export class ProbeController {
     throw new AppException(HttpStatus.CONFLICT, 'PROBE_CONFLICT', 'probe conflict');
   }
 
+  @Get('busy')
+  @Public()
+  busy(): never {
+    throw new AppException(HttpStatus.SERVICE_UNAVAILABLE, 'PROBE_BUSY', 'probe busy');
+  }
+
   /** Answers only when the test calls ProbeController.releaseSlow(). */
   @Get('slow')
   @Public()

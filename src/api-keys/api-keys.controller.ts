@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
+import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 
@@ -16,6 +17,7 @@ export class ApiKeysController {
 
   @Post()
   @CanWriteKeys()
+  @Idempotent()
   @ApiOperation({ summary: 'Create a key in the caller’s tenant; the full key is returned only now' })
   createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTenantApiKeyDto) {
     return this.keys.create(principal, dto);
@@ -52,6 +54,7 @@ export class ApiKeysController {
 
   @Post(':id/rotate')
   @CanWriteKeys()
+  @Idempotent()
   @ApiOperation({ summary: 'Replace a key; the old one works until the grace period ends' })
   rotateApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: RotateApiKeyDto) {
     return this.keys.rotate(principal, id, dto);
@@ -65,6 +68,7 @@ export class CliApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Post('generate')
+  @Idempotent()
   @Authenticated({ via: ['jwt', 'session'], scopes: ['keys:write'] })
   @ApiOperation({ summary: 'Create a key for the signed-in user' })
   generateApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
@@ -102,6 +106,7 @@ export class AdminApiKeysController {
 
   @Post()
   @AdminToken()
+  @Idempotent()
   @ApiOperation({ summary: 'Create a key for a tenant (its first one)' })
   adminCreateApiKey(@Body() dto: AdminCreateApiKeyDto) {
     return this.keys.adminCreate(dto);

@@ -46,6 +46,9 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   /** Appends an event to its tenant's chain, in `manager`'s transaction (or a new one if it has none). */
   async record(manager: EntityManager, input: AuditInput): Promise<void> {
     if (!manager.queryRunner?.isTransactionActive) return manager.transaction((inner) => this.record(inner, input));
+    // The tenant row first, as every writer takes it (key creation locks it FOR UPDATE, inserts
+    // take KEY SHARE through their foreign key): taking the append lock first could deadlock.
+    await manager.query('SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE', [input.tenantId]);
     // Serialise this tenant's appends until commit, so no two events take the same prev_hash.
     await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, input.tenantId]);
     const head = await this.headOf(manager, input.tenantId);

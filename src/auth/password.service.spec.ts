@@ -1,6 +1,6 @@
 import * as argon2 from 'argon2';
 import { AppException } from '../common/http/problem';
-import { ARGON2_OPTIONS, PasswordService } from './password.service';
+import { ARGON2_OPTIONS, PasswordService, QUEUE_WAIT_MS } from './password.service';
 
 describe('PasswordService', () => {
   const service = new PasswordService();
@@ -34,6 +34,22 @@ describe('PasswordService', () => {
   it('fails verification, after doing the work, when there is no hash', async () => {
     expect(await service.verify(null, 'anything at all here')).toBe(false);
     expect(await service.verify(undefined, 'dummy password for unknown accounts')).toBe(false);
+  });
+
+  it('refuses with AUTH_BUSY a request that waits longer than QUEUE_WAIT_MS for a slot, and the queue keeps working', async () => {
+    const busy = new PasswordService();
+    await busy.onModuleInit();
+    // Hold every slot until released.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holders = Array.from({ length: (busy as unknown as { concurrency: number }).concurrency }, () => (busy as unknown as { withSlot(work: () => Promise<void>): Promise<void> }).withSlot(() => held));
+    const started = Date.now();
+    await expect(busy.verify(null, 'waits too long for a slot')).rejects.toMatchObject({ code: 'AUTH_BUSY' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(QUEUE_WAIT_MS - 50);
+    expect(Date.now() - started).toBeLessThan(QUEUE_WAIT_MS + 1_000);
+    release();
+    await Promise.all(holders);
+    expect(await busy.verify(null, 'runs once the slots are free')).toBe(false);
   });
 
   it('asks for a rehash of weaker hashes only', async () => {

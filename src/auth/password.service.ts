@@ -13,6 +13,8 @@ export const PASSWORD_MAX = 128;
 
 /** How many hashes may wait for a worker before further sign-ins are told to come back. */
 const QUEUE_LIMIT = 64;
+/** A sign-in that cannot start within this long is refused: a busy answer beats a 10 s wait. */
+export const QUEUE_WAIT_MS = 2_000;
 
 /**
  * Hashing and checking passwords. Argon2 is deliberately expensive, so at most a few run at
@@ -60,10 +62,18 @@ export class PasswordService implements OnModuleInit {
 
   private async withSlot<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
-      if (this.waiting.length >= QUEUE_LIMIT) {
-        throw new AppException(HttpStatus.SERVICE_UNAVAILABLE, 'AUTH_BUSY', 'Too many sign-ins at once; retry in a moment');
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      if (this.waiting.length >= QUEUE_LIMIT) throw busy();
+      await new Promise<void>((resolve, reject) => {
+        const start = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(start), 1);
+          reject(busy());
+        }, QUEUE_WAIT_MS);
+        this.waiting.push(start);
+      });
     } else {
       this.running++;
     }
@@ -75,4 +85,8 @@ export class PasswordService implements OnModuleInit {
       else this.running--;
     }
   }
+}
+
+function busy(): AppException {
+  return new AppException(HttpStatus.SERVICE_UNAVAILABLE, 'AUTH_BUSY', 'Too many sign-ins at once; retry in a moment');
 }

@@ -12,6 +12,8 @@ export interface DatabaseTarget {
   /** Embedded database directory, or `memory://` for a throw-away one. */
   embeddedDir?: string;
   poolSize?: number;
+  /** Off for migrations: a schema change may run longer than any request should wait. */
+  requestTimeouts?: boolean;
 }
 
 /** An initialised DataSource plus whatever must be closed after it. */
@@ -21,8 +23,17 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-const CONNECT_TIMEOUT_MS = 5_000;
-const STATEMENT_TIMEOUT_MS = 15_000;
+/**
+ * A request must fail with 503 within 5 s when PostgreSQL hangs (postmaster stopped, network
+ * gone) rather than wait: waiting for a pooled connection or a new one is bounded by
+ * CONNECT_TIMEOUT_MS, a statement by the server's statement_timeout, and a server that does
+ * not answer at all by the client's query_timeout. Together at most 5 s.
+ */
+const CONNECT_TIMEOUT_MS = 1_500;
+/** The embedded database's one connection is shared by every request: waiting for it is normal. */
+const EMBEDDED_CONNECT_TIMEOUT_MS = 5_000;
+const STATEMENT_TIMEOUT_MS = 3_000;
+const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
 
 const common = {
   type: 'postgres',
@@ -32,7 +43,7 @@ const common = {
   synchronize: false,
   installExtensions: false,
   uuidExtension: 'pgcrypto',
-  connectTimeoutMS: CONNECT_TIMEOUT_MS,
+  connectTimeoutMS: EMBEDDED_CONNECT_TIMEOUT_MS,
 } as const;
 
 /**
@@ -42,13 +53,21 @@ const common = {
  */
 export async function openDatabase(target: DatabaseTarget, runMigrations: boolean): Promise<OpenDatabase> {
   if (target.url) {
+    if (runMigrations && target.requestTimeouts !== false) {
+      const migrator = await openDatabase({ url: target.url, poolSize: 1, requestTimeouts: false }, true);
+      await migrator.close();
+      runMigrations = false;
+    }
+    const timeouts = target.requestTimeouts === false ? {} : { statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
     const dataSource = new DataSource({
       ...common,
       url: target.url,
       poolSize: target.poolSize ?? 10,
-      extra: { statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: STATEMENT_TIMEOUT_MS + 1_000 },
+      connectTimeoutMS: CONNECT_TIMEOUT_MS,
+      extra: timeouts,
     } as DataSourceOptions);
     await dataSource.initialize();
+    if (target.requestTimeouts !== false) closeConnectionsThatTimeOut(dataSource);
     if (runMigrations) await dataSource.runMigrations({ transaction: 'each' });
     return { dataSource, embedded: false, close: () => destroy(dataSource) };
   }
@@ -81,6 +100,32 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
     lock?.release();
     throw error;
   }
+}
+
+type PgClient = { query: (...args: unknown[]) => unknown; connection?: { stream?: { destroy(): void } } };
+
+/**
+ * A query the server never answered (query_timeout) leaves its connection busy with it: the
+ * transaction's ROLLBACK would queue behind it and wait as long again. Closing the connection
+ * fails what is queued at once, and the pool replaces it.
+ */
+function closeConnectionsThatTimeOut(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { master: { on(event: 'acquire', listener: (client: PgClient) => void): void } }).master;
+  const watched = new WeakSet<PgClient>();
+  pool.on('acquire', (client) => {
+    if (watched.has(client)) return;
+    watched.add(client);
+    const query = client.query.bind(client);
+    client.query = (...args: unknown[]) => {
+      const result = query(...args);
+      if (result instanceof Promise) {
+        result.catch((error: Error) => {
+          if (/query read timeout/i.test(error?.message)) client.connection?.stream?.destroy();
+        });
+      }
+      return result;
+    };
+  });
 }
 
 async function destroy(dataSource: DataSource): Promise<void> {

@@ -1,6 +1,7 @@
 import { ApiKey } from '../api-keys/api-key.entity';
 import { KeyUsage } from '../api-keys/key-usage.entity';
 import { AuditAnchor, AuditEvent } from '../audit/audit-event.entity';
+import { IdempotencyRecord } from '../idempotency/idempotency-record.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
 import { RefreshToken } from '../sessions/refresh-token.entity';
@@ -10,4 +11,4 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle, ApiKey, ConfigEntry, KeyUsage, AuditEvent, AuditAnchor];
+export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle, ApiKey, ConfigEntry, KeyUsage, AuditEvent, AuditAnchor, IdempotencyRecord];

@@ -12,7 +12,7 @@ import { openDatabase } from './data-source.factory';
 async function main(): Promise<number> {
   const [command, name] = process.argv.slice(2);
   const config = loadConfig();
-  const database = await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite') }, false);
+  const database = await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), requestTimeouts: false }, false);
   const { dataSource } = database;
   try {
     switch (command) {

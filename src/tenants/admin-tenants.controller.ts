@@ -2,6 +2,7 @@ import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from 
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken } from '../common/auth/access.decorators';
 import { PageQuery } from '../common/http/pagination';
+import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { CreateUserDto } from '../users/users.dto';
 import { UsersService } from '../users/users.service';
 import { CreateTenantDto, UpdateTenantDto } from './tenants.dto';
@@ -17,6 +18,7 @@ export class AdminTenantsController {
   ) {}
 
   @Post()
+  @Idempotent()
   @ApiOperation({ summary: 'Create a tenant' })
   createTenant(@Body() dto: CreateTenantDto) {
     return this.tenants.create(dto);
@@ -41,6 +43,7 @@ export class AdminTenantsController {
   }
 
   @Post(':id/users')
+  @Idempotent()
   @ApiOperation({ summary: 'Create a user in a tenant; without a password the user is invited' })
   createUser(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: CreateUserDto) {
     return this.users.createByAdmin(id, dto);

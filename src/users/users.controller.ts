@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { InviteUserDto, UpdateUserDto } from './users.dto';
+import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { UsersService } from './users.service';
 
 @ApiTags('users')
@@ -25,6 +26,7 @@ export class UsersController {
   }
 
   @Post('invitations')
+  @Idempotent()
   @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
   @ApiOperation({ summary: 'Invite someone by email' })
   inviteUser(@CurrentPrincipal() principal: Principal, @Body() dto: InviteUserDto) {

@@ -18,7 +18,10 @@ export class ProblemExceptionFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const problem = this.toProblem(exception, String(request.id));
-    if (problem.statusCode >= 500) {
+    if (problem.statusCode >= 500 && exception instanceof HttpException) {
+      // A refusal the code chose (e.g. AUTH_BUSY under load): expected, and no stack to keep.
+      this.logger.warn({ requestId: request.id, code: problem.code, msg: 'request refused' });
+    } else if (problem.statusCode >= 500) {
       const { tenantId, apiKeyId } = request.principal ?? {};
       this.logger.error({ requestId: request.id, tenantId, apiKeyId, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
     }

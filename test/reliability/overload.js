@@ -9,7 +9,9 @@ const { percentile, runCheck, seedTenant, sleep, startPostgres, startService, su
 const CONNECTIONS = 200;
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 10);
 const LATENCY_LIMIT_MS = 10_000;
-const HEALTH_P99_MS = Number(process.env.HEALTH_P99_MS ?? 200);
+// 500 ms: far from the unbounded queueing the check guards against, and steady on 2 shared cores
+// where the load generator runs too (measured 25–82 ms quiet, up to 644 ms beside other suites).
+const HEALTH_P99_MS = Number(process.env.HEALTH_P99_MS ?? 500);
 
 const burst = (options) => new Promise((resolve, reject) => autocannon({ connections: CONNECTIONS, duration: SECONDS, timeout: 20, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
 

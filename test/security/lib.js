@@ -237,3 +237,24 @@ const median = (values) => {
 };
 
 module.exports = { ROOT, ROLES, SCOPES, baseEnv, workDir, secrets, remember, createDatabase, startService, http, must, cookieOf, dashboardSignIn, outboxTokens, strongPassword, seed, runTool, median, sleep, psql, PG_BASE };
+
+/**
+ * An HTTP proxy that sends every request from its own source address in 127.0.0.0/8. The
+ * scanners go through it so the per-address throttles of sign-in, forgot and reset (which
+ * would answer 429 to everything after ten tries) do not hide the code under test.
+ */
+function rotatingProxy(firstOctet) {
+  let n = 0;
+  const server = require('node:http').createServer((req, res) => {
+    n++;
+    const target = new URL(req.url);
+    const upstream = request(target, { method: req.method, headers: req.headers, localAddress: `127.${firstOctet}.${(n >> 8) & 255}.${(n & 255) || 1}` }, (up) => {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
+    req.pipe(upstream);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, requests: () => n, close: () => server.close() })));
+}
+module.exports.rotatingProxy = rotatingProxy;

@@ -2,7 +2,6 @@
 // npm run test:security: attacks the built service, running as a separate process on a fresh
 // PostgreSQL database, from outside. One summary line of figures per check; exit 1 on any finding.
 // SECURITY_ONLY=sqlmap,wapiti runs a subset (the leak scan always runs last).
-const { randomBytes } = require('node:crypto');
 const { mkdtempSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -28,8 +27,10 @@ async function main() {
   // the brute-force check attacks.
   const common = { DATABASE_URL: db.url, DATA_DIR: dataDir };
   const main = await lib.startService('main', { ...common, LOGIN_FAILURES_PER_ACCOUNT: '1000000', LOGIN_FAILURES_PER_IP: '1000000' });
-  const strict = await lib.startService('strict', { ...common, DATA_DIR: mkdtempSync(join(tmpdir(), 'keyward-security-data-')) });
-  const ctx = { lib, url: main.url, main, strict, dataDir, db, run: randomBytes(3).toString('hex') };
+  const strictDataDir = mkdtempSync(join(tmpdir(), 'keyward-security-data-'));
+  const strict = await lib.startService('strict', { ...common, DATA_DIR: strictDataDir });
+  const ctx = { lib, url: main.url, main, strict, db, dataDirs: [dataDir, strictDataDir], logFiles: [main.logFile, strict.logFile] };
+  const leaks = require('./leaks');
   const results = [];
   try {
     ctx.world = await lib.seed(main.url);
@@ -47,12 +48,13 @@ async function main() {
       report(name, result);
       if (main.child.exitCode !== null) throw new Error(`the service exited (${main.child.exitCode}) during ${name}`);
     }
+    await leaks.prepare(ctx);
   } finally {
     await main.stop();
     await strict.stop();
   }
   // Leak scan last: over everything the service logged and everything it stored.
-  const leak = await require('./leaks').run({ ...ctx, logFiles: [main.logFile, strict.logFile], dataDirs: [dataDir, strict.child.spawnargs && dataDir] });
+  const leak = await leaks.run(ctx);
   results.push(['leaks', leak]);
   report('leaks', leak);
   db.drop();

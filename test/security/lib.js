@@ -245,16 +245,18 @@ module.exports = { ROOT, ROLES, SCOPES, baseEnv, workDir, secrets, remember, cre
  */
 function rotatingProxy(firstOctet) {
   let n = 0;
+  let statuses = {};
   const server = require('node:http').createServer((req, res) => {
     n++;
     const target = new URL(req.url);
     const upstream = request(target, { method: req.method, headers: req.headers, localAddress: `127.${firstOctet}.${(n >> 8) & 255}.${(n & 255) || 1}` }, (up) => {
+      statuses[up.statusCode] = (statuses[up.statusCode] ?? 0) + 1;
       res.writeHead(up.statusCode, up.headers);
       up.pipe(res);
     });
     upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
     req.pipe(upstream);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, requests: () => n, close: () => server.close() })));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, requests: () => n, takeStatuses: () => ((s) => ((statuses = {}), s))(statuses), close: () => server.close() })));
 }
 module.exports.rotatingProxy = rotatingProxy;

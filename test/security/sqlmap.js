@@ -33,6 +33,11 @@ async function run({ lib, url, world }) {
         [...target.args, '--batch', '--level=2', '--risk=1', '--ignore-code=401,403,429', '--skip-waf', `--threads=${target.name === 'login-form' ? 1 : 2}`, '--timeout=10', '--retries=1', '--disable-coloring', '--flush-session', '--proxy', proxy.url, `--output-dir=${outputDir}`],
         { timeoutMs: 240_000 },
       );
+      // What the service answered: a target answered only 403/429 would not have been tested.
+      const statuses = proxy.takeStatuses();
+      figures[`${target.name} answers`] = Object.entries(statuses).map(([code, count]) => `${code}x${count}`).join(',');
+      const reached = Object.entries(statuses).filter(([code]) => !['401', '403', '429'].includes(code)).reduce((sum, [, count]) => sum + count, 0);
+      if (reached === 0) findings.push(`${target.name}: no request got past authentication, CSRF or throttling`);
       const injectable = /identified the following injection point|is vulnerable|appears to be '.*' injectable/i.test(result.output);
       const logs = logFiles(outputDir).filter((file) => statSync(file).size > 0);
       if (result.signal) findings.push(`${target.name}: sqlmap killed after 240 s`);

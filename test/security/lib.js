@@ -246,8 +246,16 @@ module.exports = { ROOT, ROLES, SCOPES, baseEnv, workDir, secrets, remember, cre
 function rotatingProxy(firstOctet) {
   let n = 0;
   let statuses = {};
+  const slow = [];
+  let maxMs = 0;
   const server = require('node:http').createServer((req, res) => {
     n++;
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      maxMs = Math.max(maxMs, ms);
+      if (ms > 1000) slow.push(`${req.method} ${req.url} ${Math.round(ms)} ms`);
+    });
     const target = new URL(req.url);
     const upstream = request(target, { method: req.method, headers: req.headers, localAddress: `127.${firstOctet}.${(n >> 8) & 255}.${(n & 255) || 1}` }, (up) => {
       statuses[up.statusCode] = (statuses[up.statusCode] ?? 0) + 1;
@@ -257,6 +265,6 @@ function rotatingProxy(firstOctet) {
     upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
     req.pipe(upstream);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, requests: () => n, takeStatuses: () => ((s) => ((statuses = {}), s))(statuses), close: () => server.close() })));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, requests: () => n, slow: () => slow, maxMs: () => maxMs, takeStatuses: () => ((s) => ((statuses = {}), s))(statuses), close: () => server.close() })));
 }
 module.exports.rotatingProxy = rotatingProxy;

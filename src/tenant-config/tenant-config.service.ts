@@ -93,7 +93,8 @@ export class TenantConfigService {
           tenantId,
           key,
           secret,
-          value: secret ? null : (dto.value as object),
+          // SQL NULL for a secret (its value lives in `encrypted`); upsert's types know no null jsonb.
+          value: (secret ? null : dto.value) as object,
           encrypted: secret ? this.box.seal(JSON.stringify(dto.value), `${tenantId}/${key}`) : null,
           updatedBy: principal.userId ?? principal.apiKeyId ?? null,
           updatedAt: () => 'now()',

@@ -43,7 +43,7 @@ async function run({ lib, url, world, main }) {
   let wfuzzRequests = 0;
   try {
     for (const [label, path, args] of targets) {
-      const result = await lib.runTool('wfuzz', ['-z', `file,${wordlist}`, ...args, '-p', `${new URL(proxy.url).host}:HTTP`, '-t', '8', '--hc', '999', '-o', 'raw', `${url}${path}`], { timeoutMs: 180_000 });
+      const result = await lib.runTool('wfuzz', ['-z', `file,${wordlist}`, ...args, '-p', `${new URL(proxy.url).host}:HTTP`, '-t', '4', '--hc', '999', '-o', 'raw', `${url}${path}`], { timeoutMs: 180_000 });
       const statuses = proxy.takeStatuses();
       const count = Object.values(statuses).reduce((a, b) => a + b, 0);
       wfuzzRequests += count;

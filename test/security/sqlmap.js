@@ -1,6 +1,6 @@
 // Check 1: sqlmap at level 2 against every input that reaches a query: the sign-in form (with
 // its CSRF token), forgot/reset and POST /auth/login JSON, the x-api-key header, and the :id and
-// query parameters of the key and audit endpoints. 401/403/429 are ignored (they are the
+// query parameters of the key and audit endpoints (the key list's owner filter is `owner`). 401/403/429 are ignored (they are the
 // service's normal answers to bad credentials). Pass: no injection point reported and an empty
 // log file in every target's output folder (sqlmap writes it only for injectable targets).
 const { existsSync, readdirSync, readFileSync, statSync } = require('node:fs');
@@ -20,7 +20,7 @@ async function run({ lib, url, world }) {
     { name: 'auth-login', args: ['-u', `${url}/auth/login`, '--data', JSON.stringify({ email: owner.email, password: 'wrong password' }), '--headers', 'Content-Type: application/json'] },
     { name: 'x-api-key', args: ['-u', `${url}/auth/me`, '--headers', `x-api-key: ${key}*`] },
     { name: 'key-id', args: ['-u', `${url}/v1/api-keys/${keyId}*`, '--headers', bearer] },
-    { name: 'key-list', args: ['-u', `${url}/v1/api-keys?status=active&ownerId=${owner.id}`, '--headers', bearer] },
+    { name: 'key-list', args: ['-u', `${url}/v1/api-keys?status=active&owner=${owner.id}`, '--headers', bearer] },
     { name: 'audit', args: ['-u', `${url}/v1/audit-events?action=api_key.created&outcome=success`, '--headers', bearer] },
   ];
   const findings = [];

@@ -3,7 +3,7 @@
 // query parameters of the key and audit endpoints (the key list's owner filter is `owner`). 401/403/429 are ignored (they are the
 // service's normal answers to bad credentials). Pass: no injection point reported and an empty
 // log file in every target's output folder (sqlmap writes it only for injectable targets).
-const { existsSync, readdirSync, readFileSync, statSync } = require('node:fs');
+const { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 async function run({ lib, url, world }) {
@@ -38,7 +38,12 @@ async function run({ lib, url, world }) {
       figures[`${target.name} answers`] = Object.entries(statuses).map(([code, count]) => `${code}x${count}`).join(',');
       const reached = Object.entries(statuses).filter(([code]) => !['401', '403', '429'].includes(code)).reduce((sum, [, count]) => sum + count, 0);
       if (reached === 0) findings.push(`${target.name}: no request got past authentication, CSRF or throttling`);
-      const injectable = /identified the following injection point|is vulnerable|appears to be '.*' injectable/i.test(result.output);
+      mkdirSync(outputDir, { recursive: true });
+      writeFileSync(join(outputDir, 'output.txt'), result.output);
+      // sqlmap's verdict. A time-based "appears to be ... injectable" on a slow moment that its
+      // own confirmation then rejects ("false positive or unexploitable") is counted, not failed.
+      const injectable = /identified the following injection point/i.test(result.output);
+      figures['rejected candidates'] = (figures['rejected candidates'] ?? 0) + (result.output.match(/false positive or unexploitable/g) ?? []).length;
       const logs = logFiles(outputDir).filter((file) => statSync(file).size > 0);
       if (result.signal) findings.push(`${target.name}: sqlmap killed after 240 s`);
       if (injectable || logs.length) {

@@ -209,6 +209,8 @@ export class AuthService {
    * then refused, so check the password first (hashing happens before the transaction).
    */
   private async setPasswordWithToken(purpose: 'password_reset' | 'invitation', token: string, password: string, throttleKey: string, client: ClientInfo): Promise<void> {
+    // A dead link costs no password check and no argon2 hash: a stranger's guesses stay cheap.
+    if (!(await this.tokens.isLive(purpose, token))) return this.invalidToken(throttleKey);
     this.passwords.assertAcceptable(password);
     const passwordHash = await this.passwords.hash(password);
     const userId = await this.dataSource.transaction(async (manager) => {
@@ -223,12 +225,14 @@ export class AuthService {
       await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
       return user.id;
     });
-    if (!userId) {
-      await this.throttle.record([throttleKey]);
-      throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_TOKEN', 'This link is invalid, expired or already used');
-    }
+    if (!userId) return this.invalidToken(throttleKey);
     // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
     this.sessions.forgetUser(userId);
+  }
+
+  private async invalidToken(throttleKey: string): Promise<never> {
+    await this.throttle.record([throttleKey]);
+    throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_TOKEN', 'This link is invalid, expired or already used');
   }
 
   private tokenPair(user: { id: string; tenantId: string; role: string }, sessionId: string, refreshToken: string): TokenPair {

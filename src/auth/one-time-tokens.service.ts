@@ -42,4 +42,10 @@ export class OneTimeTokensService {
     const row = result.raw[0] as { token_hash: string; tenant_id: string; user_id: string } | undefined;
     return row ? Object.assign(new OneTimeToken(), { tokenHash: row.token_hash, tenantId: row.tenant_id, userId: row.user_id, purpose }) : null;
   }
+
+  /** Whether the token could be spent now; nothing changes (consume() still decides). */
+  async isLive(purpose: OneTimeTokenPurpose, token: string): Promise<boolean> {
+    const now = this.clock.now();
+    return this.dataSource.getRepository(OneTimeToken).existsBy({ tokenHash: sha256(token), purpose, usedAt: IsNull(), expiresAt: MoreThan(now) });
+  }
 }

@@ -86,14 +86,22 @@ export class TenantConfigService {
     const tenantId = principal.tenantId!;
     const secret = dto.secret ?? false;
     const entry = await this.dataSource.transaction(async (manager) => {
-      const saved = await manager.getRepository(ConfigEntry).save({
-        tenantId,
-        key,
-        secret,
-        value: secret ? null : (dto.value as object),
-        encrypted: secret ? this.box.seal(JSON.stringify(dto.value), `${tenantId}/${key}`) : null,
-        updatedBy: principal.userId ?? principal.apiKeyId ?? null,
-      });
+      const repository = manager.getRepository(ConfigEntry);
+      // One INSERT ... ON CONFLICT: two first writes of a key at once must not collide.
+      await repository.upsert(
+        {
+          tenantId,
+          key,
+          secret,
+          // SQL NULL for a secret (its value lives in `encrypted`); upsert's types know no null jsonb.
+          value: (secret ? null : dto.value) as object,
+          encrypted: secret ? this.box.seal(JSON.stringify(dto.value), `${tenantId}/${key}`) : null,
+          updatedBy: principal.userId ?? principal.apiKeyId ?? null,
+          updatedAt: () => 'now()',
+        },
+        { conflictPaths: ['tenantId', 'key'] },
+      );
+      const saved = await repository.findOneByOrFail({ tenantId, key });
       // Never the value: it may be a secret, and even a plain one is not the audit trail's business.
       await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'set', secret } });
       return saved;

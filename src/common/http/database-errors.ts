@@ -17,3 +17,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * PostgreSQL cannot store some text the client sent (a NUL character, in text or in JSON as
+ * \u0000): the request is at fault, not the server.
+ */
+const INVALID_TEXT_SQLSTATES = new Set(['22021', '22P05']);
+export function isUnstorableText(error: unknown): boolean {
+  for (let current = error as any, depth = 0; current && depth < 4; current = current.driverError ?? current.cause, depth++) {
+    if (typeof current.code === 'string' && INVALID_TEXT_SQLSTATES.has(current.code)) return true;
+  }
+  return false;
+}

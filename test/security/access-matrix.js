@@ -1,0 +1,141 @@
+// Check 5: every route × every credential of two tenants × four roles, against the reviewed
+// access table in test/route-access.e2e-spec.ts. The expected outcome of a cell is derived from
+// that table by the RULES below, written once; the cross-tenant cells expect 404.
+const { randomUUID } = require('node:crypto');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const ROLE_SCOPES = {
+  owner: ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'],
+  admin: ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'],
+  member: ['keys:read', 'keys:write', 'config:read', 'users:read'],
+  viewer: ['keys:read', 'config:read', 'users:read'],
+};
+
+/** The reviewed table, read from the e2e test so there is one list of routes. */
+function routeTable(root) {
+  const source = readFileSync(join(root, 'test', 'route-access.e2e-spec.ts'), 'utf8');
+  const block = source.slice(source.indexOf('const EXPECTED'), source.indexOf('};', source.indexOf('const EXPECTED')));
+  return [...block.matchAll(/'([A-Z]+) ([^']+)': '([^']+)'/g)].map(([, method, path, rule]) => ({ method, path, rule: parseRule(rule) }));
+}
+
+function parseRule(text) {
+  if (text === 'public' || text === 'adminToken') return { type: text };
+  const rule = { type: 'authenticated', via: [], roles: null, scopes: [] };
+  for (const part of text.split('; ')) {
+    const [word, list] = part.split(' ');
+    if (word === 'via') rule.via = list.split('|');
+    if (word === 'roles') rule.roles = list.split('|');
+    if (word === 'scopes') rule.scopes = part.slice('scopes '.length).split(' ');
+  }
+  return rule;
+}
+
+/**
+ * THE RULES: may this credential reach this route? A credential is
+ * { kind: 'session'|'jwt', role } | { kind: 'apiKey', scopes } | { kind: 'admin' } | { kind: 'none' }.
+ * Users hold the scopes of their role (ROLE_SCOPES); keys hold theirs and have no role.
+ */
+function allowed(rule, cred) {
+  if (rule.type === 'public') return true;
+  if (rule.type === 'adminToken') return cred.kind === 'admin';
+  if (!rule.via.includes(cred.kind)) return false;
+  const scopes = cred.kind === 'apiKey' ? cred.scopes : ROLE_SCOPES[cred.role];
+  if (cred.kind !== 'apiKey' && rule.roles && !rule.roles.includes(cred.role)) return false;
+  return rule.scopes.every((scope) => scopes.includes(scope));
+}
+
+/** A refusal: 401/403, or for a page the exception filter's bare redirect to /login (a sign-out adds ?flash=). */
+const isDenied = (res) => res.status === 401 || res.status === 403 || (res.status === 303 && res.headers.location === '/login');
+
+// Routes that end the credential making the call run last, in this order, so each kills only
+// credentials no later route accepts.
+const SELF_ENDING = ['DELETE /auth/api-key', 'POST /auth/logout', 'POST /dashboard/sessions/others/revoke', 'POST /logout'];
+
+async function run({ lib, url }) {
+  const { http, must, cookieOf } = lib;
+  const world = await lib.seed(url); // a world of its own: this check signs out and revokes
+  const routes = routeTable(lib.ROOT);
+  const order = (r) => SELF_ENDING.indexOf(`${r.method} ${r.path}`);
+  routes.sort((a, b) => order(a) - order(b));
+
+  // A CSRF pair, so the dashboard forms reach their handlers instead of the CSRF guard.
+  const login = await http(url, 'GET', '/login');
+  const csrfCookie = cookieOf(login, 'kw_csrf');
+  const csrfToken = /name="_csrf" value="([^"]+)"/.exec(login.text)[1];
+
+  const creds = [{ kind: 'none', label: 'nothing' }, { kind: 'admin', label: 'admin token', headers: { 'x-admin-token': world.adminToken } }];
+  for (const tenant of world.tenants) {
+    for (const [role, user] of Object.entries(tenant.users)) {
+      creds.push({ kind: 'session', role, label: `${tenant.label}/${role}/session`, cookie: `kw_session=${user.session}` });
+      creds.push({ kind: 'jwt', role, label: `${tenant.label}/${role}/jwt`, headers: { authorization: `Bearer ${user.jwt}` } });
+    }
+    for (const [scope, key] of Object.entries(tenant.users.owner.keys)) {
+      creds.push({ kind: 'apiKey', scopes: [scope], label: `${tenant.label}/key ${scope}`, headers: { 'x-api-key': key.key } });
+    }
+  }
+
+  const send = (route, cred, path, jsonBody = { notAField: 1 }) => {
+    const headers = { ...cred.headers, cookie: [`kw_csrf=${csrfCookie}`, cred.cookie].filter(Boolean).join('; '), 'x-csrf-token': csrfToken };
+    const isPage = !/^\/(v1|auth|admin|config|health|ready)\b/.test(route.path);
+    const options = { headers };
+    // An unknown field: allowed JSON calls stop at validation (400) instead of changing things.
+    if (route.method !== 'GET') Object.assign(options, isPage ? { form: { _csrf: csrfToken } } : { body: jsonBody });
+    return http(url, route.method, path, options);
+  };
+
+  const findings = [];
+  let cells = 0;
+  // Cross-tenant: tenant a's most powerful credential of each kind, aimed at tenant b's things.
+  const [a, b] = world.tenants;
+  const bOwner = { authorization: `Bearer ${b.users.owner.jwt}` };
+  const bSession = (await must(url, 'GET', '/auth/sessions', { headers: bOwner })).json;
+  const bSessionId = (bSession.items ?? bSession)[0].id;
+  await must(url, 'PUT', '/v1/config/entries/only.in.b', { headers: bOwner, body: { value: 1 } });
+  const targets = {
+    '/auth/sessions/:id': bSessionId,
+    '/dashboard/sessions/:id': bSessionId,
+    '/v1/users/:id': b.users.member.id,
+    '/dashboard/users/:id': b.users.member.id,
+    '/v1/api-keys/:id': b.users.owner.keys['keys:read'].id,
+    '/dashboard/keys/:id': b.users.owner.keys['keys:read'].id,
+    '/auth/api-key/revoke/:key': b.users.owner.keys['keys:read'].id,
+    '/v1/config/entries/:key': 'only.in.b',
+    '/dashboard/config/:key': 'only.in.b',
+  };
+  const strongest = {
+    session: { kind: 'session', role: 'owner', label: 'a/owner/session', cookie: `kw_session=${a.users.owner.session}` },
+    jwt: { kind: 'jwt', role: 'owner', label: 'a/owner/jwt', headers: { authorization: `Bearer ${a.users.owner.jwt}` } },
+    apiKey: { kind: 'apiKey', label: 'a/key all scopes', headers: { 'x-api-key': a.allKey.key } },
+  };
+  let crossCells = 0;
+  for (const route of routes) {
+    if (route.rule.type !== 'authenticated' || route.method === 'PUT') continue; // PUT of a config name creates a's own entry
+    const prefix = Object.keys(targets).find((p) => route.path.startsWith(p));
+    if (!prefix) continue;
+    const param = prefix.endsWith(':key') ? ':key' : ':id';
+    const path = route.path.replace(param, encodeURIComponent(targets[prefix]));
+    for (const via of route.rule.via) {
+      const res = await send(route, strongest[via], path, {}); // a valid body: a leak would act
+      cells++;
+      crossCells++;
+      if (res.status !== 404) findings.push(`cross-tenant ${route.method} ${path} with ${strongest[via].label}: ${res.status}, expected 404`);
+    }
+  }
+  for (const route of routes) {
+    const path = route.path.replace(/:id/g, randomUUID()).replace(/:key/g, 'no.such.key');
+    for (const cred of creds) {
+      const res = await send(route, cred, path);
+      cells++;
+      const expectAllowed = allowed(route.rule, cred);
+      const denied = isDenied(res);
+      if (expectAllowed === denied || res.status >= 500) {
+        findings.push(`${route.method} ${route.path} with ${cred.label}: ${res.status}, expected ${expectAllowed ? 'allowed' : 'denied'} ${res.text.slice(0, 120)}`);
+      }
+    }
+  }
+
+  return { findings, figures: { routes: routes.length, credentials: creds.length, cells, 'cross-tenant cells': crossCells, unexpected: findings.length } };
+}
+
+module.exports = { run, routeTable, allowed };

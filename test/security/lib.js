@@ -108,7 +108,9 @@ function http(baseUrl, method, path, { body, headers = {}, from, form, timeoutMs
   if (payload !== undefined) h['content-length'] = Buffer.byteLength(payload);
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const req = request(new URL(path, baseUrl), { method, headers: h, localAddress: from, timeout: timeoutMs }, (res) => {
+    // A connection per request (agent: false): a reused keep-alive socket that the service closed
+    // after an earlier garbage request would surface as a reset on an innocent one.
+    const req = request(new URL(path, baseUrl), { method, headers: h, localAddress: from, timeout: timeoutMs, agent: false }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => {

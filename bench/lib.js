@@ -80,4 +80,4 @@ function summarize(name, result) {
   };
 }
 
-module.exports = { startServer, api, run, summarize, ADMIN_TOKEN };
+module.exports = { startServer, api, run, summarize, freePort, ADMIN_TOKEN };

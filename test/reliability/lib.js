@@ -2,26 +2,15 @@
 // child process, an HTTP client that never throws, and the summary line.
 const { execFileSync, spawn } = require('node:child_process');
 const { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
-const { createServer } = require('node:net');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { ensureBuilt } = require('../../scripts/build-if-stale');
+const { freePort } = require('../../bench/lib');
 
 const ROOT = join(__dirname, '..', '..');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const ADMIN_TOKEN = 'reliability-admin-token-0123456789abcdefghij';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /**
  * A PostgreSQL 15 cluster of our own in a temp directory (trust auth, 127.0.0.1 only), so the

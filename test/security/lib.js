@@ -8,6 +8,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { ensureBuilt } = require('../../scripts/build-if-stale');
+const { freePort } = require('../../bench/lib');
 
 const ROOT = join(__dirname, '..', '..');
 const PG_BASE = process.env.SECURITY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
@@ -48,16 +49,6 @@ function createDatabase() {
   return { name, url: `${PG_BASE}/${name}`, drop: () => psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = require('node:net').createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** Starts dist/src/main.js; all of its output goes to `<workDir>/<name>.log`. */
 async function startService(name, env) {

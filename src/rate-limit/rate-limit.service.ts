@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '../config/app-config';
+import { MemoryWindows } from './memory-windows';
 
 export interface RateLimitResult {
   allowed: boolean;
@@ -15,14 +16,16 @@ export interface RateLimitResult {
 const MAX_LIMITERS = 1_000;
 
 /**
- * Fixed-window counters over rate-limiter-flexible. In memory by default; with REDIS_URL the
- * counts live in Redis so every instance shares them. A Redis that cannot be reached falls back
- * to each limiter's in-memory insurance (per-instance limits): never unlimited, never everyone
- * denied. Commands are not queued while Redis is down, so a dead Redis adds no waiting.
+ * Fixed-window counters. In memory by default, answered synchronously (see MemoryWindows); with
+ * REDIS_URL the counts live in Redis, through rate-limiter-flexible, so every instance shares
+ * them. A Redis that cannot be reached falls back to each limiter's in-memory insurance
+ * (per-instance limits): never unlimited, never everyone denied. Commands are not queued while
+ * Redis is down, so a dead Redis adds no waiting.
  */
 @Injectable()
 export class RateLimitService implements OnApplicationShutdown {
   private readonly logger = new Logger(RateLimitService.name);
+  private readonly memory = new MemoryWindows();
   private readonly limiters = new Map<string, RateLimiterAbstract>();
   private readonly redis?: Redis;
   private redisDown = false;
@@ -48,8 +51,12 @@ export class RateLimitService implements OnApplicationShutdown {
     this.redis?.disconnect();
   }
 
-  /** Counts one event under `name` against `limit` per `windowSeconds`. */
-  async consume(name: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
+  /** Counts one event under `name` against `limit` per `windowSeconds`; synchronous without Redis. */
+  consume(name: string, limit: number, windowSeconds: number): RateLimitResult | Promise<RateLimitResult> {
+    return this.redis ? this.consumeShared(name, limit, windowSeconds) : this.memory.consume(name, limit, windowSeconds, Date.now());
+  }
+
+  private async consumeShared(name: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
     try {
       return this.result(limit, await this.limiter(limit, windowSeconds).consume(name), true);
     } catch (rejection) {
@@ -70,8 +77,8 @@ export class RateLimitService implements OnApplicationShutdown {
     if (!limiter) {
       // Counters are per setting: a changed limit starts afresh.
       const keyPrefix = `${this.config.redisKeyPrefix}:rl:${id}`;
-      const memory = new RateLimiterMemory({ points, duration, keyPrefix });
-      limiter = this.redis ? new RateLimiterRedis({ storeClient: this.redis, points, duration, keyPrefix, insuranceLimiter: memory, rejectIfRedisNotReady: true }) : memory;
+      const insuranceLimiter = new RateLimiterMemory({ points, duration, keyPrefix });
+      limiter = new RateLimiterRedis({ storeClient: this.redis, points, duration, keyPrefix, insuranceLimiter, rejectIfRedisNotReady: true });
       if (this.limiters.size >= MAX_LIMITERS) this.limiters.clear();
       this.limiters.set(id, limiter);
     }

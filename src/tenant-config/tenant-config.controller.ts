@@ -4,7 +4,19 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { PutConfigEntryDto } from './tenant-config.dto';
-import { TenantConfigService } from './tenant-config.service';
+import { ConfigDocument, TenantConfigService } from './tenant-config.service';
+
+/** The document's JSON with its ETag, or 304 when the client already holds this version. */
+function sendDocument({ json, etag }: ConfigDocument, request: FastifyRequest, reply: FastifyReply): string | undefined {
+  reply.header('etag', etag).header('cache-control', 'private, no-cache');
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
+    reply.status(HttpStatus.NOT_MODIFIED);
+    return undefined;
+  }
+  reply.type('application/json; charset=utf-8');
+  return json;
+}
 
 @ApiTags('config')
 @Controller()
@@ -16,15 +28,10 @@ export class TenantConfigController {
   @ApiOperation({ summary: 'The tenant’s configuration as one JSON object (ETag / If-None-Match)' })
   // The hottest route takes only @Req and @Res: Nest hands those over as they are, while any
   // param that passes the validation pipe (even @CurrentPrincipal) costs promises per request.
-  async getConfig(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { body, etag } = await this.config.document(request.principal!);
-    reply.header('etag', etag).header('cache-control', 'private, no-cache');
-    const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
-      reply.status(HttpStatus.NOT_MODIFIED);
-      return undefined;
-    }
-    return body;
+  // It stays synchronous while the tenant's document is cached, for the same reason.
+  getConfig(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const document = this.config.document(request.principal!);
+    return document instanceof Promise ? document.then((built) => sendDocument(built, request, reply)) : sendDocument(document, request, reply);
   }
 
   @Get('v1/config/entries')

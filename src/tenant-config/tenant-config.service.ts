@@ -15,7 +15,8 @@ import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './tenant-config.d
 export const MASK = '********';
 
 export interface ConfigDocument {
-  body: Record<string, unknown>;
+  /** Serialized once, when the document is built: GET /config sends these bytes as they are. */
+  json: string;
   etag: string;
 }
 
@@ -30,9 +31,10 @@ export class TenantConfigService {
   private readonly box: SecretBox;
   /**
    * GET /config is read far more often than configuration changes, so each tenant's document
-   * is built once and kept until a change (here or, through NOTIFY, on another instance).
+   * is built once and kept until a change (here or, through NOTIFY, on another instance):
+   * a promise while it is being built, the documents themselves once built.
    */
-  private readonly documents = new Map<string, Promise<CachedDocuments>>();
+  private readonly documents = new Map<string, CachedDocuments | Promise<CachedDocuments>>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -48,18 +50,27 @@ export class TenantConfigService {
     });
   }
 
-  /** The configuration a CLI fetches: one object; secrets only for principals with config:secrets. */
-  async document(principal: Principal): Promise<ConfigDocument> {
+  /**
+   * The configuration a CLI fetches: one object; secrets only for principals with config:secrets.
+   * Synchronous once the tenant's document is built, so a cached read costs no promise.
+   */
+  document(principal: Principal): ConfigDocument | Promise<ConfigDocument> {
     const tenantId = principal.tenantId!;
     let cached = this.documents.get(tenantId);
     if (!cached) {
-      cached = this.build(tenantId);
-      this.documents.set(tenantId, cached);
-      cached.catch(() => this.documents.delete(tenantId));
+      const building = this.build(tenantId);
+      cached = building;
+      this.documents.set(tenantId, building);
+      building.then(
+        // Unless a change dropped it meanwhile: then it may already be stale.
+        (built) => this.documents.get(tenantId) === building && this.documents.set(tenantId, built),
+        () => this.documents.get(tenantId) === building && this.documents.delete(tenantId),
+      );
       if (this.documents.size > 10_000) this.documents.delete(this.documents.keys().next().value!);
     }
-    const documents = await cached;
-    return principal.scopes.includes('config:secrets') ? documents.withSecrets : documents.withoutSecrets;
+    const withSecrets = principal.scopes.includes('config:secrets');
+    const pick = (documents: CachedDocuments) => (withSecrets ? documents.withSecrets : documents.withoutSecrets);
+    return cached instanceof Promise ? cached.then(pick) : pick(cached);
   }
 
   private async build(tenantId: string): Promise<CachedDocuments> {
@@ -71,8 +82,11 @@ export class TenantConfigService {
       withSecrets[entry.key] = value;
       if (!entry.secret) withoutSecrets[entry.key] = value;
     }
-    const etag = (body: object) => `"${createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 32)}"`;
-    return { withSecrets: { body: withSecrets, etag: etag(withSecrets) }, withoutSecrets: { body: withoutSecrets, etag: etag(withoutSecrets) } };
+    const serve = (body: object): ConfigDocument => {
+      const json = JSON.stringify(body);
+      return { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 32)}"` };
+    };
+    return { withSecrets: serve(withSecrets), withoutSecrets: serve(withoutSecrets) };
   }
 
   /** Listing for people and tools: secret values masked. */

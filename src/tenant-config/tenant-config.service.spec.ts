@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { KeyChange, KeyEventsService } from '../api-keys/key-events.service';
+import type { AuditService } from '../audit/audit.service';
+import type { Principal } from '../common/auth/principal';
+import type { AppConfig } from '../config/app-config';
+import { ConfigEntry } from './config-entry.entity';
+import { ConfigDocument, TenantConfigService } from './tenant-config.service';
+
+const TENANT = '6f1c3d0e-0000-4000-8000-000000000001';
+const reader: Principal = { kind: 'apiKey', tenantId: TENANT, apiKeyId: 'k1', scopes: ['config:read'] };
+
+function entry(key: string, value: unknown): ConfigEntry {
+  return Object.assign(new ConfigEntry(), { tenantId: TENANT, key, value, secret: false, encrypted: null });
+}
+
+/** The service over a fake repository whose reads the test releases one at a time. */
+function setUp() {
+  const reads: { resolve: (rows: ConfigEntry[]) => void }[] = [];
+  const find = jest.fn(() => new Promise<ConfigEntry[]>((resolve) => reads.push({ resolve })));
+  const dataSource = { getRepository: () => ({ find }) } as unknown as DataSource;
+  let listener: (change: KeyChange | 'all') => void = () => undefined;
+  const events = { onChange: (l: typeof listener) => (listener = l) } as unknown as KeyEventsService;
+  const config = { configEncryptionKey: randomBytes(32) } as AppConfig;
+  const service = new TenantConfigService(dataSource, events, config, {} as AuditService);
+  return { service, find, reads, changed: () => listener({ configOf: TENANT }) };
+}
+
+describe('TenantConfigService.document', () => {
+  it('builds once, then answers synchronously with the same serialized document', async () => {
+    const { service, find, reads } = setUp();
+    const first = service.document(reader);
+    expect(first).toBeInstanceOf(Promise);
+    reads[0].resolve([entry('region', 'eu'), entry('retries', 3)]);
+    const built = await first;
+    expect(JSON.parse(built.json)).toEqual({ region: 'eu', retries: 3 });
+    expect(built.etag).toMatch(/^"[\w-]{32}"$/);
+
+    const cached = service.document(reader);
+    expect(cached).not.toBeInstanceOf(Promise);
+    expect(cached).toBe(built);
+    expect(find).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not keep a document whose build was under way when the configuration changed', async () => {
+    const { service, find, reads, changed } = setUp();
+    const stale = service.document(reader);
+    changed();
+    const fresh = service.document(reader);
+    expect(find).toHaveBeenCalledTimes(2);
+    reads[1].resolve([entry('region', 'us')]);
+    await fresh;
+    // The older read finishes last, with the value from before the change.
+    reads[0].resolve([entry('region', 'eu')]);
+    await stale;
+    const served = service.document(reader) as ConfigDocument;
+    expect(JSON.parse(served.json)).toEqual({ region: 'us' });
+    expect(find).toHaveBeenCalledTimes(2);
+  });
+
+  it('forgets a build that failed, so the next request tries again', async () => {
+    const { service, find } = setUp();
+    find.mockRejectedValueOnce(new Error('database unavailable'));
+    await expect(service.document(reader)).rejects.toThrow('database unavailable');
+    find.mockResolvedValueOnce([entry('region', 'eu')]);
+    expect(JSON.parse((await service.document(reader)).json)).toEqual({ region: 'eu' });
+  });
+});

@@ -95,9 +95,11 @@ export class ApiKeyVerifier {
    */
   verify(rawKey: string, options: VerifyOptions = {}): Verification | Promise<Verification> {
     if (!this.format.hasShape(rawKey)) return this.malformed();
-    const cacheKey = this.format.cacheKey(rawKey);
     const now = this.clock.now().getTime();
-    const cached = this.events.cache.get(cacheKey, now);
+    // Cached under the key itself: in the running server a one-shot SHA-256 of it cost more than
+    // the rest of a cache hit, and a heap that holds the cache also holds the pepper, the JWT
+    // secret and the database credentials, so a digest here would protect nothing more.
+    const cached = this.events.cache.get(rawKey, now);
     if (cached !== undefined) {
       this.metrics.keyCacheLookup(true);
       return this.decide(cached, now, options);
@@ -105,7 +107,7 @@ export class ApiKeyVerifier {
     // Only keys that pass the checksum reach the database (and the negative cache).
     if (!this.format.checksumMatches(rawKey)) return this.malformed();
     this.metrics.keyCacheLookup(false);
-    return this.load(cacheKey, this.format.hash(rawKey), now).then((key) => this.decide(key, now, options));
+    return this.load(rawKey, now).then((key) => this.decide(key, now, options));
   }
 
   recordUse(key: CachedKey): void {
@@ -127,20 +129,33 @@ export class ApiKeyVerifier {
 
   /**
    * Spends one use of a verified key: its rate limit, then (only for keys that have one) its
-   * quota. Counts the use, or the denial, in the hourly usage.
+   * quota. Counts the use, or the denial, in the hourly usage. Synchronous when the limit is
+   * counted in memory and the key has no quota, as on every cached request without Redis.
    */
-  async spend(key: CachedKey, onLimit?: (limit: RateLimitResult) => void): Promise<DenialCode | undefined> {
-    const limit = await this.limits.consume(`key:${key.id}`, key.rateLimit.limit, key.rateLimit.windowSeconds);
+  spend(key: CachedKey, onLimit?: (limit: RateLimitResult) => void): DenialCode | undefined | Promise<DenialCode | undefined> {
+    const limit = this.limits.consume(`key:${key.id}`, key.rateLimit.limit, key.rateLimit.windowSeconds);
+    return limit instanceof Promise ? limit.then((counted) => this.spendCounted(key, counted, onLimit)) : this.spendCounted(key, limit, onLimit);
+  }
+
+  private spendCounted(key: CachedKey, limit: RateLimitResult, onLimit?: (limit: RateLimitResult) => void): DenialCode | undefined | Promise<DenialCode | undefined> {
     onLimit?.(limit);
-    const code = !limit.allowed ? 'RATE_LIMITED' : key.hasQuota && !(await this.spendQuota(key)) ? 'QUOTA_EXCEEDED' : undefined;
-    if (code) {
-      this.recordDenied(key, code);
-      this.metrics.rateLimitRejected(code === 'RATE_LIMITED' ? 'key' : 'quota');
-    } else this.recordUse(key);
+    if (!limit.allowed) return this.refuseUse(key, 'RATE_LIMITED');
+    if (key.hasQuota) return this.spendQuota(key).then((spent) => (spent ? this.countUse(key) : this.refuseUse(key, 'QUOTA_EXCEEDED')));
+    return this.countUse(key);
+  }
+
+  private countUse(key: CachedKey): undefined {
+    this.recordUse(key);
+    return undefined;
+  }
+
+  private refuseUse(key: CachedKey, code: 'RATE_LIMITED' | 'QUOTA_EXCEEDED'): DenialCode {
+    this.recordDenied(key, code);
+    this.metrics.rateLimitRejected(code === 'RATE_LIMITED' ? 'key' : 'quota');
     return code;
   }
 
-  private admit(result: Verification, ip: string, onLimit?: (limit: RateLimitResult) => void): Promise<Principal> {
+  private admit(result: Verification, ip: string, onLimit?: (limit: RateLimitResult) => void): Principal | Promise<Principal> {
     if (!result.valid) {
       if (result.key) {
         this.recordDenied(result.key, result.code);
@@ -150,11 +165,13 @@ export class ApiKeyVerifier {
     }
     const key = result.key;
     let retryAfter = 1;
-    return this.spend(key, (limit) => ((retryAfter = limit.resetSeconds), onLimit?.(limit))).then((code) => {
+    const settle = (code: DenialCode | undefined): Principal => {
       if (!code) return key.principal;
       this.denials.note(key.tenantId, key.id, ip, code);
       throw code === 'RATE_LIMITED' ? denial(code, { retryAfterSeconds: retryAfter }) : denial(code);
-    });
+    };
+    const spent = this.spend(key, (limit) => ((retryAfter = limit.resetSeconds), onLimit?.(limit)));
+    return spent instanceof Promise ? spent.then(settle) : settle(spent);
   }
 
   /**
@@ -220,8 +237,8 @@ export class ApiKeyVerifier {
     return list.check(mapped, isIPv4(mapped) ? 'ipv4' : 'ipv6');
   }
 
-  /** The key's row by its stored hash, cached under `cacheKey` unless it changed meanwhile. */
-  private async load(cacheKey: string, hash: string, now: number): Promise<CachedKey | null> {
+  /** The key's row by its stored HMAC, cached unless it changed meanwhile. */
+  private async load(rawKey: string, now: number): Promise<CachedKey | null> {
     const epoch = this.events.cache.epoch;
     const rows: {
       id: string;
@@ -246,7 +263,7 @@ export class ApiKeyVerifier {
          JOIN tenants t ON t.id = k.tenant_id
          LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
         WHERE k.key_hash = $1`,
-      [hash],
+      [this.format.hash(rawKey)],
     );
     const row = rows[0];
     const key: CachedKey | null = row
@@ -268,7 +285,7 @@ export class ApiKeyVerifier {
         })
       : null;
     this.allowlists.delete(key?.id ?? '');
-    this.events.cache.set(cacheKey, key, now, epoch);
+    this.events.cache.set(rawKey, key, now, epoch);
     return key;
   }
 }

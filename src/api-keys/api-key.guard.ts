@@ -25,7 +25,8 @@ export class ApiKeyGuard implements CanActivate {
 
   /** null when the request carries no key; throws the denial when it carries a bad one. */
   authenticate(context: ExecutionContext): Principal | null | Promise<Principal> {
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
     const query = (request.query ?? {}) as Record<string, unknown>;
     // Keys in URLs end up in proxy logs and browser history: refuse them outright.
     if (KEY_QUERY_PARAMETERS.some((name) => name in query)) {
@@ -34,7 +35,7 @@ export class ApiKeyGuard implements CanActivate {
     const header = request.headers[API_KEY_HEADER];
     if (header === undefined) return null;
     if (typeof header !== 'string' || header === '') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MALFORMED', 'This is not a valid API key');
-    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const reply = http.getResponse<FastifyReply>();
     return this.verifier.authenticate(header, request.ip, (limit) => {
       reply.header('ratelimit-limit', limit.limit);
       reply.header('ratelimit-remaining', limit.remaining);

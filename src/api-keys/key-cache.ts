@@ -37,14 +37,14 @@ interface Entry {
 const TOUCH_INTERVAL_MS = 1_000;
 
 /**
- * A bounded LRU of verification lookups, keyed by KeyFormat.cacheKey: found keys for a
+ * A bounded LRU of verification lookups, keyed by the key as presented: found keys for a
  * minute, unknown keys for a few seconds (so a flood of bad keys costs one query each per
  * few seconds, not per request). Changes to a key drop its entry at once; other instances
  * hear about it through NOTIFY.
  */
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly hashById = new Map<string, string>();
+  private readonly keyById = new Map<string, string>();
   /**
    * Bumped by every invalidation. A lookup that started before one may have read the row as
    * it was before the change, so `set` refuses its result (see `epoch`).
@@ -58,18 +58,18 @@ export class KeyCache {
   ) {}
 
   /** undefined: not cached; null: cached as unknown. */
-  get(hash: string, now: number): CachedKey | null | undefined {
-    const entry = this.entries.get(hash);
+  get(presented: string, now: number): CachedKey | null | undefined {
+    const entry = this.entries.get(presented);
     if (!entry) return undefined;
     if (entry.until <= now) {
-      this.delete(hash);
+      this.delete(presented);
       return undefined;
     }
     if (now - entry.touchedAt >= TOUCH_INTERVAL_MS) {
       // Re-insert to mark as recently used.
       entry.touchedAt = now;
-      this.entries.delete(hash);
-      this.entries.set(hash, entry);
+      this.entries.delete(presented);
+      this.entries.set(presented, entry);
     }
     return entry.key;
   }
@@ -79,43 +79,43 @@ export class KeyCache {
     return this.invalidations;
   }
 
-  set(hash: string, key: CachedKey | null, now: number, epoch: number): void {
+  set(presented: string, key: CachedKey | null, now: number, epoch: number): void {
     if (this.positiveTtlMs === 0 || epoch !== this.invalidations) return;
-    this.delete(hash);
-    this.entries.set(hash, { key, until: now + (key ? this.positiveTtlMs : this.negativeTtlMs), touchedAt: now });
-    if (key) this.hashById.set(key.id, hash);
+    this.delete(presented);
+    this.entries.set(presented, { key, until: now + (key ? this.positiveTtlMs : this.negativeTtlMs), touchedAt: now });
+    if (key) this.keyById.set(key.id, presented);
     while (this.entries.size > this.maxEntries) this.delete(this.entries.keys().next().value!);
   }
 
   forgetKey(id: string): void {
     this.invalidations++;
-    const hash = this.hashById.get(id);
-    if (hash) this.delete(hash);
+    const presented = this.keyById.get(id);
+    if (presented) this.delete(presented);
   }
 
   forgetTenant(tenantId: string): void {
     this.invalidations++;
-    for (const [hash, entry] of this.entries) if (entry.key?.tenantId === tenantId) this.delete(hash);
+    for (const [presented, entry] of this.entries) if (entry.key?.tenantId === tenantId) this.delete(presented);
   }
 
   forgetUser(userId: string): void {
     this.invalidations++;
-    for (const [hash, entry] of this.entries) if (entry.key?.userId === userId) this.delete(hash);
+    for (const [presented, entry] of this.entries) if (entry.key?.userId === userId) this.delete(presented);
   }
 
   clear(): void {
     this.invalidations++;
     this.entries.clear();
-    this.hashById.clear();
+    this.keyById.clear();
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  private delete(hash: string): void {
-    const entry = this.entries.get(hash);
-    if (entry?.key) this.hashById.delete(entry.key.id);
-    this.entries.delete(hash);
+  private delete(presented: string): void {
+    const entry = this.entries.get(presented);
+    if (entry?.key) this.keyById.delete(entry.key.id);
+    this.entries.delete(presented);
   }
 }

@@ -1,4 +1,4 @@
-import { createHmac, hash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { crc32 } from '../common/crypto/crc32';
 import { randomBase62, toBase62 } from '../common/crypto/base62';
 
@@ -41,15 +41,6 @@ export class KeyFormat {
   /** What is stored: HMAC-SHA256 with the pepper, so a database dump alone cannot test guesses. */
   hash(key: string): string {
     return createHmac('sha256', this.pepper).update(key).digest('hex');
-  }
-
-  /**
-   * What the in-process verification cache is keyed by: a plain one-shot SHA-256, several
-   * times cheaper than the HMAC, so a cached key costs no HMAC at all. Never stored anywhere;
-   * like the HMAC it cannot be turned back into the key.
-   */
-  cacheKey(key: string): string {
-    return hash('sha256', key, 'base64');
   }
 
   /** Shown in lists so a person can tell keys apart: prefix, first 4 and last 4 of the secret. */

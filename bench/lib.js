@@ -1,13 +1,27 @@
 // Shared pieces of the benchmarks: start the built service as a child process, run autocannon.
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const { mkdtempSync } = require('node:fs');
-const { tmpdir } = require('node:os');
+const { availableParallelism, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const autocannon = require('autocannon');
 const { ensureBuilt } = require('../scripts/build-if-stale');
 
 const ROOT = join(__dirname, '..');
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdefghijklmnop';
+
+/**
+ * Server on core 0, load generator (this process, every thread) on core 1, when the machine has
+ * two cores and taskset: sharing both cores, the two steal time from each other and the same run
+ * moves by ±20%. BENCH_PIN=0 turns it off. Returns the words that describe the setup.
+ */
+function pinLoadGenerator() {
+  if (process.env.BENCH_PIN === '0' || availableParallelism() < 2) return 'cores shared';
+  const pinned = spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  if (pinned.status !== 0) return 'cores shared (taskset unavailable)';
+  pinnedServer = true;
+  return 'server on core 0, load generator on core 1';
+}
+let pinnedServer = false;
 
 /** Starts dist/src/main.js on a free port; PostgreSQL when BENCH_DATABASE_URL is set, else embedded. */
 async function startServer(extraEnv = {}) {
@@ -28,7 +42,10 @@ async function startServer(extraEnv = {}) {
   // LOG_LEVEL=warn hides the "listening" line, so ask the OS for a free port first.
   const port = await freePort();
   env.PORT = String(port);
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const main = [process.execPath, join(ROOT, 'dist', 'src', 'main.js')];
+  // taskset execs node in its own process, so child.pid is the server's.
+  const [command, ...args] = pinnedServer ? ['taskset', '-c', '0', ...main] : main;
+  const child = spawn(command, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
@@ -80,4 +97,4 @@ function summarize(name, result) {
   };
 }
 
-module.exports = { startServer, api, run, summarize, freePort, ADMIN_TOKEN };
+module.exports = { startServer, pinLoadGenerator, api, run, summarize, freePort, ADMIN_TOKEN };

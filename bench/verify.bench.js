@@ -3,13 +3,14 @@
 // (KEY_CACHE_TTL_SECONDS=0). Runs on PostgreSQL: BENCH_DATABASE_URL, or a fresh database
 // keyward_bench_<pid> on the local server that is created here and dropped at the end.
 // Targets: authenticated ≥ 0.85× /health with a warm cache; 1M keys cost ≤ 1.2× the 1k cost.
-// Beside throughput it prints the server process's CPU µs per request (from /proc), which the
-// load generator sharing the cores disturbs less.
-// BENCH_SECONDS shortens the runs, BENCH_ROUNDS (default 5) sets how many turns they take, BENCH_KEY_COUNTS (default 1000,1000000) changes the sizes,
-// BENCH_POSTGRES_URL names the server on which the fresh database is made.
+// Beside throughput it prints the server process's CPU µs per request (from /proc). The server
+// and the load generator each get a core of their own where there are two (see lib.js).
+// BENCH_SECONDS shortens the runs, BENCH_ROUNDS (default 5) sets how many turns they take,
+// BENCH_KEY_COUNTS (default 1000,1000000) changes the sizes, BENCH_POSTGRES_URL names the
+// server on which the fresh database is made, BENCH_PIN=0 lets both share the cores.
 const { readFileSync } = require('node:fs');
 const { Client } = require('pg');
-const { startServer, api, run, summarize, ADMIN_TOKEN } = require('./lib');
+const { startServer, pinLoadGenerator, api, run, summarize, ADMIN_TOKEN } = require('./lib');
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Math.min(2, DURATION);
@@ -134,6 +135,7 @@ const cost = (result) => 1 / result.requests.average;
 const ok = (result) => result.non2xx === 0 && result.errors === 0 && result.timeouts === 0 && result['2xx'] > 0;
 
 async function main() {
+  const cores = pinLoadGenerator();
   const database = await prepareDatabase();
   let server;
   let tenantId;
@@ -195,7 +197,7 @@ async function main() {
         }
       }
     }
-    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per endpoint in ${ROUNDS} alternating rounds (after ${WARMUP_SECONDS} s warm-up), PostgreSQL${database.owned ? ' (fresh database)' : ''}, keys in the tenant: ${KEY_COUNTS.map((count) => results.get(`${count}/on`).total).join(' / ')}`);
+    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per endpoint in ${ROUNDS} alternating rounds (after ${WARMUP_SECONDS} s warm-up), ${cores}, PostgreSQL${database.owned ? ' (fresh database)' : ''}, keys in the tenant: ${KEY_COUNTS.map((count) => results.get(`${count}/on`).total).join(' / ')}`);
     console.log('auth/health is the median of the paired rounds (each round in brackets)');
     console.table(rows);
     for (const check of checks) console.log(`${check.pass ? 'PASS' : 'FAIL'}  ${check.what}: ${check.detail}`);

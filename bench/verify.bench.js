@@ -5,17 +5,17 @@
 // Targets: authenticated ≥ 0.85× /health with a warm cache; 1M keys cost ≤ 1.2× the 1k cost.
 // Beside throughput it prints the server process's CPU µs per request (from /proc). The server
 // and the load generator each get a core of their own where there are two (see lib.js).
-// BENCH_SECONDS shortens the runs, BENCH_ROUNDS (default 5) sets how many turns they take,
+// BENCH_SECONDS shortens the runs, BENCH_ROUNDS (default 7) sets how many turns they take,
 // BENCH_KEY_COUNTS (default 1000,1000000) changes the sizes, BENCH_POSTGRES_URL names the
 // server on which the fresh database is made, BENCH_PIN=0 lets both share the cores.
 const { readFileSync } = require('node:fs');
 const { Client } = require('pg');
 const { startServer, pinLoadGenerator, api, run, summarize, ADMIN_TOKEN } = require('./lib');
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 21);
 const WARMUP_SECONDS = Math.min(2, DURATION);
 const CONNECTIONS = 10;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const KEY_COUNTS = (process.env.BENCH_KEY_COUNTS ?? '1000,1000000').split(',').map(Number);
 const LOCAL_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AUTH_VS_HEALTH_TARGET = 0.85;

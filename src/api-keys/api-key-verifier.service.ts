@@ -97,8 +97,8 @@ export class ApiKeyVerifier {
     if (!this.format.hasShape(rawKey)) return this.malformed();
     const now = this.clock.now().getTime();
     // Cached under the key itself: in the running server a one-shot SHA-256 of it cost more than
-    // the rest of a cache hit, and a heap that holds the cache also holds the pepper, the JWT
-    // secret and the database credentials, so a digest here would protect nothing more.
+    // the rest of a cache hit, and a heap that holds the cache also holds the pepper and the JWT
+    // secret, so a digest here would add little protection. The cache is never written out.
     const cached = this.events.cache.get(rawKey, now);
     if (cached !== undefined) {
       this.metrics.keyCacheLookup(true);

@@ -6,6 +6,7 @@ import { Clock } from '../common/clock';
 import { Principal, Role } from '../common/auth/principal';
 import { ROLE_SCOPES } from '../common/auth/scopes';
 import { AppException } from '../common/http/problem';
+import { blockListOf } from './ip-allowlist';
 import { CachedKey, withPrincipal } from './key-cache';
 import { KeyEventsService } from './key-events.service';
 import { KeyFormat } from './key-format';
@@ -223,13 +224,7 @@ export class ApiKeyVerifier {
   private ipAllowed(key: CachedKey, ip: string): boolean {
     let list = this.allowlists.get(key.id);
     if (!list) {
-      list = new BlockList();
-      for (const entry of key.ipAllowlist!) {
-        const [address, prefix] = entry.split('/');
-        const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-        if (prefix === undefined) list.addAddress(address, type);
-        else list.addSubnet(address, Number(prefix), type);
-      }
+      list = blockListOf(key.ipAllowlist!);
       if (this.allowlists.size > 10_000) this.allowlists.clear();
       this.allowlists.set(key.id, list);
     }

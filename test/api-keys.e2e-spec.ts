@@ -880,6 +880,44 @@ describe('API keys', () => {
       expect(await use(local.apiKey)).toBe('200');
     });
 
+    it('a confined key passes its allowlist on and cannot create, change or rotate a key beyond it', async () => {
+      // The test client comes from 127.0.0.1, so the confined key itself is usable here.
+      const confined = await createKey(main.owner.auth, { scopes: ['keys:read', 'keys:write', 'config:read'], ipAllowlist: ['127.0.0.0/8', '10.0.0.0/8'] });
+      const asConfined = withKey(confined.apiKey);
+      const post = async (body: Body) => outcome(track(await t.http.post('/v1/api-keys').set(asConfined).send(body)));
+      expect({
+        none: await post({ ipAllowlist: [] }),
+        wider: await post({ ipAllowlist: ['127.0.0.0/7'] }),
+        outside: await post({ ipAllowlist: ['192.168.0.1'] }),
+        'partly outside': await post({ ipAllowlist: ['10.1.0.0/16', '172.16.0.0/12'] }),
+      }).toEqual({ none: '403 IP_ALLOWLIST_NOT_ALLOWED', wider: '403 IP_ALLOWLIST_NOT_ALLOWED', outside: '403 IP_ALLOWLIST_NOT_ALLOWED', 'partly outside': '403 IP_ALLOWLIST_NOT_ALLOWED' });
+
+      const inherited = await createKey(asConfined);
+      expect(inherited.ipAllowlist).toEqual(['127.0.0.0/8', '10.0.0.0/8']);
+      const narrower = await createKey(asConfined, { ipAllowlist: ['127.0.0.1', '10.1.0.0/16'] });
+      expect(narrower.ipAllowlist).toEqual(['127.0.0.1', '10.1.0.0/16']);
+
+      // Neither its own allowlist nor another key's can be opened up by it; narrowing is fine.
+      for (const id of [confined.id, inherited.id]) {
+        const opened = await t.http.patch(`/v1/api-keys/${id}`).set(asConfined).send({ ipAllowlist: [] });
+        expect(outcome(opened)).toBe('403 IP_ALLOWLIST_NOT_ALLOWED');
+      }
+      expect((await getKey(main.owner.auth, confined.id)).ipAllowlist).toEqual(['127.0.0.0/8', '10.0.0.0/8']);
+      const narrowed = await t.http.patch(`/v1/api-keys/${inherited.id}`).set(asConfined).send({ ipAllowlist: ['127.0.0.1'] });
+      expect(outcome(narrowed)).toBe('200');
+
+      // Rotating a key usable from anywhere would hand out such a key.
+      const open = await createKey(main.owner.auth, { scopes: ['keys:read'] });
+      const rotated = track(await t.http.post(`/v1/api-keys/${open.id}/rotate`).set(asConfined).send({ gracePeriodSeconds: 0 }));
+      expect(outcome(rotated)).toBe('403 IP_ALLOWLIST_NOT_ALLOWED');
+      expect(await use(open.apiKey)).toBe('200');
+      expect((await rotate(asConfined, narrower.id, { gracePeriodSeconds: 0 })).ipAllowlist).toEqual(['127.0.0.1', '10.1.0.0/16']);
+
+      // People are bounded by their role, not by a key's network.
+      const byOwner = await t.http.patch(`/v1/api-keys/${confined.id}`).set(main.owner.auth).send({ ipAllowlist: [] });
+      expect([outcome(byOwner), byOwner.body.ipAllowlist]).toEqual(['200', null]);
+    });
+
     it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.1/8/1', '10.0.0.0/', '', 'localhost'])('refuses %p as an allowlist entry with 400', async (entry) => {
       const key = await createKey(main.owner.auth);
       const created = track(await t.http.post('/v1/api-keys').set(main.owner.auth).send({ ipAllowlist: [entry] }));

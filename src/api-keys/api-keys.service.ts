@@ -14,6 +14,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
+import { allowlistWithin } from './ip-allowlist';
 import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, QuotaDto, ReportLeakDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
 import { KeyEventsService } from './key-events.service';
 
@@ -85,7 +86,8 @@ export class ApiKeysService {
 
   /**
    * A user or key makes a key in its own tenant. What it may give is capped by what it has:
-   * a key passes on at most its own scopes and expiry; a user at most what the role allows.
+   * a key passes on at most its own scopes, expiry, quota and addresses; a user at most what
+   * the role allows.
    */
   async create(actor: Principal, dto: CreateTenantApiKeyDto): Promise<CreatedApiKey> {
     const tenantId = actor.tenantId!;
@@ -101,9 +103,10 @@ export class ApiKeysService {
       const scopes = dto.scopes ?? tenant.defaultKeyScopes.filter((scope) => grantable.includes(scope));
       const beyond = scopes.filter((scope) => !grantable.includes(scope));
       if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
-      const expiresAt = await this.expiryFor(manager, actor, tenant, dto);
+      const creator = await this.actingKey(manager, actor);
+      const expiresAt = this.expiryFor(creator, tenant, dto);
       await this.assertWithinLimits(manager, tenant, ownerId);
-      const quota = await this.quotaFor(manager, actor, dto.quota ?? null);
+      const quota = this.quotaFor(creator, dto.quota ?? null);
 
       const created = await this.insertKey(manager, {
         tenantId,
@@ -115,7 +118,7 @@ export class ApiKeysService {
         expiresAt,
         rateLimit: dto.rateLimit ? { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds } : null,
         ...quota,
-        ipAllowlist: dto.ipAllowlist ?? null,
+        ipAllowlist: this.allowlistFor(creator, dto.ipAllowlist),
         metadata: dto.metadata ?? {},
       });
       await this.audit.record(manager, { tenantId, actor: actorOf(actor), action: 'key.created', target: { type: 'api_key', id: created.id }, metadata: { name: created.name, scopes, ownerId, expiresAt } });
@@ -173,10 +176,13 @@ export class ApiKeysService {
       }
       if (dto.disabled !== undefined) key.disabledAt = dto.disabled ? (key.disabledAt ?? now) : null;
       if (dto.name !== undefined) key.name = dto.name;
-      if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist.length ? dto.ipAllowlist : null;
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
       if (dto.rateLimit !== undefined) key.rateLimit = { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
-      if (dto.quota !== undefined) Object.assign(key, await this.quotaFor(manager, actor, dto.quota));
+      if (dto.ipAllowlist !== undefined || dto.quota !== undefined) {
+        const changer = await this.actingKey(manager, actor);
+        if (dto.ipAllowlist !== undefined) key.ipAllowlist = this.allowlistFor(changer, dto.ipAllowlist);
+        if (dto.quota !== undefined) Object.assign(key, this.quotaFor(changer, dto.quota));
+      }
       const result = await manager.getRepository(ApiKey).save(key);
       const record = (action: string, metadata: Record<string, unknown> = {}) => this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action, target: { type: 'api_key', id: key.id }, metadata });
       if (dto.disabled !== undefined && dto.disabled !== wasDisabled) await record(dto.disabled ? 'key.disabled' : 'key.enabled');
@@ -236,12 +242,13 @@ export class ApiKeysService {
       if (old.revokedAt || old.graceUntil || (old.expiresAt && old.expiresAt <= now)) {
         throw new AppException(HttpStatus.CONFLICT, 'KEY_NOT_ACTIVE', 'Only an active key can be rotated');
       }
-      // Rotating hands out a new key: a key may do that only within its own scopes and expiry.
-      if (actor.kind === 'apiKey') {
+      // Rotating hands out a new key: a key may do that only within its own scopes, expiry and addresses.
+      const rotator = await this.actingKey(manager, actor);
+      if (rotator) {
         const beyond = old.scopes.filter((scope) => !actor.scopes.includes(scope));
         if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
-        const rotator = await manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: old.tenantId });
         if (rotator.expiresAt && (!old.expiresAt || old.expiresAt > rotator.expiresAt)) throw forbidden('EXPIRY_NOT_ALLOWED', 'A key cannot create a key that outlives it');
+        if (!allowlistWithin(old.ipAllowlist, rotator.ipAllowlist)) throw forbidden('IP_ALLOWLIST_NOT_ALLOWED', 'A key cannot rotate a key usable from addresses it may not use');
       }
       const graceMs = (dto.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
       const graceUntil = new Date(Math.min(now.getTime() + graceMs, old.expiresAt?.getTime() ?? Infinity));
@@ -302,17 +309,19 @@ export class ApiKeysService {
     return owner ? byCreator.filter((scope) => (ROLE_SCOPES[owner.role] as string[]).includes(scope)) : byCreator;
   }
 
-  private async expiryFor(manager: EntityManager, actor: Principal, tenant: Tenant, dto: CreateTenantApiKeyDto): Promise<Date | null> {
+  /** The key a request is made with, when it is made with one: what it hands out is bounded by it. */
+  private async actingKey(manager: EntityManager, actor: Principal): Promise<ApiKey | null> {
+    return actor.kind === 'apiKey' ? manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: actor.tenantId! }) : null;
+  }
+
+  private expiryFor(creator: ApiKey | null, tenant: Tenant, dto: CreateTenantApiKeyDto): Date | null {
     const now = this.clock.now().getTime();
     if (dto.expiresAt !== undefined && dto.expiresInDays !== undefined) throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'Give expiresAt or expiresInDays, not both');
     let expiresAt = dto.expiresAt !== undefined ? new Date(dto.expiresAt) : dto.expiresInDays !== undefined ? new Date(now + dto.expiresInDays * DAY_MS) : null;
     if (expiresAt && expiresAt.getTime() <= now) throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'expiresAt must be in the future');
-    if (actor.kind === 'apiKey') {
-      const creator = await manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: tenant.id });
-      if (creator.expiresAt) {
-        if (expiresAt && expiresAt > creator.expiresAt) throw forbidden('EXPIRY_NOT_ALLOWED', 'A key cannot create a key that outlives it');
-        expiresAt ??= creator.expiresAt;
-      }
+    if (creator?.expiresAt) {
+      if (expiresAt && expiresAt > creator.expiresAt) throw forbidden('EXPIRY_NOT_ALLOWED', 'A key cannot create a key that outlives it');
+      expiresAt ??= creator.expiresAt;
     }
     if (tenant.maxKeyLifetimeDays) {
       const latest = new Date(now + tenant.maxKeyLifetimeDays * DAY_MS);
@@ -326,17 +335,25 @@ export class ApiKeysService {
    * The quota columns for a new or changed key. A key that has a quota may hand out only a
    * smaller one (never unlimited uses), so a limited key cannot mint its way past its limit.
    */
-  private async quotaFor(manager: EntityManager, actor: Principal, quota: QuotaDto | null): Promise<Pick<ApiKey, 'quotaRemaining' | 'quotaRefill' | 'quotaRefilledAt'>> {
-    if (actor.kind === 'apiKey') {
-      const creator = await manager.getRepository(ApiKey).findOneByOrFail({ id: actor.apiKeyId!, tenantId: actor.tenantId! });
-      if (creator.quotaRemaining !== null) {
-        const beyond =
-          !quota || quota.remaining > creator.quotaRemaining || (quota.refill && (!creator.quotaRefill || quota.refill.amount > creator.quotaRefill.amount || (quota.refill.interval === 'day' && creator.quotaRefill.interval === 'month')));
-        if (beyond) throw forbidden('QUOTA_NOT_ALLOWED', 'A key with a quota can only give a smaller quota');
-      }
+  private quotaFor(creator: ApiKey | null, quota: QuotaDto | null): Pick<ApiKey, 'quotaRemaining' | 'quotaRefill' | 'quotaRefilledAt'> {
+    if (creator && creator.quotaRemaining !== null) {
+      const beyond =
+        !quota || quota.remaining > creator.quotaRemaining || (quota.refill && (!creator.quotaRefill || quota.refill.amount > creator.quotaRefill.amount || (quota.refill.interval === 'day' && creator.quotaRefill.interval === 'month')));
+      if (beyond) throw forbidden('QUOTA_NOT_ALLOWED', 'A key with a quota can only give a smaller quota');
     }
     if (!quota) return { quotaRemaining: null, quotaRefill: null, quotaRefilledAt: null };
     return { quotaRemaining: quota.remaining, quotaRefill: quota.refill ? { amount: quota.refill.amount, interval: quota.refill.interval } : null, quotaRefilledAt: this.clock.now() };
+  }
+
+  /**
+   * The IP allowlist for a new or changed key (an empty list: any address). A key confined to
+   * some addresses passes that on: what it creates or changes stays within its own allowlist,
+   * which a key it creates gets by default, so no key can mint its way out of its network.
+   */
+  private allowlistFor(creator: ApiKey | null, asked: string[] | undefined): string[] | null {
+    const allowlist = asked === undefined ? (creator?.ipAllowlist ?? null) : asked.length ? asked : null;
+    if (creator && !allowlistWithin(allowlist, creator.ipAllowlist)) throw forbidden('IP_ALLOWLIST_NOT_ALLOWED', 'A key can only give addresses within its own IP allowlist');
+    return allowlist;
   }
 
   private async assertWithinLimits(manager: EntityManager, tenant: Tenant, ownerId: string | null): Promise<void> {

@@ -5,6 +5,7 @@ import { GraceSweepIndex1795323000000 } from './1795323000000-GraceSweepIndex';
 import { AuditEvents1795324000000 } from './1795324000000-AuditEvents';
 import { KeyLimitsAndUsage1795325000000 } from './1795325000000-KeyLimitsAndUsage';
 import { IdempotencyKeys1795326000000 } from './1795326000000-IdempotencyKeys';
+import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuccessorIndex';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -15,4 +16,5 @@ export const MIGRATIONS: Function[] = [
   AuditEvents1795324000000,
   KeyLimitsAndUsage1795325000000,
   IdempotencyKeys1795326000000,
+  RotationSuccessorIndex1795327000000,
 ];

@@ -118,6 +118,31 @@ describe('rate limits and quotas (in memory)', () => {
     expect(await create({ scopes: ['config:read'], quota: { remaining: 5 } })).toBe('201');
     expect(await create({ quota: { remaining: -1 } })).toBe('400 VALIDATION_FAILED');
   });
+
+  it('a rotated key and its successors share one quota, so rotating hands out no extra uses', async () => {
+    const tenant = await createTenant(t);
+    // The manager has no quota, so its requests spend none of the keys' uses.
+    const manager = await adminKey(t, tenant.id, { scopes: [...SCOPES] });
+    const first = await adminKey(t, tenant.id, { scopes: ['config:read'], quota: { remaining: 6 } });
+    const use = async (key: string) => outcome(await t.http.get('/config').set(withKey(key)));
+    const rotate = async (id: string) => {
+      const res = await t.http.post(`/v1/api-keys/${id}/rotate`).set(withKey(manager.apiKey)).send({ gracePeriodSeconds: 3_600 });
+      expect(outcome(res)).toBe('201');
+      return res.body as { id: string; apiKey: string; quota: { remaining: number } };
+    };
+    expect([await use(first.apiKey), await use(first.apiKey)]).toEqual(['200', '200']);
+
+    const second = await rotate(first.id);
+    expect(second.quota.remaining).toBe(4);
+    expect([await use(first.apiKey), await use(second.apiKey)]).toEqual(['200', '200']);
+    // Rotated again while the first is still in its grace period: all three draw on the newest.
+    const third = await rotate(second.id);
+    expect(third.quota.remaining).toBe(2);
+    expect([await use(first.apiKey), await use(third.apiKey)]).toEqual(['200', '200']);
+    expect([await use(first.apiKey), await use(second.apiKey), await use(third.apiKey)]).toEqual(['429 QUOTA_EXCEEDED', '429 QUOTA_EXCEEDED', '429 QUOTA_EXCEEDED']);
+    const rows: { quota_remaining: number }[] = await t.app.get(DataSource).query('SELECT quota_remaining FROM api_keys WHERE id = $1 AND tenant_id = $2', [third.id, tenant.id]);
+    expect(rows[0].quota_remaining).toBe(0);
+  });
 });
 
 /** A free TCP port on the loopback interface. */

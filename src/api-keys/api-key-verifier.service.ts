@@ -177,16 +177,24 @@ export class ApiKeyVerifier {
 
   /**
    * One atomic UPDATE, so the count is exact under any concurrency and across instances. A
-   * refill that is due resets `remaining` to its amount in the same statement.
+   * refill that is due resets `remaining` to its amount in the same statement. A rotated key
+   * and its successors share one quota, counted on the newest of them: otherwise every
+   * rotation would hand out the remaining uses again for the grace period.
    */
   private async spendQuota(key: CachedKey): Promise<boolean> {
     const due = `(quota_refill IS NOT NULL AND quota_refilled_at + CASE quota_refill->>'interval' WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END <= $3)`;
     // TypeORM answers an UPDATE with [rows, affected].
     const [rows]: [unknown[], number] = await this.dataSource.query(
-      `UPDATE api_keys
+      `WITH RECURSIVE successors AS (
+         SELECT id, 0 AS generation FROM api_keys WHERE id = $1 AND tenant_id = $2
+         UNION ALL
+         SELECT k.id, s.generation + 1 FROM api_keys k JOIN successors s ON k.rotated_from_id = s.id WHERE k.tenant_id = $2
+       )
+       UPDATE api_keys
           SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
               quota_refilled_at = CASE WHEN ${due} THEN $3 ELSE quota_refilled_at END
-        WHERE id = $1 AND tenant_id = $2 AND (quota_remaining IS NULL OR quota_remaining > 0 OR ${due})
+        WHERE id = (SELECT id FROM successors ORDER BY generation DESC LIMIT 1) AND tenant_id = $2
+          AND (quota_remaining IS NULL OR quota_remaining > 0 OR ${due})
         RETURNING quota_remaining`,
       [key.id, key.tenantId, this.clock.now()],
     );

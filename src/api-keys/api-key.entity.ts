@@ -15,6 +15,8 @@ export interface QuotaRefill {
 @Entity('api_keys')
 // Lets the periodic sweep find rotated keys whose grace is over without scanning every key.
 @Index('api_keys_grace_until_idx', ['graceUntil'], { where: 'grace_until IS NOT NULL AND revoked_at IS NULL' })
+// A key is rotated at most once; quota spending follows a rotated key to its successor.
+@Index('api_keys_rotated_from_id_key', ['rotatedFromId'], { unique: true, where: 'rotated_from_id IS NOT NULL' })
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'api_keys_pkey' })
   id: string;

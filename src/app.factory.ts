@@ -43,6 +43,7 @@ export async function createApp(config: AppConfig, { logger, database, imports }
   const fastify = app.getHttpAdapter().getInstance();
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
+  fastify.decorateRequest('apiKey', null);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();

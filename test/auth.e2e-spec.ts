@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
-import { JWT_AUDIENCE, JWT_ISSUER } from '../src/auth/jwt.strategy';
+import { JWT_AUDIENCE, JWT_ISSUER } from '../src/auth/access-token';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';

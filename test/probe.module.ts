@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpStatus, Module, Post, UseGuards } from '@nestjs/common';
 import { IsEmail, IsInt, IsString, Max, Min } from 'class-validator';
-import { ApiKeyGuard } from '../src/api-keys/api-key.guard';
+import { ApiKeyGuard } from '../src/common/auth/credentials/credential.guards';
 import { ApiKeysModule } from '../src/api-keys/api-keys.module';
 import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../src/common/auth/access.decorators';
 import { Principal } from '../src/common/auth/principal';

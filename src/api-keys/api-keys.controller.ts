@@ -135,16 +135,11 @@ export class VerifyKeysController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Verify a key of the caller’s tenant' })
   async verifyKey(@CurrentPrincipal() principal: Principal, @Body() dto: VerifyKeyDto) {
-    const result = await this.verifier.verify(dto.key, { requiredScopes: dto.requiredScopes, countUse: false });
-    const key = result.key;
-    // A key of another tenant is reported exactly like an unknown one, and its use is not counted.
-    if (!key || key.tenantId !== principal.tenantId) return { valid: false, code: result.valid ? 'KEY_NOT_FOUND' : result.code === 'KEY_MALFORMED' ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND' };
-    // A valid key spends one use here as well: its rate limit and quota apply to checks on its behalf.
-    const spent = result.valid ? await this.verifier.spend(key) : undefined;
-    if (!result.valid) this.verifier.recordDenied(key, result.code);
+    const { key, code } = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes);
+    if (!key) return { valid: false, code };
     return {
-      valid: result.valid && !spent,
-      code: result.valid ? (spent ?? 'VALID') : result.code,
+      valid: !code,
+      code: code ?? 'VALID',
       keyId: key.id,
       tenantId: key.tenantId,
       ownerId: key.userId,

@@ -16,7 +16,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { AcceptInvitationDto, ChangePasswordDto, LoginDto, ResetPasswordDto, TokenPair } from './auth.dto';
 import { AuthThrottleService } from './auth-throttle.service';
-import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.strategy';
+import { JWT_AUDIENCE, JWT_ISSUER } from './access-token';
 import { OneTimeTokensService } from './one-time-tokens.service';
 import { PasswordService } from './password.service';
 

@@ -1,18 +1,32 @@
-import { CanActivate, ExecutionContext, HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppException } from '../http/problem';
+import { MaybePromise, then } from '../maybe-promise';
 import { ACCESS_RULE, AccessRule } from './access.decorators';
 import { AdminTokenGuard } from './admin-token.guard';
-import { Authenticators } from './authenticators';
+import { ApiKeyCredential } from './credentials/api-key.credential';
+import { Credential, CREDENTIALS } from './credentials/credential';
+import { JwtCredential } from './credentials/jwt.credential';
+import { SessionCredential } from './credentials/session.credential';
 import { MetricsTokenGuard } from './metrics-token.guard';
-import { AppException } from '../http/problem';
 import { Principal } from './principal';
 
-type AuthenticatedRule = Extract<AccessRule, { type: 'authenticated' }>;
+export type AuthenticatedRule = Extract<AccessRule, { type: 'authenticated' }>;
 
 /**
- * The global guard. Closed by default: a route that declares no access rule is refused,
- * so forgetting a decorator can never expose a route.
+ * Every way into the API, in the order the guard tries them (a route allows a subset with
+ * `@Authenticated({ via })`): `x-api-key`, then `Authorization: Bearer <JWT>`, then the
+ * dashboard session cookie with its CSRF token. Besides these, `@AdminToken()` routes take the
+ * operator's `x-admin-token` and `@MetricsToken()` the scraper's bearer token.
+ */
+export const CREDENTIAL_ORDER = [ApiKeyCredential, JwtCredential, SessionCredential] as const;
+
+/**
+ * The global guard. Closed by default: a route that declares no access rule is refused, so
+ * forgetting a decorator can never expose a route. For `@Authenticated` routes it identifies
+ * the caller, then authorizes (roles, scopes), and only then meters (rate limit, quota, usage):
+ * a request spends nothing unless it is allowed, and a refusal is counted once.
  */
 @Injectable()
 export class AccessGuard implements CanActivate {
@@ -21,11 +35,11 @@ export class AccessGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly adminTokenGuard: AdminTokenGuard,
-    private readonly authenticators: Authenticators,
     private readonly metricsTokenGuard: MetricsTokenGuard,
+    @Inject(CREDENTIALS) private readonly credentials: readonly Credential[],
   ) {}
 
-  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+  canActivate(context: ExecutionContext): MaybePromise<boolean> {
     const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [context.getHandler(), context.getClass()]);
     switch (rule?.type) {
       case 'public':
@@ -34,34 +48,57 @@ export class AccessGuard implements CanActivate {
         return this.adminTokenGuard.canActivate(context);
       case 'metricsToken':
         return this.metricsTokenGuard.canActivate(context);
-      case 'authenticated':
-        return this.authenticate(context, rule);
+      case 'authenticated': {
+        const http = context.switchToHttp();
+        return admit(this.credentials, rule, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+      }
       default:
         this.logger.error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule; refused`);
         throw new AppException(HttpStatus.FORBIDDEN, 'ACCESS_RULE_MISSING', 'This route is not reachable');
     }
   }
+}
 
-  /** Tries each allowed credential in turn; stays synchronous while the authenticators do. */
-  private authenticate(context: ExecutionContext, rule: AuthenticatedRule, from = 0): boolean | Promise<boolean> {
-    for (let i = from; i < rule.via.length; i++) {
-      const found = this.authenticators.get(rule.via[i])?.(context) ?? null;
-      if (found instanceof Promise) return found.then((principal) => (principal ? this.admit(context, rule, principal) : this.authenticate(context, rule, i + 1)));
-      if (found) return this.admit(context, rule, found);
+/** Identify with the first credential the request carries, authorize, then meter. */
+export function admit(credentials: readonly Credential[], rule: AuthenticatedRule, request: FastifyRequest, reply: FastifyReply): MaybePromise<true> {
+  return then(identify(credentials, rule, request), (credential) => {
+    const refusal = authorize(rule, request.principal!);
+    if (refusal) {
+      credential.refused?.(request, refusal.code);
+      throw refusal;
     }
-    if (rule.via.length === 1 && rule.via[0] === 'apiKey') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');
-    throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', `Authentication required (${rule.via.join(', ')})`);
-  }
+    return then(credential.meter?.(request, reply), () => true as const);
+  });
+}
 
-  private admit(context: ExecutionContext, rule: AuthenticatedRule, principal: Principal): true {
-    context.switchToHttp().getRequest<FastifyRequest>().principal = principal;
-    if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
-      throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Your role does not allow this');
-    }
-    const missing = rule.scopes?.filter((scope) => !principal.scopes.includes(scope));
-    if (missing?.length) {
-      throw new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, { requiredScopes: rule.scopes });
-    }
-    return true;
+/**
+ * Sets the principal of the first allowed credential the request carries and answers that
+ * credential; throws when the request carries none (or a bad one).
+ */
+function identify(credentials: readonly Credential[], rule: AuthenticatedRule, request: FastifyRequest, from = 0): MaybePromise<Credential> {
+  for (let i = from; i < credentials.length; i++) {
+    const credential = credentials[i];
+    if (!rule.via.includes(credential.kind)) continue;
+    const found = credential.identify(request);
+    if (found === null) continue;
+    return then(found, (principal) => {
+      if (!principal) return identify(credentials, rule, request, i + 1);
+      request.principal = principal;
+      return credential;
+    });
   }
+  if (rule.via.length === 1 && rule.via[0] === 'apiKey') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');
+  throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', `Authentication required (${rule.via.join(', ')})`);
+}
+
+/** Why the rule refuses this principal, or undefined when it admits it. A user's role grants the scopes it implies. */
+export function authorize(rule: AuthenticatedRule, principal: Principal): AppException | undefined {
+  if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
+    return new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Your role does not allow this');
+  }
+  const missing = rule.scopes?.filter((scope) => !principal.scopes.includes(scope));
+  if (missing?.length) {
+    return new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, { requiredScopes: rule.scopes });
+  }
+  return undefined;
 }

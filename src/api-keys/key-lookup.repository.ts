@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Role } from '../common/auth/principal';
+import type { RateLimitSetting } from './api-key.entity';
+
+/** What verification reads about a key, its tenant and its owner, in one indexed lookup. */
+export interface KeyLookupRow {
+  id: string;
+  tenant_id: string;
+  user_id: string | null;
+  scopes: string[];
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  disabled_at: Date | null;
+  grace_until: Date | null;
+  ip_allowlist: string[] | null;
+  rate_limit: RateLimitSetting;
+  has_quota: boolean;
+  tenant_status: string;
+  owner_status: string | null;
+  owner_role: Role | null;
+}
+
+/** The SQL of the verification path: the lookup by hash and the quota spend. */
+@Injectable()
+export class KeyLookupRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** By the stored HMAC, which is unique across tenants (the tenant comes from the row). */
+  async findByHash(keyHash: string): Promise<KeyLookupRow | undefined> {
+    const rows: KeyLookupRow[] = await this.dataSource.query(
+      `SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
+              k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit,
+              k.quota_remaining IS NOT NULL AS has_quota,
+              t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role
+         FROM api_keys k
+         JOIN tenants t ON t.id = k.tenant_id
+         LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
+        WHERE k.key_hash = $1`,
+      [keyHash],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Spends one use in one atomic UPDATE, so the count is exact under any concurrency and across
+   * instances; false when none is left. A refill that is due resets `remaining` to its amount in
+   * the same statement. A rotated key and its successors share one quota, counted on the newest
+   * of them: otherwise every rotation would hand out the remaining uses again for the grace period.
+   */
+  async spendQuota(keyId: string, tenantId: string, now: Date): Promise<boolean> {
+    const due = `(quota_refill IS NOT NULL AND quota_refilled_at + CASE quota_refill->>'interval'
+      WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END <= $3)`;
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [rows]: [unknown[], number] = await this.dataSource.query(
+      `WITH RECURSIVE successors AS (
+         SELECT id, 0 AS generation FROM api_keys WHERE id = $1 AND tenant_id = $2
+         UNION ALL
+         SELECT k.id, s.generation + 1 FROM api_keys k JOIN successors s ON k.rotated_from_id = s.id
+          WHERE k.tenant_id = $2
+       )
+       UPDATE api_keys
+          SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
+              quota_refilled_at = CASE WHEN ${due} THEN $3 ELSE quota_refilled_at END
+        WHERE id = (SELECT id FROM successors ORDER BY generation DESC LIMIT 1) AND tenant_id = $2
+          AND (quota_remaining IS NULL OR quota_remaining > 0 OR ${due})
+        RETURNING quota_remaining`,
+      [keyId, tenantId, now],
+    );
+    return rows.length === 1;
+  }
+}

@@ -1,8 +1,10 @@
+import { JwtService } from '@nestjs/jwt';
 import { Response } from 'supertest';
+import { JWT_AUDIENCE, JWT_ISSUER } from '../src/auth/access-token';
 import { KeyUsageService } from '../src/api-keys/key-usage.service';
 import { KeyDenialsService } from '../src/audit/key-denials.service';
 import { SCOPES } from '../src/common/auth/scopes';
-import { adminHeaders, createTenant } from './helpers/identity';
+import { adminHeaders, createTenant, tenantWithRoles } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdefghijklmnop';
@@ -117,5 +119,35 @@ describe('identify, then authorize, then meter', () => {
     // /config takes keys only: a bearer token is no credential there.
     expect(outcome(res)).toBe('401 KEY_MISSING');
     expect(await verifications()).toEqual(before);
+  });
+
+  describe('access JWTs', () => {
+    it('are refused without an expiry, with another algorithm, issuer or audience, and accepted as issued', async () => {
+      const { owner } = await tenantWithRoles(t);
+      await t.http.get('/auth/me').set(owner.auth).expect(200);
+      const jwt = t.app.get(JwtService);
+      const claims = jwt.decode(owner.accessToken) as Record<string, unknown>;
+      const { exp: _exp, iat: _iat, ...rest } = claims;
+      const forged = {
+        withoutExpiry: jwt.sign(rest),
+        otherAlgorithm: jwt.sign(claims, { algorithm: 'HS512' }),
+        otherIssuer: jwt.sign({ ...rest, iss: 'someone-else' }, { expiresIn: 60 }),
+        otherAudience: jwt.sign({ ...rest, aud: 'another-api' }, { expiresIn: 60 }),
+        expired: jwt.sign({ ...rest, exp: Math.floor(Date.now() / 1000) - 10 }),
+      };
+      const answers: Record<string, string> = {};
+      for (const [name, token] of Object.entries(forged)) answers[name] = outcome(await t.http.get('/auth/me').set('authorization', `Bearer ${token}`));
+      expect(answers).toEqual({
+        withoutExpiry: '401 TOKEN_INVALID',
+        otherAlgorithm: '401 TOKEN_INVALID',
+        otherIssuer: '401 TOKEN_INVALID',
+        otherAudience: '401 TOKEN_INVALID',
+        expired: '401 TOKEN_EXPIRED',
+      });
+      // The same claims, signed as the service signs them, pass: the refusals are about the token alone.
+      expect(rest).toMatchObject({ iss: JWT_ISSUER, aud: JWT_AUDIENCE });
+      const reissued = jwt.sign(rest, { expiresIn: 60 });
+      expect(outcome(await t.http.get('/auth/me').set('authorization', `Bearer ${reissued}`))).toBe('200');
+    });
   });
 });

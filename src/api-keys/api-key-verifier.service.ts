@@ -127,19 +127,6 @@ export class ApiKeyVerifier {
   }
 
   /**
-   * Identifies the key a request presents from `ip`: the key when it exists and may be used,
-   * else the denial (counted) is thrown. Spends nothing: the route's rule decides first.
-   */
-  identify(rawKey: string, ip: string): MaybePromise<CachedKey> {
-    return then(this.find(rawKey), (key) => {
-      if (!key) throw this.refuse(key, key === null ? 'KEY_NOT_FOUND' : 'KEY_MALFORMED');
-      const code = this.refusal(key, { ip });
-      if (code) throw this.refuse(key, code, ip);
-      return key;
-    });
-  }
-
-  /**
    * A key checked on behalf of its tenant (a service asking whether a key it received is good):
    * the key when it is one of the tenant's, and the code that refuses it, if any. A valid key
    * spends one use: its rate limit and quota apply to checks on its behalf. A key of another
@@ -175,11 +162,9 @@ export class ApiKeyVerifier {
     return then(this.limits.consume(`key:${key.id}`, key.rateLimit.limit, key.rateLimit.windowSeconds), (limit) => {
       onLimit?.(limit);
       if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
-      if (!key.hasQuota) return this.used(key);
-      return this.lookups.spendQuota(key.id, key.tenantId, this.clock.now()).then((spent) => {
-        if (!spent) throw this.refuse(key, 'QUOTA_EXCEEDED', ip);
-        this.used(key);
-      });
+      if (key.hasQuota) return this.spendQuota(key, ip);
+      this.metrics.keyVerified('valid');
+      this.usage.record(key, this.clock.now().getTime());
     });
   }
 
@@ -201,8 +186,8 @@ export class ApiKeyVerifier {
     }
   }
 
-  /** Counts one allowed use of a key. */
-  private used(key: CachedKey): void {
+  private async spendQuota(key: CachedKey, ip?: string): Promise<void> {
+    if (!(await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now()))) throw this.refuse(key, 'QUOTA_EXCEEDED', ip);
     this.metrics.keyVerified('valid');
     this.usage.record(key, this.clock.now().getTime());
   }

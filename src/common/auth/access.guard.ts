@@ -59,32 +59,25 @@ export class AccessGuard implements CanActivate {
   }
 }
 
-/** Identify with the first credential the request carries, authorize, then meter. */
-export function admit(credentials: readonly Credential[], rule: AuthenticatedRule, request: FastifyRequest, reply: FastifyReply): MaybePromise<true> {
-  return then(identify(credentials, rule, request), (credential) => {
-    const refusal = authorize(rule, request.principal!);
-    if (refusal) {
-      credential.refused?.(request, refusal.code);
-      throw refusal;
-    }
-    return then(credential.meter?.(request, reply), () => true as const);
-  });
-}
-
 /**
- * Sets the principal of the first allowed credential the request carries and answers that
- * credential; throws when the request carries none (or a bad one).
+ * Identifies with the first allowed credential the request carries, authorizes, then meters;
+ * throws when the request carries no allowed credential, a bad one, or one the rule refuses.
  */
-function identify(credentials: readonly Credential[], rule: AuthenticatedRule, request: FastifyRequest, from = 0): MaybePromise<Credential> {
+export function admit(credentials: readonly Credential[], rule: AuthenticatedRule, request: FastifyRequest, reply: FastifyReply, from = 0): MaybePromise<true> {
   for (let i = from; i < credentials.length; i++) {
     const credential = credentials[i];
     if (!rule.via.includes(credential.kind)) continue;
     const found = credential.identify(request);
     if (found === null) continue;
     return then(found, (principal) => {
-      if (!principal) return identify(credentials, rule, request, i + 1);
+      if (!principal) return admit(credentials, rule, request, reply, i + 1);
       request.principal = principal;
-      return credential;
+      const refusal = authorize(rule, principal);
+      if (refusal) {
+        credential.refused?.(request, refusal.code);
+        throw refusal;
+      }
+      return then(credential.meter?.(request, reply), () => true as const);
     });
   }
   if (rule.via.length === 1 && rule.via[0] === 'apiKey') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');

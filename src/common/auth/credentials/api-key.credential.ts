@@ -36,7 +36,10 @@ export class ApiKeyCredential implements Credential {
     const header = request.headers[API_KEY_HEADER];
     if (header === undefined) return null;
     if (typeof header !== 'string' || header === '') throw this.verifier.refuse(undefined, 'KEY_MALFORMED');
-    return then(this.verifier.identify(header, request.ip), (key) => {
+    return then(this.verifier.find(header), (key) => {
+      if (!key) throw this.verifier.refuse(key, key === null ? 'KEY_NOT_FOUND' : 'KEY_MALFORMED');
+      const code = this.verifier.refusal(key, { ip: request.ip });
+      if (code) throw this.verifier.refuse(key, code, request.ip);
       request.apiKey = key;
       return key.principal;
     });

@@ -68,9 +68,11 @@ describe('GET /metrics', () => {
     expect(healthSeconds).toBeLessThan(3);
     expect(value('keyward_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/health",status="200"}')).toBe(3);
 
-    // Key verifications by result: 3 + 1 (the DELETE) + 3 with `valid`, the last turned away by its
-    // rate limit. The unmatched route never reached the guard.
-    expect(value('keyward_key_verifications_total{result="valid"}')).toBe(3 + 1 + 3);
+    // Key verifications by result: 3 + 1 (the DELETE) + 2 `valid`; the third of the limited key's
+    // requests was turned away by its rate limit, which counts as a denial, not a valid use. The
+    // unmatched route never reached the guard.
+    expect(value('keyward_key_verifications_total{result="valid"}')).toBe(3 + 1 + 2);
+    expect(value('keyward_key_verifications_total{result="RATE_LIMITED"}')).toBe(1);
     expect(value('keyward_key_verifications_total{result="KEY_REVOKED"}')).toBe(1);
     expect(value('keyward_key_verifications_total{result="KEY_MALFORMED"}')).toBe(1);
     expect(value('keyward_rate_limit_rejections_total{limit="key"}')).toBe(1);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyEventsService } from '../src/api-keys/key-events.service';
+import { KeyCache } from '../src/api-keys/key-cache';
 import { adminHeaders, createTenant } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/test-database';
@@ -53,7 +53,7 @@ onPostgres('two instances on one PostgreSQL database', () => {
 
     // B verifies key2 once and keeps it in its cache.
     await b.http.get('/config').set('x-api-key', key2.apiKey).expect(200);
-    expect(b.app.get(KeyEventsService).cache.size).toBe(1);
+    expect(b.app.get(KeyCache).size).toBe(1);
 
     await a.http.delete(`/v1/api-keys/${key2.id}`).set('x-api-key', key1.apiKey).expect(204);
     const revokedAt = performance.now();

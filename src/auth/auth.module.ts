@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { Authenticators } from '../common/auth/authenticators';
 import { Principal } from '../common/auth/principal';
+import { InvalidationModule } from '../invalidation/invalidation.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
@@ -19,6 +20,7 @@ import { PasswordService } from './password.service';
     AuditModule,
     PassportModule,
     SessionsModule,
+    InvalidationModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({ secret: config.jwtSecret, signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),

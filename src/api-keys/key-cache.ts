@@ -3,7 +3,7 @@ import { BoundedCache } from '../common/cache/bounded-cache';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../config/app-config';
 import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
-import type { RateLimitSetting } from './api-key.entity';
+import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
 
 /** What verification needs to know about a key, and the principal it authenticates as. */
 export interface CachedKey {

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyEventsService } from '../src/api-keys/key-events.service';
-import { adminHeaders, createTenant } from './helpers/identity';
+import { KeyCache } from '../src/api-keys/key-cache';
+import { adminHeaders, createTenant, createUser, SignedIn, signIn } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 import { createTestDatabase, dropTestDatabase, TEST_DATABASE_URL } from './helpers/test-database';
 
@@ -29,8 +29,15 @@ const onEmbedded = (name: string, body: () => void) => (TEST_DATABASE_URL ? unde
 
 onPostgres('two instances on one PostgreSQL database', () => {
   let databaseName: string | undefined;
-  let a: TestApp | undefined;
-  let b: TestApp | undefined;
+  // Assigned in beforeAll; afterAll copes with a start that failed.
+  let a!: TestApp;
+  let b!: TestApp;
+
+  beforeAll(async () => {
+    databaseName = await createTestDatabase();
+    a = await createTestApp({ reuseDatabase: { name: databaseName }, env: SHARED_SECRETS });
+    b = await createTestApp({ reuseDatabase: { name: databaseName }, env: SHARED_SECRETS });
+  });
 
   afterAll(async () => {
     await a?.close().catch(() => undefined);
@@ -39,13 +46,9 @@ onPostgres('two instances on one PostgreSQL database', () => {
   });
 
   it(`a key revoked on instance A is refused by instance B, which had it cached, within ${PROPAGATION_LIMIT_MS} ms`, async () => {
-    databaseName = await createTestDatabase();
-    a = await createTestApp({ reuseDatabase: { name: databaseName }, env: SHARED_SECRETS });
-    b = await createTestApp({ reuseDatabase: { name: databaseName }, env: SHARED_SECRETS });
-
     const tenant = await createTenant(a);
     const makeKey = async (name: string) => {
-      const res = await a!.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, name, scopes: ['keys:write', 'config:read'] }).expect(201);
+      const res = await a.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, name, scopes: ['keys:write', 'config:read'] }).expect(201);
       return res.body as { apiKey: string; id: string };
     };
     const key1 = await makeKey('revoker');
@@ -53,7 +56,7 @@ onPostgres('two instances on one PostgreSQL database', () => {
 
     // B verifies key2 once and keeps it in its cache.
     await b.http.get('/config').set('x-api-key', key2.apiKey).expect(200);
-    expect(b.app.get(KeyEventsService).cache.size).toBe(1);
+    expect(b.app.get(KeyCache).size).toBe(1);
 
     await a.http.delete(`/v1/api-keys/${key2.id}`).set('x-api-key', key1.apiKey).expect(204);
     const revokedAt = performance.now();
@@ -81,6 +84,73 @@ onPostgres('two instances on one PostgreSQL database', () => {
 
     // Only key2 was dropped: key1 still works on B.
     await b.http.get('/config').set('x-api-key', key1.apiKey).expect(200);
+  });
+
+  describe('session changes made on instance A are refused by instance B, which had the session check cached', () => {
+    let owner: SignedIn;
+    let tenantId: string;
+
+    /** A signed-in member whose session B has checked, and so cached. */
+    const memberCheckedOnB = async (): Promise<SignedIn> => {
+      const member = await signIn(a, await createUser(a, tenantId, 'member'));
+      expect((await b.http.get('/auth/me').set(member.auth).expect(200)).body.role).toBe('member');
+      return member;
+    };
+
+    /**
+     * Polls B until `changed` says its answer reflects the change, for at most the propagation
+     * limit; until then B may still answer from its cache (the old answer, never an error).
+     */
+    const reachesB = async (member: SignedIn, changed: (res: { status: number; body: { role?: string; code?: string } }) => boolean) => {
+      const since = performance.now();
+      for (;;) {
+        const res = await b.http.get('/auth/me').set(member.auth);
+        if (changed(res)) return;
+        expect(res.status).toBe(200);
+        if (performance.now() - since > PROPAGATION_LIMIT_MS) throw new Error(`B still answers ${res.status} ${JSON.stringify(res.body)} after ${PROPAGATION_LIMIT_MS} ms`);
+        await sleep(POLL_INTERVAL_MS);
+      }
+    };
+    const sessionEnded = (res: { status: number; body: { code?: string } }) => res.status === 401 && res.body.code === 'SESSION_ENDED';
+
+    beforeAll(async () => {
+      tenantId = (await createTenant(a)).id;
+      owner = await signIn(a, await createUser(a, tenantId, 'owner'));
+    });
+
+    it('sign-out', async () => {
+      const member = await memberCheckedOnB();
+      await a.http.post('/auth/logout').set(member.auth).expect(204);
+      await a.http.get('/auth/me').set(member.auth).expect(401);
+      await reachesB(member, sessionEnded);
+    });
+
+    it('a session revoked from the list of sessions', async () => {
+      const member = await memberCheckedOnB();
+      const sessions = (await a.http.get('/auth/sessions').set(member.auth).expect(200)).body as { id: string }[];
+      expect(sessions).toHaveLength(1);
+      await a.http.delete(`/auth/sessions/${sessions[0].id}`).set(member.auth).expect(204);
+      await reachesB(member, sessionEnded);
+    });
+
+    it('a disabled user', async () => {
+      const member = await memberCheckedOnB();
+      await a.http.patch(`/v1/users/${member.id}`).set(owner.auth).send({ status: 'disabled' }).expect(200);
+      await reachesB(member, sessionEnded);
+    });
+
+    it('a demotion (or any role change)', async () => {
+      const admin = await signIn(a, await createUser(a, tenantId, 'admin'));
+      expect((await b.http.get('/auth/me').set(admin.auth).expect(200)).body.role).toBe('admin');
+      await a.http.patch(`/v1/users/${admin.id}`).set(owner.auth).send({ role: 'viewer' }).expect(200);
+      await reachesB(admin, (res) => res.status === 200 && res.body.role === 'viewer');
+    });
+
+    it('a suspended tenant', async () => {
+      const member = await memberCheckedOnB();
+      await a.http.patch(`/admin/tenants/${tenantId}`).set(adminHeaders).send({ status: 'suspended' }).expect(200);
+      await reachesB(member, sessionEnded);
+    });
   });
 });
 

@@ -6,8 +6,9 @@ import { ROLE_SCOPES } from '../common/auth/scopes';
 import { AppException } from '../common/http/problem';
 import { MaybePromise, then } from '../common/maybe-promise';
 import { blockListOf } from './ip-allowlist';
-import { CachedKey, withPrincipal } from './key-cache';
-import { KeyEventsService } from './key-events.service';
+import { LRUCache } from 'lru-cache';
+import { READ } from '../common/cache/bounded-cache';
+import { CachedKey, KeyCache, withPrincipal } from './key-cache';
 import { KeyFormat } from './key-format';
 import { KeyLookupRepository, KeyLookupRow } from './key-lookup.repository';
 import { KeyUsageService } from './key-usage.service';
@@ -78,13 +79,13 @@ export function denial(code: DenialCode, details?: unknown): AppException {
 @Injectable()
 export class ApiKeyVerifier {
   readonly format: KeyFormat;
-  private readonly allowlists = new Map<string, BlockList>();
+  private readonly allowlists = new LRUCache<string, BlockList>({ max: 10_000 });
 
   constructor(
     config: AppConfig,
     private readonly lookups: KeyLookupRepository,
     private readonly clock: Clock,
-    private readonly events: KeyEventsService,
+    private readonly cache: KeyCache,
     private readonly usage: KeyUsageService,
     private readonly limits: RateLimitService,
     private readonly denials: KeyDenialsService,
@@ -103,7 +104,7 @@ export class ApiKeyVerifier {
     // Cached under the key itself: in the running server a one-shot SHA-256 of it cost more than
     // the rest of a cache hit, and a heap that holds the cache also holds the pepper and the JWT
     // secret, so a digest here would add little protection. The cache is never written out.
-    const cached = this.events.cache.get(rawKey, this.clock.now().getTime());
+    const cached = this.cache.get(rawKey, this.clock.now().getTime());
     if (cached !== undefined) {
       this.metrics.keyCacheLookup(true);
       return cached;
@@ -193,10 +194,9 @@ export class ApiKeyVerifier {
   }
 
   private ipAllowed(key: CachedKey, ip: string): boolean {
-    let list = this.allowlists.get(key.id);
+    let list = this.allowlists.get(key.id, READ);
     if (!list) {
       list = blockListOf(key.ipAllowlist!);
-      if (this.allowlists.size > 10_000) this.allowlists.clear();
       this.allowlists.set(key.id, list);
     }
     const mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
@@ -205,11 +205,11 @@ export class ApiKeyVerifier {
 
   /** The key's row by its stored HMAC, cached unless it changed meanwhile. */
   private async load(rawKey: string): Promise<CachedKey | null> {
-    const epoch = this.events.cache.epoch;
+    const epoch = this.cache.epoch;
     const row = await this.lookups.findByHash(this.format.hash(rawKey));
     const key = row ? cachedKeyOf(row) : null;
     this.allowlists.delete(key?.id ?? '');
-    this.events.cache.set(rawKey, key, this.clock.now().getTime(), epoch);
+    this.cache.set(rawKey, key, this.clock.now().getTime(), epoch);
     return key;
   }
 }

@@ -1,11 +1,10 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
+import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
 
-export interface RateLimitSetting {
-  limit: number;
-  windowSeconds: number;
-}
+// Also exported here, where older imports look for it.
+export type { RateLimitSetting } from '../rate-limit/rate-limit.types';
 
 export interface QuotaRefill {
   amount: number;

@@ -1,16 +1,17 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { InvalidationModule } from '../invalidation/invalidation.module';
 import { AdminApiKeysController, ApiKeysController, CliApiKeysController, VerifyKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { KeyEventsService } from './key-events.service';
+import { KEY_CACHE_PROVIDER } from './key-cache';
 import { KeyLookupRepository } from './key-lookup.repository';
 import { KeyUsageService } from './key-usage.service';
 
 @Module({
-  imports: [AuditModule],
+  imports: [AuditModule, InvalidationModule],
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
-  providers: [ApiKeysService, ApiKeyVerifier, KeyLookupRepository, KeyEventsService, KeyUsageService],
-  exports: [ApiKeysService, ApiKeyVerifier, KeyEventsService, KeyUsageService],
+  providers: [ApiKeysService, ApiKeyVerifier, KeyLookupRepository, KEY_CACHE_PROVIDER, KeyUsageService],
+  exports: [ApiKeysService, ApiKeyVerifier, KeyUsageService],
 })
 export class ApiKeysModule {}

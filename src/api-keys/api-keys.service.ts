@@ -16,7 +16,7 @@ import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 import { allowlistWithin } from './ip-allowlist';
 import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, QuotaDto, ReportLeakDto, ListApiKeysQuery, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
-import { KeyEventsService } from './key-events.service';
+import { InvalidationBus } from '../invalidation/invalidation.bus';
 
 const DAY_MS = 86_400_000;
 const DEFAULT_GRACE_SECONDS = 86_400;
@@ -31,7 +31,7 @@ export class ApiKeysService {
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
     private readonly verifier: ApiKeyVerifier,
-    private readonly events: KeyEventsService,
+    private readonly invalidations: InvalidationBus,
     private readonly mail: MailService,
     private readonly limits: RateLimitService,
     private readonly audit: AuditService,
@@ -58,7 +58,7 @@ export class ApiKeysService {
         return revoked;
       });
       for (const key of rows) {
-        await this.events.publish({ keyId: key.id });
+        await this.invalidations.publish({ kind: 'key', keyId: key.id });
         await this.tellOfLeak(key, dto.source);
       }
     }
@@ -191,7 +191,7 @@ export class ApiKeysService {
       if (fields.length) await record('key.updated', { fields });
       return result;
     });
-    await this.events.publish({ keyId: id });
+    await this.invalidations.publish({ kind: 'key', keyId: id });
     return toApiKeyDto(saved, now);
   }
 
@@ -203,7 +203,7 @@ export class ApiKeysService {
       if (result.affected) await this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action: 'key.revoked', target: { type: 'api_key', id: key.id } });
       return key;
     });
-    await this.events.publish({ keyId: key.id });
+    await this.invalidations.publish({ kind: 'key', keyId: key.id });
   }
 
   /** Revokes one of the caller's own keys, named by its full value or its id. */
@@ -273,7 +273,7 @@ export class ApiKeysService {
       await this.audit.record(manager, { tenantId: old.tenantId, actor: actorOf(actor), action: 'key.rotated', target: { type: 'api_key', id: old.id }, metadata: { newKeyId: created.id, oldKeyEndsAt: graceMs === 0 ? now : graceUntil } });
       return created;
     });
-    await this.events.publish({ keyId: id });
+    await this.invalidations.publish({ kind: 'key', keyId: id });
     return created;
   }
 

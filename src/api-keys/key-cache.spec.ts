@@ -55,6 +55,49 @@ describe('KeyCache', () => {
     expect(cache.get('a', 2_001)?.id).toBe('k1');
   });
 
+  it('never holds more than its size, and forgets its index of an evicted key with it', () => {
+    const cache = new KeyCache(3);
+    for (let i = 0; i < 10; i++) cache.set(`p${i}`, key(`k${i}`), 0, cache.epoch);
+    expect(cache.size).toBe(3);
+    // k0 was evicted; the same key presented anew is cached under its new entry and forgotten by id.
+    cache.set('again', key('k0'), 0, cache.epoch);
+    cache.forgetKey('k0');
+    expect(cache.get('again', 1)).toBeUndefined();
+    expect(cache.get('p9', 1)?.id).toBe('k9');
+  });
+
+  it('caches nothing when the positive TTL is 0 (caching turned off)', () => {
+    const cache = new KeyCache(10, 0);
+    cache.set('found', key('k1'), 0, cache.epoch);
+    cache.set('unknown', null, 0, cache.epoch);
+    expect(cache.size).toBe(0);
+  });
+
+  it('hears the bus: keys, tenants, users and gaps drop entries; configuration and sessions do not', () => {
+    const cache = new KeyCache();
+    cache.set('a', key('k1', 't1', 'u1'), 0, cache.epoch);
+    cache.set('b', key('k2', 't2', 'u2'), 0, cache.epoch);
+    cache.set('c', key('k3', 't3', null), 0, cache.epoch);
+    cache.set('d', key('k4', 't4', null), 0, cache.epoch);
+    cache.invalidate({ kind: 'config', tenantId: 't1' });
+    cache.invalidate({ kind: 'session', sessionId: 'u1' });
+    expect(cache.size).toBe(4);
+    cache.invalidate({ kind: 'key', keyId: 'k1' });
+    cache.invalidate({ kind: 'user', userId: 'u2' });
+    cache.invalidate({ kind: 'tenant', tenantId: 't3' });
+    expect(['a', 'b', 'c', 'd'].map((presented) => cache.get(presented, 1)?.id)).toEqual([undefined, undefined, undefined, 'k4']);
+    cache.invalidate({ kind: 'all' });
+    expect(cache.size).toBe(0);
+  });
+
+  it('a hit returns the very object stored: no copy, no promise', () => {
+    const cache = new KeyCache();
+    const stored = key('k1');
+    cache.set('a', stored, 0, cache.epoch);
+    expect(cache.get('a', 1)).toBe(stored);
+    expect(cache.get('a', 2)).toBe(stored);
+  });
+
   it('shares one frozen principal per entry', () => {
     const cached = key('k1', 't1', 'u1');
     expect(cached.principal).toEqual({ kind: 'apiKey', tenantId: 't1', userId: 'u1', apiKeyId: 'k1', scopes: ['config:read'] });

@@ -1,5 +1,9 @@
+import type { FactoryProvider } from '@nestjs/common';
+import { BoundedCache } from '../common/cache/bounded-cache';
 import { Principal } from '../common/auth/principal';
-import type { RateLimitSetting } from './api-key.entity';
+import { AppConfig } from '../config/app-config';
+import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
+import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
 
 /** What verification needs to know about a key, and the principal it authenticates as. */
 export interface CachedKey {
@@ -27,95 +31,79 @@ export function withPrincipal(key: Omit<CachedKey, 'principal'>): CachedKey {
   return { ...key, principal };
 }
 
-interface Entry {
-  key: CachedKey | null;
-  until: number;
-  touchedAt: number;
-}
-
-/** A hit moves its entry to the young end at most this often: reordering on every hit costs. */
-const TOUCH_INTERVAL_MS = 1_000;
-
 /**
  * A bounded LRU of verification lookups, keyed by the key as presented: found keys for a
  * minute, unknown keys for a few seconds (so a flood of bad keys costs one query each per
- * few seconds, not per request). Changes to a key drop its entry at once; other instances
- * hear about it through NOTIFY.
+ * few seconds, not per request). Changes to a key drop its entry at once, here and, through
+ * the invalidation bus, on other instances. A lookup that an invalidation overtook is not
+ * stored (the epoch guard of `BoundedCache`).
  */
 export class KeyCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly keyById = new Map<string, string>();
-  /**
-   * Bumped by every invalidation. A lookup that started before one may have read the row as
-   * it was before the change, so `set` refuses its result (see `epoch`).
-   */
-  private invalidations = 0;
+  private readonly lookups: BoundedCache<CachedKey | null>;
+  private readonly presentedById = new Map<string, string>();
 
   constructor(
-    private readonly maxEntries = 50_000,
+    maxEntries = 50_000,
     private readonly positiveTtlMs = 60_000,
     private readonly negativeTtlMs = 5_000,
-  ) {}
+  ) {
+    this.lookups = new BoundedCache(maxEntries, (presented, key) => {
+      if (key && this.presentedById.get(key.id) === presented) this.presentedById.delete(key.id);
+    });
+  }
 
   /** undefined: not cached; null: cached as unknown. */
   get(presented: string, now: number): CachedKey | null | undefined {
-    const entry = this.entries.get(presented);
-    if (!entry) return undefined;
-    if (entry.until <= now) {
-      this.delete(presented);
-      return undefined;
-    }
-    if (now - entry.touchedAt >= TOUCH_INTERVAL_MS) {
-      // Re-insert to mark as recently used.
-      entry.touchedAt = now;
-      this.entries.delete(presented);
-      this.entries.set(presented, entry);
-    }
-    return entry.key;
+    return this.lookups.get(presented, now);
   }
 
   /** Read before a database lookup and pass to `set`, so a stale result is never cached. */
   get epoch(): number {
-    return this.invalidations;
+    return this.lookups.epoch;
   }
 
   set(presented: string, key: CachedKey | null, now: number, epoch: number): void {
-    if (this.positiveTtlMs === 0 || epoch !== this.invalidations) return;
-    this.delete(presented);
-    this.entries.set(presented, { key, until: now + (key ? this.positiveTtlMs : this.negativeTtlMs), touchedAt: now });
-    if (key) this.keyById.set(key.id, presented);
-    while (this.entries.size > this.maxEntries) this.delete(this.entries.keys().next().value!);
+    if (this.positiveTtlMs === 0) return;
+    const until = now + (key ? this.positiveTtlMs : this.negativeTtlMs);
+    if (this.lookups.set(presented, key, until, epoch) && key) this.presentedById.set(key.id, presented);
+  }
+
+  /** What a change on the bus means for cached keys. */
+  invalidate(change: Invalidation | { kind: 'all' }): void {
+    if (change.kind === 'key') this.forgetKey(change.keyId);
+    else if (change.kind === 'tenant') this.forgetTenant(change.tenantId);
+    else if (change.kind === 'user') this.forgetUser(change.userId);
+    else if (change.kind === 'all') this.clear();
   }
 
   forgetKey(id: string): void {
-    this.invalidations++;
-    const presented = this.keyById.get(id);
-    if (presented) this.delete(presented);
+    this.lookups.invalidate(this.presentedById.get(id));
   }
 
   forgetTenant(tenantId: string): void {
-    this.invalidations++;
-    for (const [presented, entry] of this.entries) if (entry.key?.tenantId === tenantId) this.delete(presented);
+    this.lookups.invalidateWhere((key) => key?.tenantId === tenantId);
   }
 
   forgetUser(userId: string): void {
-    this.invalidations++;
-    for (const [presented, entry] of this.entries) if (entry.key?.userId === userId) this.delete(presented);
+    this.lookups.invalidateWhere((key) => key?.userId === userId);
   }
 
   clear(): void {
-    this.invalidations++;
-    this.entries.clear();
-    this.keyById.clear();
+    this.lookups.clear();
   }
 
   get size(): number {
-    return this.entries.size;
-  }
-
-  private delete(presented: string): void {
-    const entry = this.entries.get(presented);
-    if (entry?.key) this.keyById.delete(entry.key.id);
-    this.entries.delete(presented);
+    return this.lookups.size;
   }
 }
+
+/** The instance's key cache, told of every change on the invalidation bus. */
+export const KEY_CACHE_PROVIDER: FactoryProvider<KeyCache> = {
+  provide: KeyCache,
+  inject: [AppConfig, InvalidationBus],
+  useFactory: (config: AppConfig, bus: InvalidationBus) => {
+    const cache = new KeyCache(50_000, config.keyCacheTtlSeconds * 1000);
+    bus.subscribe((change) => cache.invalidate(change));
+    return cache;
+  },
+};

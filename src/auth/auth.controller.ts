@@ -2,9 +2,9 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPi
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { Client } from '../common/http/client-info';
+import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
-import { ClientInfo, SessionsService } from '../sessions/sessions.service';
+import { SessionsService } from '../sessions/sessions.service';
 import { AcceptInvitationDto, ChangePasswordDto, ForgotPasswordDto, LoginDto, RefreshDto, ResetPasswordDto } from './auth.dto';
 import { AuthService } from './auth.service';
 

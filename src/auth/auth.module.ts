@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { InvalidationModule } from '../invalidation/invalidation.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
@@ -9,7 +10,7 @@ import { PasswordService } from './password.service';
 
 /** Sign-in, tokens and passwords. Access JWTs are checked by JwtCredential (common/auth). */
 @Module({
-  imports: [AuditModule, SessionsModule],
+  imports: [AuditModule, SessionsModule, InvalidationModule],
   controllers: [AuthController],
   providers: [AuthService, PasswordService, AuthThrottleService, OneTimeTokensService],
   exports: [AuthService, PasswordService, OneTimeTokensService],

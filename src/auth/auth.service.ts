@@ -11,7 +11,9 @@ import { sha256 } from '../common/crypto/tokens';
 import { AppException } from '../common/http/problem';
 import { MailService } from '../mail/mail.service';
 import { Metrics } from '../metrics/metrics.service';
-import { ClientInfo, SessionsService } from '../sessions/sessions.service';
+import type { ClientInfo } from '../common/http/client-info';
+import { InvalidationBus } from '../invalidation/invalidation.bus';
+import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { AcceptInvitationDto, ChangePasswordDto, LoginDto, ResetPasswordDto, TokenPair } from './auth.dto';
@@ -42,6 +44,7 @@ export class AuthService {
     private readonly mail: MailService,
     private readonly audit: AuditService,
     private readonly metrics: Metrics,
+    private readonly invalidations: InvalidationBus,
   ) {}
 
   /**
@@ -118,6 +121,7 @@ export class AuthService {
       await this.sessions.revoke(principal.tenantId!, principal.sessionId!, 'logout', manager);
       await this.audit.record(manager, { tenantId: principal.tenantId!, actor: actorOf(principal), action: 'auth.logout', target: { type: 'session', id: principal.sessionId! }, client });
     });
+    await this.invalidations.publish({ kind: 'session', sessionId: principal.sessionId! });
   }
 
   /**
@@ -156,8 +160,8 @@ export class AuthService {
       await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
       await this.audit.record(manager, { tenantId: user.tenantId, actor: actorOf(principal), action: 'password.changed', target: { type: 'user', id: user.id }, client });
     });
-    // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
-    this.sessions.forgetUser(user.id);
+    // After the commit: a check made before it may have cached the not yet revoked sessions.
+    await this.invalidations.publish({ kind: 'user', userId: user.id });
   }
 
   /** Always the same answer; a link is mailed only when the account exists and may sign in. */
@@ -226,8 +230,8 @@ export class AuthService {
       return user.id;
     });
     if (!userId) return this.invalidToken(throttleKey);
-    // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
-    this.sessions.forgetUser(userId);
+    // After the commit: a check made before it may have cached the not yet revoked sessions.
+    await this.invalidations.publish({ kind: 'user', userId });
   }
 
   private async invalidToken(throttleKey: string): Promise<never> {

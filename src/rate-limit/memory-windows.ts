@@ -1,4 +1,4 @@
-import type { RateLimitResult } from './rate-limit.service';
+import type { RateLimitResult } from './rate-limit.types';
 
 interface Window {
   limit: number;

@@ -3,14 +3,9 @@ import Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '../config/app-config';
 import { MemoryWindows } from './memory-windows';
+import type { RateLimitResult } from './rate-limit.types';
 
-export interface RateLimitResult {
-  allowed: boolean;
-  limit: number;
-  remaining: number;
-  /** Seconds until the window resets (at least 1). */
-  resetSeconds: number;
-}
+export type { RateLimitResult } from './rate-limit.types';
 
 /** Distinct {limit, window} pairs kept; each has its own limiter. */
 const MAX_LIMITERS = 1_000;

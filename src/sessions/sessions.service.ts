@@ -3,19 +3,16 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { SYSTEM_ACTOR } from '../audit/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
+import { BoundedCache } from '../common/cache/bounded-cache';
 import { Clock } from '../common/clock';
 import { Principal, Role } from '../common/auth/principal';
 import { ROLE_SCOPES } from '../common/auth/scopes';
 import { randomToken, sha256 } from '../common/crypto/tokens';
+import type { ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
+import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
 import { RefreshToken } from './refresh-token.entity';
 import { Session, SessionKind } from './session.entity';
-
-export interface ClientInfo {
-  ip?: string;
-  userAgent?: string;
-  requestId?: string;
-}
 
 export interface SessionDto {
   id: string;
@@ -35,19 +32,29 @@ const TOUCH_INTERVAL_MS = 60_000;
 
 interface CachedCheck {
   principal: Principal;
-  checkedAt: number;
+  /** An API session's check must not answer for a dashboard cookie, nor the other way round. */
+  kind: SessionKind;
 }
 
+/**
+ * Sessions and their checks. Whoever ends sessions inside a transaction of their own publishes
+ * the change on the invalidation bus once it commits (`session` or `user`), so every instance
+ * refuses them at once; the methods that run their own statements publish it themselves.
+ */
 @Injectable()
 export class SessionsService {
-  private readonly cache = new Map<string, CachedCheck>();
+  /** Only a shortcut (bounded, a few seconds), never the truth. */
+  private readonly cache = new BoundedCache<CachedCheck>(50_000);
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly audit: AuditService,
-  ) {}
+    private readonly invalidations: InvalidationBus,
+  ) {
+    invalidations.subscribe((change) => this.invalidate(change));
+  }
 
   /** Starts an API sign-in: a session plus its first refresh token. */
   async createApiSession(user: { id: string; tenantId: string }, client: ClientInfo, manager: EntityManager = this.dataSource.manager) {
@@ -88,12 +95,13 @@ export class SessionsService {
   /**
    * The principal of a live session: not revoked, not past its absolute or idle limit, its
    * user active and its tenant active. Positive answers are cached for a few seconds;
-   * revocations clear the cache at once.
+   * revocations, sign-outs and changes to the user or tenant clear them at once, everywhere.
    */
   async principalForSession(tenantId: string, sessionId: string, kind: SessionKind): Promise<Principal | null> {
     const nowMs = this.clock.now().getTime();
-    const cached = this.cache.get(sessionId);
-    if (cached && nowMs - cached.checkedAt < CACHE_TTL_MS) return cached.principal.tenantId === tenantId ? cached.principal : null;
+    const cached = this.cache.get(sessionId, nowMs);
+    if (cached) return cached.kind === kind && cached.principal.tenantId === tenantId ? cached.principal : null;
+    const epoch = this.cache.epoch;
     const row: { id: string; tenant_id: string; user_id: string; role: Role; last_seen_at: Date; expires_at: Date; idle_timeout_seconds: number | null } | undefined = (
       await this.dataSource.query(
         `SELECT s.id, s.tenant_id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds
@@ -105,17 +113,12 @@ export class SessionsService {
         [sessionId, tenantId, kind],
       )
     )[0];
-    if (!row || !this.isLive(row, nowMs)) {
-      this.cache.delete(sessionId);
-      return null;
-    }
+    if (!row || !this.isLive(row, nowMs)) return null;
     if (nowMs - new Date(row.last_seen_at).getTime() > TOUCH_INTERVAL_MS) {
       await this.dataSource.query('UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND tenant_id = $3', [new Date(nowMs), sessionId, tenantId]);
     }
     const principal: Principal = { kind: 'user', tenantId: row.tenant_id, userId: row.user_id, role: row.role, sessionId: row.id, scopes: ROLE_SCOPES[row.role] };
-    this.cache.set(sessionId, { principal, checkedAt: nowMs });
-    // Bounded: the oldest entries go first (they are only a shortcut, never the truth).
-    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(sessionId, { principal, kind }, nowMs + CACHE_TTL_MS, epoch);
     return principal;
   }
 
@@ -140,7 +143,7 @@ export class SessionsService {
         if (await this.revokeWith(manager, session.tenantId, { id: session.id }, 'refresh_token_reuse')) {
           await this.audit.record(manager, { tenantId: session.tenantId, actor: SYSTEM_ACTOR, action: 'session.revoked', target: { type: 'session', id: session.id }, reason: 'REFRESH_TOKEN_REUSE', metadata: { userId: session.userId } });
         }
-        return { error: 'REFRESH_TOKEN_REUSED' as const };
+        return { error: 'REFRESH_TOKEN_REUSED' as const, revokedSessionId: session.id };
       }
       // A refusal (suspended tenant, disabled user, ended session) must not spend the token: if the
       // refusal is lifted, presenting it again would otherwise look like reuse and revoke the session.
@@ -151,7 +154,7 @@ export class SessionsService {
       return { session, principal, refreshToken };
     });
     if ('error' in outcome) {
-      if (outcome.error === 'REFRESH_TOKEN_REUSED') this.cache.clear();
+      if (outcome.error === 'REFRESH_TOKEN_REUSED') await this.invalidations.publish({ kind: 'session', sessionId: outcome.revokedSessionId! });
       throw new AppException(HttpStatus.UNAUTHORIZED, outcome.error!, outcome.error === 'REFRESH_TOKEN_REUSED' ? 'This refresh token was already used; the session has been revoked' : 'Invalid or expired refresh token');
     }
     return outcome;
@@ -167,39 +170,44 @@ export class SessionsService {
 
   /** Revokes one session of a user; false when it is not theirs (or not in this tenant). */
   async revokeOwn(tenantId: string, userId: string, sessionId: string, reason: string, client: ClientInfo = {}): Promise<boolean> {
-    return this.dataSource.transaction(async (manager) => {
+    const revoked = await this.dataSource.transaction(async (manager) => {
       if (!(await this.revokeWith(manager, tenantId, { id: sessionId, userId }, reason))) return false;
       await this.audit.record(manager, { tenantId, actor: { type: 'user', id: userId }, action: 'session.revoked', target: { type: 'session', id: sessionId }, reason, client });
       return true;
     });
+    if (revoked) await this.invalidations.publish({ kind: 'session', sessionId });
+    return revoked;
   }
 
-  async revoke(tenantId: string, sessionId: string, reason: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    await this.revokeWith(manager, tenantId, { id: sessionId }, reason);
+  /** With a `manager`, inside the caller's transaction: the caller publishes `session` once it commits. */
+  async revoke(tenantId: string, sessionId: string, reason: string, manager?: EntityManager): Promise<void> {
+    await this.revokeWith(manager ?? this.dataSource.manager, tenantId, { id: sessionId }, reason);
+    if (!manager) await this.invalidations.publish({ kind: 'session', sessionId });
   }
 
-  /** Revokes every session of a user, except possibly the one making the request. */
-  async revokeAllForUser(tenantId: string, userId: string, reason: string, exceptSessionId?: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    await manager.query(
+  /**
+   * Revokes every session of a user, except possibly the one making the request. With a
+   * `manager`, inside the caller's transaction: the caller publishes `user` once it commits.
+   */
+  async revokeAllForUser(tenantId: string, userId: string, reason: string, exceptSessionId?: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).query(
       `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
         WHERE tenant_id = $3 AND user_id = $4 AND revoked_at IS NULL AND ($5::uuid IS NULL OR id <> $5::uuid)`,
       [this.clock.now(), reason, tenantId, userId, exceptSessionId ?? null],
     );
-    this.forgetUser(userId);
+    if (!manager) await this.invalidations.publish({ kind: 'user', userId });
   }
 
-  /** Drops cached checks so a change (suspension, disable) takes effect on the next request. */
-  forgetTenant(tenantId: string): void {
-    for (const [id, entry] of this.cache) if (entry.principal.tenantId === tenantId) this.cache.delete(id);
-  }
-
-  forgetUser(userId: string): void {
-    for (const [id, entry] of this.cache) if (entry.principal.userId === userId) this.cache.delete(id);
+  /** What a change on the bus means for cached checks: a session, a user's or a tenant's. */
+  private invalidate(change: Invalidation | { kind: 'all' }): void {
+    if (change.kind === 'session') this.cache.invalidate(change.sessionId);
+    else if (change.kind === 'user') this.cache.invalidateWhere((check) => check.principal.userId === change.userId);
+    else if (change.kind === 'tenant') this.cache.invalidateWhere((check) => check.principal.tenantId === change.tenantId);
+    else if (change.kind === 'all') this.cache.clear();
   }
 
   private async revokeWith(manager: EntityManager, tenantId: string, where: { id: string; userId?: string }, reason: string): Promise<number> {
     const result = await manager.getRepository(Session).update({ tenantId, ...where, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
-    this.cache.delete(where.id);
     return result.affected ?? 0;
   }
 

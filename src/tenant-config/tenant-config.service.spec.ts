@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import type { KeyChange, KeyEventsService } from '../api-keys/key-events.service';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../common/auth/principal';
 import type { AppConfig } from '../config/app-config';
+import type { InvalidationBus, InvalidationListener } from '../invalidation/invalidation.bus';
 import { ConfigEntry } from './config-entry.entity';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 
@@ -19,11 +19,11 @@ function setUp() {
   const reads: { resolve: (rows: ConfigEntry[]) => void }[] = [];
   const find = jest.fn(() => new Promise<ConfigEntry[]>((resolve) => reads.push({ resolve })));
   const dataSource = { getRepository: () => ({ find }) } as unknown as DataSource;
-  let listener: (change: KeyChange | 'all') => void = () => undefined;
-  const events = { onChange: (l: typeof listener) => (listener = l) } as unknown as KeyEventsService;
+  let listener: InvalidationListener = () => undefined;
+  const invalidations = { subscribe: (l: InvalidationListener) => (listener = l) } as unknown as InvalidationBus;
   const config = { configEncryptionKey: randomBytes(32) } as AppConfig;
-  const service = new TenantConfigService(dataSource, events, config, {} as AuditService);
-  return { service, find, reads, changed: () => listener({ configOf: TENANT }) };
+  const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService);
+  return { service, find, reads, changed: () => listener({ kind: 'config', tenantId: TENANT }) };
 }
 
 describe('TenantConfigService.document', () => {

@@ -1,14 +1,15 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { KeyEventsService } from '../api-keys/key-events.service';
 import { actorOf } from '../audit/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
+import { BoundedCache } from '../common/cache/bounded-cache';
 import { Principal } from '../common/auth/principal';
 import { SecretBox } from '../common/crypto/secret-box';
 import { notFound } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
+import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
 import { ConfigEntry } from './config-entry.entity';
 import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './tenant-config.dto';
 
@@ -34,20 +35,21 @@ export class TenantConfigService {
    * is built once and kept until a change (here or, through NOTIFY, on another instance):
    * a promise while it is being built, the documents themselves once built.
    */
-  private readonly documents = new Map<string, CachedDocuments | Promise<CachedDocuments>>();
+  private readonly documents = new BoundedCache<CachedDocuments | Promise<CachedDocuments>>(10_000);
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly events: KeyEventsService,
+    private readonly invalidations: InvalidationBus,
     config: AppConfig,
     private readonly audit: AuditService,
   ) {
     this.box = new SecretBox(config.configEncryptionKey);
-    events.onChange((change) => {
-      if (change === 'all') this.documents.clear();
-      else if ('configOf' in change) this.documents.delete(change.configOf);
-      else if ('tenantId' in change) this.documents.delete(change.tenantId);
-    });
+    invalidations.subscribe((change) => this.invalidate(change));
+  }
+
+  private invalidate(change: Invalidation | { kind: 'all' }): void {
+    if (change.kind === 'all') this.documents.clear();
+    else if (change.kind === 'config' || change.kind === 'tenant') this.documents.invalidate(change.tenantId);
   }
 
   /**
@@ -60,13 +62,14 @@ export class TenantConfigService {
     if (!cached) {
       const building = this.build(tenantId);
       cached = building;
-      this.documents.set(tenantId, building);
+      this.documents.set(tenantId, building, Infinity, this.documents.epoch);
+      // Stored (in place of the promise) unless a change dropped the promise meanwhile: the
+      // documents may then already be stale. Another tenant's change does not stop it.
+      const stillBuilding = () => this.documents.get(tenantId) === building;
       building.then(
-        // Unless a change dropped it meanwhile: then it may already be stale.
-        (built) => this.documents.get(tenantId) === building && this.documents.set(tenantId, built),
-        () => this.documents.get(tenantId) === building && this.documents.delete(tenantId),
+        (built) => stillBuilding() && this.documents.set(tenantId, built, Infinity, this.documents.epoch),
+        () => stillBuilding() && this.documents.invalidate(tenantId),
       );
-      if (this.documents.size > 10_000) this.documents.delete(this.documents.keys().next().value!);
     }
     const withSecrets = principal.scopes.includes('config:secrets');
     const pick = (documents: CachedDocuments) => (withSecrets ? documents.withSecrets : documents.withoutSecrets);
@@ -120,7 +123,7 @@ export class TenantConfigService {
       await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'set', secret } });
       return saved;
     });
-    await this.events.publish({ configOf: tenantId });
+    await this.invalidations.publish({ kind: 'config', tenantId });
     return { key, value: secret ? MASK : dto.value, secret, updatedAt: entry.updatedAt };
   }
 
@@ -132,7 +135,7 @@ export class TenantConfigService {
       if (!result.affected) throw notFound('Configuration entry');
       await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'delete' } });
     });
-    await this.events.publish({ configOf: tenantId });
+    await this.invalidations.publish({ kind: 'config', tenantId });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RateLimitSetting } from '../api-keys/api-key.entity';
+import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
 
 export type TenantStatus = 'active' | 'suspended';

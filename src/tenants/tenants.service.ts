@@ -5,8 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/http/problem';
 import { isUniqueViolation, notFound } from '../common/http/errors';
 import { Page, PageQuery } from '../common/http/pagination';
-import { KeyEventsService } from '../api-keys/key-events.service';
-import { SessionsService } from '../sessions/sessions.service';
+import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { Tenant } from './tenant.entity';
 import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } from './tenants.dto';
 
@@ -14,8 +13,7 @@ import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } fro
 export class TenantsService {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly sessions: SessionsService,
-    private readonly keyEvents: KeyEventsService,
+    private readonly invalidations: InvalidationBus,
     private readonly audit: AuditService,
   ) {}
 
@@ -58,8 +56,7 @@ export class TenantsService {
       return result;
     });
     // A suspension must take effect on the very next request, not when a cache expires.
-    this.sessions.forgetTenant(id);
-    await this.keyEvents.publish({ tenantId: id });
+    await this.invalidations.publish({ kind: 'tenant', tenantId: id });
     return toTenantDto(saved);
   }
 

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
-import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuthModule } from '../auth/auth.module';
+import { InvalidationModule } from '../invalidation/invalidation.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
-@Module({ imports: [AuditModule, AuthModule, SessionsModule, ApiKeysModule], controllers: [UsersController], providers: [UsersService], exports: [UsersService] })
+@Module({ imports: [AuditModule, AuthModule, SessionsModule, InvalidationModule], controllers: [UsersController], providers: [UsersService], exports: [UsersService] })
 export class UsersModule {}

@@ -9,7 +9,7 @@ import { isUniqueViolation, notFound } from '../common/http/errors';
 import { PasswordService } from '../auth/password.service';
 import { OneTimeTokensService } from '../auth/one-time-tokens.service';
 import { MailService } from '../mail/mail.service';
-import { KeyEventsService } from '../api-keys/key-events.service';
+import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from './user.entity';
@@ -32,7 +32,7 @@ export class UsersService {
     private readonly tokens: OneTimeTokensService,
     private readonly mail: MailService,
     private readonly sessions: SessionsService,
-    private readonly keyEvents: KeyEventsService,
+    private readonly invalidations: InvalidationBus,
     private readonly audit: AuditService,
   ) {}
 
@@ -98,9 +98,9 @@ export class UsersService {
       if (dto.status === 'disabled') await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
       return saved;
     });
-    this.sessions.forgetUser(updated.id);
-    // A disabled user's keys stop working at once; a new role changes what the keys may do.
-    await this.keyEvents.publish({ userId: updated.id });
+    // On every instance: a disabled user's sessions and keys stop working at once, and a new
+    // role changes what they may do.
+    await this.invalidations.publish({ kind: 'user', userId: updated.id });
     return toUserDto(updated);
   }
 

@@ -1,6 +1,11 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { ClientInfo } from '../../sessions/sessions.service';
+
+export interface ClientInfo {
+  ip?: string;
+  userAgent?: string;
+  requestId?: string;
+}
 
 /** The caller's address, user agent and request id, for sessions, brute-force limits and the audit trail. */
 export const Client = createParamDecorator((_: unknown, context: ExecutionContext): ClientInfo => {

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppConfig } from '../config/app-config';
+import { MaybePromise } from '../common/maybe-promise';
 import { MemoryWindows } from './memory-windows';
 import type { RateLimitResult } from './rate-limit.types';
 
@@ -47,7 +48,7 @@ export class RateLimitService implements OnApplicationShutdown {
   }
 
   /** Counts one event under `name` against `limit` per `windowSeconds`; synchronous without Redis. */
-  consume(name: string, limit: number, windowSeconds: number): RateLimitResult | Promise<RateLimitResult> {
+  consume(name: string, limit: number, windowSeconds: number): MaybePromise<RateLimitResult> {
     return this.redis ? this.consumeShared(name, limit, windowSeconds) : this.memory.consume(name, limit, windowSeconds, Date.now());
   }
 

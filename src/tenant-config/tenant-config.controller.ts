@@ -5,6 +5,7 @@ import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorator
 import { Principal } from '../common/auth/principal';
 import { PutConfigEntryDto } from './tenant-config.dto';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
+import { then } from '../common/maybe-promise';
 
 /** The document's JSON with its ETag, or 304 when the client already holds this version. */
 function sendDocument({ json, etag }: ConfigDocument, request: FastifyRequest, reply: FastifyReply): string | undefined {
@@ -30,8 +31,7 @@ export class TenantConfigController {
   // param that passes the validation pipe (even @CurrentPrincipal) costs promises per request.
   // It stays synchronous while the tenant's document is cached, for the same reason.
   getConfig(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const document = this.config.document(request.principal!);
-    return document instanceof Promise ? document.then((built) => sendDocument(built, request, reply)) : sendDocument(document, request, reply);
+    return then(this.config.document(request.principal!), (document) => sendDocument(document, request, reply));
   }
 
   @Get('v1/config/entries')

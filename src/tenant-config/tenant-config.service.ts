@@ -12,6 +12,7 @@ import { AppException } from '../common/http/problem';
 import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
 import { ConfigEntry } from './config-entry.entity';
 import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './tenant-config.dto';
+import { MaybePromise, then } from '../common/maybe-promise';
 
 export const MASK = '********';
 
@@ -26,6 +27,9 @@ interface CachedDocuments {
   withSecrets: ConfigDocument;
   withoutSecrets: ConfigDocument;
 }
+
+const withSecrets = (documents: CachedDocuments) => documents.withSecrets;
+const withoutSecrets = (documents: CachedDocuments) => documents.withoutSecrets;
 
 @Injectable()
 export class TenantConfigService {
@@ -56,7 +60,7 @@ export class TenantConfigService {
    * The configuration a CLI fetches: one object; secrets only for principals with config:secrets.
    * Synchronous once the tenant's document is built, so a cached read costs no promise.
    */
-  document(principal: Principal): ConfigDocument | Promise<ConfigDocument> {
+  document(principal: Principal): MaybePromise<ConfigDocument> {
     const tenantId = principal.tenantId!;
     let cached = this.documents.get(tenantId);
     if (!cached) {
@@ -71,9 +75,7 @@ export class TenantConfigService {
         () => stillBuilding() && this.documents.invalidate(tenantId),
       );
     }
-    const withSecrets = principal.scopes.includes('config:secrets');
-    const pick = (documents: CachedDocuments) => (withSecrets ? documents.withSecrets : documents.withoutSecrets);
-    return cached instanceof Promise ? cached.then(pick) : pick(cached);
+    return then(cached, principal.scopes.includes('config:secrets') ? withSecrets : withoutSecrets);
   }
 
   private async build(tenantId: string): Promise<CachedDocuments> {

@@ -8,6 +8,7 @@ import { DatabaseModule } from './database/database.module';
 import { DatabaseTarget } from './database/data-source.factory';
 import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
+import { KeyLeaksModule } from './api-keys/key-leaks.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -40,6 +41,7 @@ export class AppModule {
         UsersModule,
         TenantsModule,
         ApiKeysModule,
+        KeyLeaksModule,
         TenantConfigModule,
         UsageModule,
         DashboardModule,

@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
+import { AdminToken, Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
@@ -117,18 +117,7 @@ export class AdminApiKeysController {
 @ApiTags('api-keys')
 @Controller('v1/keys')
 export class VerifyKeysController {
-  constructor(
-    private readonly verifier: ApiKeyVerifier,
-    private readonly keys: ApiKeysService,
-  ) {}
-
-  @Post('report-leak')
-  @Public()
-  @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Report a key found in public; a valid one is revoked at once (same answer either way)' })
-  reportLeakedKey(@Body() dto: ReportLeakDto, @Ip() ip: string) {
-    return this.keys.reportLeak(dto, ip);
-  }
+  constructor(private readonly verifier: ApiKeyVerifier) {}
 
   @Post('verify')
   @Authenticated({ via: ['apiKey'], scopes: ['keys:verify'] })

@@ -18,21 +18,13 @@ import {
   registerDecorator,
   ValidateNested,
 } from 'class-validator';
-import { isIP } from 'node:net';
 import { SCOPES } from '../common/auth/scopes';
 import { PageQuery } from '../common/http/pagination';
 import { ApiKey, QuotaRefill, RateLimitSetting } from './api-key.entity';
+import { isCidr } from './ip-allowlist';
+import { KeyStatus, keyStatus } from './key-policy';
 
-/** `10.0.0.0/8`, `2001:db8::/32` or a single address. */
-export function isCidr(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  const [address, prefix, ...rest] = value.split('/');
-  const family = isIP(address);
-  if (!family || rest.length) return false;
-  if (prefix === undefined) return true;
-  if (!/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
-}
+export type { KeyStatus };
 
 function IsCidrList() {
   return (target: object, propertyName: string) =>
@@ -235,8 +227,6 @@ export class ReportLeakDto {
   source?: string;
 }
 
-export type KeyStatus = 'active' | 'disabled' | 'revoked' | 'expired';
-
 export interface ApiKeyDto {
   id: string;
   name: string;
@@ -255,13 +245,6 @@ export interface ApiKeyDto {
   metadata: Record<string, unknown>;
   lastUsedAt: Date | null;
   createdAt: Date;
-}
-
-export function keyStatus(key: Pick<ApiKey, 'revokedAt' | 'disabledAt' | 'expiresAt' | 'graceUntil'>, now: Date): KeyStatus {
-  if (key.revokedAt || (key.graceUntil && key.graceUntil <= now)) return 'revoked';
-  if (key.expiresAt && key.expiresAt <= now) return 'expired';
-  if (key.disabledAt) return 'disabled';
-  return 'active';
 }
 
 export function toApiKeyDto(key: ApiKey, now: Date): ApiKeyDto {

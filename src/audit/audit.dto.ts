@@ -169,36 +169,3 @@ export function toAuditEventDto(event: AuditEvent): AuditEventDto {
     hash: event.hash,
   };
 }
-
-const CSV_COLUMNS = ['occurredAt', 'seq', 'tenantId', 'actorType', 'actorId', 'action', 'targetType', 'targetId', 'outcome', 'reason', 'ip', 'userAgent', 'requestId', 'count', 'metadata', 'hash'] as const;
-
-/** One CSV cell: quoted when needed, and a leading = + - @ (or tab/CR) defused for spreadsheets. */
-export function csvCell(value: unknown): string {
-  let text = value === null || value === undefined ? '' : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export const CSV_HEADER = CSV_COLUMNS.join(',') + '\r\n';
-
-export function csvRow(event: AuditEventDto): string {
-  const flat: Record<(typeof CSV_COLUMNS)[number], unknown> = {
-    occurredAt: event.occurredAt,
-    seq: event.seq,
-    tenantId: event.tenantId,
-    actorType: event.actor.type,
-    actorId: event.actor.id,
-    action: event.action,
-    targetType: event.target?.type,
-    targetId: event.target?.id,
-    outcome: event.outcome,
-    reason: event.reason,
-    ip: event.ip,
-    userAgent: event.userAgent,
-    requestId: event.requestId,
-    count: event.count,
-    metadata: event.metadata,
-    hash: event.hash,
-  };
-  return CSV_COLUMNS.map((column) => csvCell(flat[column])).join(',') + '\r\n';
-}

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { actorOf } from '../audit/audit.dto';
+import { actorOf } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
@@ -12,7 +12,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, QuotaDto, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, QuotaDto, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './dto/api-keys.dto';
 import { ApiKeysRepository, OwnerScope } from './api-keys.repository';
 import { KeyEventsService } from './key-events.service';
 import {

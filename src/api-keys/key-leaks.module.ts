@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Ip, Module, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/auth/access.decorators';
-import { ReportLeakDto } from './api-keys.dto';
+import { ReportLeakDto } from './dto/api-keys.dto';
 import { ApiKeysModule } from './api-keys.module';
 import { KeyLeaksService } from './key-leaks.service';
 

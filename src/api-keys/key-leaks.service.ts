@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { SYSTEM_ACTOR } from '../audit/audit.dto';
+import { SYSTEM_ACTOR } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { AppException } from '../common/http/problem';
@@ -9,7 +9,7 @@ import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { ReportLeakDto } from './api-keys.dto';
+import { ReportLeakDto } from './dto/api-keys.dto';
 import { ApiKeysRepository } from './api-keys.repository';
 import { KeyEventsService } from './key-events.service';
 

@@ -1,4 +1,4 @@
-import type { AuditEventDto } from './audit.dto';
+import type { AuditEventDto } from './dto/audit.dto';
 
 const CSV_COLUMNS = ['occurredAt', 'seq', 'tenantId', 'actorType', 'actorId', 'action', 'targetType', 'targetId', 'outcome', 'reason', 'ip', 'userAgent', 'requestId', 'count', 'metadata', 'hash'] as const;
 

@@ -2,9 +2,9 @@ import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Req, Res
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { ListApiKeysQuery } from '../api-keys/api-keys.dto';
+import { ListApiKeysQuery } from '../api-keys/dto/api-keys.dto';
 import { seesAllKeys } from '../api-keys/key-policy';
-import { ListAuditEventsQuery } from '../audit/audit.dto';
+import { ListAuditEventsQuery } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AuthService } from '../auth/auth.service';
 import { AppConfig } from '../config/app-config';

@@ -2,9 +2,9 @@ import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, R
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery } from '../api-keys/api-keys.dto';
+import { ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery } from '../api-keys/dto/api-keys.dto';
 import { grantableScopes, seesAllKeys } from '../api-keys/key-policy';
-import { ListAuditEventsQuery } from '../audit/audit.dto';
+import { ListAuditEventsQuery } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';

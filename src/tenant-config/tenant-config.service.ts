@@ -2,7 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { KeyEventsService } from '../api-keys/key-events.service';
-import { actorOf } from '../audit/audit.dto';
+import { actorOf } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Principal } from '../common/auth/principal';
@@ -10,7 +10,7 @@ import { SecretBox } from '../common/crypto/secret-box';
 import { notFound } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { ConfigEntry } from './config-entry.entity';
-import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './tenant-config.dto';
+import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './dto/tenant-config.dto';
 
 export const MASK = '********';
 

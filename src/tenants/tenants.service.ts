@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ADMIN_ACTOR } from '../audit/audit.dto';
+import { ADMIN_ACTOR } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/http/problem';
 import { isUniqueViolation, notFound } from '../common/http/errors';
@@ -8,7 +8,7 @@ import { Page, PageQuery } from '../common/http/pagination';
 import { KeyEventsService } from '../api-keys/key-events.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from './tenant.entity';
-import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } from './tenants.dto';
+import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } from './dto/tenants.dto';
 
 @Injectable()
 export class TenantsService {

@@ -5,7 +5,7 @@ import { visibleOwner } from '../api-keys/key-policy';
 import { Principal } from '../common/auth/principal';
 import { Clock } from '../common/clock';
 import { AppException } from '../common/http/problem';
-import { UsageDto, UsagePoint, UsageQuery } from './usage.dto';
+import { UsageDto, UsagePoint, UsageQuery } from './dto/usage.dto';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

@@ -18,11 +18,11 @@ import {
   registerDecorator,
   ValidateNested,
 } from 'class-validator';
-import { SCOPES } from '../common/auth/scopes';
-import { PageQuery } from '../common/http/pagination';
-import { ApiKey, QuotaRefill, RateLimitSetting } from './api-key.entity';
-import { isCidr } from './ip-allowlist';
-import { KeyStatus, keyStatus } from './key-policy';
+import { SCOPES } from '../../common/auth/scopes';
+import { PageQuery } from '../../common/http/pagination';
+import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
+import { isCidr } from '../ip-allowlist';
+import { KeyStatus, keyStatus } from '../key-policy';
 
 export type { KeyStatus };
 

@@ -1,8 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
-import { Principal } from '../common/auth/principal';
-import { ActorType, AuditEvent, AuditOutcome } from './audit-event.entity';
+import { Principal } from '../../common/auth/principal';
+import { ActorType, AuditEvent, AuditOutcome } from '../audit-event.entity';
 
 export const ACTOR_TYPES: ActorType[] = ['user', 'api_key', 'admin_token', 'system'];
 export const OUTCOMES: AuditOutcome[] = ['success', 'failure', 'denied'];

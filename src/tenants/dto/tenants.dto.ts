@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
-import type { RateLimitSetting } from '../api-keys/api-key.entity';
-import { RateLimitDto } from '../api-keys/api-keys.dto';
-import { SCOPES } from '../common/auth/scopes';
-import { Tenant, TenantStatus } from './tenant.entity';
+import type { RateLimitSetting } from '../../api-keys/api-key.entity';
+import { RateLimitDto } from '../../api-keys/dto/api-keys.dto';
+import { SCOPES } from '../../common/auth/scopes';
+import { Tenant, TenantStatus } from '../tenant.entity';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 

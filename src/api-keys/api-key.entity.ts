@@ -1,11 +1,9 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { Tenant } from '../tenants/tenant.entity';
+import type { RateLimitSetting } from '../rate-limit/dto/rate-limit.dto';
 import { User } from '../users/user.entity';
 
-export interface RateLimitSetting {
-  limit: number;
-  windowSeconds: number;
-}
+export type { RateLimitSetting };
 
 export interface QuotaRefill {
   amount: number;

@@ -20,6 +20,7 @@ import {
 } from 'class-validator';
 import { SCOPES } from '../../common/auth/scopes';
 import { PageQuery } from '../../common/http/pagination';
+import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
 import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
 import { isCidr } from '../ip-allowlist';
 import { KeyStatus, keyStatus } from '../key-policy';
@@ -48,20 +49,6 @@ function IsSmallJsonObject(maxBytes: number) {
         defaultMessage: () => `${propertyName} must be a JSON object of at most ${maxBytes} bytes`,
       },
     });
-}
-
-export class RateLimitDto implements RateLimitSetting {
-  @ApiProperty({ example: 100 })
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  limit: number;
-
-  @ApiProperty({ example: 1 })
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
-  windowSeconds: number;
 }
 
 export class QuotaRefillDto implements QuotaRefill {

@@ -1,8 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
-import type { RateLimitSetting } from '../../api-keys/api-key.entity';
-import { RateLimitDto } from '../../api-keys/dto/api-keys.dto';
+import { RateLimitDto, RateLimitSetting } from '../../rate-limit/dto/rate-limit.dto';
 import { SCOPES } from '../../common/auth/scopes';
 import { Tenant, TenantStatus } from '../tenant.entity';
 

@@ -75,6 +75,10 @@ describe('rate limits and quotas (in memory)', () => {
     expect(own.headers['ratelimit-limit']).toBe('5');
 
     await t.http.patch(`/admin/tenants/${tenant.id}`).set(adminHeaders).send({ defaultKeyRateLimit: { limit: 0, windowSeconds: 1 } }).expect(400);
+
+    // null gives a key back the tenant default (and clears an allowlist), never a 500.
+    const reset = await t.http.patch(`/v1/api-keys/${plain.id}`).set(withKey(manager.apiKey)).send({ rateLimit: null, ipAllowlist: null });
+    expect([outcome(reset), reset.body.rateLimit, reset.body.ipAllowlist]).toEqual(['200', null, null]);
   });
 
   it('spends a quota exactly under concurrency: 200 parallel requests against 50 uses → 50 succeed', async () => {

@@ -976,6 +976,113 @@ describe('API keys', () => {
       results.forEach(track);
       expect(results.map(outcome).sort()).toEqual(['201', '201', '201', ...Array(5).fill('403 KEY_LIMIT_REACHED')]);
     });
+
+    it('count keys in their grace period, so rotating never yields more working keys than the caps', async () => {
+      const tenant = await createTenant(t);
+      const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
+      await patchTenant(tenant.id, { maxKeysPerUser: 2, maxKeysPerTenant: 3 });
+      const first = await createKey(owner.auth, { scopes: ['keys:read', 'keys:write', 'config:read'] });
+      const second = await createKey(owner.auth);
+      const rotateAs = async (headers: Headers, id: string, body: Body = {}) => outcome(track(await t.http.post(`/v1/api-keys/${id}/rotate`).set(headers).send(body)));
+
+      // At the cap, a rotation with a grace period would make a third working key: by a person or by a key.
+      expect(await rotateAs(owner.auth, first.id)).toBe('403 KEY_LIMIT_REACHED');
+      expect(await rotateAs(withKey(first.apiKey), second.id, { gracePeriodSeconds: 60 })).toBe('403 KEY_LIMIT_REACHED');
+      expect([await use(first.apiKey), await use(second.apiKey)]).toEqual(['200', '200']);
+      // Without grace the old key ends first, so its place passes to the new one.
+      const successor = await rotate(owner.auth, first.id, { gracePeriodSeconds: 0 });
+      expect(await rotateAs(owner.auth, successor.id)).toBe('403 KEY_LIMIT_REACHED');
+
+      // The tenant cap: a service key in its grace period holds a place too.
+      const service = await createKey(owner.auth, { service: true });
+      expect(await rotateAs(owner.auth, service.id)).toBe('403 KEY_LIMIT_REACHED');
+      await t.http.delete(`/v1/api-keys/${second.id}`).set(owner.auth).expect(204);
+      const rotatedService = await rotate(owner.auth, service.id, { gracePeriodSeconds: 3600 });
+      // Old and new service key both work, and together they fill the tenant's 3 places.
+      expect([await use(service.apiKey), await use(rotatedService.apiKey)]).toEqual(['200', '200']);
+      expect(outcome(track(await t.http.post('/v1/api-keys').set(owner.auth).send({})))).toBe('403 KEY_LIMIT_REACHED');
+      const active = await t.http.get('/v1/api-keys?status=active').set(owner.auth).expect(200);
+      expect(active.body.total).toBe(3);
+    });
+
+    it('hold under concurrent creations and rotations', async () => {
+      const tenant = await createTenant(t);
+      const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
+      await patchTenant(tenant.id, { maxKeysPerUser: 3 });
+      const [a, b] = [await createKey(owner.auth), await createKey(owner.auth)];
+      const results = await Promise.all([
+        t.http.post(`/v1/api-keys/${a.id}/rotate`).set(owner.auth).send({}),
+        t.http.post(`/v1/api-keys/${b.id}/rotate`).set(owner.auth).send({}),
+        ...Array.from({ length: 4 }, () => t.http.post('/v1/api-keys').set(owner.auth).send({})),
+      ]);
+      results.forEach(track);
+      expect(results.map(outcome).sort()).toEqual(['201', ...Array(5).fill('403 KEY_LIMIT_REACHED')]);
+      const working = await db().query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL', [tenant.id]);
+      expect(working[0].n).toBe(3);
+    });
+  });
+
+  describe('a caller changes only a key it could have created', () => {
+    it('a keys:write-only key cannot lift a stronger key’s allowlist, quota or rate limit, nor enable it again', async () => {
+      const strong = await createKey(main.owner.auth, { name: 'strong', scopes: [...SCOPES], ipAllowlist: ['10.0.0.0/8'], quota: { remaining: 100 }, rateLimit: { limit: 5, windowSeconds: 60 } });
+      await t.http.patch(`/v1/api-keys/${strong.id}`).set(main.owner.auth).send({ disabled: true }).expect(200);
+      const narrow = await createKey(main.owner.auth, { scopes: ['keys:write'] });
+      const patch = async (body: Body) => outcome(await t.http.patch(`/v1/api-keys/${strong.id}`).set(withKey(narrow.apiKey)).send(body));
+      expect({
+        allowlist: await patch({ ipAllowlist: [] }),
+        quota: await patch({ quota: null }),
+        rateLimit: await patch({ rateLimit: { limit: 1_000_000, windowSeconds: 1 } }),
+        enable: await patch({ disabled: false }),
+        rename: await patch({ name: 'mine now' }),
+        rotate: outcome(track(await t.http.post(`/v1/api-keys/${strong.id}/rotate`).set(withKey(narrow.apiKey)).send({}))),
+      }).toEqual({
+        allowlist: '403 SCOPE_NOT_ALLOWED',
+        quota: '403 SCOPE_NOT_ALLOWED',
+        rateLimit: '403 SCOPE_NOT_ALLOWED',
+        enable: '403 SCOPE_NOT_ALLOWED',
+        rename: '403 SCOPE_NOT_ALLOWED',
+        rotate: '403 SCOPE_NOT_ALLOWED',
+      });
+      expect(await getKey(main.owner.auth, strong.id)).toMatchObject({
+        name: 'strong',
+        disabled: true,
+        ipAllowlist: ['10.0.0.0/8'],
+        quota: { remaining: 100 },
+        rateLimit: { limit: 5, windowSeconds: 60 },
+      });
+      // The owner holds every scope and may; ending a key hands out nothing, so the narrow key may revoke it.
+      expect(outcome(await t.http.patch(`/v1/api-keys/${strong.id}`).set(main.owner.auth).send({ disabled: false }))).toBe('200');
+      expect(outcome(await t.http.delete(`/v1/api-keys/${strong.id}`).set(withKey(narrow.apiKey)))).toBe('204');
+    });
+
+    it('with the same scopes, a key cannot lift another key past its own allowlist, quota, rate limit or expiry', async () => {
+      const changer = await createKey(main.owner.auth, {
+        scopes: ['keys:read', 'keys:write', 'config:read'],
+        ipAllowlist: ['127.0.0.0/8'],
+        quota: { remaining: 1000 },
+        rateLimit: { limit: 100, windowSeconds: 1 },
+        expiresInDays: 10,
+      });
+      const asChanger = withKey(changer.apiKey);
+      const target = await createKey(main.owner.auth, { scopes: ['config:read'], ipAllowlist: ['127.0.0.1'], quota: { remaining: 10 }, rateLimit: { limit: 3, windowSeconds: 60 }, expiresInDays: 5 });
+      const patch = async (body: Body) => outcome(await t.http.patch(`/v1/api-keys/${target.id}`).set(asChanger).send(body));
+      expect({
+        allowlist: await patch({ ipAllowlist: [] }),
+        'no quota': await patch({ quota: null }),
+        'more uses': await patch({ quota: { remaining: 5000 } }),
+        rate: await patch({ rateLimit: { limit: 1000, windowSeconds: 1 } }),
+        'within its own': await patch({ ipAllowlist: ['127.0.0.0/16'], quota: { remaining: 500 }, rateLimit: { limit: 50, windowSeconds: 1 } }),
+      }).toEqual({
+        allowlist: '403 IP_ALLOWLIST_NOT_ALLOWED',
+        'no quota': '403 QUOTA_NOT_ALLOWED',
+        'more uses': '403 QUOTA_NOT_ALLOWED',
+        rate: '403 RATE_LIMIT_NOT_ALLOWED',
+        'within its own': '200',
+      });
+      // A key that outlives the changer is beyond it, whatever the change.
+      const longLived = await createKey(main.owner.auth, { scopes: ['config:read'], ipAllowlist: ['127.0.0.1'], quota: { remaining: 1 }, rateLimit: { limit: 1, windowSeconds: 1 } });
+      expect(outcome(await t.http.patch(`/v1/api-keys/${longLived.id}`).set(asChanger).send({ name: 'renamed' }))).toBe('403 EXPIRY_NOT_ALLOWED');
+    });
   });
 
   it('suspending the tenant refuses its keys on the very next request, and reactivating restores them', async () => {

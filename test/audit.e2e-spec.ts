@@ -452,6 +452,20 @@ describe('Audit trail', () => {
       expect(res.text).not.toMatch(/,=HYPERLINK/);
     });
 
+    it('quotes cells with a semicolon or a formula start, so no spreadsheet splits them into a formula', async () => {
+      const tenant = await createTenant(t);
+      const user = await createUser(t, tenant.id, 'owner');
+      await t.http.post('/auth/login').set('user-agent', 'curl;=cmd|/C calc!A0').send({ email: user.email, password: user.password }).expect(200);
+      await t.http.post('/auth/login').set('user-agent', '@SUM(1+1)').send({ email: user.email, password: user.password }).expect(200);
+      const owner = await signIn(t, user);
+      const res = await t.http.get('/v1/audit-events').query({ format: 'csv', action: 'auth.login' }).set(owner.auth).buffer(true).expect(200);
+      expect(res.text).toContain(`,"curl;=cmd|/C calc!A0",`);
+      expect(res.text).toContain(`,"'@SUM(1+1)",`);
+      // Split on ';' outside quotes, as such a spreadsheet would: no field starts a formula.
+      const fields = res.text.split('\r\n').flatMap((line) => line.replace(/"(?:[^"]|"")*"/g, '""').split(/[;,]/));
+      expect(fields.filter((field) => /^[=+\-@]/.test(field))).toEqual([]);
+    });
+
     it('the platform view spans tenants and filters by tenant', async () => {
       const a = await chain(1);
       const b = await chain(1);

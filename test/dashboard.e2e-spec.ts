@@ -256,6 +256,23 @@ describe('dashboard pages', () => {
     expect((await t.http.get('/dashboard').set(adminHeaders)).status).toBe(303);
   });
 
+  it('rotating on the dashboard passes the key caps: at the cap only a rotation without grace is taken', async () => {
+    const capped = await createTenant(t);
+    await t.http.patch(`/admin/tenants/${capped.id}`).set(adminHeaders).send({ maxKeysPerUser: 1 }).expect(200);
+    const browser = new Browser(t);
+    await browser.signIn(await createUser(t, capped.id, 'owner'));
+    const { id, key } = await createKey(browser);
+    await browser.get(`/dashboard/keys/${id}`);
+    const refused = await browser.post(`/dashboard/keys/${id}/rotate`, { gracePeriodSeconds: '86400' });
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('reached the limit of 1 active keys');
+    expect((await config(key)).status).toBe(200);
+    await browser.get(`/dashboard/keys/${id}`);
+    const rotated = await browser.post(`/dashboard/keys/${id}/rotate`, { gracePeriodSeconds: '0' });
+    expect(rotated.status).toBe(201);
+    expect((await config(key)).status).toBe(401);
+  });
+
   describe('activity: usage charts, audit events, the audit log and secret reveals', () => {
     let team: TestTenant;
     let boss: TestUser;

@@ -75,6 +75,10 @@ describe('rate limits and quotas (in memory)', () => {
     expect(own.headers['ratelimit-limit']).toBe('5');
 
     await t.http.patch(`/admin/tenants/${tenant.id}`).set(adminHeaders).send({ defaultKeyRateLimit: { limit: 0, windowSeconds: 1 } }).expect(400);
+
+    // null gives a key back the tenant default (and clears an allowlist), never a 500.
+    const reset = await t.http.patch(`/v1/api-keys/${plain.id}`).set(withKey(manager.apiKey)).send({ rateLimit: null, ipAllowlist: null });
+    expect([outcome(reset), reset.body.rateLimit, reset.body.ipAllowlist]).toEqual(['200', null, null]);
   });
 
   it('spends a quota exactly under concurrency: 200 parallel requests against 50 uses → 50 succeed', async () => {
@@ -117,6 +121,44 @@ describe('rate limits and quotas (in memory)', () => {
     expect(await create({ scopes: ['config:read'], quota: { remaining: 5, refill: { amount: 5, interval: 'day' } } })).toBe('403 QUOTA_NOT_ALLOWED');
     expect(await create({ scopes: ['config:read'], quota: { remaining: 5 } })).toBe('201');
     expect(await create({ quota: { remaining: -1 } })).toBe('400 VALIDATION_FAILED');
+  });
+
+  it('a key limited to 3 a minute cannot give itself or a child a faster rate', async () => {
+    const tenant = await createTenant(t);
+    const limited = await adminKey(t, tenant.id, { scopes: ['keys:read', 'keys:write', 'config:read'], rateLimit: { limit: 3, windowSeconds: 60 } });
+    const asLimited = withKey(limited.apiKey);
+    // Exactly three requests fit in its minute.
+    const raised = await t.http.patch(`/v1/api-keys/${limited.id}`).set(asLimited).send({ rateLimit: { limit: 1_000_000, windowSeconds: 1 } });
+    const child = await t.http.post('/v1/api-keys').set(asLimited).send({ scopes: ['config:read'], rateLimit: { limit: 1_000_000, windowSeconds: 1 } });
+    const inherited = await t.http.post('/v1/api-keys').set(asLimited).send({ scopes: ['config:read'] });
+    expect([outcome(raised), outcome(child), outcome(inherited), inherited.body.rateLimit]).toEqual(['403 RATE_LIMIT_NOT_ALLOWED', '403 RATE_LIMIT_NOT_ALLOWED', '201', { limit: 3, windowSeconds: 60 }]);
+    expect(outcome(await t.http.get('/config').set(asLimited))).toBe('429 RATE_LIMITED');
+  });
+
+  it('rate limits are contained as a rate and as a burst, on create, change and rotate', async () => {
+    const tenant = await createTenant(t);
+    const perMinute = await adminKey(t, tenant.id, { scopes: ['keys:read', 'keys:write', 'config:read'], rateLimit: { limit: 60, windowSeconds: 60 } });
+    const fast = await adminKey(t, tenant.id, { scopes: ['config:read'], rateLimit: { limit: 1000, windowSeconds: 1 } });
+    const as = withKey(perMinute.apiKey);
+    const create = async (rateLimit: Body) => outcome(await t.http.post('/v1/api-keys').set(as).send({ scopes: ['config:read'], rateLimit }));
+    expect({
+      'same rate, bigger burst': await create({ limit: 120, windowSeconds: 120 }),
+      'same rate, smaller burst': await create({ limit: 1, windowSeconds: 1 }),
+      slower: await create({ limit: 30, windowSeconds: 60 }),
+      'itself, faster': outcome(await t.http.patch(`/v1/api-keys/${perMinute.id}`).set(as).send({ rateLimit: { limit: 61, windowSeconds: 60 } })),
+      // Its own limit removed would mean the tenant default of 100 a second.
+      'itself, to the default': outcome(await t.http.patch(`/v1/api-keys/${perMinute.id}`).set(as).send({ rateLimit: null })),
+      'rotate a faster key': outcome(await t.http.post(`/v1/api-keys/${fast.id}/rotate`).set(as).send({})),
+    }).toEqual({
+      'same rate, bigger burst': '403 RATE_LIMIT_NOT_ALLOWED',
+      'same rate, smaller burst': '201',
+      slower: '201',
+      'itself, faster': '403 RATE_LIMIT_NOT_ALLOWED',
+      'itself, to the default': '403 RATE_LIMIT_NOT_ALLOWED',
+      'rotate a faster key': '403 RATE_LIMIT_NOT_ALLOWED',
+    });
+    const own = await t.http.get(`/v1/api-keys/${perMinute.id}`).set(as).expect(200);
+    expect(own.body.rateLimit).toEqual({ limit: 60, windowSeconds: 60 });
   });
 
   it('a rotated key and its successors share one quota, so rotating hands out no extra uses', async () => {

@@ -10,6 +10,7 @@ import { LRUCache } from 'lru-cache';
 import { READ } from '../common/cache/bounded-cache';
 import { CachedKey, KeyCache, withPrincipal } from './key-cache';
 import { KeyFormat } from './key-format';
+import { keyDenial } from './key-policy';
 import { KeyLookupRepository, KeyLookupRow } from './key-lookup.repository';
 import { KeyUsageService } from './key-usage.service';
 import { KeyDenialsService } from '../audit/key-denials.service';
@@ -117,11 +118,8 @@ export class ApiKeyVerifier {
 
   /** The code that refuses this use of the key, or undefined when it may be used. */
   refusal(key: CachedKey, use: UseContext): DenialCode | undefined {
-    const now = this.clock.now().getTime();
-    if (key.revokedAt !== null || (key.graceUntil !== null && key.graceUntil <= now) || !key.ownerActive) return 'KEY_REVOKED';
-    if (key.expiresAt !== null && key.expiresAt <= now) return 'KEY_EXPIRED';
-    if (!key.tenantActive) return 'TENANT_SUSPENDED';
-    if (key.disabledAt !== null) return 'KEY_DISABLED';
+    const denied = keyDenial(key, this.clock.now().getTime());
+    if (denied) return denied;
     if (use.ip !== undefined && key.ipAllowlist?.length && !this.ipAllowed(key, use.ip)) return 'KEY_IP_NOT_ALLOWED';
     if (use.requiredScopes?.some((scope) => !key.scopes.includes(scope))) return 'INSUFFICIENT_SCOPE';
     return undefined;

@@ -2,10 +2,11 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, ParseUU
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './api-keys.dto';
+import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './dto/api-keys.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
+import { KeyLeaksService } from './key-leaks.service';
 
 const CanReadKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:read'] });
 const CanWriteKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:write'] });
@@ -119,7 +120,7 @@ export class AdminApiKeysController {
 export class VerifyKeysController {
   constructor(
     private readonly verifier: ApiKeyVerifier,
-    private readonly keys: ApiKeysService,
+    private readonly leaks: KeyLeaksService,
   ) {}
 
   @Post('report-leak')
@@ -127,7 +128,7 @@ export class VerifyKeysController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Report a key found in public; a valid one is revoked at once (same answer either way)' })
   reportLeakedKey(@Body() dto: ReportLeakDto, @Ip() ip: string) {
-    return this.keys.reportLeak(dto, ip);
+    return this.leaks.reportLeak(dto, ip);
   }
 
   @Post('verify')

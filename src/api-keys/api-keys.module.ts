@@ -5,13 +5,14 @@ import { AdminApiKeysController, ApiKeysController, CliApiKeysController, Verify
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 import { KEY_CACHE_PROVIDER } from './key-cache';
+import { KeyLeaksService } from './key-leaks.service';
 import { KeyLookupRepository } from './key-lookup.repository';
 import { KeyUsageService } from './key-usage.service';
 
 @Module({
   imports: [AuditModule, InvalidationModule],
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
-  providers: [ApiKeysService, ApiKeyVerifier, KeyLookupRepository, KEY_CACHE_PROVIDER, KeyUsageService],
+  providers: [ApiKeysService, KeyLeaksService, ApiKeyVerifier, KeyLookupRepository, KEY_CACHE_PROVIDER, KeyUsageService],
   exports: [ApiKeysService, ApiKeyVerifier, KeyUsageService],
 })
 export class ApiKeysModule {}

@@ -1,4 +1,4 @@
-import { allowlistWithin, blockListOf } from './ip-allowlist';
+import { allowlistWithin, blockListOf, isCidr, parseCidr } from './ip-allowlist';
 
 describe('IP allowlists', () => {
   it('let in the addresses of their ranges and single addresses, IPv4 and IPv6', () => {
@@ -32,4 +32,22 @@ describe('IP allowlists', () => {
   ])('%j does not lie within %j', (inner, outer) => {
     expect(allowlistWithin(inner, outer)).toBe(false);
   });
+
+  it.each([
+    ['10.0.0.0/8', { address: '10.0.0.0', family: 'ipv4', prefix: 8 }],
+    ['192.168.1.7', { address: '192.168.1.7', family: 'ipv4', prefix: 32 }],
+    ['2001:db8::/32', { address: '2001:db8::', family: 'ipv6', prefix: 32 }],
+    ['::1', { address: '::1', family: 'ipv6', prefix: 128 }],
+  ])('parses %s', (entry, range) => {
+    expect(parseCidr(entry)).toEqual(range);
+    expect(isCidr(entry)).toBe(true);
+  });
+
+  it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.1/8/1', '10.0.0.0/', '', 'localhost', '10.0.0.0/+8', 42, null])(
+    'refuses %j as an entry',
+    (entry) => {
+      expect(parseCidr(entry)).toBeUndefined();
+      expect(isCidr(entry)).toBe(false);
+    },
+  );
 });

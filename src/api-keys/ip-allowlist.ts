@@ -1,16 +1,32 @@
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** One entry of a key's IP allowlist (`10.0.0.0/8`, `2001:db8::/32` or one address), parsed. */
-interface Range {
+export interface Range {
   address: string;
   family: 'ipv4' | 'ipv6';
   prefix: number;
 }
 
+/** The range an entry names, or undefined when it is not an address or CIDR range. */
+export function parseCidr(entry: unknown): Range | undefined {
+  if (typeof entry !== 'string') return undefined;
+  const [address, prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (!version || rest.length) return undefined;
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const bits = version === 4 ? 32 : 128;
+  if (prefix === undefined) return { address, family, prefix: bits };
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) return undefined;
+  return { address, family, prefix: Number(prefix) };
+}
+
+/** `10.0.0.0/8`, `2001:db8::/32` or a single address. */
+export const isCidr = (value: unknown): boolean => parseCidr(value) !== undefined;
+
 function rangeOf(entry: string): Range {
-  const [address, prefix] = entry.split('/');
-  const family = isIPv4(address) ? 'ipv4' : 'ipv6';
-  return { address, family, prefix: prefix === undefined ? (family === 'ipv4' ? 32 : 128) : Number(prefix) };
+  const range = parseCidr(entry);
+  if (!range) throw new Error('Not an IP address or CIDR range');
+  return range;
 }
 
 /** The addresses an allowlist lets in, to check a request's address against. */

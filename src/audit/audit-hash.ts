@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json';
 
 /** prev_hash of a tenant's first event. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -20,17 +21,6 @@ export interface HashedFields {
   metadata: Record<string, unknown>;
   count: number;
   occurredAt: Date;
-}
-
-/** JSON with object keys sorted at every depth, so jsonb's reordering cannot change a hash. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
 /** hash = SHA-256(prev_hash || canonical event), hex. */

@@ -3,7 +3,8 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import { AdminToken, Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { AdminListAuditEventsQuery, AuditEventDto, CSV_HEADER, csvRow, ListAuditEventsQuery } from './audit.dto';
+import { CSV_HEADER, csvRow } from './audit-csv';
+import { AdminListAuditEventsQuery, AuditEventDto, ListAuditEventsQuery } from './dto/audit.dto';
 import { AuditService } from './audit.service';
 
 const CanReadAudit = () => Authenticated({ via: ['jwt', 'session', 'apiKey'], roles: ['owner', 'admin'], scopes: ['audit:read'] });

@@ -5,7 +5,7 @@ import { Clock } from '../common/clock';
 import { AppException } from '../common/http/problem';
 import { AuditEvent } from './audit-event.entity';
 import { eventHash, GENESIS_HASH, HashedFields } from './audit-hash';
-import { AuditEventDto, AuditEventPage, AuditInput, ChainVerification, ListAuditEventsQuery, toAuditEventDto } from './audit.dto';
+import { AuditEventDto, AuditEventPage, AuditInput, ChainVerification, ListAuditEventsQuery, toAuditEventDto } from './dto/audit.dto';
 
 const DAY_MS = 86_400_000;
 /** First key of the two-key advisory lock that serialises one tenant's appends ("AUDT"). */

@@ -5,7 +5,7 @@ import { Principal } from '../common/auth/principal';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
-import { AcceptInvitationDto, ChangePasswordDto, ForgotPasswordDto, LoginDto, RefreshDto, ResetPasswordDto } from './auth.dto';
+import { AcceptInvitationDto, ChangePasswordDto, ForgotPasswordDto, LoginDto, RefreshDto, ResetPasswordDto } from './dto/auth.dto';
 import { AuthService } from './auth.service';
 
 @ApiTags('auth')

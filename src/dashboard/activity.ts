@@ -1,5 +1,5 @@
-import type { AuditEventDto } from '../audit/audit.dto';
-import type { UsageDto } from '../usage/usage.dto';
+import type { AuditEventDto } from '../audit/dto/audit.dto';
+import type { UsageDto } from '../usage/dto/usage.dto';
 import { barChart } from './chart';
 
 const HOUR_MS = 3_600_000;

@@ -1,13 +1,13 @@
 import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ACTOR_TYPES, ListAuditEventsQuery, OUTCOMES } from '../audit/audit.dto';
+import { ACTOR_TYPES, ListAuditEventsQuery, OUTCOMES } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal, Role } from '../common/auth/principal';
-import { PutConfigEntryDto } from '../tenant-config/tenant-config.dto';
+import { PutConfigEntryDto } from '../tenant-config/dto/tenant-config.dto';
 import { TenantConfigService } from '../tenant-config/tenant-config.service';
-import { InviteUserDto } from '../users/users.dto';
+import { InviteUserDto } from '../users/dto/users.dto';
 import { MANAGEABLE_ROLES, UsersService } from '../users/users.service';
 import { eventRows } from './activity';
 import { checkForm, FieldErrors, PageRenderer, text, userError } from './pages';

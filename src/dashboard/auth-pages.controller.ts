@@ -8,7 +8,7 @@ import { Principal } from '../common/auth/principal';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
-import { ForgotPasswordDto } from '../auth/auth.dto';
+import { ForgotPasswordDto } from '../auth/dto/auth.dto';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
 import { cookieNames, sessionCookieOptions } from './web';
 

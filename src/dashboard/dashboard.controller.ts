@@ -2,8 +2,9 @@ import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Req, Res
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { ListApiKeysQuery } from '../api-keys/api-keys.dto';
-import { ListAuditEventsQuery } from '../audit/audit.dto';
+import { ListApiKeysQuery } from '../api-keys/dto/api-keys.dto';
+import { seesAllKeys } from '../api-keys/key-policy';
+import { ListAuditEventsQuery } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AuthService } from '../auth/auth.service';
 import { AppConfig } from '../config/app-config';
@@ -42,7 +43,7 @@ export class DashboardController {
   async overview(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     const me = await this.auth.me(principal);
     const active = await this.keys.list(principal, Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 1 }));
-    const seesAll = principal.role === 'owner' || principal.role === 'admin';
+    const seesAll = seesAllKeys(principal);
     const week = await this.usage.forTenant(principal, lastBuckets(this.clock.now(), 'day', 7));
     const usage = usageView(week, seesAll ? 'Requests with the tenant’s keys, last 7 days' : 'Requests with your keys, last 7 days');
     // The audit trail is for owners and admins, as on the API.

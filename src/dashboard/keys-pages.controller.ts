@@ -2,8 +2,9 @@ import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, R
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery } from '../api-keys/api-keys.dto';
-import { ListAuditEventsQuery } from '../audit/audit.dto';
+import { ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery } from '../api-keys/dto/api-keys.dto';
+import { grantableScopes, seesAllKeys } from '../api-keys/key-policy';
+import { ListAuditEventsQuery } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
@@ -48,7 +49,7 @@ export class KeysPagesController {
     const filters = Object.assign(errors ? new ListApiKeysQuery() : query, { page: 1, limit: 100 });
     const page = await this.keys.list(principal, filters);
     const owners = await this.ownerNames(principal.tenantId!);
-    const manage = principal.role === 'owner' || principal.role === 'admin';
+    const manage = seesAllKeys(principal);
     return this.pages.render(request, reply, 'keys', {
       title: 'API keys',
       keys: page.items.map((key) => this.row(key, owners)),
@@ -62,7 +63,7 @@ export class KeysPagesController {
   @Get('new')
   @WritesKeys()
   newPage(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.renderForm(principal, request, reply, { scopes: this.keys.grantableScopesFor(principal) });
+    return this.renderForm(principal, request, reply, { scopes: grantableScopes(principal) });
   }
 
   @Post()
@@ -75,7 +76,7 @@ export class KeysPagesController {
       expiresInDays: text(body, 'expiresInDays').trim(),
       rateLimit: text(body, 'rateLimit').trim(),
       rateWindow: text(body, 'rateWindow').trim(),
-      service: text(body, 'service') === 'on' && (principal.role === 'owner' || principal.role === 'admin'),
+      service: text(body, 'service') === 'on' && seesAllKeys(principal),
     };
     const expiresInDays = wholeNumber(values.expiresInDays, 1, 3650, 'expiresInDays', 'Expiry', errors);
     const limit = wholeNumber(values.rateLimit, 1, 1_000_000, 'rateLimit', 'The request limit', errors);
@@ -101,7 +102,7 @@ export class KeysPagesController {
         error = userError(caught).message;
       }
     }
-    return this.renderForm(principal, request, reply, { scopes: this.keys.grantableScopesFor(principal), values, errors, error }, HttpStatus.BAD_REQUEST);
+    return this.renderForm(principal, request, reply, { scopes: grantableScopes(principal), values, errors, error }, HttpStatus.BAD_REQUEST);
   }
 
   @Get(':id')
@@ -191,7 +192,7 @@ export class KeysPagesController {
   }
 
   private renderForm(principal: Principal, request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown>, status = HttpStatus.OK) {
-    const manage = principal.role === 'owner' || principal.role === 'admin';
+    const manage = seesAllKeys(principal);
     return this.pages.render(request, reply, 'key-new', { title: 'New API key', manage, values: { scopes: [] }, ...data }, status);
   }
 

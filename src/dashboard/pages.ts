@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { managesTenant } from '../api-keys/key-policy';
 import { AuthService } from '../auth/auth.service';
 import { AppException } from '../common/http/problem';
 import { assertCsrf } from './web';
@@ -42,7 +43,7 @@ export class PageRenderer {
       ...data,
       csrf: reply.generateCsrf(),
       me: me && { email: me.user?.email, role, tenant: me.tenant.name },
-      can: { manage: role === 'owner' || role === 'admin', writeKeys: role === 'owner' || role === 'admin' || role === 'member' },
+      can: { manage: managesTenant(role), writeKeys: role === 'owner' || role === 'admin' || role === 'member' },
     });
     reply.status(status).type('text/html; charset=utf-8').send(html);
   }

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
-import { SYSTEM_ACTOR } from '../audit/audit.dto';
+import { SYSTEM_ACTOR } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { BoundedCache } from '../common/cache/bounded-cache';

@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { PutConfigEntryDto } from './tenant-config.dto';
+import { PutConfigEntryDto } from './dto/tenant-config.dto';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 import { then } from '../common/maybe-promise';
 

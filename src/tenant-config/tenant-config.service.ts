@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { actorOf } from '../audit/audit.dto';
+import { actorOf } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { BoundedCache } from '../common/cache/bounded-cache';
@@ -11,7 +11,7 @@ import { notFound } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
 import { ConfigEntry } from './config-entry.entity';
-import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './tenant-config.dto';
+import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './dto/tenant-config.dto';
 import { MaybePromise, then } from '../common/maybe-promise';
 
 export const MASK = '********';

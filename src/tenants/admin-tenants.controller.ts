@@ -3,9 +3,9 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken } from '../common/auth/access.decorators';
 import { PageQuery } from '../common/http/pagination';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
-import { CreateUserDto } from '../users/users.dto';
+import { CreateUserDto } from '../users/dto/users.dto';
 import { UsersService } from '../users/users.service';
-import { CreateTenantDto, UpdateTenantDto } from './tenants.dto';
+import { CreateTenantDto, UpdateTenantDto } from './dto/tenants.dto';
 import { TenantsService } from './tenants.service';
 
 @ApiTags('admin')

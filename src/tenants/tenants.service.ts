@@ -1,13 +1,13 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ADMIN_ACTOR } from '../audit/audit.dto';
+import { ADMIN_ACTOR } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppException } from '../common/http/problem';
 import { isUniqueViolation, notFound } from '../common/http/errors';
 import { Page, PageQuery } from '../common/http/pagination';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { Tenant } from './tenant.entity';
-import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } from './tenants.dto';
+import { CreateTenantDto, slugify, TenantDto, toTenantDto, UpdateTenantDto } from './dto/tenants.dto';
 
 @Injectable()
 export class TenantsService {

@@ -2,7 +2,7 @@ import { Controller, Get, Param, ParseUUIDPipe, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { UsageQuery } from './usage.dto';
+import { UsageQuery } from './dto/usage.dto';
 import { UsageService } from './usage.service';
 
 @ApiTags('usage')

@@ -1,10 +1,11 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
+import { visibleOwner } from '../api-keys/key-policy';
 import { Principal } from '../common/auth/principal';
 import { Clock } from '../common/clock';
 import { AppException } from '../common/http/problem';
-import { UsageDto, UsagePoint, UsageQuery } from './usage.dto';
+import { UsageDto, UsagePoint, UsageQuery } from './dto/usage.dto';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -35,8 +36,8 @@ export class UsageService {
    * see only their own keys' usage (the dashboard overview shows it to every role).
    */
   forTenant(actor: Principal, query: UsageQuery): Promise<UsageDto> {
-    const ownOnly = actor.kind === 'apiKey' ? actor.userId : actor.kind === 'user' && actor.role !== 'owner' && actor.role !== 'admin' ? actor.userId : undefined;
-    return this.series(actor.tenantId!, query, ownOnly ? { ownerId: ownOnly } : {});
+    const owner = visibleOwner(actor);
+    return this.series(actor.tenantId!, query, owner ? { ownerId: owner } : {});
   }
 
   private async series(tenantId: string, query: UsageQuery, filter: { keyId?: string; ownerId?: string }): Promise<UsageDto> {

@@ -2,7 +2,7 @@ import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post } from '@nestj
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { InviteUserDto, UpdateUserDto } from './users.dto';
+import { InviteUserDto, UpdateUserDto } from './dto/users.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { UsersService } from './users.service';
 

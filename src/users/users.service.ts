@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { actorOf, ADMIN_ACTOR } from '../audit/audit.dto';
+import { actorOf, ADMIN_ACTOR } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Principal, Role } from '../common/auth/principal';
@@ -13,7 +13,7 @@ import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from './user.entity';
-import { CreateUserDto, InviteUserDto, toUserDto, UpdateUserDto, UserDto } from './users.dto';
+import { CreateUserDto, InviteUserDto, toUserDto, UpdateUserDto, UserDto } from './dto/users.dto';
 
 /** Which roles an actor may hand out or act on: owners everything, admins members and viewers. */
 export const MANAGEABLE_ROLES: Record<Role, Role[]> = {

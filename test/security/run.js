@@ -15,6 +15,7 @@ const CHECKS = [
   ['garbage', require('./garbage')],
   ['sqlmap', require('./sqlmap')],
   ['wapiti', require('./wapiti')],
+  ['key-containment', require('./key-containment')],
 ];
 
 async function main() {

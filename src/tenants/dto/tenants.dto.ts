@@ -1,10 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
-import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
-import { RateLimitDto } from '../api-keys/api-keys.dto';
-import { SCOPES } from '../common/auth/scopes';
-import { Tenant, TenantStatus } from './tenant.entity';
+import { RateLimitDto, RateLimitSetting } from '../../rate-limit/dto/rate-limit.dto';
+import { SCOPES } from '../../common/auth/scopes';
+import { Tenant, TenantStatus } from '../tenant.entity';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 

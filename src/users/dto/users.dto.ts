@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { Role } from '../common/auth/principal';
-import { ROLES } from '../common/auth/scopes';
-import { User, UserStatus } from './user.entity';
+import { Role } from '../../common/auth/principal';
+import { ROLES } from '../../common/auth/scopes';
+import { User, UserStatus } from '../user.entity';
 
 export const normalizeEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 

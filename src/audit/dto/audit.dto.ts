@@ -1,8 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
-import { Principal } from '../common/auth/principal';
-import { ActorType, AuditEvent, AuditOutcome } from './audit-event.entity';
+import { Principal } from '../../common/auth/principal';
+import { ActorType, AuditEvent, AuditOutcome } from '../audit-event.entity';
 
 export const ACTOR_TYPES: ActorType[] = ['user', 'api_key', 'admin_token', 'system'];
 export const OUTCOMES: AuditOutcome[] = ['success', 'failure', 'denied'];
@@ -168,37 +168,4 @@ export function toAuditEventDto(event: AuditEvent): AuditEventDto {
     prevHash: event.prevHash,
     hash: event.hash,
   };
-}
-
-const CSV_COLUMNS = ['occurredAt', 'seq', 'tenantId', 'actorType', 'actorId', 'action', 'targetType', 'targetId', 'outcome', 'reason', 'ip', 'userAgent', 'requestId', 'count', 'metadata', 'hash'] as const;
-
-/** One CSV cell: quoted when needed, and a leading = + - @ (or tab/CR) defused for spreadsheets. */
-export function csvCell(value: unknown): string {
-  let text = value === null || value === undefined ? '' : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export const CSV_HEADER = CSV_COLUMNS.join(',') + '\r\n';
-
-export function csvRow(event: AuditEventDto): string {
-  const flat: Record<(typeof CSV_COLUMNS)[number], unknown> = {
-    occurredAt: event.occurredAt,
-    seq: event.seq,
-    tenantId: event.tenantId,
-    actorType: event.actor.type,
-    actorId: event.actor.id,
-    action: event.action,
-    targetType: event.target?.type,
-    targetId: event.target?.id,
-    outcome: event.outcome,
-    reason: event.reason,
-    ip: event.ip,
-    userAgent: event.userAgent,
-    requestId: event.requestId,
-    count: event.count,
-    metadata: event.metadata,
-    hash: event.hash,
-  };
-  return CSV_COLUMNS.map((column) => csvCell(flat[column])).join(',') + '\r\n';
 }

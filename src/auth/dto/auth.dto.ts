@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsString, Length, MaxLength, ValidateIf } from 'class-validator';
-import { normalizeEmail } from '../users/users.dto';
+import { normalizeEmail } from '../../users/dto/users.dto';
 
 export class LoginDto {
   @ApiPropertyOptional({ example: 'ada@example.com' })

@@ -18,21 +18,14 @@ import {
   registerDecorator,
   ValidateNested,
 } from 'class-validator';
-import { isIP } from 'node:net';
-import { SCOPES } from '../common/auth/scopes';
-import { PageQuery } from '../common/http/pagination';
-import { ApiKey, QuotaRefill, RateLimitSetting } from './api-key.entity';
+import { SCOPES } from '../../common/auth/scopes';
+import { PageQuery } from '../../common/http/pagination';
+import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
+import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
+import { isCidr } from '../ip-allowlist';
+import { KeyStatus, keyStatus } from '../key-policy';
 
-/** `10.0.0.0/8`, `2001:db8::/32` or a single address. */
-export function isCidr(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  const [address, prefix, ...rest] = value.split('/');
-  const family = isIP(address);
-  if (!family || rest.length) return false;
-  if (prefix === undefined) return true;
-  if (!/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
-}
+export type { KeyStatus };
 
 function IsCidrList() {
   return (target: object, propertyName: string) =>
@@ -56,20 +49,6 @@ function IsSmallJsonObject(maxBytes: number) {
         defaultMessage: () => `${propertyName} must be a JSON object of at most ${maxBytes} bytes`,
       },
     });
-}
-
-export class RateLimitDto implements RateLimitSetting {
-  @ApiProperty({ example: 100 })
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  limit: number;
-
-  @ApiProperty({ example: 1 })
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
-  windowSeconds: number;
 }
 
 export class QuotaRefillDto implements QuotaRefill {
@@ -235,8 +214,6 @@ export class ReportLeakDto {
   source?: string;
 }
 
-export type KeyStatus = 'active' | 'disabled' | 'revoked' | 'expired';
-
 export interface ApiKeyDto {
   id: string;
   name: string;
@@ -255,13 +232,6 @@ export interface ApiKeyDto {
   metadata: Record<string, unknown>;
   lastUsedAt: Date | null;
   createdAt: Date;
-}
-
-export function keyStatus(key: Pick<ApiKey, 'revokedAt' | 'disabledAt' | 'expiresAt' | 'graceUntil'>, now: Date): KeyStatus {
-  if (key.revokedAt || (key.graceUntil && key.graceUntil <= now)) return 'revoked';
-  if (key.expiresAt && key.expiresAt <= now) return 'expired';
-  if (key.disabledAt) return 'disabled';
-  return 'active';
 }
 
 export function toApiKeyDto(key: ApiKey, now: Date): ApiKeyDto {

@@ -7,7 +7,9 @@ import { adminHeaders, createTenant, createUser, TestTenant, TestUser } from './
 import { createTestApp, TestApp } from './helpers/test-app';
 
 const PAGES_SIGNED_IN = ['/dashboard', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/users', '/dashboard/config', '/dashboard/audit', '/dashboard/sessions', '/dashboard/account'];
-const PAGES_PUBLIC = ['/login', '/forgot', '/reset?token=x', '/invite?token=x'];
+const PAGES_PUBLIC = ['/login', '/forgot', '/reset', '/invite'];
+/** Pages reached through a mailed link with a token: no Referer may ever leave them. */
+const TOKEN_PAGES = ['/reset', '/invite'];
 
 describe('dashboard pages', () => {
   let t: TestApp;
@@ -137,7 +139,7 @@ describe('dashboard pages', () => {
       for (const directive of ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'self'"]) expect(csp).toContain(directive);
       expect(csp).not.toContain('unsafe-inline');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(res.headers['referrer-policy']).toBe('same-origin');
+      expect([path, res.headers['referrer-policy']]).toEqual([path, TOKEN_PAGES.includes(path) ? 'no-referrer' : 'same-origin']);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers['content-type']).toMatch(/^text\/html/);
     }
@@ -240,11 +242,50 @@ describe('dashboard pages', () => {
     const { token } = await issueInvite(email);
     const guest = new Browser(t);
     await guest.get(`/invite?token=${encodeURIComponent(token)}`);
+    await guest.get('/invite');
     const password = 'lantern orchard 7 quietly';
-    expect((await guest.post('/invite', { token, password })).headers.location).toBe('/login?flash=invitation-accepted');
+    const accepted = await guest.post('/invite', { password });
+    expect(accepted.headers.location).toBe('/login?flash=invitation-accepted');
+    expect(setCookieLine(accepted, 'kw_invite_token')).toMatch(/Expires=Thu, 01 Jan 1970/);
     await guest.signIn({ email, password });
     expect((await guest.get('/dashboard')).text).toContain(email);
   });
+
+  it.each(['invite', 'reset'])('/%s?token=… moves the token into a cookie of that page and sends the browser to the bare URL', async (page) => {
+    const token = page === 'invite' ? await invitedByOperator() : await issueReset(await createUser(t, tenant.id, 'member'));
+    const guest = new Browser(t);
+    const opened = await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
+    expect(opened.status).toBe(303);
+    expect(opened.headers.location).toBe(`/${page}`);
+    expect(opened.headers['referrer-policy']).toBe('no-referrer');
+    const cookie = setCookieLine(opened, `kw_${page}_token`)!;
+    expect(cookie).toContain(`kw_${page}_token=${token}`);
+    for (const attribute of [`Path=/${page}`, 'HttpOnly', 'SameSite=Lax', 'Max-Age=1800']) expect(cookie).toContain(attribute);
+    // The page itself, and what it loads or posts, never carries the token again.
+    const form = await guest.get(`/${page}`);
+    expect(form.status).toBe(200);
+    expect(form.headers['referrer-policy']).toBe('no-referrer');
+    expect(form.text).not.toContain(token);
+    const password = `lantern orchard ${Date.now()} quietly`;
+    expect((await guest.post(`/${page}`, { password })).headers.location).toMatch(/^\/login\?flash=/);
+    // Spent: the same browser posting again is told the link is used up.
+    await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
+    await guest.get(`/${page}`);
+    const again = await guest.post(`/${page}`, { password: `${password} again` });
+    expect(again.status).toBe(400);
+    expect(again.text).toContain('This link is invalid, expired or already used');
+  });
+
+  /** The token of the invite link the operator's user creation answers. */
+  async function invitedByOperator(): Promise<string> {
+    const res = await t.http.post(`/admin/tenants/${tenant.id}/users`).set(adminHeaders).send({ email: `moved-${Date.now()}@example.com`, role: 'member' }).expect(201);
+    return new URL(res.body.inviteUrl).searchParams.get('token')!;
+  }
+
+  /** A fresh reset token for a user, issued the way the forgotten-password flow does. */
+  async function issueReset(user: TestUser): Promise<string> {
+    return t.app.get(OneTimeTokensService).issue('password_reset', { id: user.id, tenantId: tenant.id }, null);
+  }
 
   /** A fresh invitation token for a user (the mailed one is not readable here). */
   async function issueInvite(email: string): Promise<{ token: string }> {

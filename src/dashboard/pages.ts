@@ -4,6 +4,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
+import { PASSWORD_HINT } from '../auth/password.service';
 import { AppException } from '../common/http/problem';
 import { assertCsrf } from './web';
 
@@ -41,6 +42,7 @@ export class PageRenderer {
       flash,
       ...data,
       csrf: reply.generateCsrf(),
+      passwordHint: PASSWORD_HINT,
       me: me && { email: me.user?.email, role, tenant: me.tenant.name },
       can: { manage: role === 'owner' || role === 'admin', writeKeys: role === 'owner' || role === 'admin' || role === 'member' },
     });

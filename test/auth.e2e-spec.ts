@@ -522,6 +522,19 @@ describe('authentication', () => {
       await login({ email: user.email, password: newPassword }).expect(401);
     });
 
+    it('after 10 wrong current passwords answers 429 with Retry-After, even for the right one, until the window passes', async () => {
+      const target = await signIn(t, await createUser(t, (await createTenant(t)).id, 'member'));
+      const start = Date.now();
+      setNow(start);
+      const change = (currentPassword: string) => t.http.post('/auth/password').set(target.auth).send({ currentPassword, newPassword: strongPassword() });
+      for (let i = 0; i < t.config.loginFailuresPerAccount; i++) expect((await change(`wrong guess number ${i}`)).status).toBe(400);
+      const blocked = await change(target.password).expect(429);
+      expect(blocked.body).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+      setNow(start + 15 * MINUTE + 1000);
+      await change(target.password).expect(204);
+    });
+
     it('requires a session: no token, no change', async () => {
       await t.http.post('/auth/password').send({ currentPassword: user.password, newPassword: strongPassword() }).expect(401);
     });

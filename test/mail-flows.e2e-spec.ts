@@ -198,6 +198,25 @@ describe('mail flows over SMTP', () => {
       await login(t, user.email, newPassword);
     });
 
+    it('a completed reset ends every other reset link of the account', async () => {
+      const user = await createUser(t, tenant.id, 'member');
+      const older = await resetToken(user, 1);
+      const used = await resetToken(user, 2);
+      await t.http.post('/auth/password/reset').send({ token: used, newPassword: strongPassword() }).expect(204);
+      const res = await t.http.post('/auth/password/reset').send({ token: older, newPassword: strongPassword() }).expect(400);
+      expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
+    });
+
+    it('a password change ends every outstanding reset link of the account', async () => {
+      const user = await signIn(t, await createUser(t, tenant.id, 'member'));
+      const outstanding = await resetToken(user);
+      const newPassword = strongPassword();
+      await t.http.post('/auth/password').set(user.auth).send({ currentPassword: user.password, newPassword }).expect(204);
+      const res = await t.http.post('/auth/password/reset').send({ token: outstanding, newPassword: strongPassword() }).expect(400);
+      expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
+      await login(t, user.email, newPassword);
+    });
+
     it('a weak new password is refused with 400 WEAK_PASSWORD and the link stays usable', async () => {
       const user = await createUser(t, tenant.id, 'member');
       const token = await resetToken(user);

@@ -146,13 +146,19 @@ export class AuthService {
   /** Changes the caller's password and signs out every other session of theirs. */
   async changePassword(principal: Principal, dto: ChangePasswordDto, client: ClientInfo = {}): Promise<void> {
     const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
+    // A stolen session must not become a way to guess the password: the same limit as sign-in.
+    const throttleKey = `password-change:account:${user.id}`;
+    await this.throttle.assertAllowed([{ key: throttleKey, limit: this.config.loginFailuresPerAccount }]);
     if (!(await this.passwords.verify(user.passwordHash, dto.currentPassword))) {
+      await this.throttle.record([throttleKey]);
       throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
     }
+    await this.throttle.clear([throttleKey]);
     this.passwords.assertAcceptable(dto.newPassword, [user.email]);
     const passwordHash = await this.passwords.hash(dto.newPassword);
     await this.dataSource.transaction(async (manager) => {
       await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
+      await this.tokens.endAllFor(user, manager);
       await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
       await this.audit.record(manager, { tenantId: user.tenantId, actor: actorOf(principal), action: 'password.changed', target: { type: 'user', id: user.id }, client });
     });
@@ -220,6 +226,7 @@ export class AuthService {
       const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
       if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
       await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
+      await this.tokens.endAllFor(user, manager);
       await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
       const self = { type: 'user', id: user.id } as const;
       await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });

@@ -15,6 +15,7 @@ const CHECKS = [
   ['garbage', require('./garbage')],
   ['sqlmap', require('./sqlmap')],
   ['wapiti', require('./wapiti')],
+  ['token-links', require('./token-links')],
 ];
 
 async function main() {

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { KeyUsageService } from '../src/api-keys/key-usage.service';
 import { AuditService } from '../src/audit/audit.service';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
+import { PASSWORD_HINT, PASSWORD_MIN, PASSWORD_RECOMMENDED } from '../src/auth/password.service';
 import { Browser, setCookieLine, shownKey } from './helpers/dashboard';
 import { adminHeaders, createTenant, createUser, TestTenant, TestUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
@@ -274,6 +275,22 @@ describe('dashboard pages', () => {
     const again = await guest.post(`/${page}`, { password: `${password} again` });
     expect(again.status).toBe(400);
     expect(again.text).toContain('This link is invalid, expired or already used');
+  });
+
+  it('every password form states the rule the server enforces', async () => {
+    const hint = (html: string) => [...html.matchAll(/class="hint"[^>]*>([^<]+)</g)].map((m) => m[1].trim());
+    const browser = new Browser(t);
+    const user = await createUser(t, tenant.id, 'member');
+    await browser.signIn(user);
+    for (const path of ['/reset', '/invite', '/dashboard/account']) expect([path, hint((await browser.get(path)).text)]).toEqual([path, [PASSWORD_HINT]]);
+    expect(PASSWORD_HINT).toContain(`At least ${PASSWORD_MIN} characters`);
+    expect(PASSWORD_HINT).toContain(`${PASSWORD_RECOMMENDED} or more recommended`);
+    // The server: one character short is refused with a message naming the same minimum, exactly the minimum passes.
+    const jwt = (await t.http.post('/auth/login').send({ email: user.email, password: user.password }).expect(200)).body.accessToken;
+    const change = (currentPassword: string, newPassword: string) => t.http.post('/auth/password').set('authorization', `Bearer ${jwt}`).send({ currentPassword, newPassword });
+    const short = await change(user.password, 'Xq7#vLp9wK'.slice(0, PASSWORD_MIN - 1)).expect(400);
+    expect(short.body.message).toContain(`${PASSWORD_MIN} to`);
+    await change(user.password, 'Xq7#vLp9wK'.slice(0, PASSWORD_MIN)).expect(204);
   });
 
   /** The token of the invite link the operator's user creation answers. */

@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
 import { sha256 } from '../common/crypto/tokens';
+import { isUniqueViolation } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { MailService } from '../mail/mail.service';
 import { Metrics } from '../metrics/metrics.service';
@@ -23,6 +24,9 @@ import { PasswordService } from './password.service';
 export const FORGOT_LIMIT_PER_IP = 10;
 export const FORGOT_LIMIT_PER_ACCOUNT = 3;
 export const RESET_LIMIT_PER_IP = 10;
+
+const emailInUse = () =>
+  new AppException(HttpStatus.CONFLICT, 'EMAIL_IN_USE', 'This email address already has a Keyward account. Sign in with it, or ask to be invited with another address.');
 
 const invalidCredentials = () => new AppException(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
 
@@ -89,7 +93,8 @@ export class AuthService {
       .createQueryBuilder('u')
       .innerJoin(Tenant, 't', 't.id = u.tenant_id')
       .addSelect('t.status', 'tenant_status')
-      .where('u.email = :email', { email })
+      // Only an account with a password holds the address (invitations to it may exist in other tenants).
+      .where('u.email = :email AND u.password_hash IS NOT NULL', { email })
       .getRawAndEntities();
     const user = found.entities[0];
     const canSignIn = user?.status === 'active' && found.raw[0]?.tenant_status === 'active';
@@ -177,7 +182,7 @@ export class AuthService {
       .getRepository(User)
       .createQueryBuilder('u')
       .innerJoin(Tenant, 't', "t.id = u.tenant_id AND t.status = 'active'")
-      .where("u.email = :email AND u.status = 'active'", { email })
+      .where("u.email = :email AND u.status = 'active' AND u.password_hash IS NOT NULL", { email })
       .getOne();
     if (!user) return;
     try {
@@ -219,19 +224,26 @@ export class AuthService {
     if (!(await this.tokens.isLive(purpose, token))) return this.invalidToken(throttleKey);
     this.passwords.assertAcceptable(password);
     const passwordHash = await this.passwords.hash(password);
-    const userId = await this.dataSource.transaction(async (manager) => {
-      const spent = await this.tokens.consume(purpose, token, manager);
-      if (!spent) return null;
-      const users = manager.getRepository(User);
-      const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
-      if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
-      await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
-      await this.tokens.endAllFor(user, manager);
-      await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
-      const self = { type: 'user', id: user.id } as const;
-      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
-      return user.id;
-    });
+    const userId = await this.dataSource
+      .transaction(async (manager) => {
+        const spent = await this.tokens.consume(purpose, token, manager);
+        if (!spent) return null;
+        const users = manager.getRepository(User);
+        const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
+        if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
+        await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
+        await this.tokens.endAllFor(user, manager);
+        await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
+        const self = { type: 'user', id: user.id } as const;
+        await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
+        return user.id;
+      })
+      .catch((error: unknown) => {
+        // The address already has an account with a password (in another tenant): nothing was
+        // changed and the link still works, so the person can sign in or ask for another address.
+        if (isUniqueViolation(error, 'users_email_key')) throw emailInUse();
+        throw error;
+      });
     if (!userId) return this.invalidToken(throttleKey);
     // Again after the commit: a check made meanwhile may have cached the not yet revoked sessions.
     this.sessions.forgetUser(userId);

@@ -24,6 +24,10 @@ import { PasswordService } from './password.service';
 export const FORGOT_LIMIT_PER_IP = 10;
 export const FORGOT_LIMIT_PER_ACCOUNT = 3;
 export const RESET_LIMIT_PER_IP = 10;
+/** Failures of one account over all addresses, as a multiple of the per-address limit. */
+export const ACCOUNT_CEILING_FACTOR = 5;
+/** An address that signed in to an account this recently is not held by the account's ceiling. */
+export const KNOWN_ADDRESS_MS = 30 * 24 * 60 * 60 * 1000;
 
 const emailInUse = () =>
   new AppException(HttpStatus.CONFLICT, 'EMAIL_IN_USE', 'This email address already has a Keyward account. Sign in with it, or ask to be invited with another address.');
@@ -74,15 +78,30 @@ export class AuthService {
     });
   }
 
-  /** Checks email + password with brute-force limits; shared by the API and the dashboard. */
+  /**
+   * Checks email + password with brute-force limits; shared by the API and the dashboard.
+   *
+   * Three failure counts per 15-minute window: the account from this address
+   * (LOGIN_FAILURES_PER_ACCOUNT), this address over all accounts (LOGIN_FAILURES_PER_IP), and
+   * the account over all addresses (ACCOUNT_CEILING_FACTOR × LOGIN_FAILURES_PER_ACCOUNT), which
+   * slows guessing spread over many addresses. The ceiling never locks the owner out: it
+   * applies only to addresses that have not signed in to this account in the last 30 days, so
+   * from a known address the owner is held only by the per-address limit. Reaching a limit
+   * answers 429 with Retry-After; the ceiling's count is not reset by a success.
+   */
   async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
     const ip = client.ip ?? 'unknown';
-    const keys = { account: `login:account-ip:${sha256(email)}:${ip}`, ip: `login:ip:${ip}` };
+    const account = sha256(email);
+    const keys = { account: `login:account-ip:${account}:${ip}`, ip: `login:ip:${ip}`, allAddresses: `login:account:${account}`, known: `login:known:${account}:${ip}` };
+    const rules = [
+      { key: keys.account, limit: this.config.loginFailuresPerAccount },
+      { key: keys.ip, limit: this.config.loginFailuresPerIp },
+    ];
+    if (!(await this.throttle.touchedWithin(keys.known, KNOWN_ADDRESS_MS))) {
+      rules.push({ key: keys.allAddresses, limit: this.config.loginFailuresPerAccount * ACCOUNT_CEILING_FACTOR });
+    }
     await this.throttle
-      .assertAllowed([
-        { key: keys.account, limit: this.config.loginFailuresPerAccount },
-        { key: keys.ip, limit: this.config.loginFailuresPerIp },
-      ])
+      .assertAllowed(rules)
       .catch((error: unknown) => {
         this.metrics.login('throttled');
         this.metrics.rateLimitRejected('login');
@@ -101,12 +120,13 @@ export class AuthService {
     const matches = await this.passwords.verify(canSignIn ? user.passwordHash : null, password);
     if (!matches || !canSignIn) {
       this.metrics.login('failure');
-      await this.throttle.record([keys.account, keys.ip]);
+      await this.throttle.record([keys.account, keys.ip, keys.allAddresses]);
       if (user) this.recordFailedLogin(user, found.raw[0]?.tenant_status === 'active' ? (user.status === 'active' ? 'INVALID_PASSWORD' : 'USER_NOT_ACTIVE') : 'TENANT_NOT_ACTIVE', client);
       throw invalidCredentials();
     }
     this.metrics.login('success');
     await this.throttle.clear([keys.account]);
+    await this.throttle.touch(keys.known);
     const updates: Partial<User> = { lastLoginAt: this.clock.now() };
     if (this.passwords.needsRehash(user.passwordHash!)) updates.passwordHash = await this.passwords.hash(password);
     await this.dataSource.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, updates);

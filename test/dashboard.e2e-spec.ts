@@ -115,6 +115,39 @@ describe('dashboard pages', () => {
     expect((await config(key)).body.code).toBe('KEY_REVOKED');
   });
 
+  it('binds the CSRF token to the session: a token from before sign-in, from another session or from before sign-out is refused', async () => {
+    const browser = new Browser(t);
+    await browser.get('/login');
+    const beforeSignIn = { csrf: browser.csrf, secret: browser.cookies.get('kw_csrf')! };
+    const signedIn = await browser.signIn(owner);
+    // Sign-in drops the CSRF secret; the next page makes a new one.
+    expect(setCookieLine(signedIn, 'kw_csrf')).toMatch(/Expires=Thu, 01 Jan 1970/);
+    const { id, key } = await createKey(browser);
+    expect(browser.cookies.get('kw_csrf')).not.toBe(beforeSignIn.secret);
+    const current = { csrf: browser.csrf, secret: browser.cookies.get('kw_csrf')! };
+    const revoke = (cookie: string, token: string) => t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', cookie).type('form').send({ _csrf: token });
+    const session = `kw_session=${browser.cookies.get('kw_session')}`;
+
+    // The pre-sign-in pair (token and its own cookie) no longer works with the new session.
+    expect((await revoke(`${session}; kw_csrf=${beforeSignIn.secret}`, beforeSignIn.csrf)).status).toBe(403);
+    // This browser's pair does not work with another session of the same user.
+    const second = new Browser(t);
+    await second.signIn(owner);
+    expect((await revoke(`kw_session=${second.cookies.get('kw_session')}; kw_csrf=${current.secret}`, current.csrf)).status).toBe(403);
+    expect((await config(key)).status).toBe(200);
+
+    // Sign-out drops the CSRF secret with the session.
+    await browser.get('/dashboard');
+    const out = await browser.post('/logout');
+    expect(setCookieLine(out, 'kw_csrf')).toMatch(/Expires=Thu, 01 Jan 1970/);
+    // And the pair still works where it belongs (so the refusals above are about the binding).
+    const owned = new Browser(t);
+    await owned.signIn(owner);
+    await owned.get('/dashboard/keys');
+    expect((await t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', owned.cookieHeader).type('form').send({ _csrf: owned.csrf })).status).toBe(303);
+    expect((await config(key)).body.code).toBe('KEY_REVOKED');
+  });
+
   it('changes nothing on GET: the revoke link asks for confirmation, GET /logout does not sign out', async () => {
     const browser = new Browser(t);
     await browser.signIn(owner);
@@ -286,11 +319,12 @@ describe('dashboard pages', () => {
     expect(PASSWORD_HINT).toContain(`At least ${PASSWORD_MIN} characters`);
     expect(PASSWORD_HINT).toContain(`${PASSWORD_RECOMMENDED} or more recommended`);
     // The server: one character short is refused with a message naming the same minimum, exactly the minimum passes.
-    const jwt = (await t.http.post('/auth/login').send({ email: user.email, password: user.password }).expect(200)).body.accessToken;
-    const change = (currentPassword: string, newPassword: string) => t.http.post('/auth/password').set('authorization', `Bearer ${jwt}`).send({ currentPassword, newPassword });
-    const short = await change(user.password, 'Xq7#vLp9wK'.slice(0, PASSWORD_MIN - 1)).expect(400);
-    expect(short.body.message).toContain(`${PASSWORD_MIN} to`);
-    await change(user.password, 'Xq7#vLp9wK'.slice(0, PASSWORD_MIN)).expect(204);
+    const change = (newPassword: string) => browser.post('/dashboard/account/password', { currentPassword: user.password, newPassword, confirmPassword: newPassword });
+    await browser.get('/dashboard/account');
+    const short = await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN - 1));
+    expect(short.status).toBe(400);
+    expect(short.text).toContain(`Password must be ${PASSWORD_MIN} to`);
+    expect((await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN))).headers.location).toBe('/dashboard/account?flash=password-changed');
   });
 
   /** The token of the invite link the operator's user creation answers. */

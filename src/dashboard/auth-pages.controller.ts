@@ -10,7 +10,7 @@ import { AppException } from '../common/http/problem';
 import { ClientInfo, SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/auth.dto';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
-import { CookieNames, cookieNames, sessionCookieOptions } from './web';
+import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
 
@@ -59,6 +59,7 @@ export class AuthPagesController {
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
     const { token } = await this.auth.startDashboardSession(user, client);
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
+    clearCsrfSecret(reply, this.cookies);
     this.pages.redirect(reply, '/dashboard');
   }
 
@@ -67,6 +68,7 @@ export class AuthPagesController {
   async logout(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
     await this.auth.logout(principal);
     reply.clearCookie(this.cookies.session, sessionCookieOptions(this.cookies));
+    clearCsrfSecret(reply, this.cookies);
     this.pages.redirect(reply, '/login', 'signed-out');
   }
 

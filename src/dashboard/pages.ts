@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { PASSWORD_HINT } from '../auth/password.service';
 import { AppException } from '../common/http/problem';
-import { assertCsrf } from './web';
+import { assertCsrf, csrfToken } from './web';
 
 /** Messages shown after a redirect (`?flash=code`): fixed texts, never user input. */
 const FLASH: Record<string, string> = {
@@ -41,7 +41,7 @@ export class PageRenderer {
     const html = await reply.viewAsync(page, {
       flash,
       ...data,
-      csrf: reply.generateCsrf(),
+      csrf: csrfToken(reply),
       passwordHint: PASSWORD_HINT,
       me: me && { email: me.user?.email, role, tenant: me.tenant.name },
       can: { manage: role === 'owner' || role === 'admin', writeKeys: role === 'owner' || role === 'admin' || role === 'member' },

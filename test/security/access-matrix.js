@@ -111,7 +111,7 @@ async function run({ lib, url }) {
     '/dashboard/config/:key': 'only.in.b',
   };
   const strongest = {
-    session: { kind: 'session', role: 'owner', label: 'a/owner/session', cookie: `kw_session=${a.users.owner.session}` },
+    session: creds.find((c) => c.label === 'a/owner/session'),
     jwt: { kind: 'jwt', role: 'owner', label: 'a/owner/jwt', headers: { authorization: `Bearer ${a.users.owner.jwt}` } },
     apiKey: { kind: 'apiKey', label: 'a/key all scopes', headers: { 'x-api-key': a.allKey.key } },
   };

@@ -6,6 +6,7 @@ import { AuditEvents1795324000000 } from './1795324000000-AuditEvents';
 import { KeyLimitsAndUsage1795325000000 } from './1795325000000-KeyLimitsAndUsage';
 import { IdempotencyKeys1795326000000 } from './1795326000000-IdempotencyKeys';
 import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuccessorIndex';
+import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -17,4 +18,5 @@ export const MIGRATIONS: Function[] = [
   KeyLimitsAndUsage1795325000000,
   IdempotencyKeys1795326000000,
   RotationSuccessorIndex1795327000000,
+  EmailClaimedByPassword1795329100000,
 ];

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { DataSource } from 'typeorm';
 import { JWT_AUDIENCE, JWT_ISSUER } from '../src/auth/access-token';
+import { ACCOUNT_CEILING_FACTOR } from '../src/auth/auth.service';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';
@@ -522,6 +523,19 @@ describe('authentication', () => {
       await login({ email: user.email, password: newPassword }).expect(401);
     });
 
+    it('after 10 wrong current passwords answers 429 with Retry-After, even for the right one, until the window passes', async () => {
+      const target = await signIn(t, await createUser(t, (await createTenant(t)).id, 'member'));
+      const start = Date.now();
+      setNow(start);
+      const change = (currentPassword: string) => t.http.post('/auth/password').set(target.auth).send({ currentPassword, newPassword: strongPassword() });
+      for (let i = 0; i < t.config.loginFailuresPerAccount; i++) expect((await change(`wrong guess number ${i}`)).status).toBe(400);
+      const blocked = await change(target.password).expect(429);
+      expect(blocked.body).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+      setNow(start + 15 * MINUTE + 1000);
+      await change(target.password).expect(204);
+    });
+
     it('requires a session: no token, no change', async () => {
       await t.http.post('/auth/password').send({ currentPassword: user.password, newPassword: strongPassword() }).expect(401);
     });
@@ -557,6 +571,33 @@ describe('authentication', () => {
       await me(elsewhere.body.accessToken).expect(200);
       // Signing in elsewhere does not lift the block here.
       await login({ email: user.email, password: user.password }).expect(429);
+    });
+
+    it('guesses spread over many addresses slow the account down for new addresses only, never for one it was used from', async () => {
+      const user = await createUser(t, (await createTenant(t)).id, 'member');
+      const start = Date.now();
+      setNow(start);
+      await login({ email: user.email, password: user.password }).expect(200); // this address is now known
+      const ceiling = t.config.loginFailuresPerAccount * ACCOUNT_CEILING_FACTOR;
+      const attackers = Array.from({ length: ACCOUNT_CEILING_FACTOR }, (_, i) => `127.0.1.${i + 1}`);
+      for (const address of attackers) {
+        for (let i = 0; i < t.config.loginFailuresPerAccount; i++) {
+          expect((await postFrom(t.url!, '/auth/login', { email: user.email, password: `guess ${address} ${i}` }, address)).status).toBe(401);
+        }
+      }
+      expect(attackers.length * t.config.loginFailuresPerAccount).toBe(ceiling);
+      // A fresh address is slowed down, even with the right password…
+      const fresh = await postFrom(t.url!, '/auth/login', { email: user.email, password: user.password }, '127.0.2.1');
+      expect(fresh.status).toBe(429);
+      expect(fresh.body).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
+      expect(Number(fresh.headers['retry-after'])).toBeGreaterThan(0);
+      // …while the owner's own address still gets through, and the other accounts are untouched.
+      await login({ email: user.email, password: user.password }).expect(200);
+      const other = await createUser(t, (await createTenant(t)).id, 'member');
+      expect((await postFrom(t.url!, '/auth/login', { email: other.email, password: other.password }, '127.0.2.1')).status).toBe(200);
+      // The window passes and the fresh address is let in.
+      setNow(start + 15 * MINUTE + 1000);
+      expect((await postFrom(t.url!, '/auth/login', { email: user.email, password: user.password }, '127.0.2.1')).status).toBe(200);
     });
 
     it('the block lifts when the 15-minute window has passed', async () => {

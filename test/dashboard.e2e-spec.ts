@@ -2,12 +2,15 @@ import { DataSource } from 'typeorm';
 import { KeyUsageService } from '../src/api-keys/key-usage.service';
 import { AuditService } from '../src/audit/audit.service';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
+import { PASSWORD_HINT, PASSWORD_MIN, PASSWORD_RECOMMENDED } from '../src/auth/password.service';
 import { Browser, setCookieLine, shownKey } from './helpers/dashboard';
 import { adminHeaders, createTenant, createUser, TestTenant, TestUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 const PAGES_SIGNED_IN = ['/dashboard', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/users', '/dashboard/config', '/dashboard/audit', '/dashboard/sessions', '/dashboard/account'];
-const PAGES_PUBLIC = ['/login', '/forgot', '/reset?token=x', '/invite?token=x'];
+const PAGES_PUBLIC = ['/login', '/forgot', '/reset', '/invite'];
+/** Pages reached through a mailed link with a token: no Referer may ever leave them. */
+const TOKEN_PAGES = ['/reset', '/invite'];
 
 describe('dashboard pages', () => {
   let t: TestApp;
@@ -112,6 +115,39 @@ describe('dashboard pages', () => {
     expect((await config(key)).body.code).toBe('KEY_REVOKED');
   });
 
+  it('binds the CSRF token to the session: a token from before sign-in, from another session or from before sign-out is refused', async () => {
+    const browser = new Browser(t);
+    await browser.get('/login');
+    const beforeSignIn = { csrf: browser.csrf, secret: browser.cookies.get('kw_csrf')! };
+    const signedIn = await browser.signIn(owner);
+    // Sign-in drops the CSRF secret; the next page makes a new one.
+    expect(setCookieLine(signedIn, 'kw_csrf')).toMatch(/Expires=Thu, 01 Jan 1970/);
+    const { id, key } = await createKey(browser);
+    expect(browser.cookies.get('kw_csrf')).not.toBe(beforeSignIn.secret);
+    const current = { csrf: browser.csrf, secret: browser.cookies.get('kw_csrf')! };
+    const revoke = (cookie: string, token: string) => t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', cookie).type('form').send({ _csrf: token });
+    const session = `kw_session=${browser.cookies.get('kw_session')}`;
+
+    // The pre-sign-in pair (token and its own cookie) no longer works with the new session.
+    expect((await revoke(`${session}; kw_csrf=${beforeSignIn.secret}`, beforeSignIn.csrf)).status).toBe(403);
+    // This browser's pair does not work with another session of the same user.
+    const second = new Browser(t);
+    await second.signIn(owner);
+    expect((await revoke(`kw_session=${second.cookies.get('kw_session')}; kw_csrf=${current.secret}`, current.csrf)).status).toBe(403);
+    expect((await config(key)).status).toBe(200);
+
+    // Sign-out drops the CSRF secret with the session.
+    await browser.get('/dashboard');
+    const out = await browser.post('/logout');
+    expect(setCookieLine(out, 'kw_csrf')).toMatch(/Expires=Thu, 01 Jan 1970/);
+    // And the pair still works where it belongs (so the refusals above are about the binding).
+    const owned = new Browser(t);
+    await owned.signIn(owner);
+    await owned.get('/dashboard/keys');
+    expect((await t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', owned.cookieHeader).type('form').send({ _csrf: owned.csrf })).status).toBe(303);
+    expect((await config(key)).body.code).toBe('KEY_REVOKED');
+  });
+
   it('changes nothing on GET: the revoke link asks for confirmation, GET /logout does not sign out', async () => {
     const browser = new Browser(t);
     await browser.signIn(owner);
@@ -137,7 +173,7 @@ describe('dashboard pages', () => {
       for (const directive of ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'self'"]) expect(csp).toContain(directive);
       expect(csp).not.toContain('unsafe-inline');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(res.headers['referrer-policy']).toBe('same-origin');
+      expect([path, res.headers['referrer-policy']]).toEqual([path, TOKEN_PAGES.includes(path) ? 'no-referrer' : 'same-origin']);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers['content-type']).toMatch(/^text\/html/);
     }
@@ -240,11 +276,67 @@ describe('dashboard pages', () => {
     const { token } = await issueInvite(email);
     const guest = new Browser(t);
     await guest.get(`/invite?token=${encodeURIComponent(token)}`);
+    await guest.get('/invite');
     const password = 'lantern orchard 7 quietly';
-    expect((await guest.post('/invite', { token, password })).headers.location).toBe('/login?flash=invitation-accepted');
+    const accepted = await guest.post('/invite', { password });
+    expect(accepted.headers.location).toBe('/login?flash=invitation-accepted');
+    expect(setCookieLine(accepted, 'kw_invite_token')).toMatch(/Expires=Thu, 01 Jan 1970/);
     await guest.signIn({ email, password });
     expect((await guest.get('/dashboard')).text).toContain(email);
   });
+
+  it.each(['invite', 'reset'])('/%s?token=… moves the token into a cookie of that page and sends the browser to the bare URL', async (page) => {
+    const token = page === 'invite' ? await invitedByOperator() : await issueReset(await createUser(t, tenant.id, 'member'));
+    const guest = new Browser(t);
+    const opened = await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
+    expect(opened.status).toBe(303);
+    expect(opened.headers.location).toBe(`/${page}`);
+    expect(opened.headers['referrer-policy']).toBe('no-referrer');
+    const cookie = setCookieLine(opened, `kw_${page}_token`)!;
+    expect(cookie).toContain(`kw_${page}_token=${token}`);
+    for (const attribute of [`Path=/${page}`, 'HttpOnly', 'SameSite=Lax', 'Max-Age=1800']) expect(cookie).toContain(attribute);
+    // The page itself, and what it loads or posts, never carries the token again.
+    const form = await guest.get(`/${page}`);
+    expect(form.status).toBe(200);
+    expect(form.headers['referrer-policy']).toBe('no-referrer');
+    expect(form.text).not.toContain(token);
+    const password = `lantern orchard ${Date.now()} quietly`;
+    expect((await guest.post(`/${page}`, { password })).headers.location).toMatch(/^\/login\?flash=/);
+    // Spent: the same browser posting again is told the link is used up.
+    await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
+    await guest.get(`/${page}`);
+    const again = await guest.post(`/${page}`, { password: `${password} again` });
+    expect(again.status).toBe(400);
+    expect(again.text).toContain('This link is invalid, expired or already used');
+  });
+
+  it('every password form states the rule the server enforces', async () => {
+    const hint = (html: string) => [...html.matchAll(/class="hint"[^>]*>([^<]+)</g)].map((m) => m[1].trim());
+    const browser = new Browser(t);
+    const user = await createUser(t, tenant.id, 'member');
+    await browser.signIn(user);
+    for (const path of ['/reset', '/invite', '/dashboard/account']) expect([path, hint((await browser.get(path)).text)]).toEqual([path, [PASSWORD_HINT]]);
+    expect(PASSWORD_HINT).toContain(`At least ${PASSWORD_MIN} characters`);
+    expect(PASSWORD_HINT).toContain(`${PASSWORD_RECOMMENDED} or more recommended`);
+    // The server: one character short is refused with a message naming the same minimum, exactly the minimum passes.
+    const change = (newPassword: string) => browser.post('/dashboard/account/password', { currentPassword: user.password, newPassword, confirmPassword: newPassword });
+    await browser.get('/dashboard/account');
+    const short = await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN - 1));
+    expect(short.status).toBe(400);
+    expect(short.text).toContain(`Password must be ${PASSWORD_MIN} to`);
+    expect((await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN))).headers.location).toBe('/dashboard/account?flash=password-changed');
+  });
+
+  /** The token of the invite link the operator's user creation answers. */
+  async function invitedByOperator(): Promise<string> {
+    const res = await t.http.post(`/admin/tenants/${tenant.id}/users`).set(adminHeaders).send({ email: `moved-${Date.now()}@example.com`, role: 'member' }).expect(201);
+    return new URL(res.body.inviteUrl).searchParams.get('token')!;
+  }
+
+  /** A fresh reset token for a user, issued the way the forgotten-password flow does. */
+  async function issueReset(user: TestUser): Promise<string> {
+    return t.app.get(OneTimeTokensService).issue('password_reset', { id: user.id, tenantId: tenant.id }, null);
+  }
 
   /** A fresh invitation token for a user (the mailed one is not readable here). */
   async function issueInvite(email: string): Promise<{ token: string }> {

@@ -4,6 +4,7 @@ import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';
 import { adminHeaders, createTenant, createUser, login, signIn, strongPassword, TestTenant, TestUser } from './helpers/identity';
@@ -195,6 +196,26 @@ describe('mail flows over SMTP', () => {
       const newPassword = strongPassword();
       await t.http.post('/auth/password/reset').send({ token: fresh, newPassword }).expect(204);
       jest.restoreAllMocks();
+      await login(t, user.email, newPassword);
+    });
+
+    it('a completed reset ends every other reset link of the account', async () => {
+      const user = await createUser(t, tenant.id, 'member');
+      // Issued directly (as the forgot flow does), so the per-address limit of /forgot stays out of it.
+      const issue = () => t.app.get(OneTimeTokensService).issue('password_reset', user, null);
+      const [older, used] = [await issue(), await issue()];
+      await t.http.post('/auth/password/reset').send({ token: used, newPassword: strongPassword() }).expect(204);
+      const res = await t.http.post('/auth/password/reset').send({ token: older, newPassword: strongPassword() }).expect(400);
+      expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
+    });
+
+    it('a password change ends every outstanding reset link of the account', async () => {
+      const user = await signIn(t, await createUser(t, tenant.id, 'member'));
+      const outstanding = await t.app.get(OneTimeTokensService).issue('password_reset', user, null);
+      const newPassword = strongPassword();
+      await t.http.post('/auth/password').set(user.auth).send({ currentPassword: user.password, newPassword }).expect(204);
+      const res = await t.http.post('/auth/password/reset').send({ token: outstanding, newPassword: strongPassword() }).expect(400);
+      expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
       await login(t, user.email, newPassword);
     });
 

@@ -225,7 +225,7 @@ describe('tenants and users', () => {
       await t.http.post('/auth/invitations/accept').send({ token, password: strongPassword() }).expect(204);
     });
 
-    it('refuses an email that is taken, whatever its case and whichever tenant holds it (409 EMAIL_TAKEN)', async () => {
+    it('the operator is refused an email that has an account anywhere, whatever its case (409 EMAIL_TAKEN)', async () => {
       const local = `Case.Mix-${unique()}`;
       const first = await t.http.post(`/admin/tenants/${tenant.id}/users`).set(adminHeaders).send({ email: `${local}@Example.COM`, role: 'member', password: strongPassword() }).expect(201);
       expect(first.body.email).toBe(`${local}@example.com`.toLowerCase());
@@ -240,12 +240,38 @@ describe('tenants and users', () => {
         const res = await t.http.post(`/admin/tenants/${tenantId}/users`).set(adminHeaders).send({ email, role: 'owner', password: strongPassword() }).expect(409);
         expect(res.body).toMatchObject({ code: 'EMAIL_TAKEN' });
       }
-      // Without a password (an invitation) too, and through an owner's invitation.
-      const invited = await t.http.post(`/admin/tenants/${other.id}/users`).set(adminHeaders).send({ email: `${local}@example.com`, role: 'member' }).expect(409);
-      expect(invited.body).toMatchObject({ code: 'EMAIL_TAKEN' });
-      const owner = await signIn(t, await createUser(t, other.id, 'owner'));
-      const byOwner = await t.http.post('/v1/users/invitations').set(owner.auth).send({ email: `${local}@EXAMPLE.com`, role: 'member' }).expect(409);
-      expect(byOwner.body).toMatchObject({ code: 'EMAIL_TAKEN' });
+      // Inviting someone who is already in the same tenant is refused too: the tenant lists them anyway.
+      const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
+      const again = await t.http.post('/v1/users/invitations').set(owner.auth).send({ email: `${local}@EXAMPLE.com`, role: 'member' }).expect(409);
+      expect(again.body).toMatchObject({ code: 'EMAIL_TAKEN' });
+    });
+
+    it('an invitation answers the same whether the email has an account in another tenant or none, and reserves nothing', async () => {
+      const holder = await createUser(t, tenant.id, 'member');
+      const inviting = await signIn(t, await createUser(t, (await createTenant(t)).id, 'owner'));
+      const shape = (res: { status: number; body: Record<string, unknown> }) => ({ status: res.status, keys: Object.keys(res.body).sort(), status_: res.body.status, role: res.body.role });
+      const taken = await t.http.post('/v1/users/invitations').set(inviting.auth).send({ email: holder.email, role: 'member' });
+      const free = await t.http.post('/v1/users/invitations').set(inviting.auth).send({ email: `free-${unique()}@example.com`, role: 'member' });
+      expect(shape(taken)).toEqual(shape(free));
+      expect(taken.status).toBe(201);
+
+      // The invitation blocks no one: another tenant, or the operator, can still give the free address an account.
+      const third = await signIn(t, await createUser(t, (await createTenant(t)).id, 'owner'));
+      await t.http.post('/v1/users/invitations').set(third.auth).send({ email: free.body.email, role: 'viewer' }).expect(201);
+      await t.http.post(`/admin/tenants/${tenant.id}/users`).set(adminHeaders).send({ email: free.body.email, role: 'member', password: strongPassword() }).expect(201);
+      await login(t, holder.email, holder.password);
+    });
+
+    it('accepting an invitation for an address that has an account elsewhere says so, changes nothing and keeps the link', async () => {
+      const holder = await createUser(t, tenant.id, 'member');
+      const other = await createTenant(t);
+      const res = await t.http.post(`/admin/tenants/${other.id}/users`).set(adminHeaders).send({ email: holder.email, role: 'member' }).expect(201);
+      const token = new URL(res.body.inviteUrl).searchParams.get('token')!;
+      const clash = await t.http.post('/auth/invitations/accept').send({ token, password: strongPassword() }).expect(409);
+      expect(clash.body).toMatchObject({ code: 'EMAIL_IN_USE', message: expect.stringContaining('already has a Keyward account') });
+      // The existing account is untouched and still the one that signs in.
+      const signedIn = await signIn(t, holder);
+      expect((await t.http.get('/auth/me').set(signedIn.auth).expect(200)).body).toMatchObject({ tenant: { id: tenant.id } });
     });
 
     it('an invited user cannot be switched to active, and once disabled cannot accept the invitation', async () => {

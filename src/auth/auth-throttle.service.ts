@@ -52,6 +52,21 @@ export class AuthThrottleService {
     }
   }
 
+  /** Notes that something happened now under `key` (a successful sign-in from an address). */
+  async touch(key: string): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO auth_throttle (key, count, window_started_at) VALUES ($1, 0, $2)
+       ON CONFLICT (key) DO UPDATE SET count = 0, window_started_at = $2`,
+      [key, this.clock.now()],
+    );
+  }
+
+  /** Whether touch(key) was called within the last `withinMs`. */
+  async touchedWithin(key: string, withinMs: number): Promise<boolean> {
+    const row = await this.dataSource.getRepository(AuthThrottle).findOneBy({ key });
+    return !!row && row.windowStartedAt.getTime() > this.clock.now().getTime() - withinMs;
+  }
+
   async clear(keys: string[]): Promise<void> {
     if (keys.length) await this.dataSource.getRepository(AuthThrottle).delete(keys.map((key) => ({ key })));
   }

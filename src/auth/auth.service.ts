@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
 import { sha256 } from '../common/crypto/tokens';
+import { isUniqueViolation } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { MailService } from '../mail/mail.service';
 import { Metrics } from '../metrics/metrics.service';
@@ -25,6 +26,13 @@ import { PasswordService } from './password.service';
 export const FORGOT_LIMIT_PER_IP = 10;
 export const FORGOT_LIMIT_PER_ACCOUNT = 3;
 export const RESET_LIMIT_PER_IP = 10;
+/** Failures of one account over all addresses, as a multiple of the per-address limit. */
+export const ACCOUNT_CEILING_FACTOR = 5;
+/** An address that signed in to an account this recently is not held by the account's ceiling. */
+export const KNOWN_ADDRESS_MS = 30 * 24 * 60 * 60 * 1000;
+
+const emailInUse = () =>
+  new AppException(HttpStatus.CONFLICT, 'EMAIL_IN_USE', 'This email address already has a Keyward account. Sign in with it, or ask to be invited with another address.');
 
 const invalidCredentials = () => new AppException(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
 
@@ -73,15 +81,30 @@ export class AuthService {
     });
   }
 
-  /** Checks email + password with brute-force limits; shared by the API and the dashboard. */
+  /**
+   * Checks email + password with brute-force limits; shared by the API and the dashboard.
+   *
+   * Three failure counts per 15-minute window: the account from this address
+   * (LOGIN_FAILURES_PER_ACCOUNT), this address over all accounts (LOGIN_FAILURES_PER_IP), and
+   * the account over all addresses (ACCOUNT_CEILING_FACTOR × LOGIN_FAILURES_PER_ACCOUNT), which
+   * slows guessing spread over many addresses. The ceiling never locks the owner out: it
+   * applies only to addresses that have not signed in to this account in the last 30 days, so
+   * from a known address the owner is held only by the per-address limit. Reaching a limit
+   * answers 429 with Retry-After; the ceiling's count is not reset by a success.
+   */
   async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
     const ip = client.ip ?? 'unknown';
-    const keys = { account: `login:account-ip:${sha256(email)}:${ip}`, ip: `login:ip:${ip}` };
+    const account = sha256(email);
+    const keys = { account: `login:account-ip:${account}:${ip}`, ip: `login:ip:${ip}`, allAddresses: `login:account:${account}`, known: `login:known:${account}:${ip}` };
+    const rules = [
+      { key: keys.account, limit: this.config.loginFailuresPerAccount },
+      { key: keys.ip, limit: this.config.loginFailuresPerIp },
+    ];
+    if (!(await this.throttle.touchedWithin(keys.known, KNOWN_ADDRESS_MS))) {
+      rules.push({ key: keys.allAddresses, limit: this.config.loginFailuresPerAccount * ACCOUNT_CEILING_FACTOR });
+    }
     await this.throttle
-      .assertAllowed([
-        { key: keys.account, limit: this.config.loginFailuresPerAccount },
-        { key: keys.ip, limit: this.config.loginFailuresPerIp },
-      ])
+      .assertAllowed(rules)
       .catch((error: unknown) => {
         this.metrics.login('throttled');
         this.metrics.rateLimitRejected('login');
@@ -92,19 +115,21 @@ export class AuthService {
       .createQueryBuilder('u')
       .innerJoin(Tenant, 't', 't.id = u.tenant_id')
       .addSelect('t.status', 'tenant_status')
-      .where('u.email = :email', { email })
+      // Only an account with a password holds the address (invitations to it may exist in other tenants).
+      .where('u.email = :email AND u.password_hash IS NOT NULL', { email })
       .getRawAndEntities();
     const user = found.entities[0];
     const canSignIn = user?.status === 'active' && found.raw[0]?.tenant_status === 'active';
     const matches = await this.passwords.verify(canSignIn ? user.passwordHash : null, password);
     if (!matches || !canSignIn) {
       this.metrics.login('failure');
-      await this.throttle.record([keys.account, keys.ip]);
+      await this.throttle.record([keys.account, keys.ip, keys.allAddresses]);
       if (user) this.recordFailedLogin(user, found.raw[0]?.tenant_status === 'active' ? (user.status === 'active' ? 'INVALID_PASSWORD' : 'USER_NOT_ACTIVE') : 'TENANT_NOT_ACTIVE', client);
       throw invalidCredentials();
     }
     this.metrics.login('success');
     await this.throttle.clear([keys.account]);
+    await this.throttle.touch(keys.known);
     const updates: Partial<User> = { lastLoginAt: this.clock.now() };
     if (this.passwords.needsRehash(user.passwordHash!)) updates.passwordHash = await this.passwords.hash(password);
     await this.dataSource.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, updates);
@@ -150,13 +175,19 @@ export class AuthService {
   /** Changes the caller's password and signs out every other session of theirs. */
   async changePassword(principal: Principal, dto: ChangePasswordDto, client: ClientInfo = {}): Promise<void> {
     const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
+    // A stolen session must not become a way to guess the password: the same limit as sign-in.
+    const throttleKey = `password-change:account:${user.id}`;
+    await this.throttle.assertAllowed([{ key: throttleKey, limit: this.config.loginFailuresPerAccount }]);
     if (!(await this.passwords.verify(user.passwordHash, dto.currentPassword))) {
+      await this.throttle.record([throttleKey]);
       throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
     }
+    await this.throttle.clear([throttleKey]);
     this.passwords.assertAcceptable(dto.newPassword, [user.email]);
     const passwordHash = await this.passwords.hash(dto.newPassword);
     await this.dataSource.transaction(async (manager) => {
       await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
+      await this.tokens.endAllFor(user, manager);
       await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
       await this.audit.record(manager, { tenantId: user.tenantId, actor: actorOf(principal), action: 'password.changed', target: { type: 'user', id: user.id }, client });
     });
@@ -175,7 +206,7 @@ export class AuthService {
       .getRepository(User)
       .createQueryBuilder('u')
       .innerJoin(Tenant, 't', "t.id = u.tenant_id AND t.status = 'active'")
-      .where("u.email = :email AND u.status = 'active'", { email })
+      .where("u.email = :email AND u.status = 'active' AND u.password_hash IS NOT NULL", { email })
       .getOne();
     if (!user) return;
     try {
@@ -217,18 +248,26 @@ export class AuthService {
     if (!(await this.tokens.isLive(purpose, token))) return this.invalidToken(throttleKey);
     this.passwords.assertAcceptable(password);
     const passwordHash = await this.passwords.hash(password);
-    const userId = await this.dataSource.transaction(async (manager) => {
-      const spent = await this.tokens.consume(purpose, token, manager);
-      if (!spent) return null;
-      const users = manager.getRepository(User);
-      const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
-      if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
-      await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
-      await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
-      const self = { type: 'user', id: user.id } as const;
-      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
-      return user.id;
-    });
+    const userId = await this.dataSource
+      .transaction(async (manager) => {
+        const spent = await this.tokens.consume(purpose, token, manager);
+        if (!spent) return null;
+        const users = manager.getRepository(User);
+        const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
+        if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
+        await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
+        await this.tokens.endAllFor(user, manager);
+        await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
+        const self = { type: 'user', id: user.id } as const;
+        await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
+        return user.id;
+      })
+      .catch((error: unknown) => {
+        // The address already has an account with a password (in another tenant): nothing was
+        // changed and the link still works, so the person can sign in or ask for another address.
+        if (isUniqueViolation(error, 'users_email_key')) throw emailInUse();
+        throw error;
+      });
     if (!userId) return this.invalidToken(throttleKey);
     // After the commit: a check made before it may have cached the not yet revoked sessions.
     await this.invalidations.publish({ kind: 'user', userId });

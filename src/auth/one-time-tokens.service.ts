@@ -43,6 +43,14 @@ export class OneTimeTokensService {
     return row ? Object.assign(new OneTimeToken(), { tokenHash: row.token_hash, tenantId: row.tenant_id, userId: row.user_id, purpose }) : null;
   }
 
+  /**
+   * Ends every unspent token of the user (reset links and invitations alike): called in the
+   * transaction of any password change, so no older link sets the password again afterwards.
+   */
+  async endAllFor(user: { id: string; tenantId: string }, manager: EntityManager): Promise<void> {
+    await manager.getRepository(OneTimeToken).update({ tenantId: user.tenantId, userId: user.id, usedAt: IsNull() }, { usedAt: this.clock.now() });
+  }
+
   /** Whether the token could be spent now; nothing changes (consume() still decides). */
   async isLive(purpose: OneTimeTokenPurpose, token: string): Promise<boolean> {
     const now = this.clock.now();

@@ -10,7 +10,7 @@ import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/dto/auth.dto';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
-import { cookieNames, sessionCookieOptions } from './web';
+import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
 
@@ -59,6 +59,7 @@ export class AuthPagesController {
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
     const { token } = await this.auth.startDashboardSession(user, client);
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
+    clearCsrfSecret(reply, this.cookies);
     this.pages.redirect(reply, '/dashboard');
   }
 
@@ -67,6 +68,7 @@ export class AuthPagesController {
   async logout(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
     await this.auth.logout(principal);
     reply.clearCookie(this.cookies.session, sessionCookieOptions(this.cookies));
+    clearCsrfSecret(reply, this.cookies);
     this.pages.redirect(reply, '/login', 'signed-out');
   }
 
@@ -95,40 +97,72 @@ export class AuthPagesController {
   @Get('reset')
   @Public()
   resetPage(@Query('token') token: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.pages.render(request, reply, 'set-password', { title: 'Choose a new password', action: '/reset', token: token ?? '' });
+    return this.tokenPage('reset', token, request, reply);
   }
 
   @Post('reset')
   @Public()
   @UseGuards(CsrfGuard)
-  async reset(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    const token = text(body, 'token');
-    try {
-      await this.auth.resetPassword({ token, newPassword: text(body, 'password') }, client);
-    } catch (error) {
-      const { status, message } = userError(error);
-      return this.pages.render(request, reply, 'set-password', { title: 'Choose a new password', action: '/reset', token, errors: { password: message } }, status);
-    }
-    this.pages.redirect(reply, '/login', 'password-reset');
+  reset(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.spendToken('reset', body, request, reply, (token, password) => this.auth.resetPassword({ token, newPassword: password }, client));
   }
 
   @Get('invite')
   @Public()
   invitePage(@Query('token') token: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.pages.render(request, reply, 'set-password', { title: 'Accept the invitation', action: '/invite', token: token ?? '' });
+    return this.tokenPage('invite', token, request, reply);
   }
 
   @Post('invite')
   @Public()
   @UseGuards(CsrfGuard)
-  async invite(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    const token = text(body, 'token');
+  invite(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+    return this.spendToken('invite', body, request, reply, (token, password) => this.auth.acceptInvitation({ token, password }, client));
+  }
+
+  /**
+   * A mailed link `/<page>?token=…` is opened once: the token moves into an HttpOnly cookie of
+   * that page's path and the browser is sent to the bare URL. Reloading, the page's own
+   * requests and any link followed from it never carry the token (no Referer, no history, no
+   * request log), and no Referer at all leaves these pages.
+   */
+  private tokenPage(page: TokenPage, token: string | undefined, request: FastifyRequest, reply: FastifyReply) {
+    reply.header('referrer-policy', 'no-referrer');
+    if (token) {
+      reply.setCookie(tokenCookieName(this.cookies, page), token, tokenCookieOptions(this.cookies, page));
+      return this.pages.redirect(reply, `/${page}`);
+    }
+    return this.pages.render(request, reply, 'set-password', { ...TOKEN_PAGES[page] });
+  }
+
+  /** The form post: the token comes from the page's cookie (or a `token` field, for scripts). */
+  private async spendToken(page: TokenPage, body: Form, request: FastifyRequest, reply: FastifyReply, spend: (token: string, password: string) => Promise<void>) {
+    reply.header('referrer-policy', 'no-referrer');
+    const cookie = tokenCookieName(this.cookies, page);
+    const token = request.cookies[cookie] || text(body, 'token');
     try {
-      await this.auth.acceptInvitation({ token, password: text(body, 'password') }, client);
+      await spend(token, text(body, 'password'));
     } catch (error) {
       const { status, message } = userError(error);
-      return this.pages.render(request, reply, 'set-password', { title: 'Accept the invitation', action: '/invite', token, errors: { password: message } }, status);
+      if ((error as AppException).code === 'INVALID_TOKEN') reply.clearCookie(cookie, tokenCookieOptions(this.cookies, page));
+      return this.pages.render(request, reply, 'set-password', { ...TOKEN_PAGES[page], errors: { password: message } }, status);
     }
-    this.pages.redirect(reply, '/login', 'invitation-accepted');
+    reply.clearCookie(cookie, tokenCookieOptions(this.cookies, page));
+    this.pages.redirect(reply, '/login', page === 'invite' ? 'invitation-accepted' : 'password-reset');
   }
 }
+
+type TokenPage = 'reset' | 'invite';
+
+const TOKEN_PAGES: Record<TokenPage, { title: string; action: string }> = {
+  reset: { title: 'Choose a new password', action: '/reset' },
+  invite: { title: 'Accept the invitation', action: '/invite' },
+};
+
+/** Long enough to choose a password; the token itself lives 30 minutes (reset) or 7 days. */
+const TOKEN_COOKIE_MAX_AGE_S = 30 * 60;
+
+/** `__Secure-` rather than `__Host-`: the cookie is scoped to the page's own path. */
+export const tokenCookieName = (names: CookieNames, page: TokenPage) => `${names.secure ? '__Secure-' : ''}kw_${page}_token`;
+
+const tokenCookieOptions = (names: CookieNames, page: TokenPage) => ({ path: `/${page}`, httpOnly: true, sameSite: 'lax' as const, secure: names.secure, maxAge: TOKEN_COOKIE_MAX_AGE_S });

@@ -5,8 +5,9 @@ import { validate } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { managesTenant } from '../api-keys/key-policy';
 import { AuthService } from '../auth/auth.service';
+import { PASSWORD_HINT } from '../auth/password.service';
 import { AppException } from '../common/http/problem';
-import { assertCsrf } from './web';
+import { assertCsrf, csrfToken } from './web';
 
 /** Messages shown after a redirect (`?flash=code`): fixed texts, never user input. */
 const FLASH: Record<string, string> = {
@@ -41,7 +42,8 @@ export class PageRenderer {
     const html = await reply.viewAsync(page, {
       flash,
       ...data,
-      csrf: reply.generateCsrf(),
+      csrf: csrfToken(reply),
+      passwordHint: PASSWORD_HINT,
       me: me && { email: me.user?.email, role, tenant: me.tenant.name },
       can: { manage: managesTenant(role), writeKeys: role === 'owner' || role === 'admin' || role === 'member' },
     });

@@ -4,14 +4,16 @@ import fastifyStatic from '@fastify/static';
 import fastifyView from '@fastify/view';
 import { HttpStatus } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
 import helmet from 'helmet';
+import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppConfig } from '../config/app-config';
 import { isHtmlPage, isPagePath } from '../common/http/page-paths';
 import { AppException } from '../common/http/problem';
+import { sha256 } from '../common/crypto/tokens';
 
 
 export interface CookieNames {
@@ -76,7 +78,15 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
   const names = cookieNames(config);
   const root = projectRoot();
   await app.register(fastifyCookie as never);
-  await app.register(fastifyCsrf as never, { cookieKey: names.csrf, cookieOpts: sessionCookieOptions(names), getToken: (request: FastifyRequest) => (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'] });
+  const binding = (request: FastifyRequest) => csrfBinding(request, names);
+  await app.register(fastifyCsrf as never, {
+    cookieKey: names.csrf,
+    cookieOpts: sessionCookieOptions(names),
+    getToken: (request: FastifyRequest) => (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'],
+    getUserInfo: binding,
+    csrfOpts: { hmacKey: createHmac('sha256', config.jwtSecret).update('keyward csrf tokens').digest() },
+  });
+  app.getHttpAdapter().getInstance().decorate('csrfBinding', binding);
   await app.register(fastifyStatic as never, { root: join(root, 'static'), prefix: '/static/', decorateReply: false, index: false });
   await app.register(fastifyView as never, {
     engine: { handlebars: handlebars() },
@@ -97,7 +107,35 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
   });
 }
 
-/** Refuses a request whose CSRF token is missing or does not match the caller's CSRF cookie. */
+declare module 'fastify' {
+  interface FastifyInstance {
+    csrfBinding(request: FastifyRequest): string;
+  }
+}
+
+/**
+ * What a CSRF token is bound to besides the secret in the CSRF cookie: the dashboard session
+ * this browser holds (a fixed value before sign-in), through an HMAC. A token made for one session does
+ * not pass with another, so signing in (a new session cookie, and a new CSRF secret: see
+ * rotateCsrfSecret) rotates it, and signing out ends it.
+ */
+function csrfBinding(request: FastifyRequest, names: CookieNames): string {
+  const session = request.cookies?.[names.session];
+  // Never '': @fastify/csrf's verify cannot match a token made for an empty userInfo.
+  return session ? `session:${sha256(session)}` : 'signed-out';
+}
+
+/** The CSRF token for a form on this page, bound to this browser's CSRF secret and session. */
+export function csrfToken(reply: FastifyReply): string {
+  return reply.generateCsrf({ userInfo: reply.server.csrfBinding(reply.request) } as never);
+}
+
+/** Drops the browser's CSRF secret (at sign-in and sign-out); the next page makes a new one. */
+export function clearCsrfSecret(reply: FastifyReply, names: CookieNames): void {
+  reply.clearCookie(names.csrf, sessionCookieOptions(names));
+}
+
+/** Refuses a request whose CSRF token is missing, does not match the CSRF cookie, or was made for another session. */
 export function assertCsrf(fastify: FastifyInstance, request: FastifyRequest): void {
   let passed = false;
   const check = (fastify as unknown as { csrfProtection(req: FastifyRequest, reply: { send(): void }, next: () => void): void }).csrfProtection;

@@ -1,11 +1,14 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import { Tenant } from '../tenants/tenant.entity';
 import { Role } from '../common/auth/principal';
 
 export type UserStatus = 'invited' | 'active' | 'disabled';
 
 @Entity('users')
-@Unique('users_email_key', ['email'])
+// An address is claimed service-wide by the account that has a password; an invitation (no
+// password yet) claims nothing, so it neither blocks nor reveals anyone in another tenant.
+@Index('users_email_key', ['email'], { unique: true, where: 'password_hash IS NOT NULL' })
+@Index('users_tenant_id_email_key', ['tenantId', 'email'], { unique: true })
 @Check('users_role_check', "role IN ('owner', 'admin', 'member', 'viewer')")
 @Check('users_status_check', "status IN ('invited', 'active', 'disabled')")
 export class User {
@@ -16,7 +19,7 @@ export class User {
   @Column({ name: 'tenant_id', type: 'uuid' })
   tenantId: string;
 
-  /** Stored lower-cased, so uniqueness is case-insensitive across the whole service. */
+  /** Stored lower-cased, so uniqueness is case-insensitive. */
   @Column({ type: 'text' })
   email: string;
 

@@ -114,7 +114,11 @@ export class UsersService {
     try {
       return await manager.getRepository(User).save(manager.getRepository(User).create(values));
     } catch (error) {
-      if (isUniqueViolation(error, 'users_email_key')) throw new AppException(HttpStatus.CONFLICT, 'EMAIL_TAKEN', 'A user with this email already exists');
+      // Only the caller's own tenant (which it can list anyway) or the operator learns of a clash:
+      // an invitation claims nothing service-wide, so it cannot hit another tenant's account.
+      if (isUniqueViolation(error, 'users_tenant_id_email_key') || isUniqueViolation(error, 'users_email_key')) {
+        throw new AppException(HttpStatus.CONFLICT, 'EMAIL_TAKEN', 'A user with this email already exists');
+      }
       throw error;
     }
   }

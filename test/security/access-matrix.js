@@ -75,12 +75,19 @@ async function run({ lib, url }) {
     }
   }
 
+  // A session's forms need a token bound to that session: take it from a page it can see.
+  for (const cred of creds.filter((c) => c.kind === 'session')) {
+    const page = await http(url, 'GET', '/dashboard', { headers: { cookie: `kw_csrf=${csrfCookie}; ${cred.cookie}` } });
+    cred.csrfToken = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
+  }
+
   const send = (route, cred, path, jsonBody = { notAField: 1 }) => {
-    const headers = { ...cred.headers, cookie: [`kw_csrf=${csrfCookie}`, cred.cookie].filter(Boolean).join('; '), 'x-csrf-token': csrfToken };
+    const token = cred.csrfToken ?? csrfToken;
+    const headers = { ...cred.headers, cookie: [`kw_csrf=${csrfCookie}`, cred.cookie].filter(Boolean).join('; '), 'x-csrf-token': token };
     const isPage = !/^\/(v1|auth|admin|config|health|ready)\b/.test(route.path);
     const options = { headers };
     // An unknown field: allowed JSON calls stop at validation (400) instead of changing things.
-    if (route.method !== 'GET') Object.assign(options, isPage ? { form: { _csrf: csrfToken } } : { body: jsonBody });
+    if (route.method !== 'GET') Object.assign(options, isPage ? { form: { _csrf: token } } : { body: jsonBody });
     return http(url, route.method, path, options);
   };
 
@@ -104,7 +111,7 @@ async function run({ lib, url }) {
     '/dashboard/config/:key': 'only.in.b',
   };
   const strongest = {
-    session: { kind: 'session', role: 'owner', label: 'a/owner/session', cookie: `kw_session=${a.users.owner.session}` },
+    session: creds.find((c) => c.label === 'a/owner/session'),
     jwt: { kind: 'jwt', role: 'owner', label: 'a/owner/jwt', headers: { authorization: `Bearer ${a.users.owner.jwt}` } },
     apiKey: { kind: 'apiKey', label: 'a/key all scopes', headers: { 'x-api-key': a.allKey.key } },
   };

@@ -16,6 +16,7 @@ const CHECKS = [
   ['sqlmap', require('./sqlmap')],
   ['wapiti', require('./wapiti')],
   ['key-containment', require('./key-containment')],
+  ['token-links', require('./token-links')],
 ];
 
 async function main() {

@@ -3,9 +3,25 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 
 /**
- * One line per request, written when the response is done. Headers are included and the
- * sensitive ones censored by the logger's redact configuration (see REDACTED_PATHS).
+ * The only request and response headers a log line carries. An allowlist, not a denylist: a
+ * header nobody thought of (Referer with a token in its query, x-csrf-token, a proxy's
+ * credential) stays out of the log until someone decides it is safe to write down.
  */
+export const LOGGED_REQUEST_HEADERS = ['host', 'user-agent', 'content-type', 'content-length', 'accept', 'x-request-id'];
+export const LOGGED_RESPONSE_HEADERS = ['content-type', 'content-length', 'retry-after', 'location'];
+
+/** The allowlisted headers; a URL-valued header keeps its path but loses its query. */
+export function loggableHeaders(headers: Record<string, unknown>, allowed: readonly string[]): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const name of allowed) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    kept[name] = name === 'location' && typeof value === 'string' ? value.split(/[?#]/)[0] : value;
+  }
+  return kept;
+}
+
+/** One line per request, written when the response is done, with allowlisted headers only. */
 export class RequestLogController extends LogController {
   constructor() {
     super({ requestIdLogLabel: 'requestId' });
@@ -26,8 +42,8 @@ export class RequestLogController extends LogController {
       ip: request.ip,
       tenantId: request.principal?.tenantId,
       apiKeyId: request.principal?.apiKeyId,
-      headers: request.headers,
-      responseHeaders: reply.getHeaders(),
+      headers: loggableHeaders(request.headers, LOGGED_REQUEST_HEADERS),
+      responseHeaders: loggableHeaders(reply.getHeaders(), LOGGED_RESPONSE_HEADERS),
     };
     if (error) reply.log.error({ ...line, err: error }, 'request failed');
     else reply.log.info(line, 'request');

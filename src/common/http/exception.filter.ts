@@ -26,7 +26,7 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       this.logger.error({ requestId: request.id, tenantId, apiKeyId, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
     }
     if (reply.sent) return;
-    if (isHtmlPage(request.url)) return this.page(reply, problem);
+    if (isHtmlPage(request)) return this.page(reply, problem);
     const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retryAfter) reply.header('retry-after', String(retryAfter));
     else if (problem.statusCode === 503) reply.header('retry-after', '5');

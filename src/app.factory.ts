@@ -9,7 +9,7 @@ import { DatabaseTarget } from './database/data-source.factory';
 import { registerWeb } from './dashboard/web';
 import { ProblemExceptionFilter } from './common/http/exception.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
-import { createValidationPipe } from './common/http/validation';
+import { createValidationPipe, depthLimitedJsonParser } from './common/http/validation';
 import { NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
 import { Metrics } from './metrics/metrics.service';
@@ -39,8 +39,9 @@ export async function createApp(config: AppConfig, { logger, database, imports }
     bufferLogs: false,
     abortOnError: false,
   });
-  await registerWeb(app, config);
   const fastify = app.getHttpAdapter().getInstance();
+  app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
+  await registerWeb(app, config);
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
   fastify.addHook('onRequest', (request, reply, done) => {

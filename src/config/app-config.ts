@@ -139,7 +139,7 @@ function fillGeneratedSecrets(dataDir: string, given: Partial<Record<string, str
     changed = true;
   }
   if (changed) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
     chmodSync(file, 0o600);
   }

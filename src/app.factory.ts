@@ -21,11 +21,21 @@ export interface CreateAppOptions {
   imports?: Type[];
 }
 
+/**
+ * TRUST_PROXY for Fastify: request.ip becomes the client the trusted proxies saw. Fastify reads
+ * a bare number as "trust nothing" (a hop count cannot tell the proxy from a direct client), so
+ * a hop count is passed as the function it means: believe the nearest `hops` addresses.
+ */
+function trustedProxies(trust: number | string[] | undefined) {
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return trust ?? false;
+}
+
 /** Builds the whole application; main.ts and the e2e tests share it. */
 export async function createApp(config: AppConfig, { logger, database, imports }: CreateAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
-    trustProxy: false,
+    trustProxy: trustedProxies(config.trustProxy),
     genReqId: requestIdFor,
     requestIdHeader: false,
     logController: new RequestLogController(),

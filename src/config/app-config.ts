@@ -12,6 +12,8 @@ export class AppConfig {
   readonly host: string;
   readonly logLevel: string;
   readonly publicUrl: string;
+  /** Fastify's trustProxy: hops or proxy addresses; undefined trusts no proxy. */
+  readonly trustProxy?: number | string[];
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly databasePoolSize: number;
@@ -81,6 +83,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: raw.PORT,
     host,
     logLevel: raw.LOG_LEVEL,
+    trustProxy: raw.TRUST_PROXY,
     publicUrl: (raw.PUBLIC_URL ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${raw.PORT}`).replace(/\/+$/, ''),
     dataDir,
     databaseUrl: raw.DATABASE_URL,

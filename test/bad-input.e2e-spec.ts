@@ -36,11 +36,14 @@ describe('bad input is a 400, never a 500', () => {
     expect(shallow.body.code).toBe('VALIDATION_FAILED');
   });
 
-  it('a lone surrogate in a key name is 400 INVALID_CHARACTERS', async () => {
-    for (const name of ['\ud800', 'a\udfffb']) {
-      const res = await t.http.post('/v1/api-keys').set({ 'x-api-key': key }).send({ name });
-      expect(res.status).toBe(400);
-      expect(res.body.code).toBe('INVALID_CHARACTERS');
+  it('a lone surrogate anywhere in a JSON body is 400 INVALID_CHARACTERS (key name, sign-in, config value)', async () => {
+    for (const text of ['\ud800', 'a\udfffb']) {
+      const answers = [
+        await t.http.post('/v1/api-keys').set({ 'x-api-key': key }).send({ name: text }),
+        await t.http.post('/auth/login').send({ email: `${text}@example.com`, password: 'x' }),
+        await t.http.put('/v1/config/entries/lone.surrogate').set({ 'x-api-key': key }).send({ value: { [text]: 1 } }),
+      ];
+      for (const res of answers) expect([res.status, res.body.code]).toEqual([400, 'INVALID_CHARACTERS']);
     }
   });
 

@@ -47,6 +47,7 @@ async function startNginx(upstream, { timeoutMs = 15_000 } = {}) {
   writeFileSync(join(dir, 'nginx.conf'), config(dir, port, upstream));
   const test = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
   if (test.status !== 0) throw new Error(`nginx refused its config: ${test.stderr}`);
+  rmSync(join(dir, 'nginx.pid'), { force: true }); // the config test leaves one behind
   const listening = new Promise((resolve) => {
     const watcher = watch(dir, () => existsSync(join(dir, 'nginx.pid')) && (watcher.close(), resolve()));
     if (existsSync(join(dir, 'nginx.pid'))) (watcher.close(), resolve());

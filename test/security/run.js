@@ -13,6 +13,8 @@ const CHECKS = [
   ['enumeration', require('./enumeration')],
   ['bruteforce', require('./bruteforce')],
   ['garbage', require('./garbage')],
+  ['bad-input', require('./bad-input')],
+  ['proxy', require('./proxy')],
   ['sqlmap', require('./sqlmap')],
   ['wapiti', require('./wapiti')],
 ];

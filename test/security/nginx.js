@@ -49,8 +49,11 @@ async function startNginx(upstream, { timeoutMs = 15_000 } = {}) {
   if (test.status !== 0) throw new Error(`nginx refused its config: ${test.stderr}`);
   rmSync(join(dir, 'nginx.pid'), { force: true }); // the config test leaves one behind
   const listening = new Promise((resolve) => {
-    const watcher = watch(dir, () => existsSync(join(dir, 'nginx.pid')) && (watcher.close(), resolve()));
-    if (existsSync(join(dir, 'nginx.pid'))) (watcher.close(), resolve());
+    const watcher = watch(dir, () => {
+      if (!existsSync(join(dir, 'nginx.pid'))) return;
+      watcher.close();
+      resolve();
+    });
   });
   const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -15,6 +15,7 @@ const CHECKS = [
   ['garbage', require('./garbage')],
   ['bad-input', require('./bad-input')],
   ['proxy', require('./proxy')],
+  ['idempotency', require('./idempotency')],
   ['sqlmap', require('./sqlmap')],
   ['wapiti', require('./wapiti')],
 ];

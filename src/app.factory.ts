@@ -9,7 +9,7 @@ import { DatabaseTarget } from './database/data-source.factory';
 import { registerWeb } from './dashboard/web';
 import { ProblemExceptionFilter } from './common/http/exception.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
-import { createValidationPipe } from './common/http/validation';
+import { createValidationPipe, depthLimitedJsonParser } from './common/http/validation';
 import { NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
 import { Metrics } from './metrics/metrics.service';
@@ -21,11 +21,21 @@ export interface CreateAppOptions {
   imports?: Type[];
 }
 
+/**
+ * TRUST_PROXY for Fastify: request.ip becomes the client the trusted proxies saw. Fastify reads
+ * a bare number as "trust nothing" (a hop count cannot tell the proxy from a direct client), so
+ * a hop count is passed as the function it means: believe the nearest `hops` addresses.
+ */
+function trustedProxies(trust: number | string[] | undefined) {
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return trust ?? false;
+}
+
 /** Builds the whole application; main.ts and the e2e tests share it. */
 export async function createApp(config: AppConfig, { logger, database, imports }: CreateAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
-    trustProxy: false,
+    trustProxy: trustedProxies(config.trustProxy),
     genReqId: requestIdFor,
     requestIdHeader: false,
     logController: new RequestLogController(),
@@ -39,8 +49,9 @@ export async function createApp(config: AppConfig, { logger, database, imports }
     bufferLogs: false,
     abortOnError: false,
   });
-  await registerWeb(app, config);
   const fastify = app.getHttpAdapter().getInstance();
+  app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
+  await registerWeb(app, config);
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
   fastify.decorateRequest('apiKey', null);

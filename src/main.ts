@@ -2,6 +2,10 @@ import 'reflect-metadata';
 import { createApp } from './app.factory';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { createLogger } from './common/logging/logger';
+import { restrictFileCreationMode, secureDataDir } from './config/data-dir';
+
+// Before the configuration writes secrets.json and PGlite its files.
+restrictFileCreationMode();
 
 function readConfig(): AppConfig {
   try {
@@ -16,6 +20,14 @@ function readConfig(): AppConfig {
 async function bootstrap(): Promise<void> {
   const config = readConfig();
   const logger = createLogger({ level: config.logLevel, pretty: !config.isProduction && process.stdout.isTTY && !process.env.CI });
+  try {
+    const changed = secureDataDir(config.dataDir);
+    if (changed) logger.warn({ dataDir: config.dataDir, changed }, 'DATA_DIR was readable by other users; made it owner-only (0700/0600)');
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    logger.fatal(error.message);
+    process.exit(1);
+  }
   let app;
   try {
     app = await createApp(config, { logger });

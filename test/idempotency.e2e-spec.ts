@@ -138,6 +138,39 @@ describe('Idempotency-Key', () => {
     expect(ru.body.id).not.toBe(ra.body.id);
   });
 
+  it("replays only to the exact credential: a narrow key of the same owner never gets a broad key's stored response", async () => {
+    const tenant = await createTenant(t);
+    const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
+    const mint = async (scopes: string[]) => {
+      const res = await t.http.post('/auth/api-key/generate').set(owner.auth).send({ name: `k-${randomUUID()}`, scopes }).expect(201);
+      issued.push(res.body.apiKey);
+      return res.body.apiKey as string;
+    };
+    const broad = await mint([...SCOPES]);
+    const narrow = await mint(['keys:write']);
+    const request = { name: 'secrets-reader', scopes: ['config:read', 'config:secrets'] };
+    const first = await t.http.post('/v1/api-keys').set({ 'x-api-key': broad, 'idempotency-key': 'cross-key' }).send(request).expect(201);
+    issued.push(first.body.apiKey);
+
+    // Same owner, same Idempotency-Key, same body: the narrow key runs as its own request and is refused.
+    const replayed = await t.http.post('/v1/api-keys').set({ 'x-api-key': narrow, 'idempotency-key': 'cross-key' }).send(request);
+    expect(replayed.headers['idempotent-replayed']).toBeUndefined();
+    expect(replayed.status).toBe(403);
+    expect(JSON.stringify(replayed.body)).not.toContain(first.body.apiKey);
+    expect(await keysNamed(tenant.id, 'secrets-reader')).toBe(1);
+
+    // A second sign-in of the same user is another credential too.
+    const again = await signIn(t, owner);
+    const other = await t.http.post('/auth/api-key/generate').set({ ...again.auth, 'idempotency-key': 'per-session' }).send({ name: 'per-session' }).expect(201);
+    const mine = await t.http.post('/auth/api-key/generate').set({ ...owner.auth, 'idempotency-key': 'per-session' }).send({ name: 'per-session' }).expect(201);
+    issued.push(other.body.apiKey, mine.body.apiKey);
+    expect(mine.headers['idempotent-replayed']).toBeUndefined();
+    expect(mine.body.id).not.toBe(other.body.id);
+    // The original credential still gets its replay.
+    const own = await t.http.post('/v1/api-keys').set({ 'x-api-key': broad, 'idempotency-key': 'cross-key' }).send(request).expect(201);
+    expect(own.headers['idempotent-replayed']).toBe('true');
+  });
+
   it('rotation and invitations replay as well', async () => {
     const tenant = await createTenant(t);
     const manager = await managerKey(tenant.id);

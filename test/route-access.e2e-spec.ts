@@ -31,6 +31,7 @@ const EXPECTED: Record<string, string> = {
   'POST /admin/api-keys': 'adminToken',
   'POST /auth/api-key/generate': 'via jwt|session; scopes keys:write',
   'GET /auth/api-key/list': 'via jwt|session',
+  'POST /auth/api-key/revoke': 'via jwt|session',
   'DELETE /auth/api-key/revoke/:key': 'via jwt|session',
   'DELETE /auth/api-key': 'via apiKey',
   'POST /v1/api-keys': 'via apiKey|jwt|session; scopes keys:write',

@@ -2,7 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, ParseUU
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
-import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './dto/api-keys.dto';
+import { NoStore } from '../common/http/no-store';
+import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RevokeOwnApiKeyDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './dto/api-keys.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
@@ -19,6 +20,7 @@ export class ApiKeysController {
   @Post()
   @CanWriteKeys()
   @Idempotent()
+  @NoStore()
   @ApiOperation({ summary: 'Create a key in the caller’s tenant; the full key is returned only now' })
   createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTenantApiKeyDto) {
     return this.keys.create(principal, dto);
@@ -56,6 +58,7 @@ export class ApiKeysController {
   @Post(':id/rotate')
   @CanWriteKeys()
   @Idempotent()
+  @NoStore()
   @ApiOperation({ summary: 'Replace a key; the old one works until the grace period ends' })
   rotateApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: RotateApiKeyDto) {
     return this.keys.rotate(principal, id, dto);
@@ -70,6 +73,7 @@ export class CliApiKeysController {
 
   @Post('generate')
   @Idempotent()
+  @NoStore()
   @Authenticated({ via: ['jwt', 'session'], scopes: ['keys:write'] })
   @ApiOperation({ summary: 'Create a key for the signed-in user' })
   generateApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
@@ -91,11 +95,20 @@ export class CliApiKeysController {
     return this.keys.revokeCalling(principal);
   }
 
+  @Post('revoke')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Revoke one of the user’s keys, given its full value or its id in the body' })
+  revokeOwnApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: RevokeOwnApiKeyDto) {
+    return this.keys.revokeOwn(principal, dto.key);
+  }
+
+  /** Kept for older clients: a full key in the path ends up in access logs and proxies' logs. */
   @Delete('revoke/:key')
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Revoke one of the user’s keys, given its full value or its id' })
-  revokeOwnApiKey(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
+  @ApiOperation({ deprecated: true, summary: 'Deprecated: use POST /auth/api-key/revoke (this form puts the key in the URL)' })
+  revokeOwnApiKeyByPath(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
     return this.keys.revokeOwn(principal, key);
   }
 }
@@ -108,6 +121,7 @@ export class AdminApiKeysController {
   @Post()
   @AdminToken()
   @Idempotent()
+  @NoStore()
   @ApiOperation({ summary: 'Create a key for a tenant (its first one)' })
   adminCreateApiKey(@Body() dto: AdminCreateApiKeyDto) {
     return this.keys.adminCreate(dto);

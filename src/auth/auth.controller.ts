@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { Client, ClientInfo } from '../common/http/client-info';
+import { NoStore } from '../common/http/no-store';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import { AcceptInvitationDto, ChangePasswordDto, ForgotPasswordDto, LoginDto, RefreshDto, ResetPasswordDto } from './dto/auth.dto';
@@ -19,6 +20,7 @@ export class AuthController {
   @Post('login')
   @Public()
   @HttpCode(HttpStatus.OK)
+  @NoStore()
   @ApiOperation({ summary: 'Sign in with email and password; returns an access JWT and a refresh token' })
   login(@Body() dto: LoginDto, @Client() client: ClientInfo) {
     return this.auth.login(dto, client);
@@ -27,6 +29,7 @@ export class AuthController {
   @Post('refresh')
   @Public()
   @HttpCode(HttpStatus.OK)
+  @NoStore()
   @ApiOperation({ summary: 'Trade a refresh token for a new pair; a reused token revokes the session' })
   refresh(@Body() dto: RefreshDto) {
     return this.auth.refresh(dto.refreshToken);

@@ -14,6 +14,15 @@ describe('loadConfig', () => {
     expect(config.publicUrl).toBe('http://127.0.0.1:3000');
   });
 
+  it('reads TRUST_PROXY as a hop count or a list of proxy addresses; unset, 0 or false trusts none', () => {
+    const trust = (value?: string) => loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: value }).trustProxy;
+    expect(trust(undefined)).toBeUndefined();
+    expect(trust('0')).toBeUndefined();
+    expect(trust('false')).toBeUndefined();
+    expect(trust('2')).toBe(2);
+    expect(trust('127.0.0.1/32, 10.0.0.5,2001:db8::/32')).toEqual(['127.0.0.1/32', '10.0.0.5', '2001:db8::/32']);
+  });
+
   it.each([
     ['PORT', 'eighty', /PORT/],
     ['PORT', '70000', /PORT/],
@@ -23,6 +32,10 @@ describe('loadConfig', () => {
     ['CONFIG_ENCRYPTION_KEY', 'not-a-key', /CONFIG_ENCRYPTION_KEY must be 32 bytes/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
     ['DOCS_ENABLED', 'maybe', /DOCS_ENABLED/],
+    ['TRUST_PROXY', 'true', /TRUST_PROXY .*`true` is not accepted/],
+    ['TRUST_PROXY', '11', /TRUST_PROXY/],
+    ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY/],
+    ['TRUST_PROXY', 'proxy.internal', /TRUST_PROXY/],
   ])('refuses %s=%s with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(message);

@@ -12,6 +12,8 @@ export class AppConfig {
   readonly host: string;
   readonly logLevel: string;
   readonly publicUrl: string;
+  /** Fastify's trustProxy: hops or proxy addresses; undefined trusts no proxy. */
+  readonly trustProxy?: number | string[];
   readonly dataDir: string;
   readonly databaseUrl?: string;
   readonly databasePoolSize: number;
@@ -81,6 +83,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: raw.PORT,
     host,
     logLevel: raw.LOG_LEVEL,
+    trustProxy: raw.TRUST_PROXY,
     publicUrl: (raw.PUBLIC_URL ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${raw.PORT}`).replace(/\/+$/, ''),
     dataDir,
     databaseUrl: raw.DATABASE_URL,
@@ -139,7 +142,7 @@ function fillGeneratedSecrets(dataDir: string, given: Partial<Record<string, str
     changed = true;
   }
   if (changed) {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(file, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
     chmodSync(file, 0o600);
   }

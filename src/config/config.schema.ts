@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Values shipped in .env.example; production refuses to start with any of them. */
@@ -40,6 +41,35 @@ const url = (protocols: string[]) =>
     { message: `must be a URL starting with ${protocols.join(' or ')}//` },
   );
 
+/** `1.2.3.4` or `10.0.0.0/8` (IPv4 or IPv6). */
+function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (!family || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * Which reverse proxies may tell us the client's address (X-Forwarded-For): a hop count, or
+ * the proxies' addresses/CIDRs. Never plain `true`: that trusts whatever X-Forwarded-For a
+ * client sends, so anyone could pick the address the throttles, allowlists and audit see.
+ */
+const trustProxy = z
+  .string()
+  .transform((value, context): number | string[] | undefined => {
+    const text = value.trim();
+    if (text === 'false' || text === '0') return undefined;
+    if (/^\d+$/.test(text) && Number(text) <= 10) return Number(text);
+    const entries = text.split(',').map((entry) => entry.trim());
+    if (text !== 'true' && entries.every(isAddressOrCidr)) return entries;
+    context.addIssue({
+      code: 'custom',
+      message: 'must be a hop count (1-10) or a comma-separated list of proxy addresses/CIDRs; `true` is not accepted because it trusts any X-Forwarded-For a client sends',
+    });
+    return z.NEVER;
+  })
+  .optional();
+
 /**
  * Every environment variable the service reads. `describe()` texts feed the README table
  * (test/config-docs.e2e-spec.ts keeps the two in step).
@@ -49,6 +79,9 @@ export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on.'),
   HOST: z.string().min(1).optional().describe('Address to bind; defaults to 127.0.0.1 (0.0.0.0 in the container image).'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Minimum log level.'),
+  TRUST_PROXY: trustProxy.describe(
+    'Reverse proxies whose X-Forwarded-For is believed: a hop count (`1` = one proxy in front) or their addresses/CIDRs (`10.0.0.5,10.1.0.0/16`); unset trusts none and uses the connecting address. `true` is refused (any client could spoof).',
+  ),
   PUBLIC_URL: url(['http:', 'https:']).optional().describe('External base URL, used in links sent by email; defaults to http://HOST:PORT.'),
   DATA_DIR: z.string().min(1).default('./data').describe('Directory for the embedded database, generated secrets and the mail outbox.'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional().describe('PostgreSQL connection URL; unset means the embedded database in DATA_DIR/pglite.'),

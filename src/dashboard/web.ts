@@ -11,7 +11,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppConfig } from '../config/app-config';
-import { isHtmlPage, isPagePath } from '../common/http/page-paths';
+import { requestKind, routeKind } from '../common/http/page-paths';
 import { AppException } from '../common/http/problem';
 import { sha256 } from '../common/crypto/tokens';
 
@@ -77,6 +77,12 @@ function handlebars(): typeof Handlebars {
 export async function registerWeb(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const names = cookieNames(config);
   const root = projectRoot();
+  const fastify = app.getHttpAdapter().getInstance();
+  // Whether a route is a page is fixed when it is registered (before static files and the Nest
+  // routes), so the header hook below reads one property instead of matching the URL.
+  fastify.addHook('onRoute', (route) => {
+    route.config = { ...route.config, kind: routeKind(route.url ?? route.path) };
+  });
   await app.register(fastifyCookie as never);
   const binding = (request: FastifyRequest) => csrfBinding(request, names);
   await app.register(fastifyCsrf as never, {
@@ -96,13 +102,13 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
     production: config.isProduction,
     options: { partials: { field: 'partials/field.hbs', nav: 'partials/nav.hbs', flash: 'partials/flash.hbs', usage: 'partials/usage.hbs', events: 'partials/events.hbs' } },
   });
-  const fastify = app.getHttpAdapter().getInstance();
   // helmet itself rather than its Fastify plugin, whose hooks (one of them async) would run on
-  // every request, API-key calls included; this one does nothing unless the path is a page.
+  // every request, API-key calls included; this one reads the route's kind and stops on API routes.
   const securityHeaders = helmet({ contentSecurityPolicy: CSP, referrerPolicy: { policy: 'same-origin' }, frameguard: { action: 'deny' }, strictTransportSecurity: names.secure ? undefined : false });
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!isPagePath(request.url)) return done();
-    if (isHtmlPage(request.url)) reply.header('cache-control', 'no-store');
+    const kind = requestKind(request);
+    if (!kind) return done();
+    if (kind === 'html') reply.header('cache-control', 'no-store');
     securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error instanceof Error ? error : undefined));
   });
 }

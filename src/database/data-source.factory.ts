@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { secureDataDir } from '../config/data-dir';
 import { EmbeddedLock } from './embedded-lock';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from '../../migrations';
@@ -76,12 +77,15 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
   const inMemory = dir.startsWith('memory://');
   let lock: EmbeddedLock | undefined;
   if (!inMemory) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     lock = EmbeddedLock.acquire(`${dir}.lock`);
   }
   let pglite: PGlite | undefined;
   try {
     pglite = await PGlite.create(dir);
+    // A new database's files come from PGlite's initdb as 0666 whatever the umask; what it
+    // writes later follows the umask (0077 in the entry points). Owner-only from here on.
+    secureDataDir(dir);
     const dataSource = new DataSource({ ...common, poolSize: 1, extra: createPgConfig(pglite) } as DataSourceOptions);
     await dataSource.initialize();
     if (runMigrations) await dataSource.runMigrations({ transaction: 'each' });

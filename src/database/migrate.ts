@@ -8,10 +8,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/app-config';
 import { openDatabase } from './data-source.factory';
+import { restrictFileCreationMode, secureDataDir } from '../config/data-dir';
+
+restrictFileCreationMode();
 
 async function main(): Promise<number> {
   const [command, name] = process.argv.slice(2);
   const config = loadConfig();
+  if (secureDataDir(config.dataDir)) console.warn(`made ${config.dataDir} owner-only (0700/0600)`);
   const database = await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), requestTimeouts: false }, false);
   const { dataSource } = database;
   try {

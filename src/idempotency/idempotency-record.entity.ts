@@ -17,7 +17,7 @@ export class IdempotencyRecord {
   @Column({ name: 'tenant_id', type: 'uuid', nullable: true })
   tenantId: string | null;
 
-  /** Tenant plus principal: `<tenant or operator>/<kind>:<id>`; keys of different callers never meet. */
+  /** The exact credential (API key, session or operator token): one never sees another's replays. */
   @Column({ type: 'text' })
   scope: string;
 

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { from, lastValueFrom, Observable } from 'rxjs';
 import { canonicalJson } from '../common/canonical-json';
+import { Principal } from '../common/auth/principal';
 import { AppException } from '../common/http/problem';
 import { IdempotencyService } from './idempotency.service';
 
@@ -41,8 +42,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   private async run(request: FastifyRequest, reply: FastifyReply, key: string, status: number, next: CallHandler): Promise<unknown> {
     const principal = request.principal;
+    const scope = credentialScope(principal);
+    // Every idempotent route needs a credential; without one there is nobody to replay to.
+    if (!scope) return lastValueFrom(next.handle(), { defaultValue: undefined });
     const tenantId = principal?.tenantId ?? null;
-    const scope = `${tenantId ?? 'operator'}/${principal?.kind ?? 'anonymous'}:${principal?.userId ?? principal?.apiKeyId ?? '-'}`;
     const path = request.url.split('?')[0];
     const fingerprint = createHash('sha256').update(`${request.method} ${path}\n${canonicalJson(request.body ?? null)}`).digest('hex');
     const reservation = await this.idempotency.reserve(tenantId, scope, key, fingerprint);
@@ -61,3 +64,17 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return body;
   }
 }
+
+/**
+ * The exact credential a stored response may be replayed to: one API key, one sign-in
+ * (session), or the operator token. Two keys of one owner differ in scopes, allowlist and
+ * expiry, so they never share replays; null when the request carries no credential.
+ */
+export function credentialScope(principal: Principal | null | undefined): string | null {
+  if (!principal) return null;
+  if (principal.kind === 'admin') return 'operator/admin';
+  if (principal.kind === 'apiKey' && principal.apiKeyId) return `${principal.tenantId}/apiKey:${principal.apiKeyId}`;
+  if (principal.kind === 'user' && principal.sessionId) return `${principal.tenantId}/user:${principal.userId}/session:${principal.sessionId}`;
+  return null;
+}
+

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { actorOf } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
@@ -106,6 +106,7 @@ export class TenantConfigService {
     const secret = dto.secret ?? false;
     const entry = await this.dataSource.transaction(async (manager) => {
       const repository = manager.getRepository(ConfigEntry);
+      await assertMayTouchSecret(principal, manager, tenantId, key);
       // One INSERT ... ON CONFLICT: two first writes of a key at once must not collide.
       await repository.upsert(
         {
@@ -133,6 +134,7 @@ export class TenantConfigService {
     this.assertKey(key);
     const tenantId = principal.tenantId!;
     await this.dataSource.transaction(async (manager) => {
+      await assertMayTouchSecret(principal, manager, tenantId, key);
       const result = await manager.getRepository(ConfigEntry).delete({ tenantId, key });
       if (!result.affected) throw notFound('Configuration entry');
       await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'delete' } });
@@ -161,5 +163,18 @@ export class TenantConfigService {
 
   private assertKey(key: string): void {
     if (!CONFIG_KEY.test(key)) throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'key must be 1-128 letters, digits, dots, dashes or underscores');
+  }
+}
+
+/**
+ * A secret entry is changed, turned plain or deleted only with `config:secrets`: `config:write`
+ * alone could otherwise replace a secret with a value of its choosing, or expose where it was
+ * read by overwriting it as plain text. The row is locked until the write commits.
+ */
+async function assertMayTouchSecret(principal: Principal, manager: EntityManager, tenantId: string, key: string): Promise<void> {
+  if (principal.scopes.includes('config:secrets')) return;
+  const [existing]: { secret: boolean }[] = await manager.query('SELECT secret FROM config_entries WHERE tenant_id = $1 AND key = $2 FOR UPDATE', [tenantId, key]);
+  if (existing?.secret) {
+    throw new AppException(HttpStatus.FORBIDDEN, 'CONFIG_SECRETS_REQUIRED', 'This entry is secret: changing or deleting it needs the config:secrets scope');
   }
 }

@@ -201,6 +201,13 @@ export class VerifyKeyDto {
   requiredScopes?: string[];
 }
 
+export class RevokeOwnApiKeyDto {
+  @ApiProperty({ description: 'The full key, or its id' })
+  @IsString()
+  @Length(1, 256)
+  key: string;
+}
+
 export class ReportLeakDto {
   @ApiProperty({ description: 'The full key as found' })
   @IsString()

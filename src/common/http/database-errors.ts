@@ -19,13 +19,33 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 /**
- * PostgreSQL cannot store some text the client sent (a NUL character, in text or in JSON as
- * \u0000): the request is at fault, not the server.
+ * SQLSTATE class 22 ("data exception") means PostgreSQL refused a value the client sent: text
+ * it cannot store (NUL, a lone surrogate escaped into JSON), a number or date out of range, a
+ * string too long. The request is at fault, not the server: 400 with a message saying which.
  */
-const INVALID_TEXT_SQLSTATES = new Set(['22021', '22P05']);
-export function isUnstorableText(error: unknown): boolean {
+const INVALID_CHARACTER_SQLSTATES = new Set(['22021', '22P05']);
+const INVALID_INPUT_MESSAGES: Record<string, string> = {
+  '22001': 'A value in the request is too long',
+  '22003': 'A number in the request is out of range',
+  '22008': 'A date or time in the request is out of range',
+  '22007': 'A date or time in the request is not valid',
+};
+const CHARACTERS_MESSAGE = 'The request contains characters that cannot be stored (such as NUL or a lone surrogate)';
+
+export interface InvalidInput {
+  code: 'INVALID_CHARACTERS' | 'INVALID_INPUT';
+  message: string;
+}
+
+/** The client-facing reading of a data exception, or undefined for any other error. */
+export function invalidInput(error: unknown): InvalidInput | undefined {
   for (let current = error as any, depth = 0; current && depth < 4; current = current.driverError ?? current.cause, depth++) {
-    if (typeof current.code === 'string' && INVALID_TEXT_SQLSTATES.has(current.code)) return true;
+    const code: unknown = current.code;
+    if (typeof code !== 'string' || !code.startsWith('22')) continue;
+    if (INVALID_CHARACTER_SQLSTATES.has(code) || (code === '22P02' && /unicode|surrogate|escape/i.test(String(current.detail ?? current.message ?? '')))) {
+      return { code: 'INVALID_CHARACTERS', message: CHARACTERS_MESSAGE };
+    }
+    return { code: 'INVALID_INPUT', message: INVALID_INPUT_MESSAGES[code] ?? 'A value in the request is not valid input' };
   }
-  return false;
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { isDatabaseUnavailable, isUnstorableText } from './database-errors';
+import { invalidInput, isDatabaseUnavailable } from './database-errors';
 import { isHtmlPage } from './page-paths';
 import { Problem } from './problem';
 
@@ -26,7 +26,7 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       this.logger.error({ requestId: request.id, tenantId, apiKeyId, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
     }
     if (reply.sent) return;
-    if (isHtmlPage(request.url)) return this.page(reply, problem);
+    if (isHtmlPage(request)) return this.page(reply, problem);
     const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retryAfter) reply.header('retry-after', String(retryAfter));
     else if (problem.statusCode === 503) reply.header('retry-after', '5');
@@ -69,9 +69,8 @@ export class ProblemExceptionFilter implements ExceptionFilter {
     if (isDatabaseUnavailable(exception)) {
       return { statusCode: 503, error: STATUS_CODES[503]!, message: 'The service is temporarily unavailable; retry shortly', code: 'DATABASE_UNAVAILABLE', requestId };
     }
-    if (isUnstorableText(exception)) {
-      return { statusCode: 400, error: STATUS_CODES[400]!, message: 'The request contains characters that cannot be stored (such as NUL)', code: 'INVALID_CHARACTERS', requestId };
-    }
+    const invalid = invalidInput(exception);
+    if (invalid) return { statusCode: 400, error: STATUS_CODES[400]!, message: invalid.message, code: invalid.code, requestId };
     return { statusCode: 500, error: STATUS_CODES[500]!, message: 'Internal server error', code: 'INTERNAL_ERROR', requestId };
   }
 }

@@ -1,4 +1,6 @@
 import { HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
+import type { ValidatorOptions } from 'class-validator';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppException } from './problem';
 
 interface FieldError {
@@ -14,9 +16,27 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
+/**
+ * Validators that throw on what they were given instead of answering (validator's isEmail
+ * runs encodeURI, which throws URIError on a lone surrogate; recursion on absurd nesting
+ * throws RangeError) reject the input, as an invalid value would: 400, never 500.
+ */
+class InputSafeValidationPipe extends ValidationPipe {
+  protected override async validate(object: object, options?: ValidatorOptions): Promise<ValidationError[]> {
+    try {
+      return await super.validate(object, options);
+    } catch (error) {
+      if (error instanceof URIError || error instanceof RangeError) {
+        throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'The request contains a value that cannot be validated (such as a lone surrogate)');
+      }
+      throw error;
+    }
+  }
+}
+
 /** Whitelisting validation: unknown properties are refused (400), never silently dropped. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new InputSafeValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
@@ -27,4 +47,63 @@ export function createValidationPipe(): ValidationPipe {
       return new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', details.map((d) => d.messages.join(', ')).join('; ') || 'Invalid request', details);
     },
   });
+}
+
+/** Deepest nesting of objects and arrays a JSON body may have; no request needs more than a few. */
+export const MAX_JSON_DEPTH = 32;
+
+const OPEN = new Set([0x7b, 0x5b]); // { [
+const CLOSE = new Set([0x7d, 0x5d]); // } ]
+
+/**
+ * One pass over the bytes of a JSON body before anything parses it. Finds nesting deeper than
+ * `maxDepth` (validation and transformation recurse per level: thousands deep overflowed their
+ * stack, a 500) and lone surrogate escapes (validators throw on them and PostgreSQL refuses
+ * them in jsonb). Valid UTF-8 cannot hold a lone surrogate, so only `\uXXXX` escapes can.
+ */
+export function checkJsonText(body: Buffer, maxDepth: number): 'too-deep' | 'lone-surrogate' | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === 0x22) inString = false;
+      else if (byte !== 0x5c) continue;
+      else if (body[i + 1] !== 0x75) i++; // \n, \" …: skip the escaped character
+      else {
+        // \uXXXX: a high surrogate must be followed by a low one, a low one never stands alone.
+        const unit = surrogateAt(body, i);
+        if (unit === 'low' || (unit === 'high' && surrogateAt(body, i + 6) !== 'low')) return 'lone-surrogate';
+        i += unit === 'high' ? 11 : 5;
+      }
+    } else if (byte === 0x22) inString = true;
+    else if (OPEN.has(byte) && ++depth > maxDepth) return 'too-deep';
+    else if (CLOSE.has(byte)) depth--;
+  }
+  return undefined;
+}
+
+/** Whether the `\uXXXX` escape at `at` is a high or low UTF-16 surrogate. */
+function surrogateAt(body: Buffer, at: number): 'high' | 'low' | undefined {
+  if (body[at] !== 0x5c || body[at + 1] !== 0x75) return undefined;
+  const unit = Number.parseInt(body.toString('latin1', at + 2, at + 6), 16);
+  if (unit >= 0xd800 && unit <= 0xdbff) return 'high';
+  return unit >= 0xdc00 && unit <= 0xdfff ? 'low' : undefined;
+}
+
+type BodyParserDone = (error: Error | null, body?: unknown) => void;
+
+/** Fastify's own JSON parser (prototype poisoning refused) behind the depth check. */
+export function depthLimitedJsonParser(fastify: FastifyInstance) {
+  const parse = fastify.getDefaultJsonParser('error', 'error');
+  return (request: FastifyRequest, body: Buffer, done: BodyParserDone) => {
+    const problem = checkJsonText(body, MAX_JSON_DEPTH);
+    if (problem === 'too-deep') {
+      return done(new AppException(HttpStatus.BAD_REQUEST, 'JSON_TOO_DEEP', `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`));
+    }
+    if (problem === 'lone-surrogate') {
+      return done(new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CHARACTERS', 'The JSON body contains a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair)'));
+    }
+    parse(request, body as unknown as string, done as never);
+  };
 }

@@ -50,6 +50,8 @@ export class KeyCache {
    * it was before the change, so `set` refuses its result (see `epoch`).
    */
   private invalidations = 0;
+  /** While set, no entry lives longer (changes from other instances may not reach us). */
+  private ttlLimitMs?: number;
 
   constructor(
     private readonly maxEntries = 50_000,
@@ -82,9 +84,14 @@ export class KeyCache {
   set(presented: string, key: CachedKey | null, now: number, epoch: number): void {
     if (this.positiveTtlMs === 0 || epoch !== this.invalidations) return;
     this.delete(presented);
-    this.entries.set(presented, { key, until: now + (key ? this.positiveTtlMs : this.negativeTtlMs), touchedAt: now });
+    const ttl = Math.min(key ? this.positiveTtlMs : this.negativeTtlMs, this.ttlLimitMs ?? Infinity);
+    this.entries.set(presented, { key, until: now + ttl, touchedAt: now });
     if (key) this.keyById.set(key.id, presented);
     while (this.entries.size > this.maxEntries) this.delete(this.entries.keys().next().value!);
+  }
+
+  limitTtl(ms: number | undefined): void {
+    this.ttlLimitMs = ms;
   }
 
   forgetKey(id: string): void {

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { KeyCache } from './key-cache';
+import { DEAF_CACHE_TTL_MS, HEARTBEAT_CHANNEL, ListenerHeartbeat, ListenerState } from './listener-heartbeat';
 
 const CHANNEL = 'keyward_key_changes';
 
@@ -21,6 +22,13 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
   private stopped = false;
   private readonly listeners: ((change: KeyChange | 'all') => void)[] = [];
   private retryTimer?: NodeJS.Timeout;
+  private wasDeaf = false;
+  /** Proves LISTEN hears; while it does not, caches fall back to DEAF_CACHE_TTL_MS. */
+  private readonly heartbeat = new ListenerHeartbeat({
+    send: (payload) => this.dataSource.query('SELECT pg_notify($1, $2)', [HEARTBEAT_CHANNEL, payload]).then(() => undefined),
+    onDeaf: () => this.deafened(),
+    onHearing: () => this.hearingAgain(),
+  });
 
   constructor(
     private readonly dataSource: DataSource,
@@ -30,11 +38,26 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.config.databaseUrl || (this.dataSource.options as { url?: string }).url) await this.listen();
+    if (this.config.databaseUrl || (this.dataSource.options as { url?: string }).url) {
+      await this.listen();
+      this.heartbeat.start();
+    }
+  }
+
+  /** What /ready reports; 'unknown' on the embedded database, which has no other instance. */
+  get listenerState(): ListenerState {
+    return this.heartbeat.state;
+  }
+
+  /** How long cached keys and configuration documents may live now. */
+  get cacheTtlMs(): number {
+    const ttl = this.config.keyCacheTtlSeconds * 1000;
+    return this.heartbeat.state === 'deaf' ? Math.min(ttl, DEAF_CACHE_TTL_MS) : ttl;
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.heartbeat.stop();
     clearTimeout(this.retryTimer);
     await this.listener?.end().catch(() => undefined);
   }
@@ -63,8 +86,25 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
     for (const listener of this.listeners) listener('all');
   }
 
+  private deafened(): void {
+    this.logger.error({
+      msg: 'key change listener hears nothing: its own heartbeat NOTIFY did not come back. Changes made on other instances now reach this one only as cache entries expire (2 s). Behind a transaction-pooling PgBouncer, set DATABASE_LISTEN_URL to a direct connection.',
+    });
+    this.wasDeaf = true;
+    this.cache.limitTtl(DEAF_CACHE_TTL_MS);
+    // What was cached may have missed changes; anything cached from now on expires soon.
+    this.clearAll();
+  }
+
+  private hearingAgain(): void {
+    this.cache.limitTtl(undefined);
+    if (this.wasDeaf) this.logger.warn({ msg: 'key change listener hears its heartbeat again; caches keep their usual lifetime' });
+    this.wasDeaf = false;
+  }
+
   private async listen(): Promise<void> {
-    const url = (this.dataSource.options as { url?: string }).url ?? this.config.databaseUrl;
+    // DATABASE_LISTEN_URL: a direct connection where DATABASE_URL goes through a pooler.
+    const url = this.config.databaseListenUrl ?? (this.dataSource.options as { url?: string }).url;
     const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
     const retry = () => {
       if (this.stopped) return;
@@ -79,6 +119,7 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
       retry();
     });
     client.on('notification', (message) => {
+      if (message.channel === HEARTBEAT_CHANNEL) return this.heartbeat.receive(message.payload);
       try {
         this.apply(JSON.parse(message.payload ?? '{}'));
       } catch {
@@ -88,6 +129,7 @@ export class KeyEventsService implements OnModuleInit, OnApplicationShutdown {
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      await client.query(`LISTEN ${HEARTBEAT_CHANNEL}`);
       this.listener = client;
       this.clearAll();
     } catch (error) {

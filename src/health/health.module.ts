@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { HealthController } from './health.controller';
 
-@Module({ controllers: [HealthController] })
+@Module({ imports: [ApiKeysModule], controllers: [HealthController] })
 export class HealthModule {}

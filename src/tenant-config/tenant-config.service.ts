@@ -24,6 +24,8 @@ export interface ConfigDocument {
 interface CachedDocuments {
   withSecrets: ConfigDocument;
   withoutSecrets: ConfigDocument;
+  /** Epoch ms: a change NOTIFY that never arrived cannot keep a document stale past this. */
+  expiresAt: number;
 }
 
 @Injectable()
@@ -31,8 +33,9 @@ export class TenantConfigService {
   private readonly box: SecretBox;
   /**
    * GET /config is read far more often than configuration changes, so each tenant's document
-   * is built once and kept until a change (here or, through NOTIFY, on another instance):
-   * a promise while it is being built, the documents themselves once built.
+   * is built once and kept until a change (here or, through NOTIFY, on another instance) or
+   * until it is as old as a cached key may be: a promise while it is being built, the
+   * documents themselves once built.
    */
   private readonly documents = new Map<string, CachedDocuments | Promise<CachedDocuments>>();
 
@@ -57,13 +60,14 @@ export class TenantConfigService {
   document(principal: Principal): ConfigDocument | Promise<ConfigDocument> {
     const tenantId = principal.tenantId!;
     let cached = this.documents.get(tenantId);
+    if (cached && !(cached instanceof Promise) && cached.expiresAt <= Date.now()) cached = undefined;
     if (!cached) {
       const building = this.build(tenantId);
       cached = building;
       this.documents.set(tenantId, building);
       building.then(
-        // Unless a change dropped it meanwhile: then it may already be stale.
-        (built) => this.documents.get(tenantId) === building && this.documents.set(tenantId, built),
+        // Unless a change dropped it meanwhile: then it may already be stale. A lifetime of 0 caches nothing.
+        (built) => this.documents.get(tenantId) === building && (this.events.cacheTtlMs > 0 ? this.documents.set(tenantId, built) : this.documents.delete(tenantId)),
         () => this.documents.get(tenantId) === building && this.documents.delete(tenantId),
       );
       if (this.documents.size > 10_000) this.documents.delete(this.documents.keys().next().value!);
@@ -74,6 +78,8 @@ export class TenantConfigService {
   }
 
   private async build(tenantId: string): Promise<CachedDocuments> {
+    // Counted from before the read: the rows read may be that old.
+    const expiresAt = Date.now() + this.events.cacheTtlMs;
     const entries = await this.dataSource.getRepository(ConfigEntry).find({ where: { tenantId }, order: { key: 'ASC' } });
     const withSecrets: Record<string, unknown> = {};
     const withoutSecrets: Record<string, unknown> = {};
@@ -86,7 +92,7 @@ export class TenantConfigService {
       const json = JSON.stringify(body);
       return { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 32)}"` };
     };
-    return { withSecrets: serve(withSecrets), withoutSecrets: serve(withoutSecrets) };
+    return { withSecrets: serve(withSecrets), withoutSecrets: serve(withoutSecrets), expiresAt };
   }
 
   /** Listing for people and tools: secret values masked. */

@@ -3,16 +3,26 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderConfigTable } from '../src/config/config-docs';
 import { configSchema, PLACEHOLDER_SECRETS } from '../src/config/config.schema';
+import { FILE_SECRETS } from '../src/config/secret-files';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Service } from 'kubernetes-models/v1/Service';
 
+
+// npm's own range semantics (semver ships with npm and is installed as a dependency of many packages; untyped).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { satisfies } = require('semver') as { satisfies(version: string, range: string): boolean };
 const root = join(__dirname, '..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
 const SECRET_NAMES = Object.keys(PLACEHOLDER_SECRETS) as (keyof typeof PLACEHOLDER_SECRETS)[];
 
-/** Resolves compose `${VAR:-default}` to its default and `${VAR:?message}` to a sample value. */
+/** Resolves compose `${VAR:-default}` to its default and `${VAR:?message}` to a sample value, innermost first. */
 function interpolate(value: string): string {
-  return value.replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_match, name: string, kind?: string, rest?: string) =>
-    kind === '-' ? rest! : `sample-${name.toLowerCase()}`,
-  );
+  const innermost = /\$\{(\w+)(?::?([-?])([^${}]*))?\}/g;
+  for (let previous = ''; previous !== value; ) {
+    previous = value;
+    value = value.replace(innermost, (_match, name: string, kind?: string, rest?: string) => (kind === '-' ? rest! : `sample-${name.toLowerCase()}`));
+  }
+  return value;
 }
 
 /** A compose `environment:` section, written as a map or as a list of NAME=value. */
@@ -48,7 +58,7 @@ describe('deployment files', () => {
       expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'app']));
     });
 
-    it('points the app at the compose postgres and redis, in production, with every secret required', () => {
+    it('points the app at the compose postgres and redis, in production, and lets .env override each', () => {
       const env = environmentOf(services.app ?? {});
       expect(env.NODE_ENV).toBe('production');
       const database = new URL(interpolate(env.DATABASE_URL ?? ''));
@@ -57,8 +67,37 @@ describe('deployment files', () => {
       const redis = new URL(interpolate(env.REDIS_URL ?? ''));
       expect(redis.protocol).toBe('redis:');
       expect(redis.hostname).toBe('redis');
-      for (const name of SECRET_NAMES) {
-        expect({ name, value: env[name] }).toEqual({ name, value: expect.stringMatching(new RegExp(`^\\$\\{${name}:\\?.+\\}$`)) });
+      // Anything but NODE_ENV passes the .env value through when there is one.
+      for (const [name, value] of Object.entries(env)) {
+        if (name !== 'NODE_ENV') expect({ name, value }).toEqual({ name, value: expect.stringMatching(new RegExp(`^\\$\\{${name}:[-?]`)) });
+      }
+    });
+
+    it('passes every variable of .env to the app (env_file), so none is silently dropped', () => {
+      const envFiles = [services.app?.env_file ?? []].flat().map((entry: string | { path: string }) => (typeof entry === 'string' ? entry : entry.path));
+      expect(envFiles).toContain('.env');
+      // What `environment` sets wins over env_file: only these few, each overridable (above).
+      expect(Object.keys(environmentOf(services.app ?? {})).sort()).toEqual(['DATABASE_URL', 'NODE_ENV', 'PUBLIC_URL', 'REDIS_URL']);
+    });
+
+    it('holds no literal secret and no default database password', () => {
+      const text = read('docker-compose.yml');
+      for (const name of [...SECRET_NAMES, 'METRICS_TOKEN', 'SMTP_URL']) expect(text).not.toMatch(new RegExp(`^\\s*${name}:`, 'm'));
+      expect(environmentOf(services.postgres ?? {}).POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
+      expect(text).not.toMatch(/POSTGRES_PASSWORD:-/);
+      // The app's URL takes its password from the same required variable, not a literal.
+      expect(environmentOf(services.app ?? {}).DATABASE_URL).toMatch(/postgres:\/\/keyward:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\//);
+    });
+
+    it('publishes no fixed host port, so the app can be scaled', () => {
+      const ports = (services.app?.ports ?? []).map(String);
+      expect(ports.length).toBeGreaterThan(0);
+      for (const port of ports) {
+        // A variable whose default is a range (one host port per replica), or no host port at all.
+        expect(port).toMatch(/^(\$\{\w+:-\d+-\d+\}:\d+|\d+)$/);
+      }
+      for (const service of Object.values(services) as { ports?: unknown[] }[]) {
+        for (const port of (service.ports ?? []).map(String)) expect(port).not.toMatch(/^\d+:\d+$/);
       }
     });
 
@@ -142,8 +181,8 @@ describe('deployment files', () => {
       expect(section).toContain('(#first-tenant-user-and-key)');
       expect(section).toContain('http://127.0.0.1:3000/login');
       expect(readme).toContain('## First tenant, user and key');
-      const ports = (parse(read('docker-compose.yml'))?.services?.app?.ports ?? []).map(String);
-      expect(ports).toContain('3000:3000');
+      const ports = (parse(read('docker-compose.yml'))?.services?.app?.ports ?? []).map((port: unknown) => interpolate(String(port)));
+      expect(ports).toContain('3000-3009:3000');
     });
 
     it('documents running several instances and the demo data', () => {
@@ -154,6 +193,60 @@ describe('deployment files', () => {
     it('gives the quick-start and test commands', () => {
       expect(readme).toContain('npm ci && npm start');
       expect(readme).toMatch(/```(?:sh|bash)?\r?\nnpm test\r?\n```/);
+    });
+  });
+
+  describe('deploy/kubernetes', () => {
+    const deployment = parse(read('deploy/kubernetes/deployment.yaml'));
+    const service = parse(read('deploy/kubernetes/service.yaml'));
+    const container = deployment?.spec?.template?.spec?.containers?.[0] ?? {};
+
+    it('is valid against the Kubernetes API schemas', () => {
+      expect(() => new Deployment(deployment).validate()).not.toThrow();
+      expect(() => new Service(service).validate()).not.toThrow();
+      // The validator is real: a wrong type is refused.
+      expect(() => new Deployment({ ...deployment, spec: { ...deployment.spec, replicas: 'three' } }).validate()).toThrow(/replicas/);
+    });
+
+    it('probes /health for liveness and /ready for readiness, and the Service reaches the container port', () => {
+      expect(container.livenessProbe?.httpGet?.path).toBe('/health');
+      expect(container.startupProbe?.httpGet?.path).toBe('/health');
+      expect(container.readinessProbe?.httpGet?.path).toBe('/ready');
+      const portNames = (container.ports ?? []).map((port: { name: string }) => port.name);
+      expect(portNames).toContain(service.spec.ports[0].targetPort);
+      expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
+    });
+
+    it('takes every secret from the mounted Secret through *_FILE, never as a literal value', () => {
+      const env: { name: string; value?: string; valueFrom?: unknown }[] = container.env ?? [];
+      const names = env.map((entry) => entry.name);
+      for (const name of FILE_SECRETS) expect(names).not.toContain(name);
+      for (const name of ['JWT_SECRET', 'KEY_PEPPER', 'CONFIG_ENCRYPTION_KEY', 'DATABASE_URL']) expect(names).toContain(`${name}_FILE`);
+      const mount = (container.volumeMounts ?? []).find((m: { name: string }) => m.name === 'secrets');
+      const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'secrets');
+      expect(volume?.secret?.secretName).toBeTruthy();
+      for (const entry of env.filter((e) => e.name.endsWith('_FILE'))) expect(entry.value!.startsWith(`${mount.mountPath}/`)).toBe(true);
+      for (const entry of env) expect(Object.keys(configSchema.shape)).toContain(entry.name);
+    });
+  });
+
+  describe('Node versions', () => {
+    const declared = JSON.parse(read('package.json')).engines.node as string;
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
+
+    it.each([['20.19.0'], ['24.11.0']])('every locked package accepts Node %s, as package.json promises (no EBADENGINE)', (version) => {
+      expect(satisfies(version, declared)).toBe(true);
+      const refusing = Object.entries(lock.packages)
+        .filter(([, meta]) => meta.engines && !Array.isArray(meta.engines) && meta.engines.node && !satisfies(version, meta.engines.node))
+        .map(([path, meta]) => `${path} wants node ${(meta.engines as { node: string }).node}`);
+      expect(refusing).toEqual([]);
+    });
+
+    it('builds the image on a Node LTS line (even major) that is supported', () => {
+      const images = read('Dockerfile').match(/^FROM\s+node:(\d+)/gm) ?? [];
+      expect(images.length).toBeGreaterThan(0);
+      for (const image of images) expect(Number(image.replace(/\D+/g, ''))).toBeGreaterThanOrEqual(22);
+      for (const image of images) expect(Number(image.replace(/\D+/g, '')) % 2).toBe(0);
     });
   });
 });

@@ -14,6 +14,19 @@ describe('KeyCache', () => {
     expect(cache.get('found', 60_000)).toBeUndefined();
   });
 
+  it('caps every lifetime while a limit is set (a deaf change listener), and lifts it again', () => {
+    let limit: number | undefined = 2_000;
+    const cache = new KeyCache(10, 60_000, 5_000, (ttl) => Math.min(ttl, limit ?? Infinity));
+    cache.set('found', key('k1'), 0, cache.epoch);
+    cache.set('unknown', null, 0, cache.epoch);
+    expect(cache.get('found', 1_999)?.id).toBe('k1');
+    expect(cache.get('found', 2_000)).toBeUndefined();
+    expect(cache.get('unknown', 2_000)).toBeUndefined();
+    limit = undefined;
+    cache.set('found', key('k1'), 0, cache.epoch);
+    expect(cache.get('found', 59_999)?.id).toBe('k1');
+  });
+
   it('refuses a lookup result that started before an invalidation, so a revocation is never undone', () => {
     const cache = new KeyCache();
     const before = cache.epoch;

@@ -46,6 +46,8 @@ export class KeyCache {
     maxEntries = 50_000,
     private readonly positiveTtlMs = 60_000,
     private readonly negativeTtlMs = 5_000,
+    /** Shortens lifetimes while changes from other instances may not arrive (InvalidationBus.cacheTtl). */
+    private readonly capTtl: (ttlMs: number) => number = (ttlMs) => ttlMs,
   ) {
     this.lookups = new BoundedCache(maxEntries, (presented, key) => {
       if (key && this.presentedById.get(key.id) === presented) this.presentedById.delete(key.id);
@@ -64,7 +66,7 @@ export class KeyCache {
 
   set(presented: string, key: CachedKey | null, now: number, epoch: number): void {
     if (this.positiveTtlMs === 0) return;
-    const until = now + (key ? this.positiveTtlMs : this.negativeTtlMs);
+    const until = now + this.capTtl(key ? this.positiveTtlMs : this.negativeTtlMs);
     if (this.lookups.set(presented, key, until, epoch) && key) this.presentedById.set(key.id, presented);
   }
 
@@ -102,7 +104,7 @@ export const KEY_CACHE_PROVIDER: FactoryProvider<KeyCache> = {
   provide: KeyCache,
   inject: [AppConfig, InvalidationBus],
   useFactory: (config: AppConfig, bus: InvalidationBus) => {
-    const cache = new KeyCache(50_000, config.keyCacheTtlSeconds * 1000);
+    const cache = new KeyCache(50_000, config.keyCacheTtlSeconds * 1000, 5_000, (ttlMs) => bus.cacheTtl(ttlMs));
     bus.subscribe((change) => cache.invalidate(change));
     return cache;
   },

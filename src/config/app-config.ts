@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'n
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { configSchema, decodeKey, GENERATED_SECRETS, PLACEHOLDER_SECRETS } from './config.schema';
+import { readSecretFiles } from './secret-files';
 
 /** Validated, typed settings read once at boot. Inject with `AppConfig`. */
 export class AppConfig {
@@ -16,6 +17,8 @@ export class AppConfig {
   readonly trustProxy?: number | string[];
   readonly dataDir: string;
   readonly databaseUrl?: string;
+  /** Where LISTEN connects: DATABASE_LISTEN_URL, else DATABASE_URL. */
+  readonly databaseListenUrl?: string;
   readonly databasePoolSize: number;
   readonly adminToken?: string;
   readonly metricsToken?: string;
@@ -57,10 +60,12 @@ type Env = Record<string, string | undefined>;
  * compose file does not turn into an invalid value.
  */
 export function loadConfig(env: Env = process.env): AppConfig {
-  const input = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== '')) as Record<string, string>;
+  const input = readSecretFiles(given, (message) => new ConfigError(`Invalid configuration: ${message}`));
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
   const raw = parsed.data;
+  if (raw.DATABASE_LISTEN_URL && !raw.DATABASE_URL) throw new ConfigError('Invalid configuration: DATABASE_LISTEN_URL is set but DATABASE_URL is not');
   const isProduction = raw.NODE_ENV === 'production';
   const dataDir = resolve(raw.DATA_DIR);
 
@@ -87,6 +92,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     publicUrl: (raw.PUBLIC_URL ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${raw.PORT}`).replace(/\/+$/, ''),
     dataDir,
     databaseUrl: raw.DATABASE_URL,
+    databaseListenUrl: raw.DATABASE_LISTEN_URL ?? raw.DATABASE_URL,
     databasePoolSize: raw.DATABASE_POOL_SIZE,
     adminToken: secrets.ADMIN_TOKEN,
     metricsToken: raw.METRICS_TOKEN,

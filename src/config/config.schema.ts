@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { secretFileVariables } from './secret-files';
 
 /** Values shipped in .env.example; production refuses to start with any of them. */
 export const PLACEHOLDER_SECRETS = {
@@ -85,6 +86,7 @@ export const configSchema = z.object({
   PUBLIC_URL: url(['http:', 'https:']).optional().describe('External base URL, used in links sent by email; defaults to http://HOST:PORT.'),
   DATA_DIR: z.string().min(1).default('./data').describe('Directory for the embedded database, generated secrets and the mail outbox.'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional().describe('PostgreSQL connection URL; unset means the embedded database in DATA_DIR/pglite.'),
+  DATABASE_LISTEN_URL: url(['postgres:', 'postgresql:']).optional().describe('Direct PostgreSQL connection (not through a transaction-pooling PgBouncer) used only for LISTEN; defaults to DATABASE_URL.'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connection pool size (the embedded database always uses 1).'),
   ADMIN_TOKEN: secret.optional().describe('Operator token for the x-admin-token header (>= 32 characters); unset disables admin routes.'),
   METRICS_TOKEN: secret.optional().describe('Bearer token for GET /metrics (>= 32 characters); unset disables metrics (403 METRICS_DISABLED).'),
@@ -107,6 +109,7 @@ export const configSchema = z.object({
   KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(60).describe('How long a verified API key is cached in memory; 0 turns the cache off. Changes clear it at once.'),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional().describe('Audit events older than this many days are pruned, whole days at a time; unset keeps them forever.'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000).describe('How long shutdown waits for in-flight requests before closing them.'),
+  ...secretFileVariables,
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

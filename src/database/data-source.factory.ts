@@ -5,6 +5,7 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { secureDataDir } from '../config/data-dir';
 import { EmbeddedLock } from './embedded-lock';
 import { ENTITIES } from './entities';
+import { runMigrationsLocked } from './migration-lock';
 import { MIGRATIONS } from '../../migrations';
 
 export interface DatabaseTarget {
@@ -29,6 +30,8 @@ export interface OpenDatabase {
  * gone) rather than wait: waiting for a pooled connection or a new one is bounded by
  * CONNECT_TIMEOUT_MS, a statement by the server's statement_timeout, and a server that does
  * not answer at all by the client's query_timeout. Together at most 5 s.
+ * statement_timeout is set with SET on each new connection, not as a startup parameter:
+ * PgBouncer refuses unknown startup parameters ("unsupported startup parameter").
  */
 const CONNECT_TIMEOUT_MS = 1_500;
 /** The embedded database's one connection is shared by every request: waiting for it is normal. */
@@ -59,7 +62,7 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
       await migrator.close();
       runMigrations = false;
     }
-    const timeouts = target.requestTimeouts === false ? {} : { statement_timeout: STATEMENT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
+    const timeouts = target.requestTimeouts === false ? {} : { query_timeout: QUERY_TIMEOUT_MS, onConnect: setStatementTimeout };
     const dataSource = new DataSource({
       ...common,
       url: target.url,
@@ -69,8 +72,9 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
     } as DataSourceOptions);
     await dataSource.initialize();
     if (target.requestTimeouts !== false) closeConnectionsThatTimeOut(dataSource);
-    if (runMigrations) await dataSource.runMigrations({ transaction: 'each' });
-    return { dataSource, embedded: false, close: () => destroy(dataSource) };
+    const database = { dataSource, embedded: false, close: () => destroy(dataSource) };
+    if (runMigrations) await migrate(database);
+    return database;
   }
 
   const dir = target.embeddedDir ?? 'memory://';
@@ -104,6 +108,25 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
     lock?.release();
     throw error;
   }
+}
+
+/**
+ * pg-pool's onConnect hook: runs before the connection serves anything, and a failure ends
+ * the connection and fails the caller waiting for it (no connection without the timeout).
+ * Behind a transaction-pooling PgBouncer a server connection may serve a client that never
+ * ran this SET: there the role's default (ALTER ROLE ... SET statement_timeout) is the
+ * reliable bound, and query_timeout still bounds every request on the client side.
+ */
+async function setStatementTimeout(client: { query(sql: string): Promise<unknown> }): Promise<void> {
+  await client.query(`SET statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
+}
+
+/**
+ * Applies pending migrations: on PostgreSQL under an advisory lock (replicas share the
+ * database); the embedded database is already single-process through its lock file.
+ */
+export function migrate(database: OpenDatabase) {
+  return database.embedded ? database.dataSource.runMigrations({ transaction: 'each' }) : runMigrationsLocked(database.dataSource);
 }
 
 type PgClient = { query: (...args: unknown[]) => unknown; connection?: { stream?: { destroy(): void } } };

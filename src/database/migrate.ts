@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/app-config';
-import { openDatabase } from './data-source.factory';
+import { migrate, openDatabase } from './data-source.factory';
 import { restrictFileCreationMode, secureDataDir } from '../config/data-dir';
 
 restrictFileCreationMode();
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
   try {
     switch (command) {
       case 'run': {
-        const applied = await dataSource.runMigrations({ transaction: 'each' });
+        const applied = await migrate(database);
         console.log(applied.length ? `applied: ${applied.map((m) => m.name).join(', ')}` : 'no pending migrations');
         return 0;
       }
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
           console.error('usage: migrate generate <PascalCaseName>');
           return 2;
         }
-        await dataSource.runMigrations({ transaction: 'each' });
+        await migrate(database);
         const sql = await dataSource.driver.createSchemaBuilder().log();
         if (sql.upQueries.length === 0) {
           console.log('entities and migrations agree');

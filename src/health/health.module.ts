@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { InvalidationModule } from '../invalidation/invalidation.module';
 import { HealthController } from './health.controller';
 
-@Module({ controllers: [HealthController] })
+@Module({ imports: [InvalidationModule], controllers: [HealthController] })
 export class HealthModule {}

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { DEAF_CACHE_TTL_MS, HEARTBEAT_CHANNEL, ListenerHeartbeat, ListenerState } from './listener-heartbeat';
 
 /**
  * What changed, so in-memory shortcuts built from it must go. The field names are the ones the
@@ -46,8 +47,11 @@ export function parseInvalidation(payload: string | undefined): Invalidation | u
  * The cache-invalidation bus: whoever changes something publishes it (after its transaction
  * has committed), and every in-memory cache subscribes. Delivered at once on this instance and,
  * through PostgreSQL LISTEN/NOTIFY, on every other. While the listening connection is down,
- * changes may be missed: every cache is cleared when it is lost and again when it is back. The
- * embedded database serves one process, so there the bus is local only.
+ * changes may be missed: every cache is cleared when it is lost and again when it is back. A
+ * listener can also go deaf without losing its connection (LISTEN through a transaction-pooling
+ * PgBouncer): a heartbeat NOTIFY that must come back tells, and while it does not, caches keep
+ * entries at most DEAF_CACHE_TTL_MS (`cacheTtl`) and /ready says so. The embedded database
+ * serves one process, so there the bus is local only.
  */
 @Injectable()
 export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
@@ -56,6 +60,12 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
   private connection?: Client;
   private stopped = false;
   private retryTimer?: NodeJS.Timeout;
+  private wasDeaf = false;
+  private readonly heartbeat = new ListenerHeartbeat({
+    send: (payload) => this.dataSource.query('SELECT pg_notify($1, $2)', [HEARTBEAT_CHANNEL, payload]).then(() => undefined),
+    onDeaf: () => this.deafened(),
+    onHearing: () => this.hearingAgain(),
+  });
 
   constructor(
     private readonly dataSource: DataSource,
@@ -63,11 +73,14 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    if (this.databaseUrl) await this.listen();
+    if (!this.databaseUrl) return;
+    await this.listen();
+    this.heartbeat.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.heartbeat.stop();
     clearTimeout(this.retryTimer);
     await this.connection?.end().catch(() => undefined);
   }
@@ -85,6 +98,30 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
       .catch((error) => this.logger.warn({ msg: 'could not notify other instances of a change', err: error }));
   }
 
+  /** What /ready reports; 'unknown' on the embedded database, which has no other instance. */
+  get listenerState(): ListenerState {
+    return this.heartbeat.state;
+  }
+
+  /** How long a cache may keep an entry it would keep `ttlMs`: less while changes from elsewhere are not heard. */
+  cacheTtl(ttlMs: number): number {
+    return this.heartbeat.state === 'deaf' ? Math.min(ttlMs, DEAF_CACHE_TTL_MS) : ttlMs;
+  }
+
+  private deafened(): void {
+    this.logger.error({
+      msg: `the invalidation listener hears nothing: its own heartbeat NOTIFY did not come back. Changes made on other instances now reach this one only as cache entries expire (${DEAF_CACHE_TTL_MS / 1000} s). Behind a transaction-pooling PgBouncer, set DATABASE_LISTEN_URL to a direct connection.`,
+    });
+    this.wasDeaf = true;
+    // What was cached may have missed changes; anything cached from now on expires soon.
+    this.deliver({ kind: 'all' });
+  }
+
+  private hearingAgain(): void {
+    if (this.wasDeaf) this.logger.warn({ msg: 'the invalidation listener hears its heartbeat again; caches keep their usual lifetime' });
+    this.wasDeaf = false;
+  }
+
   private get databaseUrl(): string | undefined {
     return (this.dataSource.options as { url?: string }).url ?? this.config.databaseUrl;
   }
@@ -94,7 +131,8 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5_000 });
+    // DATABASE_LISTEN_URL: a direct connection where DATABASE_URL goes through a pooler.
+    const client = new Client({ connectionString: this.config.databaseListenUrl ?? this.databaseUrl, connectionTimeoutMillis: 5_000 });
     const retry = () => {
       if (this.stopped) return;
       this.connection = undefined;
@@ -108,10 +146,14 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
       retry();
     });
     // A message this release does not understand (or an older one's) may have meant anything.
-    client.on('notification', (message) => this.deliver(parseInvalidation(message.payload) ?? { kind: 'all' }));
+    client.on('notification', (message) => {
+      if (message.channel === HEARTBEAT_CHANNEL) return this.heartbeat.receive(message.payload);
+      this.deliver(parseInvalidation(message.payload) ?? { kind: 'all' });
+    });
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      await client.query(`LISTEN ${HEARTBEAT_CHANNEL}`);
       this.connection = client;
       this.deliver({ kind: 'all' });
     } catch (error) {

@@ -20,10 +20,11 @@ function setUp() {
   const find = jest.fn(() => new Promise<ConfigEntry[]>((resolve) => reads.push({ resolve })));
   const dataSource = { getRepository: () => ({ find }) } as unknown as DataSource;
   let listener: InvalidationListener = () => undefined;
-  const invalidations = { subscribe: (l: InvalidationListener) => (listener = l) } as unknown as InvalidationBus;
-  const config = { configEncryptionKey: randomBytes(32) } as AppConfig;
+  const lifetime = { ms: 60_000 };
+  const invalidations = { subscribe: (l: InvalidationListener) => (listener = l), cacheTtl: (ttl: number) => Math.min(ttl, lifetime.ms) } as unknown as InvalidationBus;
+  const config = { configEncryptionKey: randomBytes(32), keyCacheTtlSeconds: 60 } as AppConfig;
   const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService);
-  return { service, find, reads, changed: () => listener({ kind: 'config', tenantId: TENANT }) };
+  return { service, find, reads, lifetime, changed: () => listener({ kind: 'config', tenantId: TENANT }) };
 }
 
 describe('TenantConfigService.document', () => {
@@ -64,5 +65,36 @@ describe('TenantConfigService.document', () => {
     await expect(service.document(reader)).rejects.toThrow('database unavailable');
     find.mockResolvedValueOnce([entry('region', 'eu')]);
     expect(JSON.parse((await service.document(reader)).json)).toEqual({ region: 'eu' });
+  });
+
+  describe('lifetime', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    it('rebuilds a document once it is as old as a cached key may be, even when no change was heard', async () => {
+      const { service, find, reads, lifetime } = setUp();
+      lifetime.ms = 2_000;
+      const first = service.document(reader);
+      reads[0].resolve([entry('region', 'eu')]);
+      await first;
+      jest.advanceTimersByTime(1_999);
+      expect(service.document(reader)).not.toBeInstanceOf(Promise);
+      jest.advanceTimersByTime(1);
+      const rebuilt = service.document(reader);
+      expect(rebuilt).toBeInstanceOf(Promise);
+      reads[1].resolve([entry('region', 'us')]);
+      expect(JSON.parse((await rebuilt).json)).toEqual({ region: 'us' });
+      expect(find).toHaveBeenCalledTimes(2);
+    });
+
+    it('caches nothing when the key cache is off (lifetime 0)', async () => {
+      const { service, find, reads, lifetime } = setUp();
+      lifetime.ms = 0;
+      const first = service.document(reader);
+      reads[0].resolve([entry('region', 'eu')]);
+      await first;
+      expect(service.document(reader)).toBeInstanceOf(Promise);
+      expect(find).toHaveBeenCalledTimes(2);
+    });
   });
 });

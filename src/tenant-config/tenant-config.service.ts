@@ -41,6 +41,9 @@ export class TenantConfigService {
    */
   private readonly documents = new BoundedCache<CachedDocuments | Promise<CachedDocuments>>(10_000);
 
+  /** A document lives no longer than a cached key: a change NOTIFY that never arrived cannot keep it stale. */
+  private readonly ttlMs: number;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly invalidations: InvalidationBus,
@@ -48,6 +51,7 @@ export class TenantConfigService {
     private readonly audit: AuditService,
   ) {
     this.box = new SecretBox(config.configEncryptionKey);
+    this.ttlMs = config.keyCacheTtlSeconds * 1000;
     invalidations.subscribe((change) => this.invalidate(change));
   }
 
@@ -62,16 +66,19 @@ export class TenantConfigService {
    */
   document(principal: Principal): MaybePromise<ConfigDocument> {
     const tenantId = principal.tenantId!;
-    let cached = this.documents.get(tenantId);
+    const now = Date.now();
+    let cached = this.documents.get(tenantId, now);
     if (!cached) {
+      // Counted from before the read: the rows read may be that old. A lifetime of 0 caches nothing.
+      const until = now + this.invalidations.cacheTtl(this.ttlMs);
       const building = this.build(tenantId);
       cached = building;
-      this.documents.set(tenantId, building, Infinity, this.documents.epoch);
+      this.documents.set(tenantId, building, until, this.documents.epoch);
       // Stored (in place of the promise) unless a change dropped the promise meanwhile: the
       // documents may then already be stale. Another tenant's change does not stop it.
-      const stillBuilding = () => this.documents.get(tenantId) === building;
+      const stillBuilding = () => this.documents.get(tenantId, now) === building;
       building.then(
-        (built) => stillBuilding() && this.documents.set(tenantId, built, Infinity, this.documents.epoch),
+        (built) => stillBuilding() && (until > now ? this.documents.set(tenantId, built, until, this.documents.epoch) : this.documents.invalidate(tenantId)),
         () => stillBuilding() && this.documents.invalidate(tenantId),
       );
     }

@@ -14,7 +14,7 @@ import { keyDenial } from './key-policy';
 import { KeyLookupRepository, KeyLookupRow } from './key-lookup.repository';
 import { KeyUsageService } from './key-usage.service';
 import { KeyDenialsService } from '../audit/key-denials.service';
-import { RateLimitResult, RateLimitService } from '../rate-limit/rate-limit.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { Metrics } from '../metrics/metrics.service';
 
 export type DenialCode =
@@ -57,6 +57,11 @@ const DENIAL_MESSAGE: Record<DenialCode, string> = {
   RATE_LIMITED: 'Too many requests with this API key; retry later',
   QUOTA_EXCEEDED: 'This API key has used up its quota',
 };
+
+/** Where RateLimit-* headers go: a Fastify reply. */
+export interface HeaderSink {
+  header(name: string, value: number): unknown;
+}
 
 /** Why a request may not use a key it presents (undefined: it may), for `refusal`. */
 export interface UseContext {
@@ -154,12 +159,16 @@ export class ApiKeyVerifier {
   /**
    * Spends one use of a key that is allowed to make this request: its rate limit, then (only
    * for keys that have one) its quota; counts the use, or throws the denial (counted).
-   * `onLimit` hears the rate-limit state, for the response headers. Synchronous when the limit
+   * The rate-limit state goes to `headers` (the reply) as RateLimit-* headers. Synchronous when the limit
    * is counted in memory and the key has no quota, as on every cached request without Redis.
    */
-  spend(key: CachedKey, ip?: string, onLimit?: (limit: RateLimitResult) => void): MaybePromise<void> {
-    return then(this.limits.consume(`key:${key.id}`, key.rateLimit.limit, key.rateLimit.windowSeconds), (limit) => {
-      onLimit?.(limit);
+  spend(key: CachedKey, ip?: string, headers?: HeaderSink): MaybePromise<void> {
+    return then(this.limits.consume(key.limitName, key.rateLimit.limit, key.rateLimit.windowSeconds), (limit) => {
+      if (headers) {
+        headers.header('ratelimit-limit', limit.limit);
+        headers.header('ratelimit-remaining', limit.remaining);
+        headers.header('ratelimit-reset', limit.resetSeconds);
+      }
       if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
       if (key.hasQuota) return this.spendQuota(key, ip);
       this.metrics.keyVerified('valid');

@@ -24,11 +24,13 @@ export interface CachedKey {
   hasQuota: boolean;
   /** Built once per cache entry rather than per request; frozen because it is shared. */
   principal: Principal;
+  /** The key's rate-limit counter, named once rather than per request. */
+  limitName: string;
 }
 
-export function withPrincipal(key: Omit<CachedKey, 'principal'>): CachedKey {
+export function withPrincipal(key: Omit<CachedKey, 'principal' | 'limitName'>): CachedKey {
   const principal: Principal = Object.freeze({ kind: 'apiKey', tenantId: key.tenantId, userId: key.userId ?? undefined, apiKeyId: key.id, scopes: Object.freeze([...key.scopes]) as string[] });
-  return { ...key, principal };
+  return { ...key, principal, limitName: `key:${key.id}` };
 }
 
 /**

@@ -50,11 +50,7 @@ export class ApiKeyCredential implements Credential {
   }
 
   meter(request: FastifyRequest, reply: FastifyReply): MaybePromise<void> {
-    return this.verifier.spend(request.apiKey!, request.ip, (limit) => {
-      reply.header('ratelimit-limit', limit.limit);
-      reply.header('ratelimit-remaining', limit.remaining);
-      reply.header('ratelimit-reset', limit.resetSeconds);
-    });
+    return this.verifier.spend(request.apiKey!, request.ip, reply);
   }
 
 }

@@ -47,19 +47,20 @@ const shared = {
  * and start in seconds (`npm run test:unit`). The e2e specs boot the app against a database
  * and some start the built service: their global setup builds dist/ and migrates a template.
  */
-const unit = { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'], testTimeout: 10_000 };
+const unit = { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] };
 const e2e = {
   ...shared,
   displayName: 'e2e',
   testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
-  testTimeout: 60_000,
 };
 
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [unit, e2e],
+  // Jest reads the timeout from the top level only, not from a project.
+  testTimeout: 60_000,
   maxWorkers: process.env.CI ? 2 : '50%',
 };
 // The browser project (jest.browser.config.js) starts from the e2e one.

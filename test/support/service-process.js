@@ -69,25 +69,29 @@ async function startService({ env = {}, entry, prefix, output, logFile, readyTim
   const url = `http://127.0.0.1:${port}`;
   const alive = () => child.exitCode === null && child.signalCode === null;
   const describe = () => (logFile ? `see ${logFile}` : service.output().slice(-3000));
-  let gaveUp = false;
-  const deadline = new Promise((resolve) => setTimeout(resolve, readyTimeoutMs).unref()).then(() => (gaveUp = true));
-  while (!gaveUp) {
-    if (!alive()) throw new Error(`service exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${describe()}`);
-    const status = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) }).then((res) => res.status, () => 0);
-    if (status === 200) {
-      return {
-        url,
-        port,
-        child,
-        logFile,
-        output: service.output,
-        alive,
-        exited,
-        /** Sends `signal` (SIGTERM by default) unless it already ended; resolves with the exit code. */
-        stop: (signal = 'SIGTERM') => (alive() && child.kill(signal), exited),
-      };
+  let timer;
+  const deadline = new Promise((resolve) => (timer = setTimeout(resolve, readyTimeoutMs)));
+  try {
+    for (let gaveUp = false; !gaveUp; ) {
+      if (!alive()) throw new Error(`service exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${describe()}`);
+      const status = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) }).then((res) => res.status, () => 0);
+      if (status === 200) {
+        return {
+          url,
+          port,
+          child,
+          logFile,
+          output: service.output,
+          alive,
+          exited,
+          /** Sends `signal` (SIGTERM by default) unless it already ended; resolves with the exit code. */
+          stop: (signal = 'SIGTERM') => (alive() && child.kill(signal), exited),
+        };
+      }
+      gaveUp = await Promise.race([new Promise((resolve) => setTimeout(() => resolve(false), READY_POLL_MS)), exited.then(() => false), deadline.then(() => true)]);
     }
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, READY_POLL_MS)), exited, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
   child.kill('SIGKILL');
   await exited;

@@ -20,12 +20,11 @@ function esmOnlyPackages() {
 }
 const transformed = [...esmOnlyPackages(), '@electric-sql/pglite', '@fastify/cookie'].map((name) => name.replace(/[.+]/g, '\\$&'));
 
-/** @type {import('jest').Config} */
-module.exports = {
+/** What every project shares: TypeScript and ESM-only packages compiled by @swc/jest. */
+const shared = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/test/browser/'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: {
     '^.+\\.(t|j|mj|cj)s$': [
       '@swc/jest',
@@ -41,8 +40,28 @@ module.exports = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${transformed.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+};
+
+/**
+ * Unit specs beside the code need neither dist/ nor a database, so they have no global setup
+ * and start in seconds (`npm run test:unit`). The e2e specs boot the app against a database
+ * and some start the built service: their global setup builds dist/ and migrates a template.
+ */
+const unit = { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] };
+const e2e = {
+  ...shared,
+  displayName: 'e2e',
+  testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [unit, e2e],
+  // Jest reads the timeout from the top level only, not from a project.
   testTimeout: 60_000,
   maxWorkers: process.env.CI ? 2 : '50%',
 };
+// The browser project (jest.browser.config.js) starts from the e2e one.
+Object.defineProperty(module.exports, 'e2e', { value: e2e, enumerable: false });

@@ -1,12 +1,11 @@
 // Shared pieces of the benchmarks: start the built service as a child process, run autocannon.
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { mkdtempSync } = require('node:fs');
 const { availableParallelism, tmpdir } = require('node:os');
 const { join } = require('node:path');
 const autocannon = require('autocannon');
-const { ensureBuilt } = require('../scripts/build-if-stale');
+const { freePort, startService } = require('../test/support/service-process');
 
-const ROOT = join(__dirname, '..');
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdefghijklmnop';
 
 /**
@@ -25,11 +24,8 @@ let pinnedServer = false;
 
 /** Starts dist/src/main.js on a free port; PostgreSQL when BENCH_DATABASE_URL is set, else embedded. */
 async function startServer(extraEnv = {}) {
-  ensureBuilt({ quiet: true });
   const env = {
-    PATH: process.env.PATH,
     NODE_ENV: 'production',
-    PORT: '0',
     LOG_LEVEL: 'warn',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'keyward-bench-')),
     ADMIN_TOKEN,
@@ -39,35 +35,10 @@ async function startServer(extraEnv = {}) {
     ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}),
     ...extraEnv,
   };
-  // LOG_LEVEL=warn hides the "listening" line, so ask the OS for a free port first.
-  const port = await freePort();
-  env.PORT = String(port);
-  const main = [process.execPath, join(ROOT, 'dist', 'src', 'main.js')];
   // taskset execs node in its own process, so child.pid is the server's.
-  const [command, ...args] = pinnedServer ? ['taskset', '-c', '0', ...main] : main;
-  const child = spawn(command, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/ready`)).ok) return { url, child, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not become ready');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = require('node:net').createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
+  const prefix = pinnedServer ? ['taskset', '-c', '0'] : [];
+  const { url, child, stop } = await startService({ env, prefix, output: 'inherit', readyTimeoutMs: 30_000 });
+  return { url, child, stop: () => stop() };
 }
 
 async function api(url, method, path, body, headers = {}) {

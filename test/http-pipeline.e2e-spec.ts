@@ -194,10 +194,21 @@ describe('request pipeline', () => {
 
   it('finishes an in-flight request before closing', async () => {
     const other = await createTestApp({ imports: [ProbeModule] });
+    // Released only once closing has reached the HTTP server, with the request still in its handler.
+    const adapter = other.app.getHttpAdapter();
+    const closeServer = adapter.close.bind(adapter);
+    let serverClosing!: () => void;
+    const reachedServer = new Promise<void>((resolve) => (serverClosing = resolve));
+    jest.spyOn(adapter, 'close').mockImplementation(() => {
+      const closed = closeServer();
+      serverClosing();
+      return closed;
+    });
+    const arrived = ProbeController.whenSlowArrives();
     const inFlight = other.http.get('/probe/slow').then((res) => res);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await arrived;
     const closing = other.close();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await reachedServer;
     ProbeController.releaseSlow();
     const res = await inFlight;
     await closing;

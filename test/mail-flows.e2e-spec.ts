@@ -9,13 +9,13 @@ import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';
 import { adminHeaders, createTenant, createUser, login, signIn, strongPassword, TestTenant, TestUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
+import { watchMail } from './helpers/mail';
 import { TEST_DATABASE_URL } from './helpers/test-database';
 
 const PUBLIC_URL = 'http://kw.test';
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const unique = () => randomBytes(4).toString('hex');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Received {
   envelopeTo: string[];
@@ -57,13 +57,11 @@ class Inbox {
     return this.received.filter((r) => r.envelopeTo.includes(address.toLowerCase())).map((r) => r.mail);
   }
 
-  /** Mail is sent in the background: waits up to 5 s for the `count`-th message to `address`. */
-  async waitFor(address: string, count = 1): Promise<ParsedMail> {
-    for (const deadline = Date.now() + 5_000; Date.now() < deadline; await sleep(25)) {
-      const mails = this.to(address);
-      if (mails.length >= count) return mails[count - 1];
-    }
-    throw new Error(`no mail #${count} to ${address} within 5 s (got ${this.to(address).length})`);
+  /** The `count`-th message to `address`, once the mail sent so far has been delivered. */
+  nth(address: string, count = 1): ParsedMail {
+    const mails = this.to(address);
+    if (mails.length < count) throw new Error(`no mail #${count} to ${address} (got ${mails.length})`);
+    return mails[count - 1];
   }
 }
 
@@ -94,16 +92,22 @@ describe('mail flows over SMTP', () => {
     await t?.close();
     await inbox.close();
   });
+  let mailer: ReturnType<typeof watchMail>;
+  beforeEach(() => (mailer = watchMail(t.app)));
   afterEach(() => jest.restoreAllMocks());
+  /** Mail goes out in the background: the `count`-th message to `address` once it was delivered. */
+  const received = async (address: string, count = 1) => (await mailer.delivered(), inbox.nth(address, count));
 
   /** Moves the application's clock by `offsetMs` from now on. */
   const moveClock = (offsetMs: number) => jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(Date.now() + offsetMs));
+  /** Back to real time (only the clock: the mail stays watched). */
+  const restoreClock = () => jest.spyOn(t.app.get(Clock), 'now').mockRestore();
 
   const forgot = (email: string) => t.http.post('/auth/password/forgot').send({ email }).expect(202);
 
   async function resetToken(user: TestUser, count = 1): Promise<string> {
     await forgot(user.email);
-    return tokenIn(await inbox.waitFor(user.email, count), 'reset');
+    return tokenIn(await received(user.email, count), 'reset');
   }
 
   describe('forgotten password', () => {
@@ -120,15 +124,15 @@ describe('mail flows over SMTP', () => {
       expect(forUnknown.body).toEqual(forUser.body);
       expect(forInvited.body).toEqual(forUser.body);
 
-      const mail = await inbox.waitFor(user.email);
+      const mail = await received(user.email);
       expect(addressesOf(mail)).toEqual([user.email]);
       expect(mail.from?.text).toContain('no-reply@keyward.local');
       expect(mail.subject).toMatch(/reset/i);
       expect(mail.text).toContain(`${PUBLIC_URL}/reset?token=`);
       tokenIn(mail, 'reset');
 
-      // Give a stray message time to arrive before declaring there is none.
-      await sleep(500);
+      // Everything the three requests sent has arrived: a stray message would be here by now.
+      await mailer.delivered();
       expect(inbox.to(unknown)).toEqual([]);
       expect(inbox.to(invited)).toEqual([]);
       expect(inbox.to(user.email)).toHaveLength(1);
@@ -187,7 +191,7 @@ describe('mail flows over SMTP', () => {
       moveClock(31 * MINUTE);
       const res = await t.http.post('/auth/password/reset').send({ token: expired, newPassword: strongPassword() }).expect(400);
       expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
-      jest.restoreAllMocks();
+      restoreClock();
       await login(t, user.email, user.password);
 
       // Just inside the 30 minutes, a link still works.
@@ -195,7 +199,7 @@ describe('mail flows over SMTP', () => {
       moveClock(29 * MINUTE);
       const newPassword = strongPassword();
       await t.http.post('/auth/password/reset').send({ token: fresh, newPassword }).expect(204);
-      jest.restoreAllMocks();
+      restoreClock();
       await login(t, user.email, newPassword);
     });
 
@@ -245,7 +249,7 @@ describe('mail flows over SMTP', () => {
       const { owner, email, user } = await invite('member');
       expect(user).toEqual({ id: expect.any(String), tenantId: tenant.id, email, role: 'member', status: 'invited', createdAt: expect.any(String), lastLoginAt: null });
 
-      const mail = await inbox.waitFor(email);
+      const mail = await received(email);
       expect(addressesOf(mail)).toEqual([email]);
       expect(mail.subject).toContain(tenant.name);
       expect(mail.text).toContain(`${PUBLIC_URL}/invite?token=`);
@@ -269,7 +273,7 @@ describe('mail flows over SMTP', () => {
 
     it('the invitation expires after 7 days', async () => {
       const { email } = await invite('viewer');
-      const token = tokenIn(await inbox.waitFor(email), 'invite');
+      const token = tokenIn(await received(email), 'invite');
 
       moveClock(7 * DAY + MINUTE);
       const res = await t.http.post('/auth/invitations/accept').send({ token, password: strongPassword() }).expect(400);
@@ -278,7 +282,7 @@ describe('mail flows over SMTP', () => {
       moveClock(7 * DAY - MINUTE);
       const password = strongPassword();
       await t.http.post('/auth/invitations/accept').send({ token, password }).expect(204);
-      jest.restoreAllMocks();
+      restoreClock();
       await login(t, email, password);
     });
   });
@@ -286,23 +290,22 @@ describe('mail flows over SMTP', () => {
 
 describe('mail without SMTP_URL', () => {
   let t: TestApp;
+  let mailer: ReturnType<typeof watchMail>;
   beforeAll(async () => {
     t = await createTestApp({ env: { PUBLIC_URL } });
+    mailer = watchMail(t.app);
   });
   afterAll(() => t?.close());
 
   const outbox = () => join(t.config.dataDir, 'outbox');
 
-  /** Waits up to 5 s for the outbox to hold `count` messages; returns the newest. */
+  /** Once the mail sent so far is written: the outbox's `count`-th message. */
   async function waitForOutbox(count: number): Promise<{ file: string; mail: ParsedMail }> {
-    for (const deadline = Date.now() + 5_000; Date.now() < deadline; await sleep(25)) {
-      const files = existsSync(outbox()) ? readdirSync(outbox()).filter((name) => name.endsWith('.eml')).sort() : [];
-      if (files.length >= count) {
-        const file = join(outbox(), files[count - 1]);
-        return { file, mail: await simpleParser(readFileSync(file)) };
-      }
-    }
-    throw new Error(`outbox did not get message #${count} within 5 s`);
+    await mailer.delivered();
+    const files = existsSync(outbox()) ? readdirSync(outbox()).filter((name) => name.endsWith('.eml')).sort() : [];
+    if (files.length < count) throw new Error(`the outbox holds ${files.length} messages, not ${count}`);
+    const file = join(outbox(), files[count - 1]);
+    return { file, mail: await simpleParser(readFileSync(file)) };
   }
 
   it('writes each message as a private .eml file, and no log line carries its link', async () => {

@@ -24,6 +24,12 @@ class ProbeBody {
 @Controller('probe')
 export class ProbeController {
   static releaseSlow: () => void = () => undefined;
+  private static slowArrived: () => void = () => undefined;
+
+  /** Resolves once the next request to /probe/slow is waiting in its handler. */
+  static whenSlowArrives(): Promise<void> {
+    return new Promise((resolve) => (ProbeController.slowArrived = resolve));
+  }
 
   @Post('echo')
   @Public()
@@ -85,7 +91,9 @@ export class ProbeController {
   @Get('slow')
   @Public()
   async slow() {
-    await new Promise<void>((resolve) => (ProbeController.releaseSlow = resolve));
+    const released = new Promise<void>((resolve) => (ProbeController.releaseSlow = resolve));
+    ProbeController.slowArrived();
+    await released;
     return { slow: 'done' };
   }
 }

@@ -1,10 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { EventEmitter, once } from 'node:events';
+import { createServer } from 'node:net';
 import request, { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { SCOPES } from '../src/common/auth/scopes';
 import { Clock } from '../src/common/clock';
+import { RateLimitService } from '../src/rate-limit/rate-limit.service';
 import { adminHeaders, createTenant } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
@@ -13,7 +15,6 @@ const DAY = 86_400_000;
 const withKey = (key: string) => ({ 'x-api-key': key });
 const outcome = (res: Response): string => (res.status < 300 ? String(res.status) : `${res.status} ${res.body?.code}`);
 const count = (outcomes: string[]) => outcomes.reduce<Record<string, number>>((acc, o) => ((acc[o] = (acc[o] ?? 0) + 1), acc), {});
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Instances of one deployment share their secrets (the pepper makes the same key hash alike). */
 const SHARED_SECRETS = {
@@ -249,24 +250,22 @@ describe('rate limits shared through Redis', () => {
 
     it('falls back to per-instance limits: still limited, never a 500, logged once', async () => {
       const port = await freePort();
-      redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      for (let i = 0; i < 50; i++) {
-        await sleep(100);
-        const up = await new Promise<boolean>((resolve) => {
-          const socket = connect(port, '127.0.0.1');
-          socket.on('connect', () => (socket.destroy(), resolve(true))).on('error', () => resolve(false));
-        });
-        if (up) break;
-      }
+      redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        let said = '';
+        redis!.stdout!.on('data', (chunk: Buffer) => (said += chunk) && /Ready to accept connections/.test(said) && resolve());
+        redis!.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${said}`)));
+      });
       const { a, b, key } = await twoInstances(`redis://127.0.0.1:${port}`, `kwtest-${randomBytes(6).toString('hex')}`, { limit: 4, windowSeconds: 60 });
       apps.push(a, b);
       const use = async (app: TestApp) => outcome(await app.http.get('/config').set(withKey(key.apiKey)));
       // Shared while Redis is up: 2 on A and 2 on B use the one limit of 4.
       expect([await use(a), await use(b), await use(a), await use(b), await use(a)]).toEqual(['200', '200', '200', '200', '429 RATE_LIMITED']);
 
+      // Both instances have failed to reach Redis again (what makes them fall back) before the next request.
+      const lost = [a, b].map((app) => once((app.app.get(RateLimitService) as unknown as { redis: EventEmitter }).redis, 'error'));
       redis.kill('SIGKILL');
-      await new Promise((resolve) => redis!.once('exit', resolve));
-      await sleep(200);
+      await Promise.all(lost);
       // Each instance now counts alone, in memory: 4 more on each, then refused; nothing unlimited, no 500.
       const onA: string[] = [];
       const onB: string[] = [];

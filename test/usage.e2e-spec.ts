@@ -5,13 +5,13 @@ import { ApiKeyVerifier } from '../src/api-keys/api-key-verifier.service';
 import { KeyUsageService } from '../src/api-keys/key-usage.service';
 import { SCOPES } from '../src/common/auth/scopes';
 import { adminHeaders, createTenant, tenantWithRoles } from './helpers/identity';
+import { watchMail } from './helpers/mail';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 type Body = Record<string, unknown>;
 const HOUR = 3_600_000;
 const withKey = (key: string) => ({ 'x-api-key': key });
 const outcome = (res: Response): string => (res.status < 300 ? String(res.status) : `${res.status} ${res.body?.code}`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function adminKey(t: TestApp, tenantId: string, body: Body = {}): Promise<{ id: string; apiKey: string }> {
   const res = await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, ...body });
@@ -103,6 +103,7 @@ describe('leaked-key report', () => {
   }
 
   it('revokes a valid key at once and mails its owner and the tenant admins; answers alike for any key; 5 reports a minute', async () => {
+    const mailer = watchMail(t.app);
     const main = await tenantWithRoles(t);
     const key = await adminKey(t, main.tenant.id, { userId: main.member.id, name: 'laptop' });
     await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200);
@@ -117,7 +118,7 @@ describe('leaked-key report', () => {
       expect.objectContaining({ actor: { type: 'system', id: null }, target: { type: 'api_key', id: key.id }, reason: 'LEAK_REPORTED', metadata: { source: 'https://paste.example/abc' } }),
     ]);
 
-    for (let i = 0; i < 50 && recipients().length < 3; i++) await sleep(100);
+    await mailer.delivered();
     expect(recipients().sort()).toEqual([main.owner.email, main.admin.email, main.member.email].sort());
     const mail = readFileSync(join(t.config.dataDir, 'outbox', readdirSync(join(t.config.dataDir, 'outbox'))[0]), 'utf8');
     expect(mail).toContain('laptop');

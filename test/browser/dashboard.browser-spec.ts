@@ -15,8 +15,10 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 describe('dashboard in a browser', () => {
   let t: TestApp;
   let browser: Browser;
+  let tenantId: string;
   let owner: TestUser;
   let viewer: TestUser;
+  /** Each test has a browser context of its own: no cookie or storage carries over. */
   let context: BrowserContext;
   let page: Page;
   /** Every page checked so far (headers, accessibility, screenshot). */
@@ -25,13 +27,18 @@ describe('dashboard in a browser', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     t = await createTestApp({ listen: true });
-    const tenant = await createTenant(t, 'Acme Robotics');
-    owner = await createUser(t, tenant.id, 'owner');
-    viewer = await createUser(t, tenant.id, 'viewer');
+    tenantId = (await createTenant(t, 'Acme Robotics')).id;
+    owner = await createUser(t, tenantId, 'owner');
+    viewer = await createUser(t, tenantId, 'viewer');
     if (!existsSync(CHROMIUM)) throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
+  });
+  afterEach(async () => {
+    await context?.close();
   });
   afterAll(async () => {
     await browser?.close();
@@ -106,6 +113,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('creates a key shown once, which works until it is revoked in the page', async () => {
+    await signIn(page, owner);
     await visit('/dashboard/keys/new', 'key-new');
     const { id, key } = await createKey('deploy bot');
     expect(key).toMatch(/^kw_[0-9A-Za-z]{49}$/);
@@ -136,6 +144,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('rotates a key: the new one works, the old one stops when no grace is chosen', async () => {
+    await signIn(page, owner);
     const { id, key: oldKey } = await createKey('rotating bot');
     await page.goto(url(`/dashboard/keys/${id}`));
     await page.getByLabel('Old key keeps working for').selectOption('0');
@@ -148,6 +157,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('refuses a form posted from a page on another origin, and nothing changes', async () => {
+    await signIn(page, owner);
     const { id, key } = await createKey('target of a forged form');
     const attacker = await serve(`<!doctype html><html><body>
       <form id="f" method="post" action="${url(`/dashboard/keys/${id}/revoke`)}"><input type="hidden" name="x" value="1"></form>
@@ -165,7 +175,8 @@ describe('dashboard in a browser', () => {
   });
 
   it('lists sessions and signs out the others', async () => {
-    const other = await context.browser()!.newContext();
+    await signIn(page, owner);
+    const other = await browser.newContext();
     const otherPage = await other.newPage();
     await signIn(otherPage, owner);
     await visit('/dashboard/sessions', 'sessions');
@@ -176,6 +187,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('shows the users and configuration pages to an owner', async () => {
+    await signIn(page, owner);
     await visit('/dashboard/users', 'users');
     await page.goto(url('/dashboard/config'));
     await page.getByLabel('Key', { exact: true }).fill('feature.flag');
@@ -197,6 +209,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('shows the overview chart and recent events, and the audit log with its chain check', async () => {
+    await signIn(page, owner);
     await visit('/dashboard', 'overview-activity');
     expect(await page.getByRole('img', { name: /last 7 days/ }).count()).toBe(1);
     await expectText(page, 'Recent audit events');
@@ -211,9 +224,12 @@ describe('dashboard in a browser', () => {
   });
 
   it('changes the password, then signs out; the old cookie is refused', async () => {
+    // A user of its own, so the owner's password stays what the other tests sign in with.
+    const changer = await createUser(t, tenantId, 'owner');
+    await signIn(page, changer);
     await visit('/dashboard/account', 'account');
     const newPassword = 'copper meadow 42 drifting kites';
-    await page.getByLabel('Current password').fill(owner.password);
+    await page.getByLabel('Current password').fill(changer.password);
     await page.getByLabel('New password', { exact: true }).fill(newPassword);
     await page.getByLabel('New password again').fill(newPassword);
     await Promise.all([page.waitForURL(/flash=password-changed/), page.getByRole('button', { name: 'Change the password' }).click()]);
@@ -227,22 +243,19 @@ describe('dashboard in a browser', () => {
     await page.goto(url('/dashboard'));
     expect(page.url()).toBe(url('/login'));
 
-    await signIn(page, { email: owner.email, password: newPassword });
+    await signIn(page, { email: changer.email, password: newPassword });
   });
 
   it('gives a viewer no link to, and a 403 page for, what the role may not see', async () => {
-    const viewerContext = await browser.newContext();
-    const viewerPage = await viewerContext.newPage();
-    await signIn(viewerPage, viewer);
-    expect(await viewerPage.getByRole('link', { name: 'Users' }).count()).toBe(0);
-    expect(await viewerPage.getByRole('link', { name: 'Configuration' }).count()).toBe(0);
-    await visit('/dashboard/users', 'viewer-users-403', 403, viewerPage);
-    await visit('/dashboard/config', 'viewer-config-403', 403, viewerPage);
-    await visit('/dashboard/keys/new', 'viewer-key-new-403', 403, viewerPage);
-    await visit('/dashboard/audit', 'viewer-audit-403', 403, viewerPage);
-    expect(await viewerPage.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
-    await visit('/dashboard/keys', 'viewer-keys', 200, viewerPage);
-    await viewerContext.close();
+    await signIn(page, viewer);
+    expect(await page.getByRole('link', { name: 'Users' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Configuration' }).count()).toBe(0);
+    await visit('/dashboard/users', 'viewer-users-403', 403);
+    await visit('/dashboard/config', 'viewer-config-403', 403);
+    await visit('/dashboard/keys/new', 'viewer-key-new-403', 403);
+    await visit('/dashboard/audit', 'viewer-audit-403', 403);
+    expect(await page.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
+    await visit('/dashboard/keys', 'viewer-keys', 200);
   });
 
   it('checked every page', () => {

@@ -59,3 +59,17 @@ export async function sharedDatabase(): Promise<{ reuseDatabase: { name?: string
   const dir = mkdtempSync(join(tmpdir(), 'keyward-shared-'));
   return { reuseDatabase: { embeddedDir: join(dir, 'pglite') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Suites that only make sense on one kind of database. On the other kind they are shown as
+ * skipped, with the reason in their name, rather than missing; CI runs both kinds.
+ */
+export function describeOnPostgres(name: string, body: () => void): void {
+  if (TEST_DATABASE_URL) describe(name, body);
+  else describe.skip(`${name} [PostgreSQL only: runs when TEST_DATABASE_URL is set]`, body);
+}
+
+export function describeOnEmbedded(name: string, body: () => void): void {
+  if (TEST_DATABASE_URL) describe.skip(`${name} [embedded database only: runs when TEST_DATABASE_URL is unset]`, body);
+  else describe(name, body);
+}

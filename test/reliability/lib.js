@@ -4,10 +4,8 @@ const { execFileSync, spawn } = require('node:child_process');
 const { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { ensureBuilt } = require('../../scripts/build-if-stale');
-const { freePort } = require('../../bench/lib');
+const { freePort, startService: startProcess } = require('../support/service-process');
 
-const ROOT = join(__dirname, '..', '..');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const ADMIN_TOKEN = 'reliability-admin-token-0123456789abcdefghij';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -76,45 +74,22 @@ const gid = (name) => Number(execFileSync('id', ['-g', name], { encoding: 'utf8'
 
 /** Starts dist/src/main.js on a free port (production mode); its output is kept for inspection. */
 async function startService(env = {}) {
-  ensureBuilt({ quiet: true });
-  const port = await freePort();
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'keyward-rel-'));
-  const childEnv = {
-    PATH: process.env.PATH,
-    ...(process.env.NODE_PATH ? { NODE_PATH: process.env.NODE_PATH } : {}),
-    NODE_ENV: 'production',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    DATA_DIR: dataDir,
-    ADMIN_TOKEN,
-    JWT_SECRET: 'reliability-jwt-secret-0123456789abcdefghij',
-    KEY_PEPPER: 'reliability-key-pepper-0123456789abcdefghij',
-    CONFIG_ENCRYPTION_KEY: 'cd'.repeat(32),
-    ...env,
-  };
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output}`);
-    if ((await request(url, 'GET', '/ready')).status === 200) {
-      const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
-      return {
-        url,
-        child,
-        dataDir,
-        output: () => output,
-        alive: () => child.exitCode === null && child.signalCode === null,
-        stop: (signal = 'SIGTERM') => (child.exitCode === null && child.signalCode === null && child.kill(signal), exited),
-      };
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`service did not become ready:\n${output}`);
+  const service = await startProcess({
+    env: {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir,
+      ADMIN_TOKEN,
+      JWT_SECRET: 'reliability-jwt-secret-0123456789abcdefghij',
+      KEY_PEPPER: 'reliability-key-pepper-0123456789abcdefghij',
+      CONFIG_ENCRYPTION_KEY: 'cd'.repeat(32),
+      ...env,
+    },
+    readyTimeoutMs: 60_000,
+  });
+  return { url: service.url, child: service.child, dataDir, output: service.output, alive: service.alive, stop: service.stop };
 }
 
 /** One HTTP request; never throws: a network error is status 0. Records the time taken. */

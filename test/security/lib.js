@@ -2,13 +2,12 @@
 // PostgreSQL database, a small HTTP client that can pick its source address, seeding, and
 // the record of every secret the run used (for the leak scan).
 const { spawn, spawnSync } = require('node:child_process');
-const { createWriteStream, mkdtempSync, readdirSync, readFileSync } = require('node:fs');
+const { mkdtempSync, readdirSync, readFileSync } = require('node:fs');
 const { request } = require('node:http');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { ensureBuilt } = require('../../scripts/build-if-stale');
-const { freePort } = require('../../bench/lib');
+const { startService: startProcess } = require('../support/service-process');
 
 const ROOT = join(__dirname, '..', '..');
 const PG_BASE = process.env.SECURITY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
@@ -52,32 +51,13 @@ function createDatabase() {
 
 /** Starts dist/src/main.js; all of its output goes to `<workDir>/<name>.log`. */
 async function startService(name, env) {
-  ensureBuilt({ quiet: true });
-  const port = await freePort();
   const logFile = join(workDir, `${name}.log`);
-  const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_PATH ? { NODE_PATH: process.env.NODE_PATH } : {}), ...baseEnv, PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) break;
-    try {
-      if ((await fetch(`${url}/ready`)).ok) {
-        return { url, port, child, logFile, stop: () => (child.exitCode === null && child.kill('SIGTERM'), exited.then(() => new Promise((r) => log.end(r)))) };
-      }
-    } catch {
-      /* not up yet */
-    }
-    await sleep(100);
+  try {
+    const service = await startProcess({ env: { ...baseEnv, ...env }, logFile, readyTimeoutMs: 60_000 });
+    return { url: service.url, port: service.port, child: service.child, logFile, stop: () => service.stop() };
+  } catch (error) {
+    throw new Error(`service ${name} did not become ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`, { cause: error });
   }
-  child.kill('SIGKILL');
-  throw new Error(`service ${name} did not become ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -87,7 +87,7 @@ describe('TenantConfigService.document', () => {
       expect(find).toHaveBeenCalledTimes(2);
     });
 
-    it('caches nothing when the key cache is off (lifetime 0)', async () => {
+    it('caches nothing while its lifetime is 0', async () => {
       const { service, find, reads, lifetime } = setUp();
       lifetime.ms = 0;
       const first = service.document(reader);

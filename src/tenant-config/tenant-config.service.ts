@@ -51,7 +51,8 @@ export class TenantConfigService {
     private readonly audit: AuditService,
   ) {
     this.box = new SecretBox(config.configEncryptionKey);
-    this.ttlMs = config.keyCacheTtlSeconds * 1000;
+    // The key cache may be off (0) to measure or debug key lookups; documents still live their minute.
+    this.ttlMs = (config.keyCacheTtlSeconds || 60) * 1000;
     invalidations.subscribe((change) => this.invalidate(change));
   }
 

@@ -4,7 +4,12 @@ interface Entry<V> {
   value: V;
   /** Epoch milliseconds after which the entry is not served; Infinity for "until invalidated". */
   until: number;
+  /** When a hit last moved the entry to the young end. */
+  touchedAt: number;
 }
+
+/** A hit moves its entry to the young end at most this often: reordering on every hit costs. */
+const TOUCH_INTERVAL_MS = 1_000;
 
 /** Pass to every lru-cache `get` on a hot path: it would otherwise allocate an empty options object per call. */
 export const READ = Object.freeze({});
@@ -27,11 +32,16 @@ export class BoundedCache<V> {
 
   /** `now` may be left out where entries are stored until changed (`until` = Infinity). */
   get(key: string, now = 0): V | undefined {
-    const entry = this.lru.get(key, READ);
+    const entry = this.lru.peek(key, READ);
     if (entry === undefined) return undefined;
     if (entry.until <= now) {
       this.lru.delete(key);
       return undefined;
+    }
+    // Without a clock every hit counts as recent use.
+    if (now === 0 || now - entry.touchedAt >= TOUCH_INTERVAL_MS) {
+      entry.touchedAt = now;
+      this.lru.get(key, READ);
     }
     return entry.value;
   }
@@ -44,7 +54,7 @@ export class BoundedCache<V> {
   /** Stores unless an invalidation happened since `epoch` was read; true when stored. */
   set(key: string, value: V, until: number, epoch: number): boolean {
     if (epoch !== this.invalidations) return false;
-    this.lru.set(key, { value, until });
+    this.lru.set(key, { value, until, touchedAt: 0 });
     return true;
   }
 

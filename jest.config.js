@@ -18,7 +18,9 @@ function esmOnlyPackages() {
     }
   });
 }
-const transformed = [...esmOnlyPackages(), '@electric-sql/pglite', '@fastify/cookie'].map((name) => name.replace(/[.+]/g, '\\$&'));
+const transformed = [...esmOnlyPackages(), '@electric-sql/pglite', '@fastify/cookie'].map((name) =>
+  name.replace(/[.+]/g, '\\$&'),
+);
 
 /** What every project shares: TypeScript and ESM-only packages compiled by @swc/jest. */
 const shared = {

@@ -5,7 +5,9 @@ const { join } = require('node:path');
 
 const only = process.argv[2];
 let failed = false;
-for (const file of readdirSync(__dirname).filter((name) => name.endsWith('.bench.js') && (!only || name.includes(only)))) {
+for (const file of readdirSync(__dirname).filter(
+  (name) => name.endsWith('.bench.js') && (!only || name.includes(only)),
+)) {
   console.log(`\n=== ${file}`);
   const result = spawnSync(process.execPath, [join(__dirname, file)], { stdio: 'inherit' });
   if (result.status !== 0) failed = true;

@@ -43,12 +43,27 @@ async function main() {
   const { ApiKeysService } = require('../dist/src/api-keys/api-keys.service');
   const { TenantsService } = require('../dist/src/tenants/tenants.service');
   const dataDir = mkdtempSync(join(tmpdir(), 'keyward-bench-'));
-  const config = loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, LOG_LEVEL: 'warn', JWT_SECRET: 'bench-jwt-secret-0123456789abcdefghijklmnop', KEY_PEPPER: 'bench-key-pepper-0123456789abcdefghijklmnop', CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32) });
-  const app = await createApp(config, { logger: createLogger({ level: 'warn' }), database: { embeddedDir: 'memory://' } });
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    JWT_SECRET: 'bench-jwt-secret-0123456789abcdefghijklmnop',
+    KEY_PEPPER: 'bench-key-pepper-0123456789abcdefghijklmnop',
+    CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32),
+  });
+  const app = await createApp(config, {
+    logger: createLogger({ level: 'warn' }),
+    database: { embeddedDir: 'memory://' },
+  });
   await app.init();
   try {
     const tenant = await app.get(TenantsService).create({ name: 'Bench' });
-    const { apiKey } = await app.get(ApiKeysService).adminCreate({ tenantId: tenant.id, name: 'bench', scopes: ['config:read'], rateLimit: { limit: 1_000_000_000, windowSeconds: 1 } });
+    const { apiKey } = await app.get(ApiKeysService).adminCreate({
+      tenantId: tenant.id,
+      name: 'bench',
+      scopes: ['config:read'],
+      rateLimit: { limit: 1_000_000_000, windowSeconds: 1 },
+    });
     const verifier = app.get(ApiKeyVerifier);
     const format = verifier.format;
 
@@ -57,25 +72,39 @@ async function main() {
     const rows = [
       { step: 'verify(), cache hit (whole hot path)', 'µs/call': hit.toFixed(2) },
       { step: '  shape check (regex)', 'µs/call': microsPerCall(200_000, () => format.hasShape(apiKey)).toFixed(2) },
-      { step: '  checksum (CRC-32), misses only', 'µs/call': microsPerCall(200_000, () => format.checksumMatches(apiKey)).toFixed(2) },
-      { step: '  HMAC-SHA256 with the pepper, misses only', 'µs/call': microsPerCall(200_000, () => format.hash(apiKey)).toFixed(2) },
+      {
+        step: '  checksum (CRC-32), misses only',
+        'µs/call': microsPerCall(200_000, () => format.checksumMatches(apiKey)).toFixed(2),
+      },
+      {
+        step: '  HMAC-SHA256 with the pepper, misses only',
+        'µs/call': microsPerCall(200_000, () => format.hash(apiKey)).toFixed(2),
+      },
     ];
     // What a key request pays on top of verify(): the rate limit and the usage count.
     // Without Redis and without a quota, a cached key is admitted with no promise at all.
-    if (verifier.authenticate(apiKey, '127.0.0.1') instanceof Promise) throw new Error('a cached key did not authenticate synchronously');
+    if (verifier.authenticate(apiKey, '127.0.0.1') instanceof Promise)
+      throw new Error('a cached key did not authenticate synchronously');
     const authenticate = microsPerCall(100_000, () => verifier.authenticate(apiKey, '127.0.0.1'));
     rows.push({ step: 'authenticate(): verify + rate limit + usage count', 'µs/call': authenticate.toFixed(2) });
     const limitsAndUsage = authenticate - hit;
     rows.push({ step: '  of which rate limit + usage count', 'µs/call': limitsAndUsage.toFixed(2) });
     // A miss: drop the cache before every call, so each one runs the indexed lookup.
     const keyCache = app.get(require('../dist/src/api-keys/key-cache').KeyCache);
-    const miss = await microsPerAsyncCall(2_000, () => (keyCache.clear(), verifier.verify(apiKey, { ip: '127.0.0.1' })));
+    const miss = await microsPerAsyncCall(
+      2_000,
+      () => (keyCache.clear(), verifier.verify(apiKey, { ip: '127.0.0.1' })),
+    );
     rows.push({ step: 'verify(), cache miss (embedded database lookup)', 'µs/call': miss.toFixed(2) });
     console.log(`median of ${ROUNDS} rounds each, in-process (no HTTP)`);
     console.table(rows);
     const pass = hit <= HIT_TARGET_MICROS && limitsAndUsage <= LIMITS_TARGET_MICROS;
-    console.log(`${hit <= HIT_TARGET_MICROS ? 'PASS' : 'FAIL'}  a cache hit costs ≤ ${HIT_TARGET_MICROS} µs: ${hit.toFixed(2)} µs`);
-    console.log(`${limitsAndUsage <= LIMITS_TARGET_MICROS ? 'PASS' : 'FAIL'}  rate limit + usage count ≤ ${LIMITS_TARGET_MICROS} µs (10% of a ~45 µs authenticated request): ${limitsAndUsage.toFixed(2)} µs`);
+    console.log(
+      `${hit <= HIT_TARGET_MICROS ? 'PASS' : 'FAIL'}  a cache hit costs ≤ ${HIT_TARGET_MICROS} µs: ${hit.toFixed(2)} µs`,
+    );
+    console.log(
+      `${limitsAndUsage <= LIMITS_TARGET_MICROS ? 'PASS' : 'FAIL'}  rate limit + usage count ≤ ${LIMITS_TARGET_MICROS} µs (10% of a ~45 µs authenticated request): ${limitsAndUsage.toFixed(2)} µs`,
+    );
     process.exitCode = pass ? 0 : 1;
   } finally {
     await app.close();

@@ -37,19 +37,30 @@ async function withClient(url, work) {
 
 /** BENCH_DATABASE_URL as given, or a database of our own that `drop` removes. */
 async function prepareDatabase() {
-  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, owned: false, drop: async () => undefined };
+  if (process.env.BENCH_DATABASE_URL)
+    return { url: process.env.BENCH_DATABASE_URL, owned: false, drop: async () => undefined };
   const name = `keyward_bench_${process.pid}`;
   await withClient(LOCAL_SERVER, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(LOCAL_SERVER);
   url.pathname = `/${name}`;
-  return { url: url.toString(), owned: true, drop: () => withClient(LOCAL_SERVER, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) };
+  return {
+    url: url.toString(),
+    owned: true,
+    drop: () => withClient(LOCAL_SERVER, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+  };
 }
 
 /** Adds bulk keys straight into the table until the tenant has `target` keys in all. */
 async function growKeys(url, tenantId, target) {
   return withClient(url, async (client) => {
-    const [{ count }] = (await client.query('SELECT count(*)::int AS count FROM api_keys WHERE tenant_id = $1', [tenantId])).rows;
-    const [{ bulk }] = (await client.query("SELECT count(*)::int AS bulk FROM api_keys WHERE tenant_id = $1 AND hint = 'kw_bulk'", [tenantId])).rows;
+    const [{ count }] = (
+      await client.query('SELECT count(*)::int AS count FROM api_keys WHERE tenant_id = $1', [tenantId])
+    ).rows;
+    const [{ bulk }] = (
+      await client.query("SELECT count(*)::int AS bulk FROM api_keys WHERE tenant_id = $1 AND hint = 'kw_bulk'", [
+        tenantId,
+      ])
+    ).rows;
     const started = Date.now();
     if (count < target) {
       // Bulk rows are numbered on from the ones already there; no real key can match their hashes.
@@ -63,8 +74,12 @@ async function growKeys(url, tenantId, target) {
     // checkpointer do not work through the new rows during the measurements.
     await client.query('VACUUM (ANALYZE) api_keys');
     await client.query('CHECKPOINT').catch(() => undefined);
-    const [{ total }] = (await client.query('SELECT count(*)::int AS total FROM api_keys WHERE tenant_id = $1', [tenantId])).rows;
-    console.log(`tenant has ${total} keys (bulk insert, VACUUM ANALYZE: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    const [{ total }] = (
+      await client.query('SELECT count(*)::int AS total FROM api_keys WHERE tenant_id = $1', [tenantId])
+    ).rows;
+    console.log(
+      `tenant has ${total} keys (bulk insert, VACUUM ANALYZE: ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
     return total;
   });
 }
@@ -80,7 +95,12 @@ async function measure(server, apiKey) {
   // cores, so CPU µs per request says more about what the server itself spends.
   const runFor = async (path, extra) => {
     const before = serverCpuMicros(server);
-    const result = await run({ url: `${server.url}${path}`, connections: CONNECTIONS, duration: DURATION / ROUNDS, ...extra });
+    const result = await run({
+      url: `${server.url}${path}`,
+      connections: CONNECTIONS,
+      duration: DURATION / ROUNDS,
+      ...extra,
+    });
     return { ...result, cpuMicros: (serverCpuMicros(server) - before) / result.requests.total };
   };
   // Warm up: JIT, the pool, and (cache on) the key's cache entry; not counted.
@@ -129,7 +149,13 @@ function combine(results) {
 
 const row = (name, result) => {
   const { errors, non2xx, ...figures } = summarize(name, result);
-  return { ...figures, 'mean ms': result.latency.mean, 'server CPU µs/req': result.cpuMicros.toFixed(1), non2xx, errors };
+  return {
+    ...figures,
+    'mean ms': result.latency.mean,
+    'server CPU µs/req': result.cpuMicros.toFixed(1),
+    non2xx,
+    errors,
+  };
 };
 const cost = (result) => 1 / result.requests.average;
 const ok = (result) => result.non2xx === 0 && result.errors === 0 && result.timeouts === 0 && result['2xx'] > 0;
@@ -153,8 +179,25 @@ async function main() {
     const tenant = await api(server.url, 'POST', '/admin/tenants', { name: `Bench ${process.pid}` }, admin);
     tenantId = tenant.id;
     // Its rate limit is counted on every request but set high enough never to refuse one.
-    const key = await api(server.url, 'POST', '/admin/api-keys', { tenantId: tenant.id, name: 'bench reader', scopes: ['config:read'], rateLimit: { limit: 1_000_000, windowSeconds: 1 } }, admin);
-    await api(server.url, 'POST', '/admin/api-keys', { tenantId: tenant.id, name: 'bench spare', scopes: ['config:read'] }, admin);
+    const key = await api(
+      server.url,
+      'POST',
+      '/admin/api-keys',
+      {
+        tenantId: tenant.id,
+        name: 'bench reader',
+        scopes: ['config:read'],
+        rateLimit: { limit: 1_000_000, windowSeconds: 1 },
+      },
+      admin,
+    );
+    await api(
+      server.url,
+      'POST',
+      '/admin/api-keys',
+      { tenantId: tenant.id, name: 'bench spare', scopes: ['config:read'] },
+      admin,
+    );
     await stop();
 
     const results = new Map();
@@ -172,7 +215,8 @@ async function main() {
 
     // One table: both endpoints for every (keys, cache) pair, with the ratios beside /config.
     const [small, large] = [KEY_COUNTS[0], KEY_COUNTS.at(-1)];
-    const label = (count) => (count >= 1_000_000 ? `${count / 1_000_000}M` : count >= 1_000 ? `${count / 1_000}k` : String(count));
+    const label = (count) =>
+      count >= 1_000_000 ? `${count / 1_000_000}M` : count >= 1_000 ? `${count / 1_000}k` : String(count);
     const rows = [];
     const checks = [];
     for (const mode of CACHE_MODES) {
@@ -182,22 +226,40 @@ async function main() {
         const base = results.get(`${small}/${mode.name}`);
         const largeVsSmall = count === small ? undefined : cost(r.config) / cost(base.config);
         const prefix = `${label(count)} keys, cache ${mode.name}:`;
-        rows.push({ ...row(`${prefix} GET /health`, r.health), 'auth/health': '', [`${label(large)}/${label(small)} cost`]: '' });
+        rows.push({
+          ...row(`${prefix} GET /health`, r.health),
+          'auth/health': '',
+          [`${label(large)}/${label(small)} cost`]: '',
+        });
         rows.push({
           ...row(`${prefix} GET /config (key)`, r.config),
           'auth/health': `${authVsHealth.toFixed(3)} (${r.ratios.map((ratio) => ratio.toFixed(2)).join(' ')})`,
           [`${label(large)}/${label(small)} cost`]: largeVsSmall === undefined ? '' : largeVsSmall.toFixed(3),
         });
-        checks.push({ what: `${prefix} every request answered 2xx`, pass: ok(r.health) && ok(r.config), detail: `non2xx ${r.health.non2xx + r.config.non2xx}, errors ${r.health.errors + r.config.errors}` });
+        checks.push({
+          what: `${prefix} every request answered 2xx`,
+          pass: ok(r.health) && ok(r.config),
+          detail: `non2xx ${r.health.non2xx + r.config.non2xx}, errors ${r.health.errors + r.config.errors}`,
+        });
         if (mode.name === 'on') {
-          checks.push({ what: `${prefix} authenticated/health ≥ ${AUTH_VS_HEALTH_TARGET}`, pass: authVsHealth >= AUTH_VS_HEALTH_TARGET, detail: authVsHealth.toFixed(3) });
+          checks.push({
+            what: `${prefix} authenticated/health ≥ ${AUTH_VS_HEALTH_TARGET}`,
+            pass: authVsHealth >= AUTH_VS_HEALTH_TARGET,
+            detail: authVsHealth.toFixed(3),
+          });
         }
         if (largeVsSmall !== undefined) {
-          checks.push({ what: `cache ${mode.name}: ${label(count)}-key cost ≤ ${LARGE_VS_SMALL_TARGET}× the ${label(small)}-key cost`, pass: largeVsSmall <= LARGE_VS_SMALL_TARGET, detail: `${largeVsSmall.toFixed(3)} (1/req/s)` });
+          checks.push({
+            what: `cache ${mode.name}: ${label(count)}-key cost ≤ ${LARGE_VS_SMALL_TARGET}× the ${label(small)}-key cost`,
+            pass: largeVsSmall <= LARGE_VS_SMALL_TARGET,
+            detail: `${largeVsSmall.toFixed(3)} (1/req/s)`,
+          });
         }
       }
     }
-    console.log(`\n${CONNECTIONS} connections, ${DURATION} s per endpoint in ${ROUNDS} alternating rounds (after ${WARMUP_SECONDS} s warm-up), ${cores}, PostgreSQL${database.owned ? ' (fresh database)' : ''}, keys in the tenant: ${KEY_COUNTS.map((count) => results.get(`${count}/on`).total).join(' / ')}`);
+    console.log(
+      `\n${CONNECTIONS} connections, ${DURATION} s per endpoint in ${ROUNDS} alternating rounds (after ${WARMUP_SECONDS} s warm-up), ${cores}, PostgreSQL${database.owned ? ' (fresh database)' : ''}, keys in the tenant: ${KEY_COUNTS.map((count) => results.get(`${count}/on`).total).join(' / ')}`,
+    );
     console.log('auth/health is the median of the paired rounds (each round in brackets)');
     console.table(rows);
     for (const check of checks) console.log(`${check.pass ? 'PASS' : 'FAIL'}  ${check.what}: ${check.detail}`);
@@ -205,7 +267,8 @@ async function main() {
   } finally {
     await stop();
     // In a database that is not ours, remove what we added (the keys go with their tenant).
-    if (!database.owned && tenantId) await withClient(database.url, (client) => client.query('DELETE FROM tenants WHERE id = $1', [tenantId]));
+    if (!database.owned && tenantId)
+      await withClient(database.url, (client) => client.query('DELETE FROM tenants WHERE id = $1', [tenantId]));
     await database.drop();
   }
 }

@@ -9,7 +9,9 @@ export class EmailClaimedByPassword1795329100000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('ALTER TABLE "users" DROP CONSTRAINT "users_email_key"');
-    await queryRunner.query('CREATE UNIQUE INDEX "users_email_key" ON "users"  ("email") WHERE password_hash IS NOT NULL');
+    await queryRunner.query(
+      'CREATE UNIQUE INDEX "users_email_key" ON "users"  ("email") WHERE password_hash IS NOT NULL',
+    );
     await queryRunner.query('CREATE UNIQUE INDEX "users_tenant_id_email_key" ON "users"  ("tenant_id", "email") ');
   }
 

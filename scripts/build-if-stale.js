@@ -21,7 +21,10 @@ function ensureBuilt({ quiet = false, force = false } = {}) {
   if (!quiet) process.stderr.write('keyward: compiling TypeScript (dist/ is missing or stale)...\n');
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) throw new Error('TypeScript compilation failed');
   writeFileSync(stamp, new Date().toISOString() + '\n');
   return true;

@@ -27,13 +27,19 @@ async function main() {
   await fastify.ready();
 
   const call = async (method, url, { headers = {}, body } = {}) => {
-    const res = await fastify.inject({ method, url, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, payload: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fastify.inject({
+      method,
+      url,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      payload: body === undefined ? undefined : JSON.stringify(body),
+    });
     const json = res.body ? JSON.parse(res.body) : undefined;
     return { status: res.statusCode, body: json };
   };
   const must = async (expected, method, url, options) => {
     const res = await call(method, url, options);
-    if (res.status !== expected) throw new Error(`${method} ${url} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.status !== expected)
+      throw new Error(`${method} ${url} answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body;
   };
   const admin = { 'x-admin-token': adminToken };
@@ -51,9 +57,12 @@ async function main() {
     // One generated password for the three demo people, printed once below.
     const password = `demo ${randomBytes(12).toString('base64url')}`;
     const people = ['owner', 'member', 'viewer'].map((role) => ({ role, email: `${role}@${DOMAIN}` }));
-    for (const person of people) await must(201, 'POST', `/admin/tenants/${tenant.id}/users`, { headers: admin, body: { ...person, password } });
+    for (const person of people)
+      await must(201, 'POST', `/admin/tenants/${tenant.id}/users`, { headers: admin, body: { ...person, password } });
 
-    const signIn = async (email) => ({ authorization: `Bearer ${(await must(200, 'POST', '/auth/login', { body: { email, password } })).accessToken}` });
+    const signIn = async (email) => ({
+      authorization: `Bearer ${(await must(200, 'POST', '/auth/login', { body: { email, password } })).accessToken}`,
+    });
     const owner = await signIn(people[0].email);
     const member = await signIn(people[1].email);
 
@@ -74,7 +83,10 @@ async function main() {
       ['max_upload_mb', 25, false],
       ['payment_api_key', `sk_demo_${randomBytes(12).toString('hex')}`, true],
     ]) {
-      await must(200, 'PUT', `/v1/config/entries/${name}`, { headers: owner, body: secret ? { value, secret } : { value } });
+      await must(200, 'PUT', `/v1/config/entries/${name}`, {
+        headers: owner,
+        body: secret ? { value, secret } : { value },
+      });
     }
 
     // Some real traffic this hour (successes and a denial), counted by the service itself...

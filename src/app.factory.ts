@@ -32,7 +32,10 @@ function trustedProxies(trust: number | string[] | undefined) {
 }
 
 /** Builds the whole application; main.ts and the e2e tests share it. */
-export async function createApp(config: AppConfig, { logger, database, imports }: CreateAppOptions): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  { logger, database, imports }: CreateAppOptions,
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     trustProxy: trustedProxies(config.trustProxy),
@@ -62,7 +65,12 @@ export async function createApp(config: AppConfig, { logger, database, imports }
   const metrics = app.get(Metrics);
   // The route pattern, never the raw URL, so the series stay few.
   fastify.addHook('onResponse', (request, reply, done) => {
-    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime);
+    metrics.observeRequest(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime,
+    );
     done();
   });
 

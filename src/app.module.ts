@@ -28,7 +28,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(database ?? { url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), poolSize: config.databasePoolSize }),
+        DatabaseModule.forRoot(
+          database ?? {
+            url: config.databaseUrl,
+            embeddedDir: join(config.dataDir, 'pglite'),
+            poolSize: config.databasePoolSize,
+          },
+        ),
         DiscoveryModule,
         AccessModule,
         MetricsModule,

@@ -19,10 +19,17 @@ function readConfig(): AppConfig {
 
 async function bootstrap(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger({ level: config.logLevel, pretty: !config.isProduction && process.stdout.isTTY && !process.env.CI });
+  const logger = createLogger({
+    level: config.logLevel,
+    pretty: !config.isProduction && process.stdout.isTTY && !process.env.CI,
+  });
   try {
     const changed = secureDataDir(config.dataDir);
-    if (changed) logger.warn({ dataDir: config.dataDir, changed }, 'DATA_DIR was readable by other users; made it owner-only (0700/0600)');
+    if (changed)
+      logger.warn(
+        { dataDir: config.dataDir, changed },
+        'DATA_DIR was readable by other users; made it owner-only (0700/0600)',
+      );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     logger.fatal(error.message);
@@ -37,7 +44,10 @@ async function bootstrap(): Promise<void> {
     await app?.close().catch(() => undefined);
     process.exit(1);
   }
-  logger.info({ url: await app.getUrl(), embeddedDatabase: !config.databaseUrl, docs: config.docsEnabled }, 'keyward listening');
+  logger.info(
+    { url: await app.getUrl(), embeddedDatabase: !config.databaseUrl, docs: config.docsEnabled },
+    'keyward listening',
+  );
 
   // Stop accepting, let in-flight requests finish, then close the database (shutdown hooks).
   let stopping = false;

@@ -25,18 +25,31 @@ describe('identify, then authorize, then meter', () => {
   beforeAll(async () => {
     t = await createTestApp({ env: { METRICS_TOKEN } });
     tenantId = (await createTenant(t)).id;
-    manager = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, scopes: [...SCOPES] }).expect(201)).body.apiKey;
+    manager = (
+      await t.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId, scopes: [...SCOPES] })
+        .expect(201)
+    ).body.apiKey;
   });
   afterAll(() => t.close());
 
   async function key(body: Record<string, unknown>): Promise<{ id: string; apiKey: string }> {
-    return (await t.http.post('/v1/api-keys').set(withKey(manager)).send({ name: 'k', ...body }).expect(201)).body;
+    return (
+      await t.http
+        .post('/v1/api-keys')
+        .set(withKey(manager))
+        .send({ name: 'k', ...body })
+        .expect(201)
+    ).body;
   }
 
   async function verifications(): Promise<Record<string, number>> {
     const text = (await t.http.get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
     const counts: Record<string, number> = {};
-    for (const [, result, n] of text.matchAll(/^keyward_key_verifications_total\{result="([A-Z_a-z]+)"\} (\d+)$/gm)) counts[result] = Number(n);
+    for (const [, result, n] of text.matchAll(/^keyward_key_verifications_total\{result="([A-Z_a-z]+)"\} (\d+)$/gm))
+      counts[result] = Number(n);
     return counts;
   }
 
@@ -49,7 +62,11 @@ describe('identify, then authorize, then meter', () => {
 
   async function deniedAudit(id: string): Promise<{ reason: string; count: number }[]> {
     await t.app.get(KeyDenialsService).flush(true);
-    const res = await t.http.get('/v1/audit-events').query({ action: 'key.denied', targetId: id }).set(withKey(manager)).expect(200);
+    const res = await t.http
+      .get('/v1/audit-events')
+      .query({ action: 'key.denied', targetId: id })
+      .set(withKey(manager))
+      .expect(200);
     return res.body.items.map((e: { reason: string; count: number }) => ({ reason: e.reason, count: e.count }));
   }
 
@@ -58,7 +75,11 @@ describe('identify, then authorize, then meter', () => {
   }
 
   it('a key without the route’s scope gets 403 INSUFFICIENT_SCOPE and spends no rate limit and no quota', async () => {
-    const narrow = await key({ scopes: ['keys:read'], rateLimit: { limit: 2, windowSeconds: 60 }, quota: { remaining: 10 } });
+    const narrow = await key({
+      scopes: ['keys:read'],
+      rateLimit: { limit: 2, windowSeconds: 60 },
+      quota: { remaining: 10 },
+    });
     const before = await verifications();
 
     const refused = [];
@@ -91,7 +112,12 @@ describe('identify, then authorize, then meter', () => {
   });
 
   it('a key refused by its IP allowlist gets 403 KEY_IP_NOT_ALLOWED and spends no rate limit and no quota', async () => {
-    const confined = await key({ scopes: ['config:read'], ipAllowlist: ['10.0.0.0/8'], rateLimit: { limit: 2, windowSeconds: 60 }, quota: { remaining: 10 } });
+    const confined = await key({
+      scopes: ['config:read'],
+      ipAllowlist: ['10.0.0.0/8'],
+      rateLimit: { limit: 2, windowSeconds: 60 },
+      quota: { remaining: 10 },
+    });
     const before = await verifications();
 
     const refused = [];
@@ -101,7 +127,11 @@ describe('identify, then authorize, then meter', () => {
     expect(await quotaLeft(confined.id)).toBe(10);
 
     // Let this address in: the whole limit is still there.
-    await t.http.patch(`/v1/api-keys/${confined.id}`).set(withKey(manager)).send({ ipAllowlist: ['127.0.0.0/8', '::1/128', '::ffff:127.0.0.0/104'] }).expect(200);
+    await t.http
+      .patch(`/v1/api-keys/${confined.id}`)
+      .set(withKey(manager))
+      .send({ ipAllowlist: ['127.0.0.0/8', '::1/128', '::ffff:127.0.0.0/104'] })
+      .expect(200);
     const allowed = [];
     for (let i = 0; i < 3; i++) allowed.push(await t.http.get('/config').set(withKey(confined.apiKey)));
     expect(allowed.map(outcome)).toEqual(['200', '200', '429 RATE_LIMITED']);
@@ -110,7 +140,9 @@ describe('identify, then authorize, then meter', () => {
     expect(await usage(confined.id)).toEqual({ success: 2, denied: { KEY_IP_NOT_ALLOWED: 3, RATE_LIMITED: 1 } });
     const after = await verifications();
     expect((after.KEY_IP_NOT_ALLOWED ?? 0) - (before.KEY_IP_NOT_ALLOWED ?? 0)).toBe(3);
-    expect(await deniedAudit(confined.id)).toEqual(expect.arrayContaining([{ reason: 'KEY_IP_NOT_ALLOWED', count: 3 }]));
+    expect(await deniedAudit(confined.id)).toEqual(
+      expect.arrayContaining([{ reason: 'KEY_IP_NOT_ALLOWED', count: 3 }]),
+    );
   });
 
   it('a person without the route’s role is refused before anything is spent, and a refused user is not counted as a key', async () => {
@@ -136,7 +168,8 @@ describe('identify, then authorize, then meter', () => {
         expired: jwt.sign({ ...rest, exp: Math.floor(Date.now() / 1000) - 10 }),
       };
       const answers: Record<string, string> = {};
-      for (const [name, token] of Object.entries(forged)) answers[name] = outcome(await t.http.get('/auth/me').set('authorization', `Bearer ${token}`));
+      for (const [name, token] of Object.entries(forged))
+        answers[name] = outcome(await t.http.get('/auth/me').set('authorization', `Bearer ${token}`));
       expect(answers).toEqual({
         withoutExpiry: '401 TOKEN_INVALID',
         otherAlgorithm: '401 TOKEN_INVALID',

@@ -6,7 +6,15 @@ import { KeyUsageService } from '../src/api-keys/key-usage.service';
 import { Role } from '../src/common/auth/principal';
 import { SCOPES } from '../src/common/auth/scopes';
 import { Clock } from '../src/common/clock';
-import { adminHeaders, createTenant, createUser, SignedIn, signIn, tenantWithRoles, TestTenant } from './helpers/identity';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  SignedIn,
+  signIn,
+  tenantWithRoles,
+  TestTenant,
+} from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 interface KeyDto {
@@ -75,7 +83,12 @@ describe('API keys', () => {
   }
 
   async function adminKey(tenantId: string, body: Body = {}): Promise<CreatedKey> {
-    const res = track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, ...body }));
+    const res = track(
+      await t.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId, ...body }),
+    );
     expect(outcome(res)).toBe('201');
     return res.body;
   }
@@ -108,8 +121,17 @@ describe('API keys', () => {
 
   it('seed flow: the operator makes the first key, it makes a second, which reads /config until the first revokes it', async () => {
     const tenant = await createTenant(t);
-    const first = await adminKey(tenant.id, { name: 'bootstrap', scopes: ['keys:read', 'keys:write', 'config:read', 'config:write'] });
-    expect(first).toMatchObject({ name: 'bootstrap', ownerId: null, status: 'active', expiresAt: null, scopes: ['keys:read', 'keys:write', 'config:read', 'config:write'] });
+    const first = await adminKey(tenant.id, {
+      name: 'bootstrap',
+      scopes: ['keys:read', 'keys:write', 'config:read', 'config:write'],
+    });
+    expect(first).toMatchObject({
+      name: 'bootstrap',
+      ownerId: null,
+      status: 'active',
+      expiresAt: null,
+      scopes: ['keys:read', 'keys:write', 'config:read', 'config:write'],
+    });
     expect(first.apiKey).toMatch(KEY_SHAPE);
     await t.http.put('/v1/config/entries/region').set(withKey(first.apiKey)).send({ value: 'eu-west' }).expect(200);
 
@@ -147,7 +169,11 @@ describe('API keys', () => {
       // Each key is used once first, so every change below must get past a cached verification.
       for (const key of [revoked, disabled, expiring, suspended]) expect(await use(key.apiKey)).toBe('200');
       await t.http.delete(`/v1/api-keys/${revoked.id}`).set(withKey(manager.apiKey)).expect(204);
-      await t.http.patch(`/v1/api-keys/${disabled.id}`).set(withKey(manager.apiKey)).send({ disabled: true }).expect(200);
+      await t.http
+        .patch(`/v1/api-keys/${disabled.id}`)
+        .set(withKey(manager.apiKey))
+        .send({ disabled: true })
+        .expect(200);
       await patchTenant(other.id, { status: 'suspended' });
       advanceClock(2 * HOUR);
 
@@ -187,7 +213,11 @@ describe('API keys', () => {
       });
 
       const verify = async (key: string, requiredScopes?: string[]) => {
-        const res = await t.http.post('/v1/keys/verify').set(withKey(verifier.apiKey)).send({ key, requiredScopes }).expect(200);
+        const res = await t.http
+          .post('/v1/keys/verify')
+          .set(withKey(verifier.apiKey))
+          .send({ key, requiredScopes })
+          .expect(200);
         return `${res.body.valid} ${res.body.code}`;
       };
       expect({
@@ -216,11 +246,14 @@ describe('API keys', () => {
       });
     });
 
-    it.each(['api_key', 'apikey', 'apiKey', 'key', 'x-api-key', 'access_token'])('refuses a key sent as ?%s= with 400 KEY_IN_QUERY', async (name) => {
-      const key = await adminKey(main.tenant.id);
-      const res = await t.http.get(`/v1/api-keys?${name}=${key.apiKey}`).expect(400);
-      expect(res.body).toMatchObject({ code: 'KEY_IN_QUERY' });
-    });
+    it.each(['api_key', 'apikey', 'apiKey', 'key', 'x-api-key', 'access_token'])(
+      'refuses a key sent as ?%s= with 400 KEY_IN_QUERY',
+      async (name) => {
+        const key = await adminKey(main.tenant.id);
+        const res = await t.http.get(`/v1/api-keys?${name}=${key.apiKey}`).expect(400);
+        expect(res.body).toMatchObject({ code: 'KEY_IN_QUERY' });
+      },
+    );
 
     it('asks for a key on key-only routes with 401 KEY_MISSING', async () => {
       const res = await t.http.post('/v1/keys/verify').send({ key: 'kw_x' }).expect(401);
@@ -250,7 +283,10 @@ describe('API keys', () => {
       const secret = key.apiKey.slice('kw_'.length);
       expect(key.hint).toBe(`kw_${secret.slice(0, 4)}…${secret.slice(-4)}`);
       const [row] = await db().query('SELECT key_hash, hint FROM api_keys WHERE id = $1', [key.id]);
-      expect(row).toEqual({ key_hash: createHmac('sha256', t.config.keyPepper).update(key.apiKey).digest('hex'), hint: key.hint });
+      expect(row).toEqual({
+        key_hash: createHmac('sha256', t.config.keyPepper).update(key.apiKey).digest('hex'),
+        hint: key.hint,
+      });
 
       const service = await adminKey(main.tenant.id);
       expect(service).toMatchObject({ ownerId: null, name: 'API key', scopes: DEFAULT_SCOPES });
@@ -259,11 +295,26 @@ describe('API keys', () => {
     it('POST /admin/api-keys needs the admin token, an existing tenant and a user of that tenant', async () => {
       const other = await createTenant(t);
       const stranger = await createUser(t, other.id, 'member');
-      expect(outcome(await t.http.post('/admin/api-keys').send({ tenantId: main.tenant.id }))).toBe('401 ADMIN_TOKEN_INVALID');
-      expect(outcome(await t.http.post('/admin/api-keys').set(main.owner.auth).send({ tenantId: main.tenant.id }))).toBe('401 ADMIN_TOKEN_INVALID');
-      expect(outcome(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: randomUUID() }))).toBe('404 NOT_FOUND');
-      expect(outcome(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: main.tenant.id, userId: stranger.id }))).toBe('404 NOT_FOUND');
-      expect(outcome(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: 'nope' }))).toBe('400 VALIDATION_FAILED');
+      expect(outcome(await t.http.post('/admin/api-keys').send({ tenantId: main.tenant.id }))).toBe(
+        '401 ADMIN_TOKEN_INVALID',
+      );
+      expect(
+        outcome(await t.http.post('/admin/api-keys').set(main.owner.auth).send({ tenantId: main.tenant.id })),
+      ).toBe('401 ADMIN_TOKEN_INVALID');
+      expect(outcome(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: randomUUID() }))).toBe(
+        '404 NOT_FOUND',
+      );
+      expect(
+        outcome(
+          await t.http
+            .post('/admin/api-keys')
+            .set(adminHeaders)
+            .send({ tenantId: main.tenant.id, userId: stranger.id }),
+        ),
+      ).toBe('404 NOT_FOUND');
+      expect(outcome(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: 'nope' }))).toBe(
+        '400 VALIDATION_FAILED',
+      );
     });
 
     it('POST /v1/api-keys takes name, scopes, expiry, rate limit, allowlist and metadata', async () => {
@@ -288,7 +339,14 @@ describe('API keys', () => {
 
       const expiresAt = new Date(Date.now() + 3 * DAY).toISOString();
       const plain = await createKey(main.owner.auth, { expiresAt });
-      expect(plain).toMatchObject({ name: 'API key', scopes: DEFAULT_SCOPES, expiresAt, rateLimit: null, ipAllowlist: null, metadata: {} });
+      expect(plain).toMatchObject({
+        name: 'API key',
+        scopes: DEFAULT_SCOPES,
+        expiresAt,
+        rateLimit: null,
+        ipAllowlist: null,
+        metadata: {},
+      });
     });
 
     it.each<[string, Body]>([
@@ -325,8 +383,12 @@ describe('API keys', () => {
       const created = pages.flat().map((key) => Date.parse(key.createdAt));
       expect(created).toEqual([...created].sort((a, b) => b - a));
 
-      expect(outcome(await t.http.get('/v1/api-keys?limit=101').set(withKey(manager.apiKey)))).toBe('400 VALIDATION_FAILED');
-      expect(outcome(await t.http.get('/v1/api-keys?page=0').set(withKey(manager.apiKey)))).toBe('400 VALIDATION_FAILED');
+      expect(outcome(await t.http.get('/v1/api-keys?limit=101').set(withKey(manager.apiKey)))).toBe(
+        '400 VALIDATION_FAILED',
+      );
+      expect(outcome(await t.http.get('/v1/api-keys?page=0').set(withKey(manager.apiKey)))).toBe(
+        '400 VALIDATION_FAILED',
+      );
     });
 
     it('GET /v1/api-keys filters by owner and by status, and every listed key has the asked status', async () => {
@@ -338,9 +400,15 @@ describe('API keys', () => {
       const members = await createKey(owner.auth, { userId: member.id, name: 'members' });
       const disabled = await createKey(owner.auth, { name: 'disabled' });
       const revoked = await createKey(owner.auth, { name: 'revoked' });
-      const expiring = await createKey(owner.auth, { name: 'expiring', expiresAt: new Date(Date.now() + HOUR).toISOString() });
+      const expiring = await createKey(owner.auth, {
+        name: 'expiring',
+        expiresAt: new Date(Date.now() + HOUR).toISOString(),
+      });
       // Rotated with a grace period capped at its expiry: once past, it is over, not merely expired.
-      const retired = await createKey(owner.auth, { name: 'retired', expiresAt: new Date(Date.now() + HOUR).toISOString() });
+      const retired = await createKey(owner.auth, {
+        name: 'retired',
+        expiresAt: new Date(Date.now() + HOUR).toISOString(),
+      });
       const successor = await rotate(owner.auth, retired.id);
       await t.http.patch(`/v1/api-keys/${disabled.id}`).set(owner.auth).send({ disabled: true }).expect(200);
       await t.http.delete(`/v1/api-keys/${revoked.id}`).set(owner.auth).expect(204);
@@ -354,7 +422,9 @@ describe('API keys', () => {
 
       expect(names(await list('owner=service'))).toEqual(['service']);
       expect(names(await list(`owner=${member.id}`))).toEqual(['members']);
-      expect(names(await list(`owner=${owner.id}`))).toEqual(['disabled', 'expiring', 'own', 'retired', 'retired', 'revoked'].sort());
+      expect(names(await list(`owner=${owner.id}`))).toEqual(
+        ['disabled', 'expiring', 'own', 'retired', 'retired', 'revoked'].sort(),
+      );
       expect(await list(`owner=${randomUUID()}`)).toEqual([]);
 
       const byStatus: Record<string, string[]> = {};
@@ -371,20 +441,41 @@ describe('API keys', () => {
       });
 
       for (const query of ['owner=someone', 'owner=------------------------------------', 'status=gone']) {
-        expect([query, outcome(await t.http.get(`/v1/api-keys?${query}`).set(owner.auth))]).toEqual([query, '400 VALIDATION_FAILED']);
+        expect([query, outcome(await t.http.get(`/v1/api-keys?${query}`).set(owner.auth))]).toEqual([
+          query,
+          '400 VALIDATION_FAILED',
+        ]);
       }
     });
 
     it('GET /v1/api-keys/:id shows one key; PATCH renames, narrows, sets limits and metadata', async () => {
-      const key = await createKey(main.owner.auth, { name: 'before', scopes: ['keys:read', 'keys:write', 'config:read'] });
-      expect(await getKey(main.owner.auth, key.id)).toMatchObject({ id: key.id, name: 'before', hint: key.hint, ownerId: main.owner.id });
+      const key = await createKey(main.owner.auth, {
+        name: 'before',
+        scopes: ['keys:read', 'keys:write', 'config:read'],
+      });
+      expect(await getKey(main.owner.auth, key.id)).toMatchObject({
+        id: key.id,
+        name: 'before',
+        hint: key.hint,
+        ownerId: main.owner.id,
+      });
 
       const res = await t.http
         .patch(`/v1/api-keys/${key.id}`)
         .set(main.owner.auth)
-        .send({ name: 'after', scopes: ['keys:read'], rateLimit: { limit: 5, windowSeconds: 1 }, metadata: { ticket: 42 } })
+        .send({
+          name: 'after',
+          scopes: ['keys:read'],
+          rateLimit: { limit: 5, windowSeconds: 1 },
+          metadata: { ticket: 42 },
+        })
         .expect(200);
-      const expected = { name: 'after', scopes: ['keys:read'], rateLimit: { limit: 5, windowSeconds: 1 }, metadata: { ticket: 42 } };
+      const expected = {
+        name: 'after',
+        scopes: ['keys:read'],
+        rateLimit: { limit: 5, windowSeconds: 1 },
+        metadata: { ticket: 42 },
+      };
       expect(res.body).toMatchObject(expected);
       expect(await getKey(main.owner.auth, key.id)).toMatchObject(expected);
       const me = await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200);
@@ -399,7 +490,10 @@ describe('API keys', () => {
         rotate: t.http.post(`/v1/api-keys/${id}/rotate`).set(main.owner.auth).send({}),
       });
       const results: Record<string, string> = {};
-      for (const [label, id] of [['bad', 'not-a-uuid'], ['unknown', randomUUID()]]) {
+      for (const [label, id] of [
+        ['bad', 'not-a-uuid'],
+        ['unknown', randomUUID()],
+      ]) {
         for (const [method, call] of Object.entries(calls(id))) results[`${method} ${label}`] = outcome(await call);
       }
       expect(results).toEqual({
@@ -420,8 +514,12 @@ describe('API keys', () => {
       await t.http.delete(`/v1/api-keys/${key.id}`).set(main.owner.auth).expect(204);
       const after = await getKey(main.owner.auth, key.id);
       expect(after).toMatchObject({ status: 'revoked', revokedAt: expect.any(String) });
-      expect(outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ disabled: false }))).toBe('409 KEY_REVOKED');
-      expect(outcome(track(await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(main.owner.auth).send({})))).toBe('409 KEY_NOT_ACTIVE');
+      expect(outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ disabled: false }))).toBe(
+        '409 KEY_REVOKED',
+      );
+      expect(outcome(track(await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(main.owner.auth).send({})))).toBe(
+        '409 KEY_NOT_ACTIVE',
+      );
       expect(await use(key.apiKey)).toBe('401 KEY_REVOKED');
     });
 
@@ -431,11 +529,17 @@ describe('API keys', () => {
       expect(outcome(created)).toBe('201');
       const id = created.body.id;
       expect({
-        'POST /admin/api-keys/': outcome(track(await t.http.post('/admin/api-keys/').set(adminHeaders).send({ tenantId: main.tenant.id }))),
+        'POST /admin/api-keys/': outcome(
+          track(await t.http.post('/admin/api-keys/').set(adminHeaders).send({ tenantId: main.tenant.id })),
+        ),
         'GET /v1/api-keys/': outcome(await t.http.get('/v1/api-keys/').set(main.owner.auth)),
         'GET /v1/api-keys/:id/': outcome(await t.http.get(`/v1/api-keys/${id}/`).set(withKey(manager.apiKey))),
-        'PATCH /v1/api-keys/:id/': outcome(await t.http.patch(`/v1/api-keys/${id}/`).set(main.owner.auth).send({ name: 'slashed' })),
-        'POST /v1/keys/verify/': outcome(await t.http.post('/v1/keys/verify/').set(withKey(manager.apiKey)).send({ key: created.body.apiKey })),
+        'PATCH /v1/api-keys/:id/': outcome(
+          await t.http.patch(`/v1/api-keys/${id}/`).set(main.owner.auth).send({ name: 'slashed' }),
+        ),
+        'POST /v1/keys/verify/': outcome(
+          await t.http.post('/v1/keys/verify/').set(withKey(manager.apiKey)).send({ key: created.body.apiKey }),
+        ),
         'GET /config/': outcome(await t.http.get('/config/').set(withKey(manager.apiKey))),
         'GET /auth/api-key/list/': outcome(await t.http.get('/auth/api-key/list/').set(main.owner.auth)),
         'DELETE /v1/api-keys/:id/': outcome(await t.http.delete(`/v1/api-keys/${id}/`).set(main.owner.auth)),
@@ -456,17 +560,34 @@ describe('API keys', () => {
       const verifier = await adminKey(main.tenant.id, { scopes: ['keys:verify'] });
       const expiresAt = new Date(Date.now() + DAY).toISOString();
       const key = await createKey(main.member.auth, { scopes: ['config:read'], expiresAt });
-      const res = await t.http.post('/v1/keys/verify').set(withKey(verifier.apiKey)).send({ key: key.apiKey, requiredScopes: ['config:read'] }).expect(200);
-      expect(res.body).toEqual({ valid: true, code: 'VALID', keyId: key.id, tenantId: main.tenant.id, ownerId: main.member.id, scopes: ['config:read'], expiresAt });
+      const res = await t.http
+        .post('/v1/keys/verify')
+        .set(withKey(verifier.apiKey))
+        .send({ key: key.apiKey, requiredScopes: ['config:read'] })
+        .expect(200);
+      expect(res.body).toEqual({
+        valid: true,
+        code: 'VALID',
+        keyId: key.id,
+        tenantId: main.tenant.id,
+        ownerId: main.member.id,
+        scopes: ['config:read'],
+        expiresAt,
+      });
 
       const without = await adminKey(main.tenant.id, { scopes: ['keys:read'] });
-      expect(outcome(await t.http.post('/v1/keys/verify').set(withKey(without.apiKey)).send({ key: key.apiKey }))).toBe('403 INSUFFICIENT_SCOPE');
-      expect(outcome(await t.http.post('/v1/keys/verify').set(main.owner.auth).send({ key: key.apiKey }))).toBe('401 KEY_MISSING');
+      expect(outcome(await t.http.post('/v1/keys/verify').set(withKey(without.apiKey)).send({ key: key.apiKey }))).toBe(
+        '403 INSUFFICIENT_SCOPE',
+      );
+      expect(outcome(await t.http.post('/v1/keys/verify').set(main.owner.auth).send({ key: key.apiKey }))).toBe(
+        '401 KEY_MISSING',
+      );
     });
 
     it('the CLI endpoints generate, list and revoke (by full key or id) the signed-in user’s own keys', async () => {
       const user = await signIn(t, await createUser(t, main.tenant.id, 'member'));
-      const generate = (headers: Headers, body: Body = {}) => t.http.post('/auth/api-key/generate').set(headers).send(body);
+      const generate = (headers: Headers, body: Body = {}) =>
+        t.http.post('/auth/api-key/generate').set(headers).send(body);
       const first = track(await generate(user.auth, { name: 'laptop', scopes: ['keys:read'] }));
       const second = track(await generate(user.auth, { name: 'desktop' }));
       expect(outcome(first)).toBe('201');
@@ -474,10 +595,15 @@ describe('API keys', () => {
       expect(second.body).toMatchObject({ name: 'desktop', ownerId: user.id, scopes: DEFAULT_SCOPES });
       const othersKey = await createKey(main.owner.auth, { name: 'not yours' });
 
-      const listed = async () => ((await t.http.get('/auth/api-key/list').set(user.auth).expect(200)).body as KeyDto[]).map((key) => key.name).sort();
+      const listed = async () =>
+        ((await t.http.get('/auth/api-key/list').set(user.auth).expect(200)).body as KeyDto[])
+          .map((key) => key.name)
+          .sort();
       expect(await listed()).toEqual(['desktop', 'laptop']);
 
-      expect(outcome(await t.http.delete(`/auth/api-key/revoke/${othersKey.apiKey}`).set(user.auth))).toBe('404 NOT_FOUND');
+      expect(outcome(await t.http.delete(`/auth/api-key/revoke/${othersKey.apiKey}`).set(user.auth))).toBe(
+        '404 NOT_FOUND',
+      );
       expect(outcome(await t.http.delete(`/auth/api-key/revoke/${othersKey.id}`).set(user.auth))).toBe('404 NOT_FOUND');
       expect(outcome(await t.http.delete(`/auth/api-key/revoke/${first.body.apiKey}`).set(user.auth))).toBe('204');
       expect(await listed()).toEqual(['desktop']);
@@ -490,13 +616,17 @@ describe('API keys', () => {
       expect(outcome(track(await generate(user.auth, { userId: main.owner.id })))).toBe('400 VALIDATION_FAILED');
       expect(outcome(track(await generate(main.viewer.auth)))).toBe('403 INSUFFICIENT_SCOPE');
       expect(outcome(track(await generate(withKey(othersKey.apiKey))))).toBe('401 UNAUTHENTICATED');
-      expect(outcome(await t.http.get('/auth/api-key/list').set(withKey(othersKey.apiKey)))).toBe('401 UNAUTHENTICATED');
+      expect(outcome(await t.http.get('/auth/api-key/list').set(withKey(othersKey.apiKey)))).toBe(
+        '401 UNAUTHENTICATED',
+      );
     });
 
     it('DELETE /auth/api-key lets any key revoke itself, and only itself, without a scope', async () => {
       const key = await createKey(main.member.auth, { scopes: ['config:read'] });
       const other = await createKey(main.member.auth, { scopes: ['config:read'] });
-      expect(outcome(await t.http.delete(`/v1/api-keys/${key.id}`).set(withKey(key.apiKey)))).toBe('403 INSUFFICIENT_SCOPE');
+      expect(outcome(await t.http.delete(`/v1/api-keys/${key.id}`).set(withKey(key.apiKey)))).toBe(
+        '403 INSUFFICIENT_SCOPE',
+      );
       expect(outcome(await t.http.delete('/auth/api-key').set(withKey(key.apiKey)))).toBe('204');
       expect(await use(key.apiKey)).toBe('401 KEY_REVOKED');
       expect(await use(other.apiKey)).toBe('200');
@@ -516,7 +646,12 @@ describe('API keys', () => {
       });
       const service = await adminKey(main.tenant.id, { scopes: ['keys:verify'] });
       const serviceMe = await t.http.get('/auth/me').set(withKey(service.apiKey)).expect(200);
-      expect(serviceMe.body).toMatchObject({ kind: 'apiKey', apiKeyId: service.id, user: null, scopes: ['keys:verify'] });
+      expect(serviceMe.body).toMatchObject({
+        kind: 'apiKey',
+        apiKeyId: service.id,
+        user: null,
+        scopes: ['keys:verify'],
+      });
     });
   });
 
@@ -544,9 +679,20 @@ describe('API keys', () => {
       const revoke = await t.http.delete(`/v1/api-keys/${target.id}`).set(actor.auth);
       actual[role] = {
         'create own key': created(await t.http.post('/v1/api-keys').set(actor.auth).send({}), owners),
-        'create service key': created(await t.http.post('/v1/api-keys').set(actor.auth).send({ service: true }), owners),
-        'create key for another user': created(await t.http.post('/v1/api-keys').set(actor.auth).send({ userId: other.id }), owners),
-        'list all keys': list.status === 200 ? (listed.every((key) => key.ownerId === actor.id) ? '200 own only' : '200 all') : outcome(list),
+        'create service key': created(
+          await t.http.post('/v1/api-keys').set(actor.auth).send({ service: true }),
+          owners,
+        ),
+        'create key for another user': created(
+          await t.http.post('/v1/api-keys').set(actor.auth).send({ userId: other.id }),
+          owners,
+        ),
+        'list all keys':
+          list.status === 200
+            ? listed.every((key) => key.ownerId === actor.id)
+              ? '200 own only'
+              : '200 all'
+            : outcome(list),
         "read another user's key": outcome(await t.http.get(`/v1/api-keys/${othersKey.id}`).set(actor.auth)),
         'read a service key': outcome(await t.http.get(`/v1/api-keys/${serviceKey.id}`).set(actor.auth)),
         "revoke another user's key": `${outcome(revoke)}, then ${await use(target.apiKey)}`,
@@ -598,17 +744,30 @@ describe('API keys', () => {
       ['key', withKey(manager.apiKey)],
     ] as const) {
       results[`GET by ${who}`] = outcome(await t.http.get(`/v1/api-keys/${victim.id}`).set(headers));
-      results[`PATCH by ${who}`] = outcome(await t.http.patch(`/v1/api-keys/${victim.id}`).set(headers).send({ name: 'mine', disabled: true }));
+      results[`PATCH by ${who}`] = outcome(
+        await t.http.patch(`/v1/api-keys/${victim.id}`).set(headers).send({ name: 'mine', disabled: true }),
+      );
       results[`DELETE by ${who}`] = outcome(await t.http.delete(`/v1/api-keys/${victim.id}`).set(headers));
-      results[`rotate by ${who}`] = outcome(track(await t.http.post(`/v1/api-keys/${victim.id}/rotate`).set(headers).send({ gracePeriodSeconds: 0 })));
+      results[`rotate by ${who}`] = outcome(
+        track(await t.http.post(`/v1/api-keys/${victim.id}/rotate`).set(headers).send({ gracePeriodSeconds: 0 })),
+      );
     }
-    results['CLI revoke by full key'] = outcome(await t.http.delete(`/auth/api-key/revoke/${victim.apiKey}`).set(main.owner.auth));
-    results['CLI revoke by id'] = outcome(await t.http.delete(`/auth/api-key/revoke/${victim.id}`).set(main.owner.auth));
+    results['CLI revoke by full key'] = outcome(
+      await t.http.delete(`/auth/api-key/revoke/${victim.apiKey}`).set(main.owner.auth),
+    );
+    results['CLI revoke by id'] = outcome(
+      await t.http.delete(`/auth/api-key/revoke/${victim.id}`).set(main.owner.auth),
+    );
     expect(results).toEqual(Object.fromEntries(Object.keys(results).map((label) => [label, '404 NOT_FOUND'])));
     expect(Object.keys(results)).toHaveLength(10);
 
     expect(await use(victim.apiKey)).toBe('200');
-    expect(await getKey(otherOwner.auth, victim.id)).toMatchObject({ name: 'theirs', status: 'active', disabled: false, graceUntil: null });
+    expect(await getKey(otherOwner.auth, victim.id)).toMatchObject({
+      name: 'theirs',
+      status: 'active',
+      disabled: false,
+      graceUntil: null,
+    });
     const theirs = await t.http.get('/v1/api-keys').set(otherOwner.auth).expect(200);
     expect(theirs.body.items.map((key: KeyDto) => key.id)).toEqual([victim.id]);
     const ours = await t.http.get('/v1/api-keys?limit=100').set(withKey(manager.apiKey)).expect(200);
@@ -620,8 +779,26 @@ describe('API keys', () => {
   describe('scopes never widen', () => {
     it('a key cannot create a key with more scopes, and passes on only its own by default', async () => {
       const parent = await createKey(main.owner.auth, { scopes: ['keys:write', 'config:read'] });
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ scopes: ['config:read', 'config:secrets'] })))).toBe('403 SCOPE_NOT_ALLOWED');
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ scopes: ['keys:read'] })))).toBe('403 SCOPE_NOT_ALLOWED');
+      expect(
+        outcome(
+          track(
+            await t.http
+              .post('/v1/api-keys')
+              .set(withKey(parent.apiKey))
+              .send({ scopes: ['config:read', 'config:secrets'] }),
+          ),
+        ),
+      ).toBe('403 SCOPE_NOT_ALLOWED');
+      expect(
+        outcome(
+          track(
+            await t.http
+              .post('/v1/api-keys')
+              .set(withKey(parent.apiKey))
+              .send({ scopes: ['keys:read'] }),
+          ),
+        ),
+      ).toBe('403 SCOPE_NOT_ALLOWED');
       const child = await createKey(withKey(parent.apiKey));
       expect(child).toMatchObject({ ownerId: main.owner.id, scopes: ['config:read', 'keys:write'] });
       const narrower = await createKey(withKey(parent.apiKey), { scopes: ['config:read'] });
@@ -630,20 +807,34 @@ describe('API keys', () => {
 
     it('a key can create keys only for its own owner', async () => {
       const parent = await createKey(main.owner.auth, { scopes: ['keys:write', 'config:read'] });
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ service: true })))).toBe('403 FORBIDDEN');
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ userId: main.member.id })))).toBe('403 FORBIDDEN');
+      expect(
+        outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ service: true }))),
+      ).toBe('403 FORBIDDEN');
+      expect(
+        outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ userId: main.member.id }))),
+      ).toBe('403 FORBIDDEN');
     });
 
     it('PATCH can only narrow scopes, whoever asks', async () => {
       const key = await createKey(main.owner.auth, { scopes: ['keys:read', 'keys:write'] });
       for (const headers of [main.owner.auth, withKey(key.apiKey)]) {
-        const res = await t.http.patch(`/v1/api-keys/${key.id}`).set(headers).send({ scopes: ['keys:read', 'keys:write', 'config:read'] });
+        const res = await t.http
+          .patch(`/v1/api-keys/${key.id}`)
+          .set(headers)
+          .send({ scopes: ['keys:read', 'keys:write', 'config:read'] });
         expect(outcome(res)).toBe('403 SCOPE_NOT_ALLOWED');
       }
       expect((await getKey(main.owner.auth, key.id)).scopes).toEqual(['keys:read', 'keys:write']);
-      const narrowed = await t.http.patch(`/v1/api-keys/${key.id}`).set(withKey(key.apiKey)).send({ scopes: ['keys:write'] }).expect(200);
+      const narrowed = await t.http
+        .patch(`/v1/api-keys/${key.id}`)
+        .set(withKey(key.apiKey))
+        .send({ scopes: ['keys:write'] })
+        .expect(200);
       expect(narrowed.body.scopes).toEqual(['keys:write']);
-      const back = await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ scopes: ['keys:read', 'keys:write'] });
+      const back = await t.http
+        .patch(`/v1/api-keys/${key.id}`)
+        .set(main.owner.auth)
+        .send({ scopes: ['keys:read', 'keys:write'] });
       expect(outcome(back)).toBe('403 SCOPE_NOT_ALLOWED');
     });
 
@@ -651,8 +842,17 @@ describe('API keys', () => {
       const post = (headers: Headers, body: Body) => t.http.post('/v1/api-keys').set(headers).send(body);
       expect({
         'member for self': outcome(track(await post(main.member.auth, { scopes: ['config:write'] }))),
-        'owner for a member': outcome(track(await post(main.owner.auth, { userId: main.member.id, scopes: ['config:secrets'] }))),
-        'operator for a viewer': outcome(track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: main.tenant.id, userId: main.viewer.id, scopes: ['keys:write'] }))),
+        'owner for a member': outcome(
+          track(await post(main.owner.auth, { userId: main.member.id, scopes: ['config:secrets'] })),
+        ),
+        'operator for a viewer': outcome(
+          track(
+            await t.http
+              .post('/admin/api-keys')
+              .set(adminHeaders)
+              .send({ tenantId: main.tenant.id, userId: main.viewer.id, scopes: ['keys:write'] }),
+          ),
+        ),
       }).toEqual({
         'member for self': '403 SCOPE_NOT_ALLOWED',
         'owner for a member': '403 SCOPE_NOT_ALLOWED',
@@ -667,22 +867,40 @@ describe('API keys', () => {
       const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
       const member = await createUser(t, tenant.id, 'member');
       const key = await adminKey(tenant.id, { userId: member.id, scopes: ['keys:read', 'keys:write', 'config:read'] });
-      expect((await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200)).body.scopes).toEqual(['keys:read', 'keys:write', 'config:read']);
+      expect((await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200)).body.scopes).toEqual([
+        'keys:read',
+        'keys:write',
+        'config:read',
+      ]);
       await t.http.patch(`/v1/users/${member.id}`).set(owner.auth).send({ role: 'viewer' }).expect(200);
-      expect((await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200)).body.scopes).toEqual(['keys:read', 'config:read']);
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(key.apiKey)).send({})))).toBe('403 INSUFFICIENT_SCOPE');
+      expect((await t.http.get('/auth/me').set(withKey(key.apiKey)).expect(200)).body.scopes).toEqual([
+        'keys:read',
+        'config:read',
+      ]);
+      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(key.apiKey)).send({})))).toBe(
+        '403 INSUFFICIENT_SCOPE',
+      );
     });
 
     it('a key cannot rotate a key that has more scopes or a longer life than itself', async () => {
-      const wide = await createKey(main.owner.auth, { scopes: ['keys:read', 'keys:write', 'config:read', 'config:secrets'] });
+      const wide = await createKey(main.owner.auth, {
+        scopes: ['keys:read', 'keys:write', 'config:read', 'config:secrets'],
+      });
       const narrow = await createKey(main.owner.auth, { scopes: ['keys:read', 'keys:write'] });
-      const res = track(await t.http.post(`/v1/api-keys/${wide.id}/rotate`).set(withKey(narrow.apiKey)).send({ gracePeriodSeconds: 0 }));
+      const res = track(
+        await t.http.post(`/v1/api-keys/${wide.id}/rotate`).set(withKey(narrow.apiKey)).send({ gracePeriodSeconds: 0 }),
+      );
       expect(outcome(res)).toBe('403 SCOPE_NOT_ALLOWED');
       expect(await use(wide.apiKey)).toBe('200');
 
       const lasting = await createKey(main.owner.auth, { scopes: ['keys:read'] });
-      const shortLived = await createKey(main.owner.auth, { scopes: ['keys:read', 'keys:write'], expiresAt: new Date(Date.now() + HOUR).toISOString() });
-      const outlive = track(await t.http.post(`/v1/api-keys/${lasting.id}/rotate`).set(withKey(shortLived.apiKey)).send({}));
+      const shortLived = await createKey(main.owner.auth, {
+        scopes: ['keys:read', 'keys:write'],
+        expiresAt: new Date(Date.now() + HOUR).toISOString(),
+      });
+      const outlive = track(
+        await t.http.post(`/v1/api-keys/${lasting.id}/rotate`).set(withKey(shortLived.apiKey)).send({}),
+      );
       expect(outcome(outlive)).toBe('403 EXPIRY_NOT_ALLOWED');
 
       // Rotating itself, or a key within its own reach, is fine.
@@ -704,7 +922,9 @@ describe('API keys', () => {
       expect(await use(key.apiKey)).toBe('401 KEY_EXPIRED');
       expect(outcome(await t.http.get('/config').set(withKey(key.apiKey)))).toBe('401 KEY_EXPIRED');
       expect(await getKey(main.owner.auth, key.id)).toMatchObject({ status: 'expired', expiresAt });
-      expect(outcome(track(await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(main.owner.auth).send({})))).toBe('409 KEY_NOT_ACTIVE');
+      expect(outcome(track(await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(main.owner.auth).send({})))).toBe(
+        '409 KEY_NOT_ACTIVE',
+      );
     });
 
     it('a key creates keys that expire no later than itself', async () => {
@@ -715,8 +935,12 @@ describe('API keys', () => {
       const sooner = new Date(Date.now() + HOUR).toISOString();
       expect((await createKey(withKey(parent.apiKey), { expiresAt: sooner })).expiresAt).toBe(sooner);
       const later = new Date(Date.now() + 2 * DAY).toISOString();
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ expiresAt: later })))).toBe('403 EXPIRY_NOT_ALLOWED');
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ expiresInDays: 2 })))).toBe('403 EXPIRY_NOT_ALLOWED');
+      expect(
+        outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ expiresAt: later }))),
+      ).toBe('403 EXPIRY_NOT_ALLOWED');
+      expect(
+        outcome(track(await t.http.post('/v1/api-keys').set(withKey(parent.apiKey)).send({ expiresInDays: 2 }))),
+      ).toBe('403 EXPIRY_NOT_ALLOWED');
 
       advanceClock(DAY + MINUTE);
       expect(await use(inherited.apiKey)).toBe('401 KEY_EXPIRED');
@@ -725,11 +949,19 @@ describe('API keys', () => {
     it('PATCH can only bring expiry forward', async () => {
       const key = await createKey(main.owner.auth, { expiresInDays: 2 });
       const later = new Date(Date.now() + 3 * DAY).toISOString();
-      expect(outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ expiresAt: later }))).toBe('403 EXPIRY_NOT_ALLOWED');
+      expect(
+        outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ expiresAt: later })),
+      ).toBe('403 EXPIRY_NOT_ALLOWED');
       const past = new Date(Date.now() - MINUTE).toISOString();
-      expect(outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ expiresAt: past }))).toBe('400 VALIDATION_FAILED');
+      expect(outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ expiresAt: past }))).toBe(
+        '400 VALIDATION_FAILED',
+      );
       const sooner = new Date(Date.now() + HOUR).toISOString();
-      const res = await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ expiresAt: sooner }).expect(200);
+      const res = await t.http
+        .patch(`/v1/api-keys/${key.id}`)
+        .set(main.owner.auth)
+        .send({ expiresAt: sooner })
+        .expect(200);
       expect(res.body.expiresAt).toBe(sooner);
       expect(await use(key.apiKey)).toBe('200');
       advanceClock(HOUR + MINUTE);
@@ -740,16 +972,25 @@ describe('API keys', () => {
       const tenant = await createTenant(t);
       const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
       await patchTenant(tenant.id, { maxKeyLifetimeDays: 30 });
-      const near = (iso: string | null, ms: number) => iso !== null && Math.abs(Date.parse(iso) - (Date.now() + ms)) < MINUTE;
+      const near = (iso: string | null, ms: number) =>
+        iso !== null && Math.abs(Date.parse(iso) - (Date.now() + ms)) < MINUTE;
 
       const defaulted = await createKey(owner.auth);
       expect(near(defaulted.expiresAt, 30 * DAY)).toBe(true);
       expect(near((await adminKey(tenant.id)).expiresAt, 30 * DAY)).toBe(true);
       expect(near((await createKey(owner.auth, { expiresInDays: 30 })).expiresAt, 30 * DAY)).toBe(true);
       expect(near((await createKey(owner.auth, { expiresInDays: 7 })).expiresAt, 7 * DAY)).toBe(true);
-      expect(outcome(track(await t.http.post('/v1/api-keys').set(owner.auth).send({ expiresInDays: 31 })))).toBe('403 EXPIRY_NOT_ALLOWED');
+      expect(outcome(track(await t.http.post('/v1/api-keys').set(owner.auth).send({ expiresInDays: 31 })))).toBe(
+        '403 EXPIRY_NOT_ALLOWED',
+      );
       const beyond = new Date(Date.now() + 31 * DAY).toISOString();
-      expect(outcome(track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, expiresAt: beyond })))).toBe('403 EXPIRY_NOT_ALLOWED');
+      expect(
+        outcome(
+          track(
+            await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, expiresAt: beyond }),
+          ),
+        ),
+      ).toBe('403 EXPIRY_NOT_ALLOWED');
     });
   });
 
@@ -817,7 +1058,9 @@ describe('API keys', () => {
     it('takes a grace period of 0 to 7 days only', async () => {
       const key = await createKey(main.owner.auth);
       for (const gracePeriodSeconds of [-1, 604_801, 1.5, '60']) {
-        const res = track(await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(main.owner.auth).send({ gracePeriodSeconds }));
+        const res = track(
+          await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(main.owner.auth).send({ gracePeriodSeconds }),
+        );
         expect([gracePeriodSeconds, outcome(res)]).toEqual([gracePeriodSeconds, '400 VALIDATION_FAILED']);
       }
       await rotate(main.owner.auth, key.id, { gracePeriodSeconds: 604_800 });
@@ -830,7 +1073,9 @@ describe('API keys', () => {
       await rotate(main.owner.auth, key.id, { gracePeriodSeconds: 60 });
       const graceUntil = (await getKey(main.owner.auth, key.id)).graceUntil;
       for (const headers of [main.owner.auth, withKey(key.apiKey)]) {
-        const again = track(await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(headers).send({ gracePeriodSeconds: 604_800 }));
+        const again = track(
+          await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(headers).send({ gracePeriodSeconds: 604_800 }),
+        );
         expect(outcome(again)).toBe('409 KEY_NOT_ACTIVE');
       }
       expect((await getKey(main.owner.auth, key.id)).graceUntil).toBe(graceUntil);
@@ -856,7 +1101,9 @@ describe('API keys', () => {
     const off = await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ disabled: true }).expect(200);
     expect(off.body).toMatchObject({ disabled: true, status: 'disabled' });
     expect(await use(key.apiKey)).toBe('403 KEY_DISABLED');
-    expect(outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(withKey(key.apiKey)).send({ disabled: false }))).toBe('403 KEY_DISABLED');
+    expect(
+      outcome(await t.http.patch(`/v1/api-keys/${key.id}`).set(withKey(key.apiKey)).send({ disabled: false })),
+    ).toBe('403 KEY_DISABLED');
     const disabled = await t.http.get('/v1/api-keys?status=disabled&limit=100').set(main.owner.auth).expect(200);
     expect(disabled.body.items.map((item: KeyDto) => item.id)).toContain(key.id);
 
@@ -871,18 +1118,33 @@ describe('API keys', () => {
       const local = await createKey(main.owner.auth, { ipAllowlist: ['127.0.0.1/32'] });
       expect([await use(fenced.apiKey), await use(local.apiKey)]).toEqual(['403 KEY_IP_NOT_ALLOWED', '200']);
 
-      await t.http.patch(`/v1/api-keys/${fenced.id}`).set(main.owner.auth).send({ ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8'] }).expect(200);
-      await t.http.patch(`/v1/api-keys/${local.id}`).set(main.owner.auth).send({ ipAllowlist: ['192.168.0.0/16'] }).expect(200);
+      await t.http
+        .patch(`/v1/api-keys/${fenced.id}`)
+        .set(main.owner.auth)
+        .send({ ipAllowlist: ['10.0.0.0/8', '127.0.0.0/8'] })
+        .expect(200);
+      await t.http
+        .patch(`/v1/api-keys/${local.id}`)
+        .set(main.owner.auth)
+        .send({ ipAllowlist: ['192.168.0.0/16'] })
+        .expect(200);
       expect([await use(fenced.apiKey), await use(local.apiKey)]).toEqual(['200', '403 KEY_IP_NOT_ALLOWED']);
 
-      const cleared = await t.http.patch(`/v1/api-keys/${local.id}`).set(main.owner.auth).send({ ipAllowlist: [] }).expect(200);
+      const cleared = await t.http
+        .patch(`/v1/api-keys/${local.id}`)
+        .set(main.owner.auth)
+        .send({ ipAllowlist: [] })
+        .expect(200);
       expect(cleared.body.ipAllowlist).toBeNull();
       expect(await use(local.apiKey)).toBe('200');
     });
 
     it('a confined key passes its allowlist on and cannot create, change or rotate a key beyond it', async () => {
       // The test client comes from 127.0.0.1, so the confined key itself is usable here.
-      const confined = await createKey(main.owner.auth, { scopes: ['keys:read', 'keys:write', 'config:read'], ipAllowlist: ['127.0.0.0/8', '10.0.0.0/8'] });
+      const confined = await createKey(main.owner.auth, {
+        scopes: ['keys:read', 'keys:write', 'config:read'],
+        ipAllowlist: ['127.0.0.0/8', '10.0.0.0/8'],
+      });
       const asConfined = withKey(confined.apiKey);
       const post = async (body: Body) => outcome(track(await t.http.post('/v1/api-keys').set(asConfined).send(body)));
       expect({
@@ -890,7 +1152,12 @@ describe('API keys', () => {
         wider: await post({ ipAllowlist: ['127.0.0.0/7'] }),
         outside: await post({ ipAllowlist: ['192.168.0.1'] }),
         'partly outside': await post({ ipAllowlist: ['10.1.0.0/16', '172.16.0.0/12'] }),
-      }).toEqual({ none: '403 IP_ALLOWLIST_NOT_ALLOWED', wider: '403 IP_ALLOWLIST_NOT_ALLOWED', outside: '403 IP_ALLOWLIST_NOT_ALLOWED', 'partly outside': '403 IP_ALLOWLIST_NOT_ALLOWED' });
+      }).toEqual({
+        none: '403 IP_ALLOWLIST_NOT_ALLOWED',
+        wider: '403 IP_ALLOWLIST_NOT_ALLOWED',
+        outside: '403 IP_ALLOWLIST_NOT_ALLOWED',
+        'partly outside': '403 IP_ALLOWLIST_NOT_ALLOWED',
+      });
 
       const inherited = await createKey(asConfined);
       expect(inherited.ipAllowlist).toEqual(['127.0.0.0/8', '10.0.0.0/8']);
@@ -903,27 +1170,46 @@ describe('API keys', () => {
         expect(outcome(opened)).toBe('403 IP_ALLOWLIST_NOT_ALLOWED');
       }
       expect((await getKey(main.owner.auth, confined.id)).ipAllowlist).toEqual(['127.0.0.0/8', '10.0.0.0/8']);
-      const narrowed = await t.http.patch(`/v1/api-keys/${inherited.id}`).set(asConfined).send({ ipAllowlist: ['127.0.0.1'] });
+      const narrowed = await t.http
+        .patch(`/v1/api-keys/${inherited.id}`)
+        .set(asConfined)
+        .send({ ipAllowlist: ['127.0.0.1'] });
       expect(outcome(narrowed)).toBe('200');
 
       // Rotating a key usable from anywhere would hand out such a key.
       const open = await createKey(main.owner.auth, { scopes: ['keys:read'] });
-      const rotated = track(await t.http.post(`/v1/api-keys/${open.id}/rotate`).set(asConfined).send({ gracePeriodSeconds: 0 }));
+      const rotated = track(
+        await t.http.post(`/v1/api-keys/${open.id}/rotate`).set(asConfined).send({ gracePeriodSeconds: 0 }),
+      );
       expect(outcome(rotated)).toBe('403 IP_ALLOWLIST_NOT_ALLOWED');
       expect(await use(open.apiKey)).toBe('200');
-      expect((await rotate(asConfined, narrower.id, { gracePeriodSeconds: 0 })).ipAllowlist).toEqual(['127.0.0.1', '10.1.0.0/16']);
+      expect((await rotate(asConfined, narrower.id, { gracePeriodSeconds: 0 })).ipAllowlist).toEqual([
+        '127.0.0.1',
+        '10.1.0.0/16',
+      ]);
 
       // People are bounded by their role, not by a key's network.
       const byOwner = await t.http.patch(`/v1/api-keys/${confined.id}`).set(main.owner.auth).send({ ipAllowlist: [] });
       expect([outcome(byOwner), byOwner.body.ipAllowlist]).toEqual(['200', null]);
     });
 
-    it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.1/8/1', '10.0.0.0/', '', 'localhost'])('refuses %p as an allowlist entry with 400', async (entry) => {
-      const key = await createKey(main.owner.auth);
-      const created = track(await t.http.post('/v1/api-keys').set(main.owner.auth).send({ ipAllowlist: [entry] }));
-      const patched = await t.http.patch(`/v1/api-keys/${key.id}`).set(main.owner.auth).send({ ipAllowlist: ['127.0.0.1', entry] });
-      expect([outcome(created), outcome(patched)]).toEqual(['400 VALIDATION_FAILED', '400 VALIDATION_FAILED']);
-    });
+    it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.1/8/1', '10.0.0.0/', '', 'localhost'])(
+      'refuses %p as an allowlist entry with 400',
+      async (entry) => {
+        const key = await createKey(main.owner.auth);
+        const created = track(
+          await t.http
+            .post('/v1/api-keys')
+            .set(main.owner.auth)
+            .send({ ipAllowlist: [entry] }),
+        );
+        const patched = await t.http
+          .patch(`/v1/api-keys/${key.id}`)
+          .set(main.owner.auth)
+          .send({ ipAllowlist: ['127.0.0.1', entry] });
+        expect([outcome(created), outcome(patched)]).toEqual(['400 VALIDATION_FAILED', '400 VALIDATION_FAILED']);
+      },
+    );
   });
 
   it('refuses metadata over 4 kB, counted in bytes', async () => {
@@ -952,15 +1238,20 @@ describe('API keys', () => {
       const tenant = await createTenant(t);
       const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
       await patchTenant(tenant.id, { maxKeysPerUser: 2, maxKeysPerTenant: 3 });
-      const post = async (headers: Headers, body: Body = {}) => outcome(track(await t.http.post('/v1/api-keys').set(headers).send(body)));
+      const post = async (headers: Headers, body: Body = {}) =>
+        outcome(track(await t.http.post('/v1/api-keys').set(headers).send(body)));
 
       const first = await createKey(owner.auth);
       await createKey(owner.auth);
       expect(await post(owner.auth)).toBe('403 KEY_LIMIT_REACHED');
       expect(await post(owner.auth, { service: true })).toBe('201');
       expect(await post(owner.auth, { service: true })).toBe('403 KEY_LIMIT_REACHED');
-      expect(outcome(track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id })))).toBe('403 KEY_LIMIT_REACHED');
-      expect(outcome(track(await t.http.post('/auth/api-key/generate').set(owner.auth).send({})))).toBe('403 KEY_LIMIT_REACHED');
+      expect(outcome(track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id })))).toBe(
+        '403 KEY_LIMIT_REACHED',
+      );
+      expect(outcome(track(await t.http.post('/auth/api-key/generate').set(owner.auth).send({})))).toBe(
+        '403 KEY_LIMIT_REACHED',
+      );
 
       // A revoked key no longer counts.
       await t.http.delete(`/v1/api-keys/${first.id}`).set(owner.auth).expect(204);
@@ -972,7 +1263,9 @@ describe('API keys', () => {
       const tenant = await createTenant(t);
       const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
       await patchTenant(tenant.id, { maxKeysPerUser: 3 });
-      const results = await Promise.all(Array.from({ length: 8 }, () => t.http.post('/v1/api-keys').set(owner.auth).send({})));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => t.http.post('/v1/api-keys').set(owner.auth).send({})),
+      );
       results.forEach(track);
       expect(results.map(outcome).sort()).toEqual(['201', '201', '201', ...Array(5).fill('403 KEY_LIMIT_REACHED')]);
     });
@@ -983,11 +1276,14 @@ describe('API keys', () => {
       await patchTenant(tenant.id, { maxKeysPerUser: 2, maxKeysPerTenant: 3 });
       const first = await createKey(owner.auth, { scopes: ['keys:read', 'keys:write', 'config:read'] });
       const second = await createKey(owner.auth);
-      const rotateAs = async (headers: Headers, id: string, body: Body = {}) => outcome(track(await t.http.post(`/v1/api-keys/${id}/rotate`).set(headers).send(body)));
+      const rotateAs = async (headers: Headers, id: string, body: Body = {}) =>
+        outcome(track(await t.http.post(`/v1/api-keys/${id}/rotate`).set(headers).send(body)));
 
       // At the cap, a rotation with a grace period would make a third working key: by a person or by a key.
       expect(await rotateAs(owner.auth, first.id)).toBe('403 KEY_LIMIT_REACHED');
-      expect(await rotateAs(withKey(first.apiKey), second.id, { gracePeriodSeconds: 60 })).toBe('403 KEY_LIMIT_REACHED');
+      expect(await rotateAs(withKey(first.apiKey), second.id, { gracePeriodSeconds: 60 })).toBe(
+        '403 KEY_LIMIT_REACHED',
+      );
       expect([await use(first.apiKey), await use(second.apiKey)]).toEqual(['200', '200']);
       // Without grace the old key ends first, so its place passes to the new one.
       const successor = await rotate(owner.auth, first.id, { gracePeriodSeconds: 0 });
@@ -1017,24 +1313,36 @@ describe('API keys', () => {
       ]);
       results.forEach(track);
       expect(results.map(outcome).sort()).toEqual(['201', ...Array(5).fill('403 KEY_LIMIT_REACHED')]);
-      const working = await db().query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL', [tenant.id]);
+      const working = await db().query(
+        'SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL',
+        [tenant.id],
+      );
       expect(working[0].n).toBe(3);
     });
   });
 
   describe('a caller changes only a key it could have created', () => {
     it('a keys:write-only key cannot lift a stronger key’s allowlist, quota or rate limit, nor enable it again', async () => {
-      const strong = await createKey(main.owner.auth, { name: 'strong', scopes: [...SCOPES], ipAllowlist: ['10.0.0.0/8'], quota: { remaining: 100 }, rateLimit: { limit: 5, windowSeconds: 60 } });
+      const strong = await createKey(main.owner.auth, {
+        name: 'strong',
+        scopes: [...SCOPES],
+        ipAllowlist: ['10.0.0.0/8'],
+        quota: { remaining: 100 },
+        rateLimit: { limit: 5, windowSeconds: 60 },
+      });
       await t.http.patch(`/v1/api-keys/${strong.id}`).set(main.owner.auth).send({ disabled: true }).expect(200);
       const narrow = await createKey(main.owner.auth, { scopes: ['keys:write'] });
-      const patch = async (body: Body) => outcome(await t.http.patch(`/v1/api-keys/${strong.id}`).set(withKey(narrow.apiKey)).send(body));
+      const patch = async (body: Body) =>
+        outcome(await t.http.patch(`/v1/api-keys/${strong.id}`).set(withKey(narrow.apiKey)).send(body));
       expect({
         allowlist: await patch({ ipAllowlist: [] }),
         quota: await patch({ quota: null }),
         rateLimit: await patch({ rateLimit: { limit: 1_000_000, windowSeconds: 1 } }),
         enable: await patch({ disabled: false }),
         rename: await patch({ name: 'mine now' }),
-        rotate: outcome(track(await t.http.post(`/v1/api-keys/${strong.id}/rotate`).set(withKey(narrow.apiKey)).send({}))),
+        rotate: outcome(
+          track(await t.http.post(`/v1/api-keys/${strong.id}/rotate`).set(withKey(narrow.apiKey)).send({})),
+        ),
       }).toEqual({
         allowlist: '403 SCOPE_NOT_ALLOWED',
         quota: '403 SCOPE_NOT_ALLOWED',
@@ -1051,7 +1359,9 @@ describe('API keys', () => {
         rateLimit: { limit: 5, windowSeconds: 60 },
       });
       // The owner holds every scope and may; ending a key hands out nothing, so the narrow key may revoke it.
-      expect(outcome(await t.http.patch(`/v1/api-keys/${strong.id}`).set(main.owner.auth).send({ disabled: false }))).toBe('200');
+      expect(
+        outcome(await t.http.patch(`/v1/api-keys/${strong.id}`).set(main.owner.auth).send({ disabled: false })),
+      ).toBe('200');
       expect(outcome(await t.http.delete(`/v1/api-keys/${strong.id}`).set(withKey(narrow.apiKey)))).toBe('204');
     });
 
@@ -1064,14 +1374,25 @@ describe('API keys', () => {
         expiresInDays: 10,
       });
       const asChanger = withKey(changer.apiKey);
-      const target = await createKey(main.owner.auth, { scopes: ['config:read'], ipAllowlist: ['127.0.0.1'], quota: { remaining: 10 }, rateLimit: { limit: 3, windowSeconds: 60 }, expiresInDays: 5 });
-      const patch = async (body: Body) => outcome(await t.http.patch(`/v1/api-keys/${target.id}`).set(asChanger).send(body));
+      const target = await createKey(main.owner.auth, {
+        scopes: ['config:read'],
+        ipAllowlist: ['127.0.0.1'],
+        quota: { remaining: 10 },
+        rateLimit: { limit: 3, windowSeconds: 60 },
+        expiresInDays: 5,
+      });
+      const patch = async (body: Body) =>
+        outcome(await t.http.patch(`/v1/api-keys/${target.id}`).set(asChanger).send(body));
       expect({
         allowlist: await patch({ ipAllowlist: [] }),
         'no quota': await patch({ quota: null }),
         'more uses': await patch({ quota: { remaining: 5000 } }),
         rate: await patch({ rateLimit: { limit: 1000, windowSeconds: 1 } }),
-        'within its own': await patch({ ipAllowlist: ['127.0.0.0/16'], quota: { remaining: 500 }, rateLimit: { limit: 50, windowSeconds: 1 } }),
+        'within its own': await patch({
+          ipAllowlist: ['127.0.0.0/16'],
+          quota: { remaining: 500 },
+          rateLimit: { limit: 50, windowSeconds: 1 },
+        }),
       }).toEqual({
         allowlist: '403 IP_ALLOWLIST_NOT_ALLOWED',
         'no quota': '403 QUOTA_NOT_ALLOWED',
@@ -1080,8 +1401,15 @@ describe('API keys', () => {
         'within its own': '200',
       });
       // A key that outlives the changer is beyond it, whatever the change.
-      const longLived = await createKey(main.owner.auth, { scopes: ['config:read'], ipAllowlist: ['127.0.0.1'], quota: { remaining: 1 }, rateLimit: { limit: 1, windowSeconds: 1 } });
-      expect(outcome(await t.http.patch(`/v1/api-keys/${longLived.id}`).set(asChanger).send({ name: 'renamed' }))).toBe('403 EXPIRY_NOT_ALLOWED');
+      const longLived = await createKey(main.owner.auth, {
+        scopes: ['config:read'],
+        ipAllowlist: ['127.0.0.1'],
+        quota: { remaining: 1 },
+        rateLimit: { limit: 1, windowSeconds: 1 },
+      });
+      expect(outcome(await t.http.patch(`/v1/api-keys/${longLived.id}`).set(asChanger).send({ name: 'renamed' }))).toBe(
+        '403 EXPIRY_NOT_ALLOWED',
+      );
     });
   });
 
@@ -1107,7 +1435,11 @@ describe('API keys', () => {
     await t.http.patch(`/v1/users/${member.id}`).set(owner.auth).send({ status: 'disabled' }).expect(200);
     expect(await use(key.apiKey)).toBe('401 KEY_REVOKED');
     expect(await use(service.apiKey)).toBe('200');
-    expect(outcome(track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, userId: member.id })))).toBe('404 NOT_FOUND');
+    expect(
+      outcome(
+        track(await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, userId: member.id })),
+      ),
+    ).toBe('404 NOT_FOUND');
 
     await t.http.patch(`/v1/users/${member.id}`).set(owner.auth).send({ status: 'active' }).expect(200);
     expect(await use(key.apiKey)).toBe('200');
@@ -1120,7 +1452,9 @@ describe('API keys', () => {
     const before = Date.now();
     for (let i = 0; i < 3; i++) expect(await use(key.apiKey)).toBe('200');
     expect((await getKey(main.owner.auth, key.id)).lastUsedAt).toBeNull();
-    const [pending] = await db().query('SELECT last_used_at, usage_count::int AS count FROM api_keys WHERE id = $1', [key.id]);
+    const [pending] = await db().query('SELECT last_used_at, usage_count::int AS count FROM api_keys WHERE id = $1', [
+      key.id,
+    ]);
     expect(pending).toEqual({ last_used_at: null, count: 0 });
 
     periodic.mockRestore();
@@ -1164,7 +1498,11 @@ describe('API keys', () => {
       const second = await createKey(withKey(first.apiKey), { metadata: { note: 'made by a key' } });
       await rotate(owner.auth, second.id, { gracePeriodSeconds: 60 });
       track(await t.http.post('/auth/api-key/generate').set(owner.auth).send({}).expect(201));
-      await t.http.put('/v1/config/entries/token').set(withKey(first.apiKey)).send({ value: 'not a key', secret: true }).expect(200);
+      await t.http
+        .put('/v1/config/entries/token')
+        .set(withKey(first.apiKey))
+        .send({ value: 'not a key', secret: true })
+        .expect(200);
       for (const key of [first, second]) await use(key.apiKey);
       await t.app.get(KeyUsageService).flush();
       expect(issued.length).toBeGreaterThanOrEqual(4);
@@ -1172,14 +1510,22 @@ describe('API keys', () => {
       const tables: { table_name: string }[] = await db().query(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
       );
-      expect(tables.map((row) => row.table_name)).toEqual(expect.arrayContaining(['api_keys', 'config_entries', 'tenants', 'users']));
+      expect(tables.map((row) => row.table_name)).toEqual(
+        expect.arrayContaining(['api_keys', 'config_entries', 'tenants', 'users']),
+      );
       const dump: string[] = [];
       for (const { table_name } of tables) {
         const rows: { row: string }[] = await db().query(`SELECT row_to_json(t)::text AS row FROM "${table_name}" t`);
         dump.push(...rows.map((r) => r.row));
       }
       // The scan does read the keys: their ids and HMACs are there.
-      expect(dump.some((row) => row.includes(first.id) && row.includes(createHmac('sha256', t.config.keyPepper).update(first.apiKey).digest('hex')))).toBe(true);
+      expect(
+        dump.some(
+          (row) =>
+            row.includes(first.id) &&
+            row.includes(createHmac('sha256', t.config.keyPepper).update(first.apiKey).digest('hex')),
+        ),
+      ).toBe(true);
       const text = dump.join('\n');
       // The secret part alone must not be there either, in case a prefix were stored apart.
       const found = issued.filter((full) => text.includes(full) || text.includes(full.slice('kw_'.length)));

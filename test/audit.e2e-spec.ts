@@ -6,7 +6,16 @@ import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Role } from '../src/common/auth/principal';
 import { SCOPES } from '../src/common/auth/scopes';
 import { Clock } from '../src/common/clock';
-import { adminHeaders, createTenant, createUser, SignedIn, signIn, strongPassword, tenantWithRoles, TestTenant } from './helpers/identity';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  SignedIn,
+  signIn,
+  strongPassword,
+  tenantWithRoles,
+  TestTenant,
+} from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 type Headers = Record<string, string>;
@@ -42,12 +51,24 @@ describe('Audit trail', () => {
   afterEach(() => jest.restoreAllMocks());
 
   const db = () => t.app.get(DataSource);
-  const list = async (auth: Headers, query: Record<string, string | number> = {}): Promise<{ items: EventDto[]; nextCursor: string | null }> =>
+  const list = async (
+    auth: Headers,
+    query: Record<string, string | number> = {},
+  ): Promise<{ items: EventDto[]; nextCursor: string | null }> =>
     (await t.http.get('/v1/audit-events').query(query).set(auth).expect(200)).body;
-  const adminList = async (query: Record<string, string | number>): Promise<{ items: EventDto[]; nextCursor: string | null }> =>
+  const adminList = async (
+    query: Record<string, string | number>,
+  ): Promise<{ items: EventDto[]; nextCursor: string | null }> =>
     (await t.http.get('/admin/audit-events').query(query).set(adminHeaders).expect(200)).body;
   const verify = async (auth: Headers) => (await t.http.get('/v1/audit-events/verify').set(auth).expect(200)).body;
-  const createKey = async (auth: Headers, body: Record<string, unknown> = {}) => (await t.http.post('/v1/api-keys').set(auth).send({ name: 'k', ...body }).expect(201)).body;
+  const createKey = async (auth: Headers, body: Record<string, unknown> = {}) =>
+    (
+      await t.http
+        .post('/v1/api-keys')
+        .set(auth)
+        .send({ name: 'k', ...body })
+        .expect(201)
+    ).body;
   /** Runs SQL around the append-only trigger, as someone with direct database access could. */
   const tamper = (sql: (m: EntityManager) => Promise<unknown>) =>
     db().transaction(async (m) => {
@@ -56,7 +77,10 @@ describe('Audit trail', () => {
       await m.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
     });
   const adminKey = async (tenantId: string, scopes: string[] = [...SCOPES]) =>
-    (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, scopes }).expect(201)).body as { id: string; apiKey: string };
+    (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, scopes }).expect(201)).body as {
+      id: string;
+      apiKey: string;
+    };
 
   /** A fresh tenant whose owner has made `keys` keys: a short chain to tamper with. */
   async function chain(keys = 4) {
@@ -68,7 +92,14 @@ describe('Audit trail', () => {
 
   it('records each action with its actor, target and outcome', async () => {
     const recording = jest.spyOn(t.app.get(AuditService), 'record');
-    type Expected = { action: string; actor: { type: string; id: string | null }; target: { type: string; id: string | null }; outcome?: string; tenantId?: string; reason?: string };
+    type Expected = {
+      action: string;
+      actor: { type: string; id: string | null };
+      target: { type: string; id: string | null };
+      outcome?: string;
+      tenantId?: string;
+      reason?: string;
+    };
     const owner = main.owner;
     const userActor = (u: { id: string }) => ({ type: 'user', id: u.id });
     const admin = { type: 'admin_token', id: null };
@@ -82,13 +113,22 @@ describe('Audit trail', () => {
         name: 'tenant.created',
         run: async () => {
           const tenant = await createTenant(t);
-          return { action: 'tenant.created', actor: admin, target: { type: 'tenant', id: tenant.id }, tenantId: tenant.id };
+          return {
+            action: 'tenant.created',
+            actor: admin,
+            target: { type: 'tenant', id: tenant.id },
+            tenantId: tenant.id,
+          };
         },
       },
       {
         name: 'tenant.updated',
         run: async () => {
-          await t.http.patch(`/admin/tenants/${main.tenant.id}`).set(adminHeaders).send({ name: 'Renamed' }).expect(200);
+          await t.http
+            .patch(`/admin/tenants/${main.tenant.id}`)
+            .set(adminHeaders)
+            .send({ name: 'Renamed' })
+            .expect(200);
           return { action: 'tenant.updated', actor: admin, target: { type: 'tenant', id: main.tenant.id } };
         },
       },
@@ -102,31 +142,55 @@ describe('Audit trail', () => {
       {
         name: 'user.invited',
         run: async () => {
-          const res = await t.http.post('/v1/users/invitations').set(owner.auth).send({ email: `inv-${Date.now()}@example.com`, role: 'member' }).expect(201);
+          const res = await t.http
+            .post('/v1/users/invitations')
+            .set(owner.auth)
+            .send({ email: `inv-${Date.now()}@example.com`, role: 'member' })
+            .expect(201);
           return { action: 'user.invited', actor: userActor(owner), target: { type: 'user', id: res.body.id } };
         },
       },
       {
         name: 'auth.login',
         run: async () => {
-          await t.http.post('/auth/login').set({ 'user-agent': 'audit-agent/1', 'x-request-id': 'audit-req-1' }).send({ email: person.email, password: person.password }).expect(200);
+          await t.http
+            .post('/auth/login')
+            .set({ 'user-agent': 'audit-agent/1', 'x-request-id': 'audit-req-1' })
+            .send({ email: person.email, password: person.password })
+            .expect(200);
           return { action: 'auth.login', actor: userActor(person), target: { type: 'user', id: person.id } };
         },
       },
       {
         name: 'auth.login_failed',
         run: async () => {
-          await t.http.post('/auth/login').send({ email: person.email, password: 'wrong password entirely' }).expect(401);
-          return { action: 'auth.login_failed', actor: { type: 'user', id: null }, target: { type: 'user', id: person.id }, outcome: 'failure', reason: 'INVALID_PASSWORD' };
+          await t.http
+            .post('/auth/login')
+            .send({ email: person.email, password: 'wrong password entirely' })
+            .expect(401);
+          return {
+            action: 'auth.login_failed',
+            actor: { type: 'user', id: null },
+            target: { type: 'user', id: person.id },
+            outcome: 'failure',
+            reason: 'INVALID_PASSWORD',
+          };
         },
       },
       {
         name: 'auth.logout',
         run: async () => {
           const signedIn = await signIn(t, person);
-          const sessions = (await t.http.get('/auth/sessions').set(signedIn.auth).expect(200)).body as { id: string; current: boolean }[];
+          const sessions = (await t.http.get('/auth/sessions').set(signedIn.auth).expect(200)).body as {
+            id: string;
+            current: boolean;
+          }[];
           await t.http.post('/auth/logout').set(signedIn.auth).expect(204);
-          return { action: 'auth.logout', actor: userActor(person), target: { type: 'session', id: sessions.find((s) => s.current)!.id } };
+          return {
+            action: 'auth.logout',
+            actor: userActor(person),
+            target: { type: 'session', id: sessions.find((s) => s.current)!.id },
+          };
         },
       },
       {
@@ -134,8 +198,13 @@ describe('Audit trail', () => {
         run: async () => {
           const first = await signIn(t, person);
           const second = await signIn(t, person);
-          const sessions = (await t.http.get('/auth/sessions').set(second.auth).expect(200)).body as { id: string; current: boolean }[];
-          const other = (await t.http.get('/auth/sessions').set(first.auth).expect(200)).body.find((s: { current: boolean }) => s.current).id;
+          const sessions = (await t.http.get('/auth/sessions').set(second.auth).expect(200)).body as {
+            id: string;
+            current: boolean;
+          }[];
+          const other = (await t.http.get('/auth/sessions').set(first.auth).expect(200)).body.find(
+            (s: { current: boolean }) => s.current,
+          ).id;
           expect(sessions.map((s) => s.id)).toContain(other);
           await t.http.delete(`/auth/sessions/${other}`).set(second.auth).expect(204);
           return { action: 'session.revoked', actor: userActor(person), target: { type: 'session', id: other } };
@@ -146,7 +215,11 @@ describe('Audit trail', () => {
         run: async () => {
           const signedIn = await signIn(t, person);
           const next = strongPassword();
-          await t.http.post('/auth/password').set(signedIn.auth).send({ currentPassword: person.password, newPassword: next }).expect(204);
+          await t.http
+            .post('/auth/password')
+            .set(signedIn.auth)
+            .send({ currentPassword: person.password, newPassword: next })
+            .expect(204);
           person.password = next;
           return { action: 'password.changed', actor: userActor(person), target: { type: 'user', id: person.id } };
         },
@@ -155,7 +228,11 @@ describe('Audit trail', () => {
         name: 'password.reset_requested',
         run: async () => {
           await t.http.post('/auth/password/forgot').send({ email: person.email }).expect(202);
-          return { action: 'password.reset_requested', actor: { type: 'user', id: null }, target: { type: 'user', id: person.id } };
+          return {
+            action: 'password.reset_requested',
+            actor: { type: 'user', id: null },
+            target: { type: 'user', id: person.id },
+          };
         },
       },
       {
@@ -195,7 +272,11 @@ describe('Audit trail', () => {
         name: 'key.created (by a key)',
         run: async () => {
           const created = await createKey(withKey(keyWithScopes.apiKey), { scopes: ['keys:read'] });
-          return { action: 'key.created', actor: { type: 'api_key', id: keyWithScopes.id }, target: { type: 'api_key', id: created.id } };
+          return {
+            action: 'key.created',
+            actor: { type: 'api_key', id: keyWithScopes.id },
+            target: { type: 'api_key', id: created.id },
+          };
         },
       },
       {
@@ -229,7 +310,11 @@ describe('Audit trail', () => {
       {
         name: 'key.rotated',
         run: async () => {
-          await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(owner.auth).send({ gracePeriodSeconds: 0 }).expect(201);
+          await t.http
+            .post(`/v1/api-keys/${key.id}/rotate`)
+            .set(owner.auth)
+            .send({ gracePeriodSeconds: 0 })
+            .expect(201);
           return { action: 'key.rotated', actor: userActor(owner), target: { type: 'api_key', id: key.id } };
         },
       },
@@ -248,14 +333,28 @@ describe('Audit trail', () => {
           await t.http.delete(`/v1/api-keys/${doomed.id}`).set(owner.auth).expect(204);
           await t.http.get('/v1/api-keys').set(withKey(doomed.apiKey)).expect(401);
           await t.app.get(KeyDenialsService).flush(true);
-          return { action: 'key.denied', actor: { type: 'api_key', id: doomed.id }, target: { type: 'api_key', id: doomed.id }, outcome: 'denied', reason: 'KEY_REVOKED' };
+          return {
+            action: 'key.denied',
+            actor: { type: 'api_key', id: doomed.id },
+            target: { type: 'api_key', id: doomed.id },
+            outcome: 'denied',
+            reason: 'KEY_REVOKED',
+          };
         },
       },
       {
         name: 'config.changed',
         run: async () => {
-          await t.http.put('/v1/config/entries/feature.flag').set(owner.auth).send({ value: 'top secret value', secret: true }).expect(200);
-          return { action: 'config.changed', actor: userActor(owner), target: { type: 'config_entry', id: 'feature.flag' } };
+          await t.http
+            .put('/v1/config/entries/feature.flag')
+            .set(owner.auth)
+            .send({ value: 'top secret value', secret: true })
+            .expect(200);
+          return {
+            action: 'config.changed',
+            actor: userActor(owner),
+            target: { type: 'config_entry', id: 'feature.flag' },
+          };
         },
       },
     ];
@@ -265,10 +364,27 @@ describe('Audit trail', () => {
       const tenantId = expected.tenantId ?? main.tenant.id;
       // A failed sign-in is written in the background: wait for every write the case started.
       await Promise.allSettled(recording.mock.results.map((result) => result.value));
-      const found: EventDto | undefined = (await adminList({ tenantId, action: expected.action, targetId: expected.target.id!, limit: 1 })).items[0];
-      expect({ name, event: found && { action: found.action, actor: found.actor, target: found.target, outcome: found.outcome, tenantId: found.tenantId } }).toEqual({
+      const found: EventDto | undefined = (
+        await adminList({ tenantId, action: expected.action, targetId: expected.target.id!, limit: 1 })
+      ).items[0];
+      expect({
         name,
-        event: { action: expected.action, actor: expected.actor, target: expected.target, outcome: expected.outcome ?? 'success', tenantId },
+        event: found && {
+          action: found.action,
+          actor: found.actor,
+          target: found.target,
+          outcome: found.outcome,
+          tenantId: found.tenantId,
+        },
+      }).toEqual({
+        name,
+        event: {
+          action: expected.action,
+          actor: expected.actor,
+          target: expected.target,
+          outcome: expected.outcome ?? 'success',
+          tenantId,
+        },
       });
       if (expected.reason) expect(found!.reason).toBe(expected.reason);
     }
@@ -286,7 +402,10 @@ describe('Audit trail', () => {
   it('records no event for a sign-in with an unknown email, and answers the same', async () => {
     const recording = jest.spyOn(t.app.get(AuditService), 'record');
     const before = (await adminList({ action: 'auth.login_failed', limit: 200 })).items.length;
-    const res = await t.http.post('/auth/login').send({ email: 'nobody-here@example.com', password: 'whatever it is' }).expect(401);
+    const res = await t.http
+      .post('/auth/login')
+      .send({ email: 'nobody-here@example.com', password: 'whatever it is' })
+      .expect(401);
     expect(res.body.code).toBe('INVALID_CREDENTIALS');
     // A failed sign-in starts its (background) audit write before answering: none was started.
     expect(recording.mock.calls.filter(([, event]) => event.action === 'auth.login_failed')).toEqual([]);
@@ -300,7 +419,10 @@ describe('Audit trail', () => {
       await t.http.post('/v1/api-keys').set(main.owner.auth).send({ name: 'never-stored' }).expect(500);
       const target = await createUser(t, main.tenant.id, 'member').catch(() => null);
       expect(target).toBeNull(); // user.created failed too: no user without its event
-      const [{ count }] = await db().query("SELECT count(*)::int AS count FROM api_keys WHERE tenant_id = $1 AND name = 'never-stored'", [main.tenant.id]);
+      const [{ count }] = await db().query(
+        "SELECT count(*)::int AS count FROM api_keys WHERE tenant_id = $1 AND name = 'never-stored'",
+        [main.tenant.id],
+      );
       expect(count).toBe(0);
       jest.restoreAllMocks();
 
@@ -315,9 +437,17 @@ describe('Audit trail', () => {
     it('a failing change writes no event', async () => {
       const { tenant, owner } = await chain(0);
       const before = (await list(owner.auth)).items.length;
-      await t.http.post('/v1/users/invitations').set(owner.auth).send({ email: owner.email, role: 'member' }).expect(409);
+      await t.http
+        .post('/v1/users/invitations')
+        .set(owner.auth)
+        .send({ email: owner.email, role: 'member' })
+        .expect(409);
       await t.http.patch(`/v1/users/${owner.id}`).set(owner.auth).send({ role: 'member' }).expect(409);
-      await t.http.post('/v1/api-keys').set(owner.auth).send({ name: 'bad', scopes: ['no:such'] }).expect(400);
+      await t.http
+        .post('/v1/api-keys')
+        .set(owner.auth)
+        .send({ name: 'bad', scopes: ['no:such'] })
+        .expect(400);
       const after = (await list(owner.auth)).items;
       expect(after.length).toBe(before);
       expect(after.every((e) => e.tenantId === tenant.id)).toBe(true);
@@ -332,7 +462,9 @@ describe('Audit trail', () => {
 
     it('reports an edited row', async () => {
       const { tenant, owner } = await chain();
-      await tamper((m) => m.query("UPDATE audit_events SET actor_id = 'someone-else' WHERE tenant_id = $1 AND seq = 3", [tenant.id]));
+      await tamper((m) =>
+        m.query("UPDATE audit_events SET actor_id = 'someone-else' WHERE tenant_id = $1 AND seq = 3", [tenant.id]),
+      );
       expect(await verify(owner.auth)).toMatchObject({ valid: false, firstBrokenSeq: 3, reason: 'HASH_MISMATCH' });
     });
 
@@ -348,7 +480,23 @@ describe('Audit trail', () => {
         await m.query('UPDATE audit_events SET seq = seq + 1000 WHERE tenant_id = $1 AND seq > 3', [tenant.id]);
         await m.query('UPDATE audit_events SET seq = seq - 999 WHERE tenant_id = $1 AND seq > 1000', [tenant.id]);
         const [third] = await m.query('SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = 3', [tenant.id]);
-        const forged = { tenantId: tenant.id, seq: 4, actorType: 'system', actorId: null, action: 'key.created', targetType: 'api_key', targetId: 'forged', outcome: 'success', reason: null, ip: null, userAgent: null, requestId: null, metadata: {}, count: 1, occurredAt: new Date() };
+        const forged = {
+          tenantId: tenant.id,
+          seq: 4,
+          actorType: 'system',
+          actorId: null,
+          action: 'key.created',
+          targetType: 'api_key',
+          targetId: 'forged',
+          outcome: 'success',
+          reason: null,
+          ip: null,
+          userAgent: null,
+          requestId: null,
+          metadata: {},
+          count: 1,
+          occurredAt: new Date(),
+        };
         await m.query(
           `INSERT INTO audit_events (tenant_id, seq, actor_type, action, target_type, target_id, outcome, occurred_at, prev_hash, hash)
            VALUES ($1, 4, 'system', 'key.created', 'api_key', 'forged', 'success', $2, $3, $4)`,
@@ -360,8 +508,12 @@ describe('Audit trail', () => {
 
     it('the trigger refuses UPDATE and DELETE from the application connection', async () => {
       const { tenant, owner } = await chain(1);
-      await expect(db().query("UPDATE audit_events SET action = 'x' WHERE tenant_id = $1", [tenant.id])).rejects.toThrow(/append-only/);
-      await expect(db().query('DELETE FROM audit_events WHERE tenant_id = $1', [tenant.id])).rejects.toThrow(/append-only/);
+      await expect(
+        db().query("UPDATE audit_events SET action = 'x' WHERE tenant_id = $1", [tenant.id]),
+      ).rejects.toThrow(/append-only/);
+      await expect(db().query('DELETE FROM audit_events WHERE tenant_id = $1', [tenant.id])).rejects.toThrow(
+        /append-only/,
+      );
       await expect(db().query('TRUNCATE audit_events')).rejects.toThrow(/append-only/);
       expect(await verify(owner.auth)).toMatchObject({ valid: true });
     });
@@ -369,7 +521,9 @@ describe('Audit trail', () => {
     it('a deleted tenant takes its chain with it', async () => {
       const { tenant } = await chain(1);
       await db().query('DELETE FROM tenants WHERE id = $1', [tenant.id]);
-      const [{ count }] = await db().query('SELECT count(*)::int AS count FROM audit_events WHERE tenant_id = $1', [tenant.id]);
+      const [{ count }] = await db().query('SELECT count(*)::int AS count FROM audit_events WHERE tenant_id = $1', [
+        tenant.id,
+      ]);
       expect(count).toBe(0);
     });
 
@@ -389,7 +543,8 @@ describe('Audit trail', () => {
     // All 50 fall in the minute before this one; until the clock leaves it, that minute is open.
     const minuteStart = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
     jest.spyOn(t.app.get(Clock), 'now').mockReturnValue(new Date(minuteStart + 1_000));
-    for (let i = 0; i < 50; i++) expect((await t.http.get('/v1/api-keys').set(withKey(key.apiKey))).body.code).toBe('KEY_REVOKED');
+    for (let i = 0; i < 50; i++)
+      expect((await t.http.get('/v1/api-keys').set(withKey(key.apiKey))).body.code).toBe('KEY_REVOKED');
     for (let i = 0; i < 5; i++) await t.http.get('/v1/api-keys').set(withKey(good.apiKey)).expect(200);
     await denials.flush(); // the minute is not over yet: nothing written
     expect((await list(owner.auth, { action: 'key.denied' })).items).toEqual([]);
@@ -397,7 +552,14 @@ describe('Audit trail', () => {
     await denials.flush();
     const rows = (await list(owner.auth, { action: 'key.denied' })).items;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ tenantId: tenant.id, count: 50, occurredAt: new Date(minuteStart).toISOString(), reason: 'KEY_REVOKED', outcome: 'denied', target: { type: 'api_key', id: key.id } });
+    expect(rows[0]).toMatchObject({
+      tenantId: tenant.id,
+      count: 50,
+      occurredAt: new Date(minuteStart).toISOString(),
+      reason: 'KEY_REVOKED',
+      outcome: 'denied',
+      target: { type: 'api_key', id: key.id },
+    });
     expect(rows[0].ip).toBeTruthy();
     expect((await list(owner.auth, { actorId: good.id })).items).toEqual([]); // successful uses are not audited
   });
@@ -412,7 +574,10 @@ describe('Audit trail', () => {
       const seen: number[] = [];
       let cursor: string | null = null;
       do {
-        const page: { items: EventDto[]; nextCursor: string | null } = await list(withKey(apiKey.apiKey), { limit: 3, ...(cursor ? { cursor } : {}) });
+        const page: { items: EventDto[]; nextCursor: string | null } = await list(withKey(apiKey.apiKey), {
+          limit: 3,
+          ...(cursor ? { cursor } : {}),
+        });
         expect(page.items.length).toBeLessThanOrEqual(3);
         seen.push(...page.items.map((e) => e.seq));
         cursor = page.nextCursor;
@@ -421,17 +586,33 @@ describe('Audit trail', () => {
 
       const created = (await list(owner.auth, { action: 'key.created', actorType: 'user', actorId: owner.id })).items;
       expect(created).toHaveLength(7);
-      expect((await list(owner.auth, { actorType: 'admin_token' })).items.map((e) => e.action).sort()).toEqual(['key.created', 'tenant.created', 'user.created']);
-      expect((await list(owner.auth, { targetType: 'api_key', targetId: created[0].target!.id! })).items).toHaveLength(1);
+      expect((await list(owner.auth, { actorType: 'admin_token' })).items.map((e) => e.action).sort()).toEqual([
+        'key.created',
+        'tenant.created',
+        'user.created',
+      ]);
+      expect((await list(owner.auth, { targetType: 'api_key', targetId: created[0].target!.id! })).items).toHaveLength(
+        1,
+      );
       expect((await list(owner.auth, { outcome: 'failure' })).items).toEqual([]);
       expect((await list(owner.auth, { to: '2000-01-01T00:00:00Z' })).items).toEqual([]);
-      expect((await list(owner.auth, { from: new Date(Date.now() - 60_000).toISOString() })).items).toHaveLength(everything.length);
+      expect((await list(owner.auth, { from: new Date(Date.now() - 60_000).toISOString() })).items).toHaveLength(
+        everything.length,
+      );
 
       // Another tenant sees none of it, even when it asks for this tenant's ids.
       expect((await list(main.owner.auth, { targetId: created[0].target!.id! })).items).toEqual([]);
-      expect((await list(main.owner.auth, { limit: 200 })).items.every((e) => e.tenantId === main.tenant.id)).toBe(true);
+      expect((await list(main.owner.auth, { limit: 200 })).items.every((e) => e.tenantId === main.tenant.id)).toBe(
+        true,
+      );
 
-      for (const bad of [{ cursor: 'nonsense' }, { limit: 201 }, { outcome: 'maybe' }, { from: 'yesterday' }, { tenantId: tenant.id }]) {
+      for (const bad of [
+        { cursor: 'nonsense' },
+        { limit: 201 },
+        { outcome: 'maybe' },
+        { from: 'yesterday' },
+        { tenantId: tenant.id },
+      ]) {
         await t.http.get('/v1/audit-events').query(bad).set(owner.auth).expect(400);
       }
     });
@@ -439,13 +620,28 @@ describe('Audit trail', () => {
     it('exports CSV, escaped and safe to open in a spreadsheet', async () => {
       const tenant = await createTenant(t);
       const user = await createUser(t, tenant.id, 'owner');
-      await t.http.post('/auth/login').set('user-agent', '=HYPERLINK("http://evil")').send({ email: user.email, password: user.password }).expect(200);
+      await t.http
+        .post('/auth/login')
+        .set('user-agent', '=HYPERLINK("http://evil")')
+        .send({ email: user.email, password: user.password })
+        .expect(200);
       const owner = await signIn(t, user);
-      await t.http.post('/auth/login').set('user-agent', '-2+3,"quoted"').send({ email: user.email, password: user.password }).expect(200);
-      const res = await t.http.get('/v1/audit-events').query({ format: 'csv', action: 'auth.login' }).set(owner.auth).buffer(true).expect(200);
+      await t.http
+        .post('/auth/login')
+        .set('user-agent', '-2+3,"quoted"')
+        .send({ email: user.email, password: user.password })
+        .expect(200);
+      const res = await t.http
+        .get('/v1/audit-events')
+        .query({ format: 'csv', action: 'auth.login' })
+        .set(owner.auth)
+        .buffer(true)
+        .expect(200);
       expect(res.headers['content-type']).toMatch(/^text\/csv/);
       const lines = res.text.trim().split('\r\n');
-      expect(lines[0]).toBe('occurredAt,seq,tenantId,actorType,actorId,action,targetType,targetId,outcome,reason,ip,userAgent,requestId,count,metadata,hash');
+      expect(lines[0]).toBe(
+        'occurredAt,seq,tenantId,actorType,actorId,action,targetType,targetId,outcome,reason,ip,userAgent,requestId,count,metadata,hash',
+      );
       expect(lines).toHaveLength(4);
       expect(res.text).toContain(`,"'-2+3,""quoted""",`);
       expect(res.text).toContain(`,"'=HYPERLINK(""http://evil"")",`);
@@ -455,10 +651,23 @@ describe('Audit trail', () => {
     it('quotes cells with a semicolon or a formula start, so no spreadsheet splits them into a formula', async () => {
       const tenant = await createTenant(t);
       const user = await createUser(t, tenant.id, 'owner');
-      await t.http.post('/auth/login').set('user-agent', 'curl;=cmd|/C calc!A0').send({ email: user.email, password: user.password }).expect(200);
-      await t.http.post('/auth/login').set('user-agent', '@SUM(1+1)').send({ email: user.email, password: user.password }).expect(200);
+      await t.http
+        .post('/auth/login')
+        .set('user-agent', 'curl;=cmd|/C calc!A0')
+        .send({ email: user.email, password: user.password })
+        .expect(200);
+      await t.http
+        .post('/auth/login')
+        .set('user-agent', '@SUM(1+1)')
+        .send({ email: user.email, password: user.password })
+        .expect(200);
       const owner = await signIn(t, user);
-      const res = await t.http.get('/v1/audit-events').query({ format: 'csv', action: 'auth.login' }).set(owner.auth).buffer(true).expect(200);
+      const res = await t.http
+        .get('/v1/audit-events')
+        .query({ format: 'csv', action: 'auth.login' })
+        .set(owner.auth)
+        .buffer(true)
+        .expect(200);
       expect(res.text).toContain(`,"curl;=cmd|/C calc!A0",`);
       expect(res.text).toContain(`,"'@SUM(1+1)",`);
       // Split on ';' outside quotes, as such a spreadsheet would: no field starts a formula.
@@ -514,17 +723,25 @@ describe('Audit retention', () => {
     jest.spyOn(clock, 'now').mockReturnValue(old);
     const tenant = await createTenant(t);
     const gone = await createTenant(t); // every event of this one is old
-    await (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id }).expect(201)).body;
+    await (
+      await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id }).expect(201)
+    ).body;
     jest.restoreAllMocks();
 
     const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
-    const before = (await t.http.get('/v1/audit-events').query({ limit: 200 }).set(owner.auth).expect(200)).body.items as EventDto[];
+    const before = (await t.http.get('/v1/audit-events').query({ limit: 200 }).set(owner.auth).expect(200)).body
+      .items as EventDto[];
     expect(before.length).toBe(4); // tenant.created, key.created (old), user.created, auth.login
 
     expect(await audit.prune()).toBe(3);
-    const after = (await t.http.get('/v1/audit-events').query({ limit: 200 }).set(owner.auth).expect(200)).body.items as EventDto[];
+    const after = (await t.http.get('/v1/audit-events').query({ limit: 200 }).set(owner.auth).expect(200)).body
+      .items as EventDto[];
     expect(after.map((e) => e.action).sort()).toEqual(['auth.login', 'user.created']);
-    expect((await t.http.get('/v1/audit-events/verify').set(owner.auth).expect(200)).body).toEqual({ valid: true, checked: 2, anchorSeq: 2 });
+    expect((await t.http.get('/v1/audit-events/verify').set(owner.auth).expect(200)).body).toEqual({
+      valid: true,
+      checked: 2,
+      anchorSeq: 2,
+    });
 
     // New events continue the chain from the anchor, also for a tenant pruned to nothing.
     await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id }).expect(201);

@@ -6,7 +6,16 @@ import { ACCOUNT_CEILING_FACTOR } from '../src/auth/auth.service';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';
-import { adminHeaders, createTenant, createUser, signIn, SignedIn, strongPassword, tenantWithRoles, TestUser } from './helpers/identity';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  signIn,
+  SignedIn,
+  strongPassword,
+  tenantWithRoles,
+  TestUser,
+} from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 import { sharedDatabase } from './helpers/test-database';
 
@@ -56,16 +65,31 @@ function withoutRequestId(body: Record<string, unknown>): Record<string, unknown
 }
 
 /** POSTs JSON from a chosen local address (the app trusts no proxy, so this is the client IP it sees). */
-function postFrom(baseUrl: string, path: string, body: object, localAddress: string): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
+function postFrom(
+  baseUrl: string,
+  path: string,
+  body: object,
+  localAddress: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       new URL(path, baseUrl),
-      { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        method: 'POST',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -99,17 +123,34 @@ describe('authentication', () => {
 
     it('by email answers a Bearer token pair whose access token works on /auth/me', async () => {
       const res = await login({ email: user.email, password: user.password }).expect(200);
-      expect(res.body).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: t.config.accessTokenTtlSeconds });
+      expect(res.body).toEqual({
+        accessToken: expect.any(String),
+        refreshToken: expect.any(String),
+        tokenType: 'Bearer',
+        expiresIn: t.config.accessTokenTtlSeconds,
+      });
       expect(res.body.refreshToken).not.toBe(res.body.accessToken);
       expect(res.body.refreshToken.length).toBeGreaterThanOrEqual(43);
 
       expect(headerOf(res.body.accessToken).alg).toBe('HS256');
       const claims = claimsOf(res.body.accessToken);
-      expect(claims).toMatchObject({ sub: user.id, tid: user.tenantId, sid: expect.stringMatching(/^[0-9a-f-]{36}$/), role: 'member', iss: JWT_ISSUER, aud: JWT_AUDIENCE });
+      expect(claims).toMatchObject({
+        sub: user.id,
+        tid: user.tenantId,
+        sid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        role: 'member',
+        iss: JWT_ISSUER,
+        aud: JWT_AUDIENCE,
+      });
       expect(claims.exp - claims.iat).toBe(t.config.accessTokenTtlSeconds);
 
       const who = await me(res.body.accessToken).expect(200);
-      expect(who.body).toMatchObject({ kind: 'user', user: { id: user.id, email: user.email, role: 'member', status: 'active' }, tenant: { id: user.tenantId }, role: 'member' });
+      expect(who.body).toMatchObject({
+        kind: 'user',
+        user: { id: user.id, email: user.email, role: 'member', status: 'active' },
+        tenant: { id: user.tenantId },
+        role: 'member',
+      });
     });
 
     it('accepts `username` as an alias of email', async () => {
@@ -160,7 +201,10 @@ describe('authentication', () => {
 
     it('an unknown email and a wrong password get the same status and body', async () => {
       const wrong = await login({ email: user.email, password: strongPassword() });
-      const unknown = await login({ email: `nobody-${randomBytes(4).toString('hex')}@example.com`, password: user.password });
+      const unknown = await login({
+        email: `nobody-${randomBytes(4).toString('hex')}@example.com`,
+        password: user.password,
+      });
       expect(wrong.status).toBe(401);
       expect(unknown.status).toBe(401);
       expect(wrong.body).toMatchObject({ statusCode: 401, code: 'INVALID_CREDENTIALS' });
@@ -176,7 +220,10 @@ describe('authentication', () => {
         argon2Verify.mockClear();
         await login({ email, password: 'not the password at all' }).expect(401);
         await Promise.all(argon2Verify.mock.results.map((result) => result.value));
-        return argon2Verify.mock.calls.map(([hash, password]) => ({ params: /^\$argon2id\$v=19\$([^$]+)\$/.exec(hash)?.[1], password }));
+        return argon2Verify.mock.calls.map(([hash, password]) => ({
+          params: /^\$argon2id\$v=19\$([^$]+)\$/.exec(hash)?.[1],
+          password,
+        }));
       };
       const wrong = await verifiesOf(known.email);
       expect(wrong).toEqual([{ params: 'm=19456,p=1,t=2', password: 'not the password at all' }]);
@@ -204,9 +251,18 @@ describe('authentication', () => {
     it('trades a refresh token for a new working pair, once', async () => {
       const first = await signIn(t, user);
       const res = await t.http.post('/auth/refresh').send({ refreshToken: first.refreshToken }).expect(200);
-      expect(res.body).toEqual({ accessToken: expect.any(String), refreshToken: expect.any(String), tokenType: 'Bearer', expiresIn: t.config.accessTokenTtlSeconds });
+      expect(res.body).toEqual({
+        accessToken: expect.any(String),
+        refreshToken: expect.any(String),
+        tokenType: 'Bearer',
+        expiresIn: t.config.accessTokenTtlSeconds,
+      });
       expect(res.body.refreshToken).not.toBe(first.refreshToken);
-      expect(claimsOf(res.body.accessToken)).toMatchObject({ sub: user.id, tid: user.tenantId, sid: claimsOf(first.accessToken).sid });
+      expect(claimsOf(res.body.accessToken)).toMatchObject({
+        sub: user.id,
+        tid: user.tenantId,
+        sid: claimsOf(first.accessToken).sid,
+      });
       await me(res.body.accessToken).expect(200);
 
       const second = await t.http.post('/auth/refresh').send({ refreshToken: res.body.refreshToken }).expect(200);
@@ -234,7 +290,10 @@ describe('authentication', () => {
     });
 
     it('refuses an unknown refresh token with 401 REFRESH_TOKEN_INVALID', async () => {
-      const res = await t.http.post('/auth/refresh').send({ refreshToken: `kwr_${randomBytes(32).toString('base64url')}` }).expect(401);
+      const res = await t.http
+        .post('/auth/refresh')
+        .send({ refreshToken: `kwr_${randomBytes(32).toString('base64url')}` })
+        .expect(401);
       expect(res.body.code).toBe('REFRESH_TOKEN_INVALID');
     });
 
@@ -262,7 +321,11 @@ describe('authentication', () => {
       await me(other.accessToken).expect(200);
 
       const newPassword = strongPassword();
-      await t.http.post('/auth/password').set(changer.auth).send({ currentPassword: created.password, newPassword }).expect(204);
+      await t.http
+        .post('/auth/password')
+        .set(changer.auth)
+        .send({ currentPassword: created.password, newPassword })
+        .expect(204);
 
       await me(other.accessToken).expect(401);
       await t.http.post('/auth/refresh').send({ refreshToken: other.refreshToken }).expect(401);
@@ -278,7 +341,9 @@ describe('authentication', () => {
       await me(b.accessToken).expect(200);
 
       await t.http.post('/auth/password/forgot').send({ email: created.email }).expect(202);
-      const token = await t.app.get(OneTimeTokensService).issue('password_reset', { id: created.id, tenantId: created.tenantId }, null);
+      const token = await t.app
+        .get(OneTimeTokensService)
+        .issue('password_reset', { id: created.id, tenantId: created.tenantId }, null);
       const newPassword = strongPassword();
       await t.http.post('/auth/password/reset').send({ token, newPassword }).expect(204);
 
@@ -342,17 +407,34 @@ describe('authentication', () => {
 
     it.each<[string, () => string]>([
       ['alg none', () => `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(good)}.`],
-      ['alg none with the original signature', () => `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(good)}.${user.accessToken.split('.')[2]}`],
+      [
+        'alg none with the original signature',
+        () => `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(good)}.${user.accessToken.split('.')[2]}`,
+      ],
       ['HS512 with the right secret', () => signJwt(good, t.config.jwtSecret, { alg: 'HS512', hash: 'sha512' })],
       ['a wrong audience', () => signJwt({ ...good, aud: 'someone-else' }, t.config.jwtSecret)],
       ['no audience', () => signJwt({ ...good, aud: undefined }, t.config.jwtSecret)],
       ['a wrong issuer', () => signJwt({ ...good, iss: 'not-keyward' }, t.config.jwtSecret)],
-      ['an exp in the past', () => signJwt({ ...good, iat: good.iat - 3600, exp: Math.floor(Date.now() / 1000) - 60 }, t.config.jwtSecret)],
+      [
+        'an exp in the past',
+        () => signJwt({ ...good, iat: good.iat - 3600, exp: Math.floor(Date.now() / 1000) - 60 }, t.config.jwtSecret),
+      ],
       ['another secret', () => signJwt(good, randomBytes(32).toString('base64url'))],
-      ['a different sub with the original signature', () => `${user.accessToken.split('.')[0]}.${base64url({ ...good, sub: randomUUID() })}.${user.accessToken.split('.')[2]}`],
-      ['a different role with the original signature', () => `${user.accessToken.split('.')[0]}.${base64url({ ...good, role: 'owner' })}.${user.accessToken.split('.')[2]}`],
+      [
+        'a different sub with the original signature',
+        () =>
+          `${user.accessToken.split('.')[0]}.${base64url({ ...good, sub: randomUUID() })}.${user.accessToken.split('.')[2]}`,
+      ],
+      [
+        'a different role with the original signature',
+        () =>
+          `${user.accessToken.split('.')[0]}.${base64url({ ...good, role: 'owner' })}.${user.accessToken.split('.')[2]}`,
+      ],
       ['a correctly signed different sub', () => signJwt({ ...good, sub: randomUUID() }, t.config.jwtSecret)],
-      ['a correctly signed sid of a session that does not exist', () => signJwt({ ...good, sid: randomUUID() }, t.config.jwtSecret)],
+      [
+        'a correctly signed sid of a session that does not exist',
+        () => signJwt({ ...good, sid: randomUUID() }, t.config.jwtSecret),
+      ],
       ['a correctly signed tid of another tenant', () => signJwt({ ...good, tid: randomUUID() }, t.config.jwtSecret)],
       ['a correctly signed sid that is not a uuid', () => signJwt({ ...good, sid: "' OR 1=1 --" }, t.config.jwtSecret)],
       ['garbage', () => 'not.a.jwt'],
@@ -360,12 +442,17 @@ describe('authentication', () => {
       ['the token cut short', () => user.accessToken.slice(0, -5)],
     ])('are refused with 401: %s', async (_, forge) => {
       const res = await me(forge()).expect(401);
-      expect(res.body).toMatchObject({ statusCode: 401, code: expect.stringMatching(/^(TOKEN_INVALID|TOKEN_EXPIRED|SESSION_ENDED)$/) });
+      expect(res.body).toMatchObject({
+        statusCode: 401,
+        code: expect.stringMatching(/^(TOKEN_INVALID|TOKEN_EXPIRED|SESSION_ENDED)$/),
+      });
       expect(res.body).not.toHaveProperty('user');
     });
 
     it('an expired token says so', async () => {
-      const res = await me(signJwt({ ...good, exp: Math.floor(Date.now() / 1000) - 60 }, t.config.jwtSecret)).expect(401);
+      const res = await me(signJwt({ ...good, exp: Math.floor(Date.now() / 1000) - 60 }, t.config.jwtSecret)).expect(
+        401,
+      );
       expect(res.body.code).toBe('TOKEN_EXPIRED');
     });
 
@@ -391,10 +478,14 @@ describe('authentication', () => {
 
       const list = await t.http.get('/auth/sessions').set(here.auth).expect(200);
       expect(list.body.map((s: { id: string }) => s.id).sort()).toEqual([hereId, thereId].sort());
-      expect(list.body.filter((s: { current: boolean }) => s.current)).toEqual([expect.objectContaining({ id: hereId, kind: 'api', current: true })]);
+      expect(list.body.filter((s: { current: boolean }) => s.current)).toEqual([
+        expect.objectContaining({ id: hereId, kind: 'api', current: true }),
+      ]);
       expect(list.body.find((s: { id: string }) => s.id === thereId).current).toBe(false);
       const fromThere = await t.http.get('/auth/sessions').set(there.auth).expect(200);
-      expect(fromThere.body.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id)).toEqual([thereId]);
+      expect(fromThere.body.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id)).toEqual([
+        thereId,
+      ]);
 
       await me(there.accessToken).expect(200);
       await t.http.delete(`/auth/sessions/${thereId}`).set(here.auth).expect(204);
@@ -411,7 +502,10 @@ describe('authentication', () => {
       const ours = await tenantWithRoles(t);
       const theirs = await tenantWithRoles(t);
       for (const victim of [ours.member, theirs.owner]) {
-        const res = await t.http.delete(`/auth/sessions/${claimsOf(victim.accessToken).sid}`).set(ours.owner.auth).expect(404);
+        const res = await t.http
+          .delete(`/auth/sessions/${claimsOf(victim.accessToken).sid}`)
+          .set(ours.owner.auth)
+          .expect(404);
         expect(res.body.code).toBe('NOT_FOUND');
         await me(victim.accessToken).expect(200);
       }
@@ -452,7 +546,10 @@ describe('authentication', () => {
       setNow(start);
       const idle = await sessions.createDashboardSession(user, {});
       const active = await sessions.createDashboardSession(user, {});
-      expect(await sessions.principalForDashboardToken(idle.token)).toMatchObject({ userId: user.id, sessionId: idle.session.id });
+      expect(await sessions.principalForDashboardToken(idle.token)).toMatchObject({
+        userId: user.id,
+        sessionId: idle.session.id,
+      });
 
       setNow(start + 29 * MINUTE);
       expect(await sessions.principalForDashboardToken(active.token)).toMatchObject({ userId: user.id });
@@ -489,7 +586,9 @@ describe('authentication', () => {
       setNow(start);
       await me(user.accessToken).expect(200);
       // Ended behind the service's back (another instance, say): noticed when the cached check expires.
-      await t.app.get(DataSource).query('UPDATE sessions SET revoked_at = now() WHERE id = $1', [claimsOf(user.accessToken).sid]);
+      await t.app
+        .get(DataSource)
+        .query('UPDATE sessions SET revoked_at = now() WHERE id = $1', [claimsOf(user.accessToken).sid]);
       setNow(start + 6_000);
       await me(user.accessToken).expect(401);
     });
@@ -502,7 +601,11 @@ describe('authentication', () => {
     });
 
     it('refuses a wrong current password with 400', async () => {
-      const res = await t.http.post('/auth/password').set(user.auth).send({ currentPassword: strongPassword(), newPassword: strongPassword() }).expect(400);
+      const res = await t.http
+        .post('/auth/password')
+        .set(user.auth)
+        .send({ currentPassword: strongPassword(), newPassword: strongPassword() })
+        .expect(400);
       expect(res.body.code).toBe('INVALID_CURRENT_PASSWORD');
       await login({ email: user.email, password: user.password }).expect(200);
     });
@@ -513,7 +616,11 @@ describe('authentication', () => {
       ['the email itself', () => user.email],
     ])('refuses a weak new password (%s) with 400 WEAK_PASSWORD', async (_, weak) => {
       const newPassword = weak();
-      const res = await t.http.post('/auth/password').set(user.auth).send({ currentPassword: user.password, newPassword }).expect(400);
+      const res = await t.http
+        .post('/auth/password')
+        .set(user.auth)
+        .send({ currentPassword: user.password, newPassword })
+        .expect(400);
       expect(res.body.code).toBe('WEAK_PASSWORD');
       await login({ email: user.email, password: newPassword }).expect(401);
     });
@@ -522,8 +629,10 @@ describe('authentication', () => {
       const target = await signIn(t, await createUser(t, (await createTenant(t)).id, 'member'));
       const start = Date.now();
       setNow(start);
-      const change = (currentPassword: string) => t.http.post('/auth/password').set(target.auth).send({ currentPassword, newPassword: strongPassword() });
-      for (let i = 0; i < t.config.loginFailuresPerAccount; i++) expect((await change(`wrong guess number ${i}`)).status).toBe(400);
+      const change = (currentPassword: string) =>
+        t.http.post('/auth/password').set(target.auth).send({ currentPassword, newPassword: strongPassword() });
+      for (let i = 0; i < t.config.loginFailuresPerAccount; i++)
+        expect((await change(`wrong guess number ${i}`)).status).toBe(400);
       const blocked = await change(target.password).expect(429);
       expect(blocked.body).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
@@ -532,12 +641,19 @@ describe('authentication', () => {
     });
 
     it('requires a session: no token, no change', async () => {
-      await t.http.post('/auth/password').send({ currentPassword: user.password, newPassword: strongPassword() }).expect(401);
+      await t.http
+        .post('/auth/password')
+        .send({ currentPassword: user.password, newPassword: strongPassword() })
+        .expect(401);
     });
 
     it('after a change the old password fails and the new one works', async () => {
       const newPassword = strongPassword();
-      await t.http.post('/auth/password').set(user.auth).send({ currentPassword: user.password, newPassword }).expect(204);
+      await t.http
+        .post('/auth/password')
+        .set(user.auth)
+        .send({ currentPassword: user.password, newPassword })
+        .expect(204);
       const old = await login({ email: user.email, password: user.password }).expect(401);
       expect(old.body.code).toBe('INVALID_CREDENTIALS');
       await login({ email: user.email, password: newPassword }).expect(200);
@@ -561,7 +677,12 @@ describe('authentication', () => {
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(15 * 60);
 
-      const elsewhere = await postFrom(t.url!, '/auth/login', { email: user.email, password: user.password }, '127.0.0.2');
+      const elsewhere = await postFrom(
+        t.url!,
+        '/auth/login',
+        { email: user.email, password: user.password },
+        '127.0.0.2',
+      );
       expect(elsewhere.status).toBe(200);
       await me(elsewhere.body.accessToken).expect(200);
       // Signing in elsewhere does not lift the block here.
@@ -577,7 +698,10 @@ describe('authentication', () => {
       const attackers = Array.from({ length: ACCOUNT_CEILING_FACTOR }, (_, i) => `127.0.1.${i + 1}`);
       for (const address of attackers) {
         for (let i = 0; i < t.config.loginFailuresPerAccount; i++) {
-          expect((await postFrom(t.url!, '/auth/login', { email: user.email, password: `guess ${address} ${i}` }, address)).status).toBe(401);
+          expect(
+            (await postFrom(t.url!, '/auth/login', { email: user.email, password: `guess ${address} ${i}` }, address))
+              .status,
+          ).toBe(401);
         }
       }
       expect(attackers.length * t.config.loginFailuresPerAccount).toBe(ceiling);
@@ -589,10 +713,14 @@ describe('authentication', () => {
       // …while the owner's own address still gets through, and the other accounts are untouched.
       await login({ email: user.email, password: user.password }).expect(200);
       const other = await createUser(t, (await createTenant(t)).id, 'member');
-      expect((await postFrom(t.url!, '/auth/login', { email: other.email, password: other.password }, '127.0.2.1')).status).toBe(200);
+      expect(
+        (await postFrom(t.url!, '/auth/login', { email: other.email, password: other.password }, '127.0.2.1')).status,
+      ).toBe(200);
       // The window passes and the fresh address is let in.
       setNow(start + 15 * MINUTE + 1000);
-      expect((await postFrom(t.url!, '/auth/login', { email: user.email, password: user.password }, '127.0.2.1')).status).toBe(200);
+      expect(
+        (await postFrom(t.url!, '/auth/login', { email: user.email, password: user.password }, '127.0.2.1')).status,
+      ).toBe(200);
     });
 
     it('the block lifts when the 15-minute window has passed', async () => {
@@ -626,7 +754,11 @@ describe('brute-force counters across a restart', () => {
 
     a = await createTestApp({ reuseDatabase });
     const user = await createUser(a, (await createTenant(a)).id, 'member');
-    for (let i = 0; i < 10; i++) await a.http.post('/auth/login').send({ email: user.email, password: `wrong guess number ${i}` }).expect(401);
+    for (let i = 0; i < 10; i++)
+      await a.http
+        .post('/auth/login')
+        .send({ email: user.email, password: `wrong guess number ${i}` })
+        .expect(401);
     await a.http.post('/auth/login').send({ email: user.email, password: user.password }).expect(429);
     await a.close();
     a = undefined;
@@ -636,7 +768,12 @@ describe('brute-force counters across a restart', () => {
     expect(res.body.code).toBe('TOO_MANY_ATTEMPTS');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     // The account itself is intact: from an address that did not fail, it signs in.
-    const elsewhere = await postFrom(b.url!, '/auth/login', { email: user.email, password: user.password }, '127.0.0.2');
+    const elsewhere = await postFrom(
+      b.url!,
+      '/auth/login',
+      { email: user.email, password: user.password },
+      '127.0.0.2',
+    );
     expect(elsewhere.status).toBe(200);
     await b.close();
     b = undefined;

@@ -10,7 +10,13 @@ describe('bad input is a 400, never a 500', () => {
   beforeAll(async () => {
     t = await createTestApp();
     const tenant = await createTenant(t);
-    key = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, name: 'manager', scopes: [...SCOPES] }).expect(201)).body.apiKey;
+    key = (
+      await t.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId: tenant.id, name: 'manager', scopes: [...SCOPES] })
+        .expect(201)
+    ).body.apiKey;
   });
   afterAll(() => t.close());
 
@@ -25,12 +31,18 @@ describe('bad input is a 400, never a 500', () => {
     ];
     for (const [path, headers] of routes) {
       for (const body of [nested(5000), `{"name":${'['.repeat(5000)}${']'.repeat(5000)}}`]) {
-        const res = await t.http.post(path).set({ ...headers, 'content-type': 'application/json' }).send(body);
+        const res = await t.http
+          .post(path)
+          .set({ ...headers, 'content-type': 'application/json' })
+          .send(body);
         expect({ path, status: res.status, code: res.body.code }).toEqual({ path, status: 400, code: 'JSON_TOO_DEEP' });
       }
     }
     // Brackets inside strings do not count, and modest nesting reaches validation as before.
-    const quoted = await t.http.post('/auth/login').set('content-type', 'application/json').send(JSON.stringify({ email: '{'.repeat(100), password: 'x' }));
+    const quoted = await t.http
+      .post('/auth/login')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ email: '{'.repeat(100), password: 'x' }));
     expect(quoted.body.code).toBe('VALIDATION_FAILED');
     const shallow = await t.http.post('/auth/login').set('content-type', 'application/json').send(nested(20));
     expect(shallow.body.code).toBe('VALIDATION_FAILED');
@@ -41,7 +53,10 @@ describe('bad input is a 400, never a 500', () => {
       const answers = [
         await t.http.post('/v1/api-keys').set({ 'x-api-key': key }).send({ name: text }),
         await t.http.post('/auth/login').send({ email: `${text}@example.com`, password: 'x' }),
-        await t.http.put('/v1/config/entries/lone.surrogate').set({ 'x-api-key': key }).send({ value: { [text]: 1 } }),
+        await t.http
+          .put('/v1/config/entries/lone.surrogate')
+          .set({ 'x-api-key': key })
+          .send({ value: { [text]: 1 } }),
       ];
       for (const res of answers) expect([res.status, res.body.code]).toEqual([400, 'INVALID_CHARACTERS']);
     }
@@ -54,7 +69,12 @@ describe('bad input is a 400, never a 500', () => {
     ] as const) {
       for (const page of ['99999999999999999999', '1e300', '10001', '-1', 'abc']) {
         const res = await t.http.get(`${path}?page=${page}`).set(headers);
-        expect({ path, page, status: res.status, code: res.body.code }).toEqual({ path, page, status: 400, code: 'VALIDATION_FAILED' });
+        expect({ path, page, status: res.status, code: res.body.code }).toEqual({
+          path,
+          page,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+        });
       }
       await t.http.get(`${path}?page=10000`).set(headers).expect(200);
     }
@@ -72,7 +92,10 @@ describe('bad input is a 400, never a 500', () => {
   it('form bodies with nested or repeated keys are refused, not crashed on', async () => {
     const bomb = Array.from({ length: 200 }, (_, i) => `a${'[0]'.repeat(50)}=${i}`).join('&');
     for (const path of ['/login', '/forgot', '/dashboard/keys']) {
-      const res = await t.http.post(path).set('content-type', 'application/x-www-form-urlencoded').send(`${bomb}&email=x&email=y`);
+      const res = await t.http
+        .post(path)
+        .set('content-type', 'application/x-www-form-urlencoded')
+        .send(`${bomb}&email=x&email=y`);
       expect(res.status).toBeGreaterThanOrEqual(300);
       expect(res.status).toBeLessThan(500);
     }

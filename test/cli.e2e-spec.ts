@@ -31,8 +31,16 @@ const freshDir = (name: string) => {
 };
 
 /** Runs `keyward <args>` with only the environment given (plus PATH and a scratch HOME). */
-function keyward(args: string[], options: { dir?: string; env?: Record<string, string>; input?: string } = {}): Promise<Result> {
-  const env: Record<string, string> = { PATH: process.env.PATH!, HOME: freshDir('home'), ...(options.dir ? { KEYWARD_CONFIG_DIR: options.dir } : {}), ...options.env };
+function keyward(
+  args: string[],
+  options: { dir?: string; env?: Record<string, string>; input?: string } = {},
+): Promise<Result> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH!,
+    HOME: freshDir('home'),
+    ...(options.dir ? { KEYWARD_CONFIG_DIR: options.dir } : {}),
+    ...options.env,
+  };
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -43,9 +51,18 @@ function keyward(args: string[], options: { dir?: string; env?: Record<string, s
 }
 
 /** The same, through a pseudo-terminal (util-linux `script`), answering each prompt as it appears. */
-function keywardOnTerminal(args: string[], dir: string, answers: { prompt: string; reply: string }[], env: Record<string, string> = {}): Promise<Result> {
+function keywardOnTerminal(
+  args: string[],
+  dir: string,
+  answers: { prompt: string; reply: string }[],
+  env: Record<string, string> = {},
+): Promise<Result> {
   const command = [process.execPath, BIN, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: ROOT, env: { PATH: process.env.PATH!, HOME: freshDir('home'), KEYWARD_CONFIG_DIR: dir, TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qefc', command, '/dev/null'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH!, HOME: freshDir('home'), KEYWARD_CONFIG_DIR: dir, TERM: 'dumb', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   const pending = [...answers];
   const onData = (chunk: Buffer) => {
@@ -66,7 +83,8 @@ describe('the keyward command line', () => {
   /** The main login, with every scope the tests need. */
   const home = freshDir('main');
   const credentialsFile = join(home, 'credentials.json');
-  const stored = () => JSON.parse(readFileSync(credentialsFile, 'utf8')) as { url: string; apiKey: string; keyId: string };
+  const stored = () =>
+    JSON.parse(readFileSync(credentialsFile, 'utf8')) as { url: string; apiKey: string; keyId: string };
   const me = (key: string) => fetch(`${url}/auth/me`, { headers: { 'x-api-key': key } });
   const bodyOf = async (response: Response | Promise<Response>): Promise<any> => (await response).json();
 
@@ -74,8 +92,14 @@ describe('the keyward command line', () => {
     service = await startService({ DATA_DIR: freshDir('data'), ADMIN_TOKEN, LOGIN_FAILURES_PER_ACCOUNT: '3' });
     url = service.url;
     const admin = { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' };
-    const tenant = await bodyOf(fetch(`${url}/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Acme CLI' }) }));
-    const user = await fetch(`${url}/admin/tenants/${tenant.id}/users`, { method: 'POST', headers: admin, body: JSON.stringify({ email, role: 'owner', password }) });
+    const tenant = await bodyOf(
+      fetch(`${url}/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Acme CLI' }) }),
+    );
+    const user = await fetch(`${url}/admin/tenants/${tenant.id}/users`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ email, role: 'owner', password }),
+    });
     expect(user.status).toBe(201);
   });
 
@@ -86,7 +110,10 @@ describe('the keyward command line', () => {
 
   it('login --password-stdin stores only the server URL and a new key, in a 0600 file in a 0700 directory', async () => {
     const scopes = 'config:read,config:write,keys:read,keys:write';
-    const result = await keyward(['login', '--url', url, '--email', email, '--password-stdin', '--scopes', scopes, '--name', 'ci-runner'], { dir: home, input: `${password}\n` });
+    const result = await keyward(
+      ['login', '--url', url, '--email', email, '--password-stdin', '--scopes', scopes, '--name', 'ci-runner'],
+      { dir: home, input: `${password}\n` },
+    );
     expect(result).toMatchObject({ code: 0, stdout: '' });
     expect(result.stderr).toContain(`Logged in to ${url} as ${email}`);
 
@@ -95,7 +122,12 @@ describe('the keyward command line', () => {
     const text = readFileSync(credentialsFile, 'utf8');
     const saved = JSON.parse(text);
     expect(Object.keys(saved).sort()).toEqual(['apiKey', 'createdAt', 'keyId', 'keyName', 'url']);
-    expect(saved).toMatchObject({ url, keyId: expect.stringMatching(UUID), keyName: 'ci-runner', apiKey: expect.stringMatching(/^kw_/) });
+    expect(saved).toMatchObject({
+      url,
+      keyId: expect.stringMatching(UUID),
+      keyName: 'ci-runner',
+      apiKey: expect.stringMatching(/^kw_/),
+    });
     // Neither the password nor any token is kept or shown.
     expect(text).not.toContain(password);
     expect(text).not.toMatch(/token|eyJ/i);
@@ -126,7 +158,8 @@ describe('the keyward command line', () => {
 
   it('a new login replaces the stored key and revokes the one it replaces', async () => {
     const dir = freshDir('relogin');
-    const login = () => keyward(['login', '--url', url, '--email', email, '--password-stdin'], { dir, input: password });
+    const login = () =>
+      keyward(['login', '--url', url, '--email', email, '--password-stdin'], { dir, input: password });
     expect((await login()).code).toBe(0);
     const first = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8'));
     const second = await login();
@@ -138,11 +171,17 @@ describe('the keyward command line', () => {
 
   it('shows a spinner on a terminal while a request takes more than a second, and erases it', async () => {
     const slow = createServer((_req, res) => {
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json', etag: '"1"' }).end('{"slow":"yes"}'), 1500);
+      setTimeout(
+        () => res.writeHead(200, { 'content-type': 'application/json', etag: '"1"' }).end('{"slow":"yes"}'),
+        1500,
+      );
     });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     try {
-      const env = { KEYWARD_URL: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, KEYWARD_API_KEY: 'kw_stub' };
+      const env = {
+        KEYWARD_URL: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`,
+        KEYWARD_API_KEY: 'kw_stub',
+      };
       const result = await keywardOnTerminal(['config', 'get', 'slow'], freshDir('spin'), [], env);
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/[|/\\-] Fetching configuration/);
@@ -161,14 +200,27 @@ describe('the keyward command line', () => {
     expect(text.stdout).toContain('Acme CLI');
     expect(text.stdout).toContain('config:read config:write keys:read keys:write');
     const json = await keyward(['whoami', '--json'], { dir: home });
-    expect(JSON.parse(json.stdout)).toMatchObject({ url, kind: 'apiKey', apiKeyId: stored().keyId, user: { email, role: 'owner' }, tenant: { name: 'Acme CLI' } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      url,
+      kind: 'apiKey',
+      apiKeyId: stored().keyId,
+      user: { email, role: 'owner' },
+      tenant: { name: 'Acme CLI' },
+    });
   });
 
   it('keys create, list, rotate and revoke, as tables or JSON; a revoked key is refused by the server', async () => {
-    const created = await keyward(['keys', 'create', '--name', 'deploy bot', '--scopes', 'config:read', '--json'], { dir: home });
+    const created = await keyward(['keys', 'create', '--name', 'deploy bot', '--scopes', 'config:read', '--json'], {
+      dir: home,
+    });
     expect(created.code).toBe(0);
     const key = JSON.parse(created.stdout);
-    expect(key).toMatchObject({ name: 'deploy bot', scopes: ['config:read'], apiKey: expect.stringMatching(/^kw_/), id: expect.stringMatching(UUID) });
+    expect(key).toMatchObject({
+      name: 'deploy bot',
+      scopes: ['config:read'],
+      apiKey: expect.stringMatching(/^kw_/),
+      id: expect.stringMatching(UUID),
+    });
     expect((await me(key.apiKey)).status).toBe(200);
 
     // Without --json the key alone goes to stdout, once.
@@ -197,11 +249,15 @@ describe('the keyward command line', () => {
     expect(revoked).toMatchObject({ code: 0 });
     expect(revoked.stderr).toContain(`Revoked key ${next.id}`);
     const refused = await me(next.apiKey);
-    expect({ status: refused.status, code: (await bodyOf(refused)).code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
+    expect({ status: refused.status, code: (await bodyOf(refused)).code }).toEqual({
+      status: 401,
+      code: 'KEY_REVOKED',
+    });
   });
 
   it('config set takes JSON when it parses, text otherwise; config get prints a value, a table, JSON or shell exports', async () => {
-    const set = async (...args: string[]) => expect((await keyward(['config', 'set', ...args], { dir: home })).code).toBe(0);
+    const set = async (...args: string[]) =>
+      expect((await keyward(['config', 'set', ...args], { dir: home })).code).toBe(0);
     await set('api.url', 'https://api.example.com');
     await set('retries', '3');
     await set('quote', `it's "quoted" $HOME \`x\``);
@@ -209,24 +265,35 @@ describe('the keyward command line', () => {
     await set('db-password', 'hunter2', '--secret');
 
     const json = JSON.parse((await keyward(['config', 'get', '--json'], { dir: home })).stdout);
-    expect(json).toMatchObject({ 'api.url': 'https://api.example.com', retries: 3, quote: `it's "quoted" $HOME \`x\``, flags: { beta: true } });
+    expect(json).toMatchObject({
+      'api.url': 'https://api.example.com',
+      retries: 3,
+      quote: `it's "quoted" $HOME \`x\``,
+      flags: { beta: true },
+    });
 
     expect((await keyward(['config', 'get', 'api.url'], { dir: home })).stdout).toBe('https://api.example.com\n');
-    expect(JSON.parse((await keyward(['config', 'get', 'flags', '--json'], { dir: home })).stdout)).toEqual({ beta: true });
+    expect(JSON.parse((await keyward(['config', 'get', 'flags', '--json'], { dir: home })).stdout)).toEqual({
+      beta: true,
+    });
     expect((await keyward(['config', 'get'], { dir: home })).stdout).toMatch(/^NAME\s+VALUE\n[\s\S]*retries\s+3\n/m);
 
     const env = (await keyward(['config', 'get', '--env'], { dir: home })).stdout;
     expect(env).toContain("export API_URL='https://api.example.com'\n");
-    expect(env).toContain("export FLAGS='{\"beta\":true}'\n");
+    expect(env).toContain('export FLAGS=\'{"beta":true}\'\n');
     // What eval gets back is exactly what was stored, quotes, $ and backticks included.
     const evaluated = await new Promise<string>((resolve) => {
-      const sh = spawn('sh', ['-c', `eval "$1"; printf '%s|%s|%s' "$API_URL" "$RETRIES" "$QUOTE"`, 'sh', env], { env: { PATH: process.env.PATH! } });
+      const sh = spawn('sh', ['-c', `eval "$1"; printf '%s|%s|%s' "$API_URL" "$RETRIES" "$QUOTE"`, 'sh', env], {
+        env: { PATH: process.env.PATH! },
+      });
       let out = '';
       sh.stdout.on('data', (chunk) => (out += chunk));
       sh.once('close', () => resolve(out));
     });
     expect(evaluated).toBe(`https://api.example.com|3|it's "quoted" $HOME \`x\``);
-    expect((await keyward(['config', 'get', 'api.url', '--env'], { dir: home })).stdout).toBe("export API_URL='https://api.example.com'\n");
+    expect((await keyward(['config', 'get', 'api.url', '--env'], { dir: home })).stdout).toBe(
+      "export API_URL='https://api.example.com'\n",
+    );
 
     const missing = await keyward(['config', 'get', 'nope'], { dir: home });
     expect(missing.code).toBe(6);
@@ -236,7 +303,11 @@ describe('the keyward command line', () => {
   it('config get keeps the last answer and its ETag; when nothing changed the server answers 304 and the cache is used', async () => {
     const cacheFile = join(home, 'config-cache.json');
     rmSync(cacheFile, { force: true });
-    const configLines = () => service.output().split('\n').filter((line) => line.includes('"route":"/config"'));
+    const configLines = () =>
+      service
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"route":"/config"'));
     const before = configLines().length;
 
     expect((await keyward(['config', 'get', 'retries'], { dir: home })).stdout).toBe('3\n');
@@ -259,8 +330,13 @@ describe('the keyward command line', () => {
   });
 
   it('KEYWARD_URL and KEYWARD_API_KEY override the stored credentials', async () => {
-    const other = JSON.parse((await keyward(['keys', 'create', '--name', 'ci', '--scopes', 'config:read', '--json'], { dir: home })).stdout);
-    const fromEnvOnly = await keyward(['whoami', '--json'], { dir: freshDir('empty'), env: { KEYWARD_URL: url, KEYWARD_API_KEY: other.apiKey } });
+    const other = JSON.parse(
+      (await keyward(['keys', 'create', '--name', 'ci', '--scopes', 'config:read', '--json'], { dir: home })).stdout,
+    );
+    const fromEnvOnly = await keyward(['whoami', '--json'], {
+      dir: freshDir('empty'),
+      env: { KEYWARD_URL: url, KEYWARD_API_KEY: other.apiKey },
+    });
     expect(fromEnvOnly.code).toBe(0);
     expect(JSON.parse(fromEnvOnly.stdout)).toMatchObject({ url, apiKeyId: other.id, scopes: ['config:read'] });
 
@@ -282,13 +358,19 @@ describe('the keyward command line', () => {
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
       const port = (closed.address() as AddressInfo).port;
       await new Promise((resolve) => closed.close(resolve));
-      const result = await keyward(['whoami'], { env: { KEYWARD_URL: `http://127.0.0.1:${port}`, KEYWARD_API_KEY: stored().apiKey } });
+      const result = await keyward(['whoami'], {
+        env: { KEYWARD_URL: `http://127.0.0.1:${port}`, KEYWARD_API_KEY: stored().apiKey },
+      });
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain(`Cannot reach the Keyward server at http://127.0.0.1:${port}: connection refused`);
+      expect(result.stderr).toContain(
+        `Cannot reach the Keyward server at http://127.0.0.1:${port}: connection refused`,
+      );
     });
 
     it('revoked key: 3, and says to run keyward login again', async () => {
-      const victim = JSON.parse((await keyward(['keys', 'create', '--scopes', 'config:read', '--json'], { dir: home })).stdout);
+      const victim = JSON.parse(
+        (await keyward(['keys', 'create', '--scopes', 'config:read', '--json'], { dir: home })).stdout,
+      );
       expect((await keyward(['keys', 'revoke', victim.id], { dir: home })).code).toBe(0);
       const result = await keyward(['config', 'get'], { env: { KEYWARD_URL: url, KEYWARD_API_KEY: victim.apiKey } });
       expect(result.code).toBe(3);
@@ -296,11 +378,16 @@ describe('the keyward command line', () => {
     });
 
     it('insufficient scope: 4, naming the missing scope', async () => {
-      const reader = JSON.parse((await keyward(['keys', 'create', '--scopes', 'config:read', '--json'], { dir: home })).stdout);
+      const reader = JSON.parse(
+        (await keyward(['keys', 'create', '--scopes', 'config:read', '--json'], { dir: home })).stdout,
+      );
       const result = await keyward(['keys', 'list'], { env: { KEYWARD_URL: url, KEYWARD_API_KEY: reader.apiKey } });
       expect(result.code).toBe(4);
       expect(result.stderr).toContain('lacks the scope keys:read');
-      expect((await keyward(['config', 'set', 'x', '1'], { env: { KEYWARD_URL: url, KEYWARD_API_KEY: reader.apiKey } })).code).toBe(4);
+      expect(
+        (await keyward(['config', 'set', 'x', '1'], { env: { KEYWARD_URL: url, KEYWARD_API_KEY: reader.apiKey } }))
+          .code,
+      ).toBe(4);
     });
 
     it('not found: 6', async () => {
@@ -310,7 +397,11 @@ describe('the keyward command line', () => {
     });
 
     it('rate limited by the server (too many sign-in failures): 5, saying when to retry', async () => {
-      const attempt = () => keyward(['login', '--url', url, '--email', email, '--password-stdin'], { dir: freshDir('guess'), input: 'wrong password\n' });
+      const attempt = () =>
+        keyward(['login', '--url', url, '--email', email, '--password-stdin'], {
+          dir: freshDir('guess'),
+          input: 'wrong password\n',
+        });
       for (let i = 0; i < 3; i++) {
         const failed = await attempt();
         expect(failed.code).toBe(3);
@@ -325,11 +416,21 @@ describe('the keyward command line', () => {
       // The service has no per-key rate limit yet, so a stub plays the server's 429 answer.
       const stub: Server = createServer((_req, res) => {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '42' });
-        res.end(JSON.stringify({ statusCode: 429, error: 'Too Many Requests', message: 'Rate limit exceeded', code: 'RATE_LIMITED', requestId: 'r1' }));
+        res.end(
+          JSON.stringify({
+            statusCode: 429,
+            error: 'Too Many Requests',
+            message: 'Rate limit exceeded',
+            code: 'RATE_LIMITED',
+            requestId: 'r1',
+          }),
+        );
       });
       await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
       try {
-        const result = await keyward(['config', 'get'], { env: { KEYWARD_URL: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, KEYWARD_API_KEY: 'kw_stub' } });
+        const result = await keyward(['config', 'get'], {
+          env: { KEYWARD_URL: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, KEYWARD_API_KEY: 'kw_stub' },
+        });
         expect(result.code).toBe(5);
         expect(result.stderr).toMatch(/Rate limited by the server; retry in 42 s \(after /);
       } finally {
@@ -339,7 +440,14 @@ describe('the keyward command line', () => {
 
     it('usage errors: 1', async () => {
       expect((await keyward(['keys', 'frobnicate'], { dir: home })).code).toBe(1);
-      expect((await keyward(['login', '--url', 'ftp://x', '--email', email, '--password-stdin'], { dir: freshDir('usage'), input: 'x\n' })).code).toBe(1);
+      expect(
+        (
+          await keyward(['login', '--url', 'ftp://x', '--email', email, '--password-stdin'], {
+            dir: freshDir('usage'),
+            input: 'x\n',
+          })
+        ).code,
+      ).toBe(1);
       // Without a terminal, login refuses to ask for a password and points to --password-stdin.
       const noTerminal = await keyward(['login', '--url', url, '--email', email], { dir: freshDir('usage') });
       expect(noTerminal.code).toBe(1);
@@ -349,7 +457,15 @@ describe('the keyward command line', () => {
     it('--help documents the exit codes', async () => {
       const help = await keyward(['--help']);
       expect(help.code).toBe(0);
-      for (const code of ['0  success', '2  server unreachable', '3  not logged in', '4  permission denied', '5  rate limited', '6  not found']) expect(help.stdout).toContain(code);
+      for (const code of [
+        '0  success',
+        '2  server unreachable',
+        '3  not logged in',
+        '4  permission denied',
+        '5  rate limited',
+        '6  not found',
+      ])
+        expect(help.stdout).toContain(code);
     });
   });
 
@@ -361,7 +477,10 @@ describe('the keyward command line', () => {
     expect(existsSync(credentialsFile)).toBe(false);
     expect(existsSync(join(home, 'config-cache.json'))).toBe(false);
     const refused = await me(apiKey);
-    expect({ status: refused.status, code: (await bodyOf(refused)).code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
+    expect({ status: refused.status, code: (await bodyOf(refused)).code }).toEqual({
+      status: 401,
+      code: 'KEY_REVOKED',
+    });
 
     const again = await keyward(['logout'], { dir: home });
     expect(again.code).toBe(3);

@@ -19,7 +19,11 @@ const ROOT = join(__dirname, '..');
 async function emptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `kw_empty_${process.pid}_${randomBytes(4).toString('hex')}`;
   await withAdminClient((client) => client.query(`CREATE DATABASE ${name}`));
-  return { url: databaseUrl(name), drop: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
+  return {
+    url: databaseUrl(name),
+    drop: () =>
+      withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
 }
 
 async function appliedMigrations(url: string): Promise<string[]> {
@@ -27,14 +31,18 @@ async function appliedMigrations(url: string): Promise<string[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    return (await client.query<{ name: string }>('SELECT name FROM migrations ORDER BY id')).rows.map((row) => row.name);
+    return (await client.query<{ name: string }>('SELECT name FROM migrations ORDER BY id')).rows.map(
+      (row) => row.name,
+    );
   } finally {
     await client.end();
   }
 }
 
 const postgresOnly = TEST_DATABASE_URL ? describe : describe.skip;
-const reason = TEST_DATABASE_URL ? '' : ' (skipped: needs TEST_DATABASE_URL, the embedded database has a lock file instead)';
+const reason = TEST_DATABASE_URL
+  ? ''
+  : ' (skipped: needs TEST_DATABASE_URL, the embedded database has a lock file instead)';
 
 postgresOnly(`replicas starting at once on an empty PostgreSQL database${reason}`, () => {
   for (const round of [1, 2, 3]) {
@@ -43,8 +51,13 @@ postgresOnly(`replicas starting at once on an empty PostgreSQL database${reason}
       const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'keyward-concurrent-')));
       let services: PromiseSettledResult<ServiceProcess>[] = [];
       try {
-        services = await Promise.allSettled(dirs.map((dir) => startService({ ...SHARED, DATABASE_URL: database.url, DATA_DIR: dir })));
-        expect(services.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started'))).toEqual(['started', 'started']);
+        services = await Promise.allSettled(
+          dirs.map((dir) => startService({ ...SHARED, DATABASE_URL: database.url, DATA_DIR: dir })),
+        );
+        expect(services.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started'))).toEqual([
+          'started',
+          'started',
+        ]);
         for (const service of services as PromiseFulfilledResult<ServiceProcess>[]) {
           expect((await fetch(`${service.value.url}/ready`)).status).toBe(200);
         }

@@ -16,14 +16,33 @@ describe('concurrent writes in one tenant', () => {
 
   it('key creations and config changes side by side all succeed', async () => {
     const tenant = await createTenant(t);
-    await t.http.patch(`/admin/tenants/${tenant.id}`).set(adminHeaders).send({ maxKeysPerTenant: 10_000, maxKeysPerUser: 10_000 }).expect(200);
-    const manager = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: [...SCOPES], rateLimit: { limit: 10_000, windowSeconds: 1 } }).expect(201)).body.apiKey;
+    await t.http
+      .patch(`/admin/tenants/${tenant.id}`)
+      .set(adminHeaders)
+      .send({ maxKeysPerTenant: 10_000, maxKeysPerUser: 10_000 })
+      .expect(200);
+    const manager = (
+      await t.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId: tenant.id, scopes: [...SCOPES], rateLimit: { limit: 10_000, windowSeconds: 1 } })
+        .expect(201)
+    ).body.apiKey;
     const headers = { 'x-api-key': manager };
-    for (let i = 0; i < 4; i++) await t.http.put(`/v1/config/entries/e${i}`).set(headers).send({ value: 0 }).expect(200);
+    for (let i = 0; i < 4; i++)
+      await t.http.put(`/v1/config/entries/e${i}`).set(headers).send({ value: 0 }).expect(200);
     const statuses: number[] = [];
     for (let round = 0; round < 5; round++) {
       const requests = Array.from({ length: 12 }, (_, i) =>
-        i % 2 === 0 ? t.http.post('/v1/api-keys').set(headers).send({ name: `k${round}-${i}` }) : t.http.put(`/v1/config/entries/e${i % 4}`).set(headers).send({ value: round }),
+        i % 2 === 0
+          ? t.http
+              .post('/v1/api-keys')
+              .set(headers)
+              .send({ name: `k${round}-${i}` })
+          : t.http
+              .put(`/v1/config/entries/e${i % 4}`)
+              .set(headers)
+              .send({ value: round }),
       );
       statuses.push(...(await Promise.all(requests)).map((res) => res.status));
     }

@@ -7,7 +7,16 @@ import { Browser, setCookieLine, shownKey } from './helpers/dashboard';
 import { adminHeaders, createTenant, createUser, TestTenant, TestUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
-const PAGES_SIGNED_IN = ['/dashboard', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/users', '/dashboard/config', '/dashboard/audit', '/dashboard/sessions', '/dashboard/account'];
+const PAGES_SIGNED_IN = [
+  '/dashboard',
+  '/dashboard/keys',
+  '/dashboard/keys/new',
+  '/dashboard/users',
+  '/dashboard/config',
+  '/dashboard/audit',
+  '/dashboard/sessions',
+  '/dashboard/account',
+];
 const PAGES_PUBLIC = ['/login', '/forgot', '/reset', '/invite'];
 /** Pages reached through a mailed link with a token: no Referer may ever leave them. */
 const TOKEN_PAGES = ['/reset', '/invite'];
@@ -54,8 +63,15 @@ describe('dashboard pages', () => {
     expect(stale.headers.location).toBe('/login');
     expect((await browser.get('/dashboard')).status).toBe(200);
     // Each sign-in is in the audit trail, like one through the API.
-    const events = await t.app.get(DataSource).query("SELECT actor_id, metadata FROM audit_events WHERE tenant_id = $1 AND action = 'auth.login' AND target_id = $2", [tenant.id, owner.id]);
-    expect(events.filter((event: { metadata: { via?: string } }) => event.metadata.via === 'dashboard')).toHaveLength(2);
+    const events = await t.app
+      .get(DataSource)
+      .query(
+        "SELECT actor_id, metadata FROM audit_events WHERE tenant_id = $1 AND action = 'auth.login' AND target_id = $2",
+        [tenant.id, owner.id],
+      );
+    expect(events.filter((event: { metadata: { via?: string } }) => event.metadata.via === 'dashboard')).toHaveLength(
+      2,
+    );
   });
 
   it('gives one message for a wrong password and an unknown email, keeps the email, never the password', async () => {
@@ -110,7 +126,10 @@ describe('dashboard pages', () => {
     const api = await t.http.delete(`/v1/api-keys/${id}`).set('cookie', browser.cookieHeader);
     expect(api.status).toBe(403);
     expect((await config(key)).status).toBe(200);
-    const withToken = await t.http.delete(`/v1/api-keys/${id}`).set('cookie', browser.cookieHeader).set('x-csrf-token', browser.csrf);
+    const withToken = await t.http
+      .delete(`/v1/api-keys/${id}`)
+      .set('cookie', browser.cookieHeader)
+      .set('x-csrf-token', browser.csrf);
     expect(withToken.status).toBe(204);
     expect((await config(key)).body.code).toBe('KEY_REVOKED');
   });
@@ -125,7 +144,8 @@ describe('dashboard pages', () => {
     const { id, key } = await createKey(browser);
     expect(browser.cookies.get('kw_csrf')).not.toBe(beforeSignIn.secret);
     const current = { csrf: browser.csrf, secret: browser.cookies.get('kw_csrf')! };
-    const revoke = (cookie: string, token: string) => t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', cookie).type('form').send({ _csrf: token });
+    const revoke = (cookie: string, token: string) =>
+      t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', cookie).type('form').send({ _csrf: token });
     const session = `kw_session=${browser.cookies.get('kw_session')}`;
 
     // The pre-sign-in pair (token and its own cookie) no longer works with the new session.
@@ -133,7 +153,9 @@ describe('dashboard pages', () => {
     // This browser's pair does not work with another session of the same user.
     const second = new Browser(t);
     await second.signIn(owner);
-    expect((await revoke(`kw_session=${second.cookies.get('kw_session')}; kw_csrf=${current.secret}`, current.csrf)).status).toBe(403);
+    expect(
+      (await revoke(`kw_session=${second.cookies.get('kw_session')}; kw_csrf=${current.secret}`, current.csrf)).status,
+    ).toBe(403);
     expect((await config(key)).status).toBe(200);
 
     // Sign-out drops the CSRF secret with the session.
@@ -144,7 +166,15 @@ describe('dashboard pages', () => {
     const owned = new Browser(t);
     await owned.signIn(owner);
     await owned.get('/dashboard/keys');
-    expect((await t.http.post(`/dashboard/keys/${id}/revoke`).set('cookie', owned.cookieHeader).type('form').send({ _csrf: owned.csrf })).status).toBe(303);
+    expect(
+      (
+        await t.http
+          .post(`/dashboard/keys/${id}/revoke`)
+          .set('cookie', owned.cookieHeader)
+          .type('form')
+          .send({ _csrf: owned.csrf })
+      ).status,
+    ).toBe(303);
     expect((await config(key)).body.code).toBe('KEY_REVOKED');
   });
 
@@ -170,10 +200,20 @@ describe('dashboard pages', () => {
       const res = await browser.get(path);
       const csp = res.headers['content-security-policy'];
       expect([path, csp]).toEqual([path, expect.stringContaining("script-src 'self'")]);
-      for (const directive of ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'self'"]) expect(csp).toContain(directive);
+      for (const directive of [
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+      ])
+        expect(csp).toContain(directive);
       expect(csp).not.toContain('unsafe-inline');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect([path, res.headers['referrer-policy']]).toEqual([path, TOKEN_PAGES.includes(path) ? 'no-referrer' : 'same-origin']);
+      expect([path, res.headers['referrer-policy']]).toEqual([
+        path,
+        TOKEN_PAGES.includes(path) ? 'no-referrer' : 'same-origin',
+      ]);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.headers['content-type']).toMatch(/^text\/html/);
     }
@@ -200,10 +240,16 @@ describe('dashboard pages', () => {
       expect([path, res.status]).toEqual([path, 403]);
       expect(res.text).toContain('Not allowed');
     }
-    const keysBefore = await t.app.get(DataSource).query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1', [tenant.id]);
+    const keysBefore = await t.app
+      .get(DataSource)
+      .query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1', [tenant.id]);
     expect((await browser.post('/dashboard/keys', { name: 'sneaky', scopes: ['keys:read'] })).status).toBe(403);
-    expect((await browser.post('/dashboard/users/invitations', { email: 'x@example.com', role: 'owner' })).status).toBe(403);
-    const keysAfter = await t.app.get(DataSource).query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1', [tenant.id]);
+    expect((await browser.post('/dashboard/users/invitations', { email: 'x@example.com', role: 'owner' })).status).toBe(
+      403,
+    );
+    const keysAfter = await t.app
+      .get(DataSource)
+      .query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1', [tenant.id]);
     expect(keysAfter).toEqual(keysBefore);
     expect((await browser.get('/dashboard/keys')).status).toBe(200);
   });
@@ -230,7 +276,11 @@ describe('dashboard pages', () => {
     expect(bad.text).toContain('Expiry must be a whole number');
 
     await browser.get('/dashboard/account');
-    const weak = await browser.post('/dashboard/account/password', { currentPassword: owner.password, newPassword: 'password', confirmPassword: 'password' });
+    const weak = await browser.post('/dashboard/account/password', {
+      currentPassword: owner.password,
+      newPassword: 'password',
+      confirmPassword: 'password',
+    });
     expect(weak.status).toBe(400);
     expect(weak.text).toContain('aria-invalid="true"');
     expect(weak.text).not.toContain(owner.password);
@@ -272,7 +322,9 @@ describe('dashboard pages', () => {
     await browser.signIn(owner);
     await browser.get('/dashboard/users');
     const email = `invitee-${Date.now()}@example.com`;
-    expect((await browser.post('/dashboard/users/invitations', { email, role: 'member' })).headers.location).toBe('/dashboard/users?flash=user-invited');
+    expect((await browser.post('/dashboard/users/invitations', { email, role: 'member' })).headers.location).toBe(
+      '/dashboard/users?flash=user-invited',
+    );
     const { token } = await issueInvite(email);
     const guest = new Browser(t);
     await guest.get(`/invite?token=${encodeURIComponent(token)}`);
@@ -285,51 +337,68 @@ describe('dashboard pages', () => {
     expect((await guest.get('/dashboard')).text).toContain(email);
   });
 
-  it.each(['invite', 'reset'])('/%s?token=… moves the token into a cookie of that page and sends the browser to the bare URL', async (page) => {
-    const token = page === 'invite' ? await invitedByOperator() : await issueReset(await createUser(t, tenant.id, 'member'));
-    const guest = new Browser(t);
-    const opened = await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
-    expect(opened.status).toBe(303);
-    expect(opened.headers.location).toBe(`/${page}`);
-    expect(opened.headers['referrer-policy']).toBe('no-referrer');
-    const cookie = setCookieLine(opened, `kw_${page}_token`)!;
-    expect(cookie).toContain(`kw_${page}_token=${token}`);
-    for (const attribute of [`Path=/${page}`, 'HttpOnly', 'SameSite=Lax', 'Max-Age=1800']) expect(cookie).toContain(attribute);
-    // The page itself, and what it loads or posts, never carries the token again.
-    const form = await guest.get(`/${page}`);
-    expect(form.status).toBe(200);
-    expect(form.headers['referrer-policy']).toBe('no-referrer');
-    expect(form.text).not.toContain(token);
-    const password = `lantern orchard ${Date.now()} quietly`;
-    expect((await guest.post(`/${page}`, { password })).headers.location).toMatch(/^\/login\?flash=/);
-    // Spent: the same browser posting again is told the link is used up.
-    await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
-    await guest.get(`/${page}`);
-    const again = await guest.post(`/${page}`, { password: `${password} again` });
-    expect(again.status).toBe(400);
-    expect(again.text).toContain('This link is invalid, expired or already used');
-  });
+  it.each(['invite', 'reset'])(
+    '/%s?token=… moves the token into a cookie of that page and sends the browser to the bare URL',
+    async (page) => {
+      const token =
+        page === 'invite' ? await invitedByOperator() : await issueReset(await createUser(t, tenant.id, 'member'));
+      const guest = new Browser(t);
+      const opened = await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
+      expect(opened.status).toBe(303);
+      expect(opened.headers.location).toBe(`/${page}`);
+      expect(opened.headers['referrer-policy']).toBe('no-referrer');
+      const cookie = setCookieLine(opened, `kw_${page}_token`)!;
+      expect(cookie).toContain(`kw_${page}_token=${token}`);
+      for (const attribute of [`Path=/${page}`, 'HttpOnly', 'SameSite=Lax', 'Max-Age=1800'])
+        expect(cookie).toContain(attribute);
+      // The page itself, and what it loads or posts, never carries the token again.
+      const form = await guest.get(`/${page}`);
+      expect(form.status).toBe(200);
+      expect(form.headers['referrer-policy']).toBe('no-referrer');
+      expect(form.text).not.toContain(token);
+      const password = `lantern orchard ${Date.now()} quietly`;
+      expect((await guest.post(`/${page}`, { password })).headers.location).toMatch(/^\/login\?flash=/);
+      // Spent: the same browser posting again is told the link is used up.
+      await guest.get(`/${page}?token=${encodeURIComponent(token)}`);
+      await guest.get(`/${page}`);
+      const again = await guest.post(`/${page}`, { password: `${password} again` });
+      expect(again.status).toBe(400);
+      expect(again.text).toContain('This link is invalid, expired or already used');
+    },
+  );
 
   it('every password form states the rule the server enforces', async () => {
     const hint = (html: string) => [...html.matchAll(/class="hint"[^>]*>([^<]+)</g)].map((m) => m[1].trim());
     const browser = new Browser(t);
     const user = await createUser(t, tenant.id, 'member');
     await browser.signIn(user);
-    for (const path of ['/reset', '/invite', '/dashboard/account']) expect([path, hint((await browser.get(path)).text)]).toEqual([path, [PASSWORD_HINT]]);
+    for (const path of ['/reset', '/invite', '/dashboard/account'])
+      expect([path, hint((await browser.get(path)).text)]).toEqual([path, [PASSWORD_HINT]]);
     expect(PASSWORD_HINT).toContain(`At least ${PASSWORD_MIN} characters`);
     expect(PASSWORD_HINT).toContain(`${PASSWORD_RECOMMENDED} or more recommended`);
     // The server: one character short is refused with a message naming the same minimum, exactly the minimum passes.
-    const change = (newPassword: string) => browser.post('/dashboard/account/password', { currentPassword: user.password, newPassword, confirmPassword: newPassword });
+    const change = (newPassword: string) =>
+      browser.post('/dashboard/account/password', {
+        currentPassword: user.password,
+        newPassword,
+        confirmPassword: newPassword,
+      });
     await browser.get('/dashboard/account');
     const short = await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN - 1));
     expect(short.status).toBe(400);
     expect(short.text).toContain(`Password must be ${PASSWORD_MIN} to`);
-    expect((await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN))).headers.location).toBe('/dashboard/account?flash=password-changed');
+    expect((await change('Xq7#vLp9wK'.slice(0, PASSWORD_MIN))).headers.location).toBe(
+      '/dashboard/account?flash=password-changed',
+    );
   });
 
   /** The token of the invite link the operator's user creation answers. */
   async function invitedByOperator(): Promise<string> {
-    const res = await t.http.post(`/admin/tenants/${tenant.id}/users`).set(adminHeaders).send({ email: `moved-${Date.now()}@example.com`, role: 'member' }).expect(201);
+    const res = await t.http
+      .post(`/admin/tenants/${tenant.id}/users`)
+      .set(adminHeaders)
+      .send({ email: `moved-${Date.now()}@example.com`, role: 'member' })
+      .expect(201);
     return new URL(res.body.inviteUrl).searchParams.get('token')!;
   }
 
@@ -340,7 +409,9 @@ describe('dashboard pages', () => {
 
   /** A fresh invitation token for a user (the mailed one is not readable here). */
   async function issueInvite(email: string): Promise<{ token: string }> {
-    const [user] = await t.app.get(DataSource).query('SELECT id, tenant_id AS "tenantId" FROM users WHERE email = $1', [email]);
+    const [user] = await t.app
+      .get(DataSource)
+      .query('SELECT id, tenant_id AS "tenantId" FROM users WHERE email = $1', [email]);
     return { token: await t.app.get(OneTimeTokensService).issue('invitation', user, null) };
   }
 
@@ -374,7 +445,8 @@ describe('dashboard pages', () => {
     const today = () => new Date().toISOString().slice(0, 10);
     const shift = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
     /** The cells of the usage table's row for one period. */
-    const usageRow = (html: string, label: string) => new RegExp(`<th scope="row">${label}</th><td>(\\d+)</td><td>(\\d+)</td>`).exec(html)?.slice(1).map(Number);
+    const usageRow = (html: string, label: string) =>
+      new RegExp(`<th scope="row">${label}</th><td>(\\d+)</td><td>(\\d+)</td>`).exec(html)?.slice(1).map(Number);
 
     beforeAll(async () => {
       team = await createTenant(t, 'Activity Ltd');
@@ -467,17 +539,29 @@ describe('dashboard pages', () => {
 
     it('lists the audit log with filters, older pages, a CSV download and the chain check; owners and admins only', async () => {
       const audit = t.app.get(AuditService);
-      for (let i = 0; i < 55; i++) await audit.record(db().manager, { tenantId: team.id, actor: { type: 'system', id: null }, action: 'test.bulk', metadata: { i } });
+      for (let i = 0; i < 55; i++)
+        await audit.record(db().manager, {
+          tenantId: team.id,
+          actor: { type: 'system', id: null },
+          action: 'test.bulk',
+          metadata: { i },
+        });
       const browser = new Browser(t);
       await browser.signIn(boss);
       const first = await browser.get('/dashboard/audit?action=test.bulk');
       expect(first.status).toBe(200);
       expect(first.text).toContain('Chain verified');
-      const rows = (html: string) => [...html.matchAll(/<tr>\s*<td class="when">[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map((m) => ({ seq: Number(m[1]), action: m[2] }));
+      const rows = (html: string) =>
+        [...html.matchAll(/<tr>\s*<td class="when">[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map(
+          (m) => ({ seq: Number(m[1]), action: m[2] }),
+        );
       const page1 = rows(first.text);
       expect(page1).toHaveLength(50);
       expect(page1.every((row) => row.action === 'test.bulk')).toBe(true);
-      const older = /href="([^"]+)" rel="next">Older/.exec(first.text)![1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+      const older = /href="([^"]+)" rel="next">Older/
+        .exec(first.text)![1]
+        .replace(/&amp;/g, '&')
+        .replace(/&#x3D;/g, '=');
       expect(older).toContain('action=test.bulk');
       const page2 = rows((await browser.get(older)).text);
       expect(page2).toHaveLength(5);
@@ -485,14 +569,25 @@ describe('dashboard pages', () => {
 
       expect(rows((await browser.get(`/dashboard/audit?action=test.bulk&from=${shift(1)}`)).text)).toHaveLength(0);
       expect(rows((await browser.get(`/dashboard/audit?action=test.bulk&to=${shift(-1)}`)).text)).toHaveLength(0);
-      expect(rows((await browser.get(`/dashboard/audit?action=test.bulk&from=${today()}&to=${today()}&actorType=system&outcome=success`)).text)).toHaveLength(50);
+      expect(
+        rows(
+          (
+            await browser.get(
+              `/dashboard/audit?action=test.bulk&from=${today()}&to=${today()}&actorType=system&outcome=success`,
+            )
+          ).text,
+        ),
+      ).toHaveLength(50);
       expect(rows((await browser.get('/dashboard/audit?action=test.bulk&actorType=user')).text)).toHaveLength(0);
       const badDate = await browser.get('/dashboard/audit?from=yesterday');
       expect(badDate.status).toBe(200);
       expect(badDate.text).toContain('Enter a date as YYYY-MM-DD.');
 
       // The CSV link is the API's export, reached with the session cookie.
-      const csvHref = /href="([^"]+)" download>Download CSV/.exec(first.text)![1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+      const csvHref = /href="([^"]+)" download>Download CSV/
+        .exec(first.text)![1]
+        .replace(/&amp;/g, '&')
+        .replace(/&#x3D;/g, '=');
       expect(csvHref).toBe('/v1/audit-events?action=test.bulk&format=csv');
       const csv = await browser.get(csvHref);
       expect(csv.status).toBe(200);
@@ -515,7 +610,10 @@ describe('dashboard pages', () => {
       const seq = page2[0].seq;
       await db().transaction(async (m) => {
         await m.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only');
-        await m.query("UPDATE audit_events SET metadata = '{\"i\": -1}' WHERE tenant_id = $1 AND seq = $2", [team.id, seq]);
+        await m.query('UPDATE audit_events SET metadata = \'{"i": -1}\' WHERE tenant_id = $1 AND seq = $2', [
+          team.id,
+          seq,
+        ]);
         await m.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
       });
       const broken = (await browser.get('/dashboard/audit')).text;
@@ -535,7 +633,11 @@ describe('dashboard pages', () => {
       const page = await browser.get('/dashboard/config');
       expect(page.text).not.toContain('hunter2-secret');
       expect(page.text).toContain('action="/dashboard/config/db.password/reveal"');
-      const revealedEvents = () => db().query("SELECT actor_type, actor_id, target_type, target_id, metadata FROM audit_events WHERE tenant_id = $1 AND action = 'config.secret_revealed'", [other.id]);
+      const revealedEvents = () =>
+        db().query(
+          "SELECT actor_type, actor_id, target_type, target_id, metadata FROM audit_events WHERE tenant_id = $1 AND action = 'config.secret_revealed'",
+          [other.id],
+        );
 
       // No CSRF token, or a viewer: refused, nothing shown, nothing recorded.
       const forged = await browser.post('/dashboard/config/db.password/reveal', { _csrf: null });
@@ -554,8 +656,19 @@ describe('dashboard pages', () => {
       expect(shown.headers['cache-control']).toBe('no-store');
       expect(shown.text).toContain('&quot;hunter2-secret&quot;');
       expect(shown.text).not.toContain('other-secret-value');
-      expect(await revealedEvents()).toEqual([{ actor_type: 'user', actor_id: owner2.id, target_type: 'config_entry', target_id: 'db.password', metadata: {} }]);
-      const raw = await db().query("SELECT * FROM audit_events WHERE tenant_id = $1 AND action = 'config.secret_revealed'", [other.id]);
+      expect(await revealedEvents()).toEqual([
+        {
+          actor_type: 'user',
+          actor_id: owner2.id,
+          target_type: 'config_entry',
+          target_id: 'db.password',
+          metadata: {},
+        },
+      ]);
+      const raw = await db().query(
+        "SELECT * FROM audit_events WHERE tenant_id = $1 AND action = 'config.secret_revealed'",
+        [other.id],
+      );
       expect(JSON.stringify(raw)).not.toContain('hunter2');
 
       expect((await browser.get('/dashboard/config')).text).not.toContain('hunter2-secret');

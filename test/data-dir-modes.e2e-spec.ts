@@ -58,17 +58,41 @@ describe('DATA_DIR is private to the service whatever the umask', () => {
 
     // Write through every path: rows (WAL), a mailed token (outbox).
     const admin = { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' };
-    const tenant = (await (await fetch(`${service.url}/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'Modes' }) })).json()) as { id: string };
+    const tenant = (await (
+      await fetch(`${service.url}/admin/tenants`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ name: 'Modes' }),
+      })
+    ).json()) as { id: string };
     const email = 'modes@example.com';
-    const user = await fetch(`${service.url}/admin/tenants/${tenant.id}/users`, { method: 'POST', headers: admin, body: JSON.stringify({ email, role: 'owner', password: 'violet tractor modes umbrella' }) });
+    const user = await fetch(`${service.url}/admin/tenants/${tenant.id}/users`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ email, role: 'owner', password: 'violet tractor modes umbrella' }),
+    });
     expect(user.status).toBe(201);
     const mailed = logged(service, /mail written to outbox/);
-    expect((await fetch(`${service.url}/auth/password/forgot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${service.url}/auth/password/forgot`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email }),
+        })
+      ).status,
+    ).toBe(202);
 
     await mailed;
     const running = modes(dataDir);
-    expect(Object.keys(running)).toEqual(expect.arrayContaining(['/', '/secrets.json', '/pglite', '/pglite.lock', '/outbox', '/outbox/old.eml']));
-    expect(Object.keys(running).some((path) => path.startsWith('/outbox/') && path.endsWith('.eml') && !path.endsWith('old.eml'))).toBe(true);
+    expect(Object.keys(running)).toEqual(
+      expect.arrayContaining(['/', '/secrets.json', '/pglite', '/pglite.lock', '/outbox', '/outbox/old.eml']),
+    );
+    expect(
+      Object.keys(running).some(
+        (path) => path.startsWith('/outbox/') && path.endsWith('.eml') && !path.endsWith('old.eml'),
+      ),
+    ).toBe(true);
     const private_ = (mode: string) => mode === 'dir 700' || mode === 'file 600';
     const open = Object.entries(running).filter(([, mode]) => !private_(mode));
     expect(open).toEqual([]);

@@ -13,7 +13,8 @@ async function takeDatabaseAway(t: TestApp): Promise<() => Promise<void>> {
       await client.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
       await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
     });
-    return () => withAdminClient(async (client) => void (await client.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)));
+    return () =>
+      withAdminClient(async (client) => void (await client.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)));
   }
   const dataSource = t.app.get(DataSource);
   await dataSource.destroy();

@@ -20,7 +20,10 @@ describe('dead reset and invitation links', () => {
   ])('%s answers INVALID_TOKEN without hashing, even for a weak password', async (path, field) => {
     const hash = jest.spyOn(t.app.get(PasswordService), 'hash');
     for (const password of ['violet tractor dead link umbrella', 'weak']) {
-      const res = await t.http.post(path).send({ token: 'x'.repeat(43), [field]: password }).expect(400);
+      const res = await t.http
+        .post(path)
+        .send({ token: 'x'.repeat(43), [field]: password })
+        .expect(400);
       expect(res.body.code).toBe('INVALID_TOKEN');
     }
     expect(hash).not.toHaveBeenCalled();

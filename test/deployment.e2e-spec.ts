@@ -7,7 +7,6 @@ import { FILE_SECRETS } from '../src/config/secret-files';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Service } from 'kubernetes-models/v1/Service';
 
-
 // npm's own range semantics (semver ships with npm and is installed as a dependency of many packages; untyped).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { satisfies } = require('semver') as { satisfies(version: string, range: string): boolean };
@@ -18,9 +17,11 @@ const SECRET_NAMES = Object.keys(PLACEHOLDER_SECRETS) as (keyof typeof PLACEHOLD
 /** Resolves compose `${VAR:-default}` to its default and `${VAR:?message}` to a sample value, innermost first. */
 function interpolate(value: string): string {
   const innermost = /\$\{(\w+)(?::?([-?])([^${}]*))?\}/g;
-  for (let previous = ''; previous !== value; ) {
+  for (let previous = ''; previous !== value;) {
     previous = value;
-    value = value.replace(innermost, (_match, name: string, kind?: string, rest?: string) => (kind === '-' ? rest! : `sample-${name.toLowerCase()}`));
+    value = value.replace(innermost, (_match, name: string, kind?: string, rest?: string) =>
+      kind === '-' ? rest! : `sample-${name.toLowerCase()}`,
+    );
   }
   return value;
 }
@@ -29,7 +30,9 @@ function interpolate(value: string): string {
 function environmentOf(service: { environment?: Record<string, unknown> | string[] }): Record<string, string> {
   const env = service.environment ?? {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      env.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+    );
   }
   return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, String(value)]));
 }
@@ -69,24 +72,35 @@ describe('deployment files', () => {
       expect(redis.hostname).toBe('redis');
       // Anything but NODE_ENV passes the .env value through when there is one.
       for (const [name, value] of Object.entries(env)) {
-        if (name !== 'NODE_ENV') expect({ name, value }).toEqual({ name, value: expect.stringMatching(new RegExp(`^\\$\\{${name}:[-?]`)) });
+        if (name !== 'NODE_ENV')
+          expect({ name, value }).toEqual({ name, value: expect.stringMatching(new RegExp(`^\\$\\{${name}:[-?]`)) });
       }
     });
 
     it('passes every variable of .env to the app (env_file), so none is silently dropped', () => {
-      const envFiles = [services.app?.env_file ?? []].flat().map((entry: string | { path: string }) => (typeof entry === 'string' ? entry : entry.path));
+      const envFiles = [services.app?.env_file ?? []]
+        .flat()
+        .map((entry: string | { path: string }) => (typeof entry === 'string' ? entry : entry.path));
       expect(envFiles).toContain('.env');
       // What `environment` sets wins over env_file: only these few, each overridable (above).
-      expect(Object.keys(environmentOf(services.app ?? {})).sort()).toEqual(['DATABASE_URL', 'NODE_ENV', 'PUBLIC_URL', 'REDIS_URL']);
+      expect(Object.keys(environmentOf(services.app ?? {})).sort()).toEqual([
+        'DATABASE_URL',
+        'NODE_ENV',
+        'PUBLIC_URL',
+        'REDIS_URL',
+      ]);
     });
 
     it('holds no literal secret and no default database password', () => {
       const text = read('docker-compose.yml');
-      for (const name of [...SECRET_NAMES, 'METRICS_TOKEN', 'SMTP_URL']) expect(text).not.toMatch(new RegExp(`^\\s*${name}:`, 'm'));
+      for (const name of [...SECRET_NAMES, 'METRICS_TOKEN', 'SMTP_URL'])
+        expect(text).not.toMatch(new RegExp(`^\\s*${name}:`, 'm'));
       expect(environmentOf(services.postgres ?? {}).POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?.+\}$/);
       expect(text).not.toMatch(/POSTGRES_PASSWORD:-/);
       // The app's URL takes its password from the same required variable, not a literal.
-      expect(environmentOf(services.app ?? {}).DATABASE_URL).toMatch(/postgres:\/\/keyward:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\//);
+      expect(environmentOf(services.app ?? {}).DATABASE_URL).toMatch(
+        /postgres:\/\/keyward:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\//,
+      );
     });
 
     it('publishes no fixed host port, so the app can be scaled', () => {
@@ -153,7 +167,9 @@ describe('deployment files', () => {
   describe('.env.example', () => {
     const text = read('.env.example');
     const assignments = [...text.matchAll(/^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$/gm)];
-    const active = Object.fromEntries(assignments.filter((match) => !match[1]).map((match) => [match[2], match[3].trim()]));
+    const active = Object.fromEntries(
+      assignments.filter((match) => !match[1]).map((match) => [match[2], match[3].trim()]),
+    );
 
     it('mentions every configuration variable', () => {
       const mentioned = new Set(assignments.map((match) => match[2]));
@@ -175,13 +191,18 @@ describe('deployment files', () => {
     });
 
     it('says how to bring up the compose stack, reach it and sign in', () => {
-      const section = readme.slice(readme.indexOf('## Docker Compose'), readme.indexOf('\n## ', readme.indexOf('## Docker Compose') + 1));
+      const section = readme.slice(
+        readme.indexOf('## Docker Compose'),
+        readme.indexOf('\n## ', readme.indexOf('## Docker Compose') + 1),
+      );
       expect(section).toContain('cp .env.example .env');
       expect(section).toMatch(/^docker compose up\b/m);
       expect(section).toContain('(#first-tenant-user-and-key)');
       expect(section).toContain('http://127.0.0.1:3000/login');
       expect(readme).toContain('## First tenant, user and key');
-      const ports = (parse(read('docker-compose.yml'))?.services?.app?.ports ?? []).map((port: unknown) => interpolate(String(port)));
+      const ports = (parse(read('docker-compose.yml'))?.services?.app?.ports ?? []).map((port: unknown) =>
+        interpolate(String(port)),
+      );
       expect(ports).toContain('3000-3009:3000');
     });
 
@@ -205,7 +226,9 @@ describe('deployment files', () => {
       expect(() => new Deployment(deployment).validate()).not.toThrow();
       expect(() => new Service(service).validate()).not.toThrow();
       // The validator is real: a wrong type is refused.
-      expect(() => new Deployment({ ...deployment, spec: { ...deployment.spec, replicas: 'three' } }).validate()).toThrow(/replicas/);
+      expect(() =>
+        new Deployment({ ...deployment, spec: { ...deployment.spec, replicas: 'three' } }).validate(),
+      ).toThrow(/replicas/);
     });
 
     it('probes /health for liveness and /ready for readiness, and the Service reaches the container port', () => {
@@ -221,26 +244,39 @@ describe('deployment files', () => {
       const env: { name: string; value?: string; valueFrom?: unknown }[] = container.env ?? [];
       const names = env.map((entry) => entry.name);
       for (const name of FILE_SECRETS) expect(names).not.toContain(name);
-      for (const name of ['JWT_SECRET', 'KEY_PEPPER', 'CONFIG_ENCRYPTION_KEY', 'DATABASE_URL']) expect(names).toContain(`${name}_FILE`);
+      for (const name of ['JWT_SECRET', 'KEY_PEPPER', 'CONFIG_ENCRYPTION_KEY', 'DATABASE_URL'])
+        expect(names).toContain(`${name}_FILE`);
       const mount = (container.volumeMounts ?? []).find((m: { name: string }) => m.name === 'secrets');
       const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'secrets');
       expect(volume?.secret?.secretName).toBeTruthy();
-      for (const entry of env.filter((e) => e.name.endsWith('_FILE'))) expect(entry.value!.startsWith(`${mount.mountPath}/`)).toBe(true);
+      for (const entry of env.filter((e) => e.name.endsWith('_FILE')))
+        expect(entry.value!.startsWith(`${mount.mountPath}/`)).toBe(true);
       for (const entry of env) expect(Object.keys(configSchema.shape)).toContain(entry.name);
     });
   });
 
   describe('Node versions', () => {
     const declared = JSON.parse(read('package.json')).engines.node as string;
-    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { engines?: { node?: string } | string[] }> };
+    const lock = JSON.parse(read('package-lock.json')) as {
+      packages: Record<string, { engines?: { node?: string } | string[] }>;
+    };
 
-    it.each([['20.19.0'], ['24.11.0']])('every locked package accepts Node %s, as package.json promises (no EBADENGINE)', (version) => {
-      expect(satisfies(version, declared)).toBe(true);
-      const refusing = Object.entries(lock.packages)
-        .filter(([, meta]) => meta.engines && !Array.isArray(meta.engines) && meta.engines.node && !satisfies(version, meta.engines.node))
-        .map(([path, meta]) => `${path} wants node ${(meta.engines as { node: string }).node}`);
-      expect(refusing).toEqual([]);
-    });
+    it.each([['20.19.0'], ['24.11.0']])(
+      'every locked package accepts Node %s, as package.json promises (no EBADENGINE)',
+      (version) => {
+        expect(satisfies(version, declared)).toBe(true);
+        const refusing = Object.entries(lock.packages)
+          .filter(
+            ([, meta]) =>
+              meta.engines &&
+              !Array.isArray(meta.engines) &&
+              meta.engines.node &&
+              !satisfies(version, meta.engines.node),
+          )
+          .map(([path, meta]) => `${path} wants node ${(meta.engines as { node: string }).node}`);
+        expect(refusing).toEqual([]);
+      },
+    );
 
     it('builds the image on a Node LTS line (even major) that is supported', () => {
       const images = read('Dockerfile').match(/^FROM\s+node:(\d+)/gm) ?? [];

@@ -25,18 +25,32 @@ describe('request pipeline', () => {
   it('unknown routes answer 404 in the error shape', async () => {
     const res = await t.http.get('/no/such/route').set('x-request-id', 'req-404').expect(404);
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: expect.any(String), code: 'NOT_FOUND', requestId: 'req-404' });
+    expect(res.body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: expect.any(String),
+      code: 'NOT_FOUND',
+      requestId: 'req-404',
+    });
   });
 
   it('invalid bodies answer 400 with field details', async () => {
     const res = await t.http.post('/probe/echo').send({ email: 'not-an-email', count: 99, password: 'x' }).expect(400);
-    expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'VALIDATION_FAILED', requestId: expect.any(String) });
+    expect(res.body).toMatchObject({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'VALIDATION_FAILED',
+      requestId: expect.any(String),
+    });
     const fields = res.body.details.map((d: { field: string }) => d.field).sort();
     expect(fields).toEqual(['count', 'email']);
   });
 
   it('unknown properties are refused, not silently dropped', async () => {
-    const res = await t.http.post('/probe/echo').send({ email: 'a@b.co', count: 1, password: 'x', tenantId: 'evil' }).expect(400);
+    const res = await t.http
+      .post('/probe/echo')
+      .send({ email: 'a@b.co', count: 1, password: 'x', tenantId: 'evil' })
+      .expect(400);
     expect(res.body.details).toEqual([{ field: 'tenantId', messages: [expect.stringContaining('should not exist')] }]);
   });
 
@@ -58,7 +72,13 @@ describe('request pipeline', () => {
 
   it('unexpected errors answer a generic 500 and are logged once with the request id', async () => {
     const res = await t.http.get('/probe/crash').set('x-request-id', 'crash-1').expect(500);
-    expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', code: 'INTERNAL_ERROR', requestId: 'crash-1' });
+    expect(res.body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'Internal server error',
+      code: 'INTERNAL_ERROR',
+      requestId: 'crash-1',
+    });
     expect(JSON.stringify(res.body)).not.toContain('secret internal detail');
     const errorLines = t.logs.filter((line) => line.includes('"unhandled error"') && line.includes('crash-1'));
     expect(errorLines).toHaveLength(1);
@@ -83,7 +103,12 @@ describe('request pipeline', () => {
 
   it('application errors keep their code', async () => {
     const res = await t.http.get('/probe/conflict').expect(409);
-    expect(res.body).toMatchObject({ statusCode: 409, error: 'Conflict', code: 'PROBE_CONFLICT', message: 'probe conflict' });
+    expect(res.body).toMatchObject({
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'PROBE_CONFLICT',
+      message: 'probe conflict',
+    });
   });
 
   describe('request id', () => {
@@ -116,13 +141,23 @@ describe('request pipeline', () => {
   describe('ApiKeyGuard applied alone with @UseGuards', () => {
     it('admits a valid key with its principal and refuses a missing, malformed or suspended one', async () => {
       const tenant = await createTenant(t);
-      const key = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read'] }).expect(201)).body;
+      const key = (
+        await t.http
+          .post('/admin/api-keys')
+          .set(adminHeaders)
+          .send({ tenantId: tenant.id, scopes: ['config:read'] })
+          .expect(201)
+      ).body;
       const res = await t.http.get('/probe/key-guard').set('x-api-key', key.apiKey).expect(200);
       expect(res.body).toEqual({ kind: 'apiKey', tenantId: tenant.id, apiKeyId: key.id, scopes: ['config:read'] });
       expect((await t.http.get('/probe/key-guard').expect(401)).body).toMatchObject({ code: 'KEY_MISSING' });
-      expect((await t.http.get('/probe/key-guard').set('x-api-key', 'kw_nope').expect(401)).body).toMatchObject({ code: 'KEY_MALFORMED' });
+      expect((await t.http.get('/probe/key-guard').set('x-api-key', 'kw_nope').expect(401)).body).toMatchObject({
+        code: 'KEY_MALFORMED',
+      });
       await t.http.patch(`/admin/tenants/${tenant.id}`).set(adminHeaders).send({ status: 'suspended' }).expect(200);
-      expect((await t.http.get('/probe/key-guard').set('x-api-key', key.apiKey).expect(403)).body).toMatchObject({ code: 'TENANT_SUSPENDED' });
+      expect((await t.http.get('/probe/key-guard').set('x-api-key', key.apiKey).expect(403)).body).toMatchObject({
+        code: 'TENANT_SUSPENDED',
+      });
     });
   });
 
@@ -151,7 +186,14 @@ describe('request pipeline', () => {
     await t.http.get('/health').set('x-request-id', 'log-line-1').expect(200);
     const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.requestId === 'log-line-1');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', msg: 'request', method: 'GET', route: '/health', status: 200, durationMs: expect.any(Number) });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      msg: 'request',
+      method: 'GET',
+      route: '/health',
+      status: 200,
+      durationMs: expect.any(Number),
+    });
   });
 
   it('logs only allowlisted headers, so no credential, cookie, Referer or CSRF token reaches the logs', async () => {
@@ -179,8 +221,19 @@ describe('request pipeline', () => {
 
   it('the logger censors password, token and secret fields wherever they appear', () => {
     const out: string[] = [];
-    const logger = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, done) => (out.push(String(c)), done()) }) });
-    logger.info({ password: 'pw-1', body: { newPassword: 'pw-2', refreshToken: 'rt-3' }, user: { profile: { secret: 'sc-4' } }, apiKey: 'ak-5' }, 'x');
+    const logger = createLogger({
+      level: 'info',
+      destination: new Writable({ write: (c, _e, done) => (out.push(String(c)), done()) }),
+    });
+    logger.info(
+      {
+        password: 'pw-1',
+        body: { newPassword: 'pw-2', refreshToken: 'rt-3' },
+        user: { profile: { secret: 'sc-4' } },
+        apiKey: 'ak-5',
+      },
+      'x',
+    );
     expect(out.join('')).not.toMatch(/pw-1|pw-2|rt-3|sc-4|ak-5/);
     expect(out.join('')).toContain('[redacted]');
   });
@@ -232,7 +285,12 @@ describe('admin routes without ADMIN_TOKEN', () => {
 
 describe('OpenAPI in production', () => {
   it('is off unless DOCS_ENABLED=true', async () => {
-    const prodEnv = { NODE_ENV: 'production', JWT_SECRET: 'j'.repeat(40), KEY_PEPPER: 'p'.repeat(40), CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32) };
+    const prodEnv = {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'j'.repeat(40),
+      KEY_PEPPER: 'p'.repeat(40),
+      CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32),
+    };
     const off = await createTestApp({ env: prodEnv });
     try {
       await off.http.get('/docs/json').expect(404);

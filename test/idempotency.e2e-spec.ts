@@ -21,10 +21,15 @@ describe('Idempotency-Key', () => {
 
   const db = () => t.app.get(DataSource);
   const count = async (sql: string, params: unknown[]) => Number((await db().query(sql, params))[0].n);
-  const keysNamed = (tenantId: string, name: string) => count('SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND name = $2', [tenantId, name]);
+  const keysNamed = (tenantId: string, name: string) =>
+    count('SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND name = $2', [tenantId, name]);
 
   async function managerKey(tenantId: string): Promise<string> {
-    const res = await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, name: `manager-${randomUUID()}`, scopes: [...SCOPES] }).expect(201);
+    const res = await t.http
+      .post('/admin/api-keys')
+      .set(adminHeaders)
+      .send({ tenantId, name: `manager-${randomUUID()}`, scopes: [...SCOPES] })
+      .expect(201);
     issued.push(res.body.apiKey);
     return res.body.apiKey;
   }
@@ -33,10 +38,16 @@ describe('Idempotency-Key', () => {
     const tenant = await createTenant(t);
     const manager = await managerKey(tenant.id);
     const headers = { 'x-api-key': manager, 'idempotency-key': 'create-ci-key-1' };
-    const first = await t.http.post('/v1/api-keys').set(headers).send({ name: 'ci', scopes: ['config:read'] });
+    const first = await t.http
+      .post('/v1/api-keys')
+      .set(headers)
+      .send({ name: 'ci', scopes: ['config:read'] });
     expect(first.status).toBe(201);
     issued.push(first.body.apiKey);
-    const again = await t.http.post('/v1/api-keys').set(headers).send({ scopes: ['config:read'], name: 'ci' });
+    const again = await t.http
+      .post('/v1/api-keys')
+      .set(headers)
+      .send({ scopes: ['config:read'], name: 'ci' });
     expect(again.status).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
@@ -48,17 +59,40 @@ describe('Idempotency-Key', () => {
   it('the operator routes replay too: one tenant, one user, one admin key', async () => {
     const key = `tenant-${randomUUID()}`;
     const name = `Replayed ${randomUUID()}`;
-    const a = await t.http.post('/admin/tenants').set({ ...adminHeaders, 'idempotency-key': key }).send({ name }).expect(201);
-    const b = await t.http.post('/admin/tenants').set({ ...adminHeaders, 'idempotency-key': key }).send({ name }).expect(201);
+    const a = await t.http
+      .post('/admin/tenants')
+      .set({ ...adminHeaders, 'idempotency-key': key })
+      .send({ name })
+      .expect(201);
+    const b = await t.http
+      .post('/admin/tenants')
+      .set({ ...adminHeaders, 'idempotency-key': key })
+      .send({ name })
+      .expect(201);
     expect(b.body).toEqual(a.body);
     expect(await count('SELECT count(*) AS n FROM tenants WHERE name = $1', [name])).toBe(1);
 
     const user = { email: `u-${randomUUID()}@example.com`, role: 'member', password: strongPassword() };
     // The same key on another route is another request.
-    expect((await t.http.post(`/admin/tenants/${a.body.id}/users`).set({ ...adminHeaders, 'idempotency-key': key }).send(user)).body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(
+      (
+        await t.http
+          .post(`/admin/tenants/${a.body.id}/users`)
+          .set({ ...adminHeaders, 'idempotency-key': key })
+          .send(user)
+      ).body.code,
+    ).toBe('IDEMPOTENCY_KEY_REUSED');
     const userKey = `user-${randomUUID()}`;
-    const u1 = await t.http.post(`/admin/tenants/${a.body.id}/users`).set({ ...adminHeaders, 'idempotency-key': userKey }).send(user).expect(201);
-    const u2 = await t.http.post(`/admin/tenants/${a.body.id}/users`).set({ ...adminHeaders, 'idempotency-key': userKey }).send(user).expect(201);
+    const u1 = await t.http
+      .post(`/admin/tenants/${a.body.id}/users`)
+      .set({ ...adminHeaders, 'idempotency-key': userKey })
+      .send(user)
+      .expect(201);
+    const u2 = await t.http
+      .post(`/admin/tenants/${a.body.id}/users`)
+      .set({ ...adminHeaders, 'idempotency-key': userKey })
+      .send(user)
+      .expect(201);
     expect(u2.body).toEqual(u1.body);
     expect(await count('SELECT count(*) AS n FROM users WHERE tenant_id = $1', [a.body.id])).toBe(1);
   });
@@ -76,7 +110,10 @@ describe('Idempotency-Key', () => {
 
   it('rejects a malformed Idempotency-Key with 400', async () => {
     for (const bad of ['x'.repeat(256), 'tab\there', 'ünïcode']) {
-      const res = await t.http.post('/admin/tenants').set({ ...adminHeaders, 'idempotency-key': bad }).send({ name: `Bad ${randomUUID()}` });
+      const res = await t.http
+        .post('/admin/tenants')
+        .set({ ...adminHeaders, 'idempotency-key': bad })
+        .send({ name: `Bad ${randomUUID()}` });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('IDEMPOTENCY_KEY_INVALID');
     }
@@ -87,7 +124,9 @@ describe('Idempotency-Key', () => {
     const tenant = await createTenant(t);
     const manager = await managerKey(tenant.id);
     const headers = { 'x-api-key': manager, 'idempotency-key': 'burst' };
-    const responses = await Promise.all(Array.from({ length: 8 }, () => t.http.post('/v1/api-keys').set(headers).send({ name: 'burst' })));
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () => t.http.post('/v1/api-keys').set(headers).send({ name: 'burst' })),
+    );
     const created = responses.filter((r) => r.status === 201);
     for (const r of responses) {
       expect([201, 409]).toContain(r.status);
@@ -105,7 +144,11 @@ describe('Idempotency-Key', () => {
     const headers = { 'x-api-key': manager, 'idempotency-key': 'daily' };
     issued.push((await t.http.post('/v1/api-keys').set(headers).send({ name: 'daily' }).expect(201)).body.apiKey);
     jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(Date.now() + 23 * HOUR));
-    expect((await t.http.post('/v1/api-keys').set(headers).send({ name: 'daily' }).expect(201)).headers['idempotent-replayed']).toBe('true');
+    expect(
+      (await t.http.post('/v1/api-keys').set(headers).send({ name: 'daily' }).expect(201)).headers[
+        'idempotent-replayed'
+      ],
+    ).toBe('true');
     expect(await keysNamed(tenant.id, 'daily')).toBe(1);
 
     jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(Date.now() + 25 * HOUR));
@@ -117,14 +160,26 @@ describe('Idempotency-Key', () => {
     const before = await count('SELECT count(*) AS n FROM idempotency_keys', []);
     expect(await t.app.get(IdempotencyService).prune(new Date(Date.now() + 49 * HOUR))).toBeGreaterThan(0);
     expect(await count('SELECT count(*) AS n FROM idempotency_keys', [])).toBeLessThan(before);
-    expect(await count('SELECT count(*) AS n FROM idempotency_keys WHERE created_at < $1', [new Date(Date.now() + 25 * HOUR)])).toBe(0);
+    expect(
+      await count('SELECT count(*) AS n FROM idempotency_keys WHERE created_at < $1', [
+        new Date(Date.now() + 25 * HOUR),
+      ]),
+    ).toBe(0);
   });
 
   it('keys are per tenant and per caller: the same key in another tenant creates its own key', async () => {
     const [a, b] = [await createTenant(t), await createTenant(t)];
     const [ka, kb] = [await managerKey(a.id), await managerKey(b.id)];
-    const ra = await t.http.post('/v1/api-keys').set({ 'x-api-key': ka, 'idempotency-key': 'shared' }).send({ name: 'same' }).expect(201);
-    const rb = await t.http.post('/v1/api-keys').set({ 'x-api-key': kb, 'idempotency-key': 'shared' }).send({ name: 'same' }).expect(201);
+    const ra = await t.http
+      .post('/v1/api-keys')
+      .set({ 'x-api-key': ka, 'idempotency-key': 'shared' })
+      .send({ name: 'same' })
+      .expect(201);
+    const rb = await t.http
+      .post('/v1/api-keys')
+      .set({ 'x-api-key': kb, 'idempotency-key': 'shared' })
+      .send({ name: 'same' })
+      .expect(201);
     issued.push(ra.body.apiKey, rb.body.apiKey);
     expect(rb.headers['idempotent-replayed']).toBeUndefined();
     expect(rb.body.id).not.toBe(ra.body.id);
@@ -133,7 +188,11 @@ describe('Idempotency-Key', () => {
 
     // A signed-in user of tenant A with the same key gets their own result, not the service key's.
     const owner = await signIn(t, await createUser(t, a.id, 'owner'));
-    const ru = await t.http.post('/auth/api-key/generate').set({ ...owner.auth, 'idempotency-key': 'shared' }).send({ name: 'same' }).expect(201);
+    const ru = await t.http
+      .post('/auth/api-key/generate')
+      .set({ ...owner.auth, 'idempotency-key': 'shared' })
+      .send({ name: 'same' })
+      .expect(201);
     issued.push(ru.body.apiKey);
     expect(ru.body.id).not.toBe(ra.body.id);
   });
@@ -142,18 +201,29 @@ describe('Idempotency-Key', () => {
     const tenant = await createTenant(t);
     const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
     const mint = async (scopes: string[]) => {
-      const res = await t.http.post('/auth/api-key/generate').set(owner.auth).send({ name: `k-${randomUUID()}`, scopes }).expect(201);
+      const res = await t.http
+        .post('/auth/api-key/generate')
+        .set(owner.auth)
+        .send({ name: `k-${randomUUID()}`, scopes })
+        .expect(201);
       issued.push(res.body.apiKey);
       return res.body.apiKey as string;
     };
     const broad = await mint([...SCOPES]);
     const narrow = await mint(['keys:write']);
     const request = { name: 'secrets-reader', scopes: ['config:read', 'config:secrets'] };
-    const first = await t.http.post('/v1/api-keys').set({ 'x-api-key': broad, 'idempotency-key': 'cross-key' }).send(request).expect(201);
+    const first = await t.http
+      .post('/v1/api-keys')
+      .set({ 'x-api-key': broad, 'idempotency-key': 'cross-key' })
+      .send(request)
+      .expect(201);
     issued.push(first.body.apiKey);
 
     // Same owner, same Idempotency-Key, same body: the narrow key runs as its own request and is refused.
-    const replayed = await t.http.post('/v1/api-keys').set({ 'x-api-key': narrow, 'idempotency-key': 'cross-key' }).send(request);
+    const replayed = await t.http
+      .post('/v1/api-keys')
+      .set({ 'x-api-key': narrow, 'idempotency-key': 'cross-key' })
+      .send(request);
     expect(replayed.headers['idempotent-replayed']).toBeUndefined();
     expect(replayed.status).toBe(403);
     expect(JSON.stringify(replayed.body)).not.toContain(first.body.apiKey);
@@ -161,20 +231,36 @@ describe('Idempotency-Key', () => {
 
     // A second sign-in of the same user is another credential too.
     const again = await signIn(t, owner);
-    const other = await t.http.post('/auth/api-key/generate').set({ ...again.auth, 'idempotency-key': 'per-session' }).send({ name: 'per-session' }).expect(201);
-    const mine = await t.http.post('/auth/api-key/generate').set({ ...owner.auth, 'idempotency-key': 'per-session' }).send({ name: 'per-session' }).expect(201);
+    const other = await t.http
+      .post('/auth/api-key/generate')
+      .set({ ...again.auth, 'idempotency-key': 'per-session' })
+      .send({ name: 'per-session' })
+      .expect(201);
+    const mine = await t.http
+      .post('/auth/api-key/generate')
+      .set({ ...owner.auth, 'idempotency-key': 'per-session' })
+      .send({ name: 'per-session' })
+      .expect(201);
     issued.push(other.body.apiKey, mine.body.apiKey);
     expect(mine.headers['idempotent-replayed']).toBeUndefined();
     expect(mine.body.id).not.toBe(other.body.id);
     // The original credential still gets its replay.
-    const own = await t.http.post('/v1/api-keys').set({ 'x-api-key': broad, 'idempotency-key': 'cross-key' }).send(request).expect(201);
+    const own = await t.http
+      .post('/v1/api-keys')
+      .set({ 'x-api-key': broad, 'idempotency-key': 'cross-key' })
+      .send(request)
+      .expect(201);
     expect(own.headers['idempotent-replayed']).toBe('true');
   });
 
   it('rotation and invitations replay as well', async () => {
     const tenant = await createTenant(t);
     const manager = await managerKey(tenant.id);
-    const target = await t.http.post('/v1/api-keys').set({ 'x-api-key': manager }).send({ name: 'to-rotate' }).expect(201);
+    const target = await t.http
+      .post('/v1/api-keys')
+      .set({ 'x-api-key': manager })
+      .send({ name: 'to-rotate' })
+      .expect(201);
     issued.push(target.body.apiKey);
     const headers = { 'x-api-key': manager, 'idempotency-key': 'rotate-once' };
     const r1 = await t.http.post(`/v1/api-keys/${target.body.id}/rotate`).set(headers).send({}).expect(201);
@@ -185,9 +271,15 @@ describe('Idempotency-Key', () => {
 
     const owner = await signIn(t, await createUser(t, tenant.id, 'owner'));
     const invite = { email: `invitee-${randomUUID()}@example.com`, role: 'member' };
-    const i1 = await t.http.post('/v1/users/invitations').set({ ...owner.auth, 'idempotency-key': 'invite' }).send(invite);
+    const i1 = await t.http
+      .post('/v1/users/invitations')
+      .set({ ...owner.auth, 'idempotency-key': 'invite' })
+      .send(invite);
     expect(i1.status).toBeLessThan(300);
-    const i2 = await t.http.post('/v1/users/invitations').set({ ...owner.auth, 'idempotency-key': 'invite' }).send(invite);
+    const i2 = await t.http
+      .post('/v1/users/invitations')
+      .set({ ...owner.auth, 'idempotency-key': 'invite' })
+      .send(invite);
     expect(i2.status).toBe(i1.status);
     expect(i2.body).toEqual(i1.body);
   });

@@ -22,9 +22,20 @@ describe('key usage accounting', () => {
     // Stop the periodic flush so only the requests themselves could have written.
     app.app.get(KeyUsageService).onModuleDestroy();
     const tenant = await createTenant(app);
-    const created = await app.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read'] }).expect(201);
+    const created = await app.http
+      .post('/admin/api-keys')
+      .set(adminHeaders)
+      .send({ tenantId: tenant.id, scopes: ['config:read'] })
+      .expect(201);
     const usage = async (t: TestApp) =>
-      (await t.app.get(DataSource).query('SELECT usage_count::int AS count, last_used_at FROM api_keys WHERE id = $1 AND tenant_id = $2', [created.body.id, tenant.id]))[0];
+      (
+        await t.app
+          .get(DataSource)
+          .query('SELECT usage_count::int AS count, last_used_at FROM api_keys WHERE id = $1 AND tenant_id = $2', [
+            created.body.id,
+            tenant.id,
+          ])
+      )[0];
 
     for (let i = 0; i < 25; i++) await app.http.get('/config').set('x-api-key', created.body.apiKey).expect(200);
     expect(await usage(app)).toEqual({ count: 0, last_used_at: null });

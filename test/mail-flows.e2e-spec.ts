@@ -7,7 +7,16 @@ import { SMTPServer } from 'smtp-server';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { Clock } from '../src/common/clock';
 import { SessionsService } from '../src/sessions/sessions.service';
-import { adminHeaders, createTenant, createUser, login, signIn, strongPassword, TestTenant, TestUser } from './helpers/identity';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  login,
+  signIn,
+  strongPassword,
+  TestTenant,
+  TestUser,
+} from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 import { watchMail } from './helpers/mail';
 import { TEST_DATABASE_URL } from './helpers/test-database';
@@ -68,7 +77,9 @@ class Inbox {
 /** The one-time token of the single `${PUBLIC_URL}/${page}?token=…` link in a message. */
 function tokenIn(mail: ParsedMail, page: 'reset' | 'invite'): string {
   const links = [...(mail.text ?? '').matchAll(/https?:\/\/\S+/g)].map((match) => match[0]);
-  expect(links).toEqual([expect.stringMatching(new RegExp(`^${PUBLIC_URL.replace(/\./g, '\\.')}/${page}\\?token=[\\w%-]+$`))]);
+  expect(links).toEqual([
+    expect.stringMatching(new RegExp(`^${PUBLIC_URL.replace(/\./g, '\\.')}/${page}\\?token=[\\w%-]+$`)),
+  ]);
   const token = new URL(links[0]).searchParams.get('token')!;
   expect(token).toMatch(/^[\w-]{43}$/);
   return token;
@@ -99,7 +110,8 @@ describe('mail flows over SMTP', () => {
   const received = async (address: string, count = 1) => (await mailer.delivered(), inbox.nth(address, count));
 
   /** Moves the application's clock by `offsetMs` from now on. */
-  const moveClock = (offsetMs: number) => jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(Date.now() + offsetMs));
+  const moveClock = (offsetMs: number) =>
+    jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(Date.now() + offsetMs));
   /** Back to real time (only the clock: the mail stays watched). */
   const restoreClock = () => jest.spyOn(t.app.get(Clock), 'now').mockRestore();
 
@@ -115,7 +127,11 @@ describe('mail flows over SMTP', () => {
       const user = await createUser(t, tenant.id, 'member');
       const unknown = `nobody-${unique()}@example.com`;
       const invited = `invited-${unique()}@example.com`;
-      await t.http.post(`/admin/tenants/${tenant.id}/users`).set(adminHeaders).send({ email: invited, role: 'member' }).expect(201);
+      await t.http
+        .post(`/admin/tenants/${tenant.id}/users`)
+        .set(adminHeaders)
+        .send({ email: invited, role: 'member' })
+        .expect(201);
 
       const forUnknown = await forgot(unknown);
       const forInvited = await forgot(invited);
@@ -155,7 +171,10 @@ describe('mail flows over SMTP', () => {
         await t.http.post('/auth/refresh').send({ refreshToken: session.refreshToken }).expect(401);
       }
 
-      const again = await t.http.post('/auth/password/reset').send({ token, newPassword: strongPassword() }).expect(400);
+      const again = await t.http
+        .post('/auth/password/reset')
+        .send({ token, newPassword: strongPassword() })
+        .expect(400);
       expect(again.body).toMatchObject({ code: 'INVALID_TOKEN' });
       await login(t, user.email, newPassword);
 
@@ -175,7 +194,10 @@ describe('mail flows over SMTP', () => {
         await revokeAllForUser(...args);
         // A request that arrives before the reset commits. PostgreSQL answers it from the
         // state before the reset; the embedded database (one connection) runs it after.
-        during = t.http.get('/auth/me').set(old.auth).then((res) => res.status);
+        during = t.http
+          .get('/auth/me')
+          .set(old.auth)
+          .then((res) => res.status);
         if (TEST_DATABASE_URL) await during;
       });
       await t.http.post('/auth/password/reset').send({ token, newPassword: strongPassword() }).expect(204);
@@ -189,7 +211,10 @@ describe('mail flows over SMTP', () => {
       const user = await createUser(t, tenant.id, 'member');
       const expired = await resetToken(user, 1);
       moveClock(31 * MINUTE);
-      const res = await t.http.post('/auth/password/reset').send({ token: expired, newPassword: strongPassword() }).expect(400);
+      const res = await t.http
+        .post('/auth/password/reset')
+        .send({ token: expired, newPassword: strongPassword() })
+        .expect(400);
       expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
       restoreClock();
       await login(t, user.email, user.password);
@@ -209,7 +234,10 @@ describe('mail flows over SMTP', () => {
       const issue = () => t.app.get(OneTimeTokensService).issue('password_reset', user, null);
       const [older, used] = [await issue(), await issue()];
       await t.http.post('/auth/password/reset').send({ token: used, newPassword: strongPassword() }).expect(204);
-      const res = await t.http.post('/auth/password/reset').send({ token: older, newPassword: strongPassword() }).expect(400);
+      const res = await t.http
+        .post('/auth/password/reset')
+        .send({ token: older, newPassword: strongPassword() })
+        .expect(400);
       expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
     });
 
@@ -217,8 +245,15 @@ describe('mail flows over SMTP', () => {
       const user = await signIn(t, await createUser(t, tenant.id, 'member'));
       const outstanding = await t.app.get(OneTimeTokensService).issue('password_reset', user, null);
       const newPassword = strongPassword();
-      await t.http.post('/auth/password').set(user.auth).send({ currentPassword: user.password, newPassword }).expect(204);
-      const res = await t.http.post('/auth/password/reset').send({ token: outstanding, newPassword: strongPassword() }).expect(400);
+      await t.http
+        .post('/auth/password')
+        .set(user.auth)
+        .send({ currentPassword: user.password, newPassword })
+        .expect(204);
+      const res = await t.http
+        .post('/auth/password/reset')
+        .send({ token: outstanding, newPassword: strongPassword() })
+        .expect(400);
       expect(res.body).toMatchObject({ code: 'INVALID_TOKEN' });
       await login(t, user.email, newPassword);
     });
@@ -247,7 +282,15 @@ describe('mail flows over SMTP', () => {
 
     it('the invitee gets a link to choose a password, and then signs in with the invited role', async () => {
       const { owner, email, user } = await invite('member');
-      expect(user).toEqual({ id: expect.any(String), tenantId: tenant.id, email, role: 'member', status: 'invited', createdAt: expect.any(String), lastLoginAt: null });
+      expect(user).toEqual({
+        id: expect.any(String),
+        tenantId: tenant.id,
+        email,
+        role: 'member',
+        status: 'invited',
+        createdAt: expect.any(String),
+        lastLoginAt: null,
+      });
 
       const mail = await received(email);
       expect(addressesOf(mail)).toEqual([email]);
@@ -261,11 +304,21 @@ describe('mail flows over SMTP', () => {
 
       const invitee = await signIn(t, { id: user.id, tenantId: tenant.id, email, role: 'member', password });
       const me = await t.http.get('/auth/me').set(invitee.auth).expect(200);
-      expect(me.body).toMatchObject({ role: 'member', user: { id: user.id, email, role: 'member', status: 'active' }, tenant: { id: tenant.id } });
+      expect(me.body).toMatchObject({
+        role: 'member',
+        user: { id: user.id, email, role: 'member', status: 'active' },
+        tenant: { id: tenant.id },
+      });
       const listed = await t.http.get('/v1/users').set(owner.auth).expect(200);
-      expect(listed.body.find((u: { id: string }) => u.id === user.id)).toMatchObject({ status: 'active', role: 'member' });
+      expect(listed.body.find((u: { id: string }) => u.id === user.id)).toMatchObject({
+        status: 'active',
+        role: 'member',
+      });
 
-      const again = await t.http.post('/auth/invitations/accept').send({ token, password: strongPassword() }).expect(400);
+      const again = await t.http
+        .post('/auth/invitations/accept')
+        .send({ token, password: strongPassword() })
+        .expect(400);
       expect(again.body).toMatchObject({ code: 'INVALID_TOKEN' });
       await login(t, email, password);
       expect(t.logs.join('\n')).not.toContain(token);
@@ -302,7 +355,11 @@ describe('mail without SMTP_URL', () => {
   /** Once the mail sent so far is written: the outbox's `count`-th message. */
   async function waitForOutbox(count: number): Promise<{ file: string; mail: ParsedMail }> {
     await mailer.delivered();
-    const files = existsSync(outbox()) ? readdirSync(outbox()).filter((name) => name.endsWith('.eml')).sort() : [];
+    const files = existsSync(outbox())
+      ? readdirSync(outbox())
+          .filter((name) => name.endsWith('.eml'))
+          .sort()
+      : [];
     if (files.length < count) throw new Error(`the outbox holds ${files.length} messages, not ${count}`);
     const file = join(outbox(), files[count - 1]);
     return { file, mail: await simpleParser(readFileSync(file)) };

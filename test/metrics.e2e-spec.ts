@@ -25,8 +25,12 @@ describe('GET /metrics', () => {
 
   it('refuses a scrape without the token or with a wrong one', async () => {
     expect((await t.http.get('/metrics').expect(401)).body.code).toBe('METRICS_TOKEN_INVALID');
-    expect((await t.http.get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}x`).expect(401)).body.code).toBe('METRICS_TOKEN_INVALID');
-    expect((await t.http.get('/metrics').set('authorization', METRICS_TOKEN).expect(401)).body.code).toBe('METRICS_TOKEN_INVALID');
+    expect((await t.http.get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}x`).expect(401)).body.code).toBe(
+      'METRICS_TOKEN_INVALID',
+    );
+    expect((await t.http.get('/metrics').set('authorization', METRICS_TOKEN).expect(401)).body.code).toBe(
+      'METRICS_TOKEN_INVALID',
+    );
     // The admin token is not a metrics token.
     await t.http.get('/metrics').set('authorization', `Bearer ${adminHeaders['x-admin-token']}`).expect(401);
   });
@@ -35,7 +39,13 @@ describe('GET /metrics', () => {
     const tenant = await createTenant(t);
     const user = await createUser(t, tenant.id, 'member');
     const makeKey = async (body: object = {}) =>
-      (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read', 'keys:write'], ...body }).expect(201)).body as { apiKey: string; id: string };
+      (
+        await t.http
+          .post('/admin/api-keys')
+          .set(adminHeaders)
+          .send({ tenantId: tenant.id, scopes: ['config:read', 'keys:write'], ...body })
+          .expect(201)
+      ).body as { apiKey: string; id: string };
     const valid = await makeKey();
     const revoked = await makeKey();
     const limited = await makeKey({ rateLimit: { limit: 2, windowSeconds: 60 } });
@@ -63,10 +73,14 @@ describe('GET /metrics', () => {
     expect(value('keyward_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
     expect(res.text).not.toContain(revoked.id);
     expect(value('keyward_http_request_duration_seconds_count{method="GET",route="/health",status="200"}')).toBe(3);
-    const healthSeconds = value('keyward_http_request_duration_seconds_sum{method="GET",route="/health",status="200"}')!;
+    const healthSeconds = value(
+      'keyward_http_request_duration_seconds_sum{method="GET",route="/health",status="200"}',
+    )!;
     expect(healthSeconds).toBeGreaterThan(0);
     expect(healthSeconds).toBeLessThan(3);
-    expect(value('keyward_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/health",status="200"}')).toBe(3);
+    expect(
+      value('keyward_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/health",status="200"}'),
+    ).toBe(3);
 
     // Key verifications by result: 3 + 1 (the DELETE) + 2 `valid`; the third of the limited key's
     // requests was turned away by its rate limit, which counts as a denial, not a valid use. The
@@ -118,11 +132,18 @@ describe('request logs', () => {
   });
   afterAll(() => t.close());
 
-  const linesOf = (requestId: string) => t.logs.filter((line) => line.includes(requestId)).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const linesOf = (requestId: string) =>
+    t.logs.filter((line) => line.includes(requestId)).map((line) => JSON.parse(line) as Record<string, unknown>);
 
   it('carry the key id and tenant id, never the key, on every line of a key-authenticated request', async () => {
     const tenant = await createTenant(t);
-    const key = (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes: ['config:read'] }).expect(201)).body;
+    const key = (
+      await t.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId: tenant.id, scopes: ['config:read'] })
+        .expect(201)
+    ).body;
 
     const ok = await t.http.get('/config').set('x-api-key', key.apiKey).expect(200);
     const failed = await t.http.get('/probe/key-crash').set('x-api-key', key.apiKey).expect(500);
@@ -131,7 +152,8 @@ describe('request logs', () => {
     expect(okLines).toHaveLength(1);
     // The unexpected error is logged by the exception filter, then the request line.
     expect(failedLines.map((line) => line.msg)).toEqual(['unhandled error', 'request']);
-    for (const line of [...okLines, ...failedLines]) expect(line).toMatchObject({ tenantId: tenant.id, apiKeyId: key.id });
+    for (const line of [...okLines, ...failedLines])
+      expect(line).toMatchObject({ tenantId: tenant.id, apiKeyId: key.id });
     expect(t.logs.join('\n')).not.toContain(key.apiKey);
   });
 });

@@ -3,14 +3,29 @@ import { createTenant, createUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 /** Every page route, signed in or not, as the browser would ask for it. */
-const PAGES = ['/dashboard', '/dashboard/sessions', '/dashboard/account', '/dashboard/keys', '/dashboard/keys/new', '/dashboard/users', '/dashboard/config', '/dashboard/audit', '/login', '/forgot', '/reset', '/invite'];
+const PAGES = [
+  '/dashboard',
+  '/dashboard/sessions',
+  '/dashboard/account',
+  '/dashboard/keys',
+  '/dashboard/keys/new',
+  '/dashboard/users',
+  '/dashboard/config',
+  '/dashboard/audit',
+  '/login',
+  '/forgot',
+  '/reset',
+  '/invite',
+];
 
 /** The same paths with one character percent-encoded, in each segment, lower and upper hex. */
 function encodedVariants(path: string): string[] {
   const segments = path.split('/').slice(1);
   return segments.flatMap((segment, i) => {
     const code = segment.charCodeAt(0).toString(16);
-    return [code, code.toUpperCase()].map((hex) => '/' + segments.map((s, j) => (j === i ? `%${hex}${s.slice(1)}` : s)).join('/'));
+    return [code, code.toUpperCase()].map(
+      (hex) => '/' + segments.map((s, j) => (j === i ? `%${hex}${s.slice(1)}` : s)).join('/'),
+    );
   });
 }
 
@@ -39,7 +54,14 @@ describe('page security headers follow the matched route, not the raw URL', () =
           cache: res.headers['cache-control'],
           referrer: res.headers['referrer-policy'],
         };
-        expect(headers).toEqual({ path, status: res.status, csp: expect.stringContaining("frame-ancestors 'none'"), frame: 'DENY', cache: 'no-store', referrer: expect.any(String) });
+        expect(headers).toEqual({
+          path,
+          status: res.status,
+          csp: expect.stringContaining("frame-ancestors 'none'"),
+          frame: 'DENY',
+          cache: 'no-store',
+          referrer: expect.any(String),
+        });
         expect(res.status).toBeLessThan(500);
         checked.push(path);
       }

@@ -14,9 +14,19 @@ describe('password hashes with weaker parameters', () => {
     const tenant = await createTenant(t);
     const user = await createUser(t, tenant.id, 'member');
     const dataSource = t.app.get(DataSource);
-    const weak = await argon2.hash(user.password, { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
-    await dataSource.query('UPDATE users SET password_hash = $1 WHERE id = $2 AND tenant_id = $3', [weak, user.id, tenant.id]);
-    const storedHash = async () => (await dataSource.query('SELECT password_hash FROM users WHERE id = $1', [user.id]))[0].password_hash as string;
+    const weak = await argon2.hash(user.password, {
+      type: argon2.argon2id,
+      memoryCost: 4096,
+      timeCost: 1,
+      parallelism: 1,
+    });
+    await dataSource.query('UPDATE users SET password_hash = $1 WHERE id = $2 AND tenant_id = $3', [
+      weak,
+      user.id,
+      tenant.id,
+    ]);
+    const storedHash = async () =>
+      (await dataSource.query('SELECT password_hash FROM users WHERE id = $1', [user.id]))[0].password_hash as string;
 
     await t.http.post('/auth/login').send({ email: user.email, password: 'not the password at all' }).expect(401);
     expect(await storedHash()).toBe(weak);

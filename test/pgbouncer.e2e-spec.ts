@@ -19,7 +19,11 @@ const DEAF_LOG = 'invalidation listener hears nothing';
 const deafLines = (service: ServiceProcess) => service.output().split(DEAF_LOG).length - 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function call(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+async function call(
+  url: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
   const res = await fetch(`${url}${path}`, {
     method: init.method ?? 'GET',
     headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
@@ -41,11 +45,28 @@ let seeded = 0;
 async function tenantWithKey(url: string) {
   const admin = { 'x-admin-token': ADMIN_TOKEN };
   const n = ++seeded;
-  const tenant = (await call(url, '/admin/tenants', { method: 'POST', headers: admin, body: { name: `Bouncer ${n}` } })).body;
+  const tenant = (await call(url, '/admin/tenants', { method: 'POST', headers: admin, body: { name: `Bouncer ${n}` } }))
+    .body;
   const owner = { email: `owner${n}@pgbouncer.example`, password: 'violet tractor umbrella bouncer' };
-  expect((await call(url, `/admin/tenants/${tenant.id}/users`, { method: 'POST', headers: admin, body: { ...owner, role: 'owner' } })).status).toBe(201);
-  const bearer = { authorization: `Bearer ${(await call(url, '/auth/login', { method: 'POST', body: owner })).body.accessToken}` };
-  const key = (await call(url, '/auth/api-key/generate', { method: 'POST', headers: bearer, body: { name: 'bouncer', scopes: ['config:read'] } })).body;
+  expect(
+    (
+      await call(url, `/admin/tenants/${tenant.id}/users`, {
+        method: 'POST',
+        headers: admin,
+        body: { ...owner, role: 'owner' },
+      })
+    ).status,
+  ).toBe(201);
+  const bearer = {
+    authorization: `Bearer ${(await call(url, '/auth/login', { method: 'POST', body: owner })).body.accessToken}`,
+  };
+  const key = (
+    await call(url, '/auth/api-key/generate', {
+      method: 'POST',
+      headers: bearer,
+      body: { name: 'bouncer', scopes: ['config:read'] },
+    })
+  ).body;
   return { bearer, key };
 }
 
@@ -53,24 +74,38 @@ async function tenantWithKey(url: string) {
 async function changesOnAReachB(a: ServiceProcess, b: ServiceProcess, limitMs: number) {
   const { bearer, key } = await tenantWithKey(a.url);
   const apiKey = { 'x-api-key': key.apiKey };
-  expect((await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'eu-west' } })).status).toBe(200);
+  expect(
+    (await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'eu-west' } }))
+      .status,
+  ).toBe(200);
   expect(await call(b.url, '/config', { headers: apiKey })).toEqual({ status: 200, body: { region: 'eu-west' } });
 
-  expect((await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'us-east' } })).status).toBe(200);
+  expect(
+    (await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'us-east' } }))
+      .status,
+  ).toBe(200);
   let config = await call(b.url, '/config', { headers: apiKey });
-  const configTook = await within(limitMs, async () => (config = await call(b.url, '/config', { headers: apiKey })).body?.region === 'us-east');
+  const configTook = await within(
+    limitMs,
+    async () => (config = await call(b.url, '/config', { headers: apiKey })).body?.region === 'us-east',
+  );
   expect(config).toEqual({ status: 200, body: { region: 'us-east' } });
 
   expect((await call(a.url, `/v1/api-keys/${key.id}`, { method: 'DELETE', headers: bearer })).status).toBe(204);
   let last = await call(b.url, '/config', { headers: apiKey });
-  const revokeTook = await within(limitMs, async () => (last = await call(b.url, '/config', { headers: apiKey })).status !== 200);
+  const revokeTook = await within(
+    limitMs,
+    async () => (last = await call(b.url, '/config', { headers: apiKey })).status !== 200,
+  );
   expect({ status: last.status, code: last.body?.code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
   return { configTook, revokeTook };
 }
 
 // Needs a real PostgreSQL server for PgBouncer to stand in front of.
 const suite = TEST_DATABASE_URL ? describe : describe.skip;
-const reason = TEST_DATABASE_URL ? '' : ' (skipped: TEST_DATABASE_URL is unset, and PgBouncer needs a PostgreSQL server)';
+const reason = TEST_DATABASE_URL
+  ? ''
+  : ' (skipped: TEST_DATABASE_URL is unset, and PgBouncer needs a PostgreSQL server)';
 
 suite(`behind PgBouncer in transaction pooling mode${reason}`, () => {
   let bouncer: PgBouncer;
@@ -119,7 +154,10 @@ suite(`behind PgBouncer in transaction pooling mode${reason}`, () => {
     let a: ServiceProcess;
     let b: ServiceProcess;
     beforeAll(async () => {
-      const env = { DATABASE_URL: bouncer.through(database.env.DATABASE_URL), DATABASE_LISTEN_URL: database.env.DATABASE_URL };
+      const env = {
+        DATABASE_URL: bouncer.through(database.env.DATABASE_URL),
+        DATABASE_LISTEN_URL: database.env.DATABASE_URL,
+      };
       [a, b] = await Promise.all([start(env), start(env)]);
     });
     afterAll(stopAll);
@@ -150,7 +188,10 @@ suite(`behind PgBouncer in transaction pooling mode${reason}`, () => {
       expect(b.output()).toMatch(/"level":"error".*invalidation listener hears nothing.*DATABASE_LISTEN_URL/);
       expect(await call(b.url, '/ready')).toEqual({
         status: 200,
-        body: { status: 'degraded', degraded: [expect.objectContaining({ check: 'changeListener', code: 'LISTENER_DEAF' })] },
+        body: {
+          status: 'degraded',
+          degraded: [expect.objectContaining({ check: 'changeListener', code: 'LISTENER_DEAF' })],
+        },
       });
     });
 

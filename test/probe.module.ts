@@ -72,7 +72,11 @@ export class ProbeController {
   @Get('query-error')
   @Public()
   queryError() {
-    throw new QueryFailedError('INSERT INTO refresh_tokens (token_hash) VALUES ($1)', ['probe-secret-parameter-value'], new Error('probe failure'));
+    throw new QueryFailedError(
+      'INSERT INTO refresh_tokens (token_hash) VALUES ($1)',
+      ['probe-secret-parameter-value'],
+      new Error('probe failure'),
+    );
   }
 
   @Get('conflict')

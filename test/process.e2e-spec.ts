@@ -8,7 +8,11 @@ import { runToExit, startService } from './helpers/service-process';
 
 /** These tests run the real service as a separate process, as `npm start` does. */
 describe('the service process', () => {
-  const prodSecrets = { JWT_SECRET: 'j'.repeat(40), KEY_PEPPER: 'p'.repeat(40), CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32) };
+  const prodSecrets = {
+    JWT_SECRET: 'j'.repeat(40),
+    KEY_PEPPER: 'p'.repeat(40),
+    CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32),
+  };
   const freshDir = () => mkdtempSync(join(tmpdir(), 'keyward-proc-'));
 
   it('exits with 1 and one line naming the variable when the configuration is bad', async () => {
@@ -28,13 +32,22 @@ describe('the service process', () => {
   it('refuses to start in production without secrets, naming them', async () => {
     const result = await runToExit({ NODE_ENV: 'production', DATA_DIR: freshDir() });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe('Invalid configuration: JWT_SECRET, KEY_PEPPER, CONFIG_ENCRYPTION_KEY must be set when NODE_ENV=production');
+    expect(result.stderr.trim()).toBe(
+      'Invalid configuration: JWT_SECRET, KEY_PEPPER, CONFIG_ENCRYPTION_KEY must be set when NODE_ENV=production',
+    );
   });
 
   it('refuses to start in production with a placeholder secret', async () => {
-    const result = await runToExit({ NODE_ENV: 'production', DATA_DIR: freshDir(), ...prodSecrets, JWT_SECRET: 'change-me-jwt-secret-at-least-32-characters' });
+    const result = await runToExit({
+      NODE_ENV: 'production',
+      DATA_DIR: freshDir(),
+      ...prodSecrets,
+      JWT_SECRET: 'change-me-jwt-secret-at-least-32-characters',
+    });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe('Invalid configuration: JWT_SECRET still has the placeholder value from .env.example');
+    expect(result.stderr.trim()).toBe(
+      'Invalid configuration: JWT_SECRET still has the placeholder value from .env.example',
+    );
   });
 
   it('starts on a fresh embedded database, keeps data across a restart and stops cleanly on SIGTERM', async () => {
@@ -67,7 +80,9 @@ describe('the service process', () => {
 
     const reopened = await openDatabase({ embeddedDir: join(dataDir, 'pglite') }, false);
     try {
-      expect(await reopened.dataSource.getRepository(Tenant).findOneBy({ slug: 'kept' })).toMatchObject({ name: 'Kept' });
+      expect(await reopened.dataSource.getRepository(Tenant).findOneBy({ slug: 'kept' })).toMatchObject({
+        name: 'Kept',
+      });
       const migrations = await reopened.dataSource.query('SELECT name FROM migrations');
       expect(migrations).toHaveLength(MIGRATIONS.length);
     } finally {

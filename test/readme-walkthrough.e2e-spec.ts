@@ -26,7 +26,10 @@ describe('README: first tenant, user and key', () => {
   const defaultUrl = /\bKW=(\S+)/.exec(script)![1];
   const adminToken = /\bADMIN_TOKEN=(\S+)/.exec(script)![1];
   const expected = script.trim().split('\n').at(-1)!.replace(/^#\s*/, '');
-  const owner = JSON.parse(/-d '(\{"email"[^']*"role":"owner"[^']*\})'/.exec(script)![1]) as { email: string; password: string };
+  const owner = JSON.parse(/-d '(\{"email"[^']*"role":"owner"[^']*\})'/.exec(script)![1]) as {
+    email: string;
+    password: string;
+  };
   let service: ServiceProcess;
   let database: Awaited<ReturnType<typeof serviceDatabase>>;
 
@@ -43,7 +46,10 @@ describe('README: first tenant, user and key', () => {
     expect(expected).toBe('{"api_url":"https://api.example.com"}');
     const run = script.replace(`KW=${defaultUrl}`, `KW=${service.url}`);
     expect(run).not.toBe(script);
-    const { stdout } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', run], { env: { PATH: process.env.PATH }, timeout: 30_000 });
+    const { stdout } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', run], {
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    });
     // curl prints each answer without a newline; the last one is the configuration read with the key.
     expect(stdout.endsWith(expected)).toBe(true);
     expect(stdout).toContain(`"email":"${owner.email}"`);

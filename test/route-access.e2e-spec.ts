@@ -103,7 +103,9 @@ describe('route access rules', () => {
   afterAll(() => t.close());
 
   it('match the reviewed table exactly', () => {
-    const actual = Object.fromEntries(listRouteAccess(t.app).map((route) => [`${route.method} ${route.path}`, describeRule(route.rule)]));
+    const actual = Object.fromEntries(
+      listRouteAccess(t.app).map((route) => [`${route.method} ${route.path}`, describeRule(route.rule)]),
+    );
     expect(actual).toEqual(EXPECTED);
   });
 

@@ -10,9 +10,16 @@ const SEED = join(__dirname, '..', 'scripts', 'seed-demo.js');
 
 /** Runs `npm run seed:demo`'s script; resolves with its exit code and output (never rejects on exit code). */
 function seed(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return promisify(execFile)(process.execPath, [SEED], { env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', ...env }, timeout: 60_000 }).then(
+  return promisify(execFile)(process.execPath, [SEED], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'development', ...env },
+    timeout: 60_000,
+  }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
   );
 }
 
@@ -32,7 +39,10 @@ describe('npm run seed:demo', () => {
 
   it('creates the demo people, prints their emails and the password once, and the owner sees keys, configuration and usage', async () => {
     expect(first).toMatchObject({ code: 0 });
-    const emails = [...first.stdout.matchAll(/^\s+(owner|member|viewer)\s+(\S+@\S+)$/gm)].map((match) => [match[1], match[2]]);
+    const emails = [...first.stdout.matchAll(/^\s+(owner|member|viewer)\s+(\S+@\S+)$/gm)].map((match) => [
+      match[1],
+      match[2],
+    ]);
     expect(emails.map(([role]) => role)).toEqual(['owner', 'member', 'viewer']);
     const password = /^\s+password (.+)$/m.exec(first.stdout)![1];
     expect(first.stdout.split(password)).toHaveLength(2);
@@ -48,12 +58,25 @@ describe('npm run seed:demo', () => {
     const items: { name: string; revokedAt: string | null }[] = Array.isArray(keys) ? keys : keys.items;
     expect(items.length).toBeGreaterThanOrEqual(4);
     expect(items.map((key) => key.name)).toEqual(expect.arrayContaining(['production backend', 'laptop']));
-    const entries: { key: string; secret: boolean; value: unknown }[] = (await http.get('/v1/config/entries').set(bearer).expect(200)).body;
-    expect(entries.map((entry) => entry.key).sort()).toEqual(['api_url', 'feature_flags', 'max_upload_mb', 'payment_api_key']);
+    const entries: { key: string; secret: boolean; value: unknown }[] = (
+      await http.get('/v1/config/entries').set(bearer).expect(200)
+    ).body;
+    expect(entries.map((entry) => entry.key).sort()).toEqual([
+      'api_url',
+      'feature_flags',
+      'max_upload_mb',
+      'payment_api_key',
+    ]);
     expect(entries.find((entry) => entry.key === 'payment_api_key')).toMatchObject({ secret: true });
     expect(JSON.stringify(entries)).not.toContain('sk_demo_');
 
-    const week = (await http.get('/v1/usage').query({ granularity: 'day', from: new Date(Date.now() - 8 * 86_400_000).toISOString() }).set(bearer).expect(200)).body;
+    const week = (
+      await http
+        .get('/v1/usage')
+        .query({ granularity: 'day', from: new Date(Date.now() - 8 * 86_400_000).toISOString() })
+        .set(bearer)
+        .expect(200)
+    ).body;
     expect(week.totals.success).toBeGreaterThan(500);
     expect(week.totals.denied.RATE_LIMITED).toBeGreaterThan(0);
     // The requests the seed made with its keys this hour were counted by the service itself.

@@ -3,7 +3,15 @@ import { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { Role } from '../src/common/auth/principal';
 import { SecretBox } from '../src/common/crypto/secret-box';
-import { adminHeaders, createTenant, createUser, SignedIn, signIn, tenantWithRoles, TestTenant } from './helpers/identity';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  SignedIn,
+  signIn,
+  tenantWithRoles,
+  TestTenant,
+} from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 interface Entry {
@@ -65,7 +73,12 @@ describe('tenant configuration', () => {
       const key = `feature.flags-${unique()}`;
       const created = await put(main.owner.auth, key, { value: { beta: true, limit: 3 } });
       expect(created).toEqual({ key, value: { beta: true, limit: 3 }, secret: false, updatedAt: expect.any(String) });
-      expect(await entry(main.owner.auth, key)).toEqual({ key, value: { beta: true, limit: 3 }, secret: false, updatedAt: expect.any(String) });
+      expect(await entry(main.owner.auth, key)).toEqual({
+        key,
+        value: { beta: true, limit: 3 },
+        secret: false,
+        updatedAt: expect.any(String),
+      });
 
       await put(main.admin.auth, key, { value: ['a', 'b'] });
       const listed = (await entries(main.owner.auth)).filter((item) => item.key === key);
@@ -99,7 +112,11 @@ describe('tenant configuration', () => {
 
     it('simultaneous first writes of one key all succeed and leave one entry (found by fuzzing: a 500 before)', async () => {
       const key = `race-${unique()}`;
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => t.http.put(`/v1/config/entries/${key}`).set(main.owner.auth).send({ value: i })));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          t.http.put(`/v1/config/entries/${key}`).set(main.owner.auth).send({ value: i }),
+        ),
+      );
       expect(results.map(outcome)).toEqual(Array(8).fill('200'));
       const listed = (await entries(main.owner.auth)).filter((item) => item.key === key);
       expect(listed).toHaveLength(1);
@@ -108,7 +125,9 @@ describe('tenant configuration', () => {
 
     it('answers with a trailing slash too', async () => {
       const key = `slash-${unique()}`;
-      expect(outcome(await t.http.put(`/v1/config/entries/${key}/`).set(main.owner.auth).send({ value: 1 }))).toBe('200');
+      expect(outcome(await t.http.put(`/v1/config/entries/${key}/`).set(main.owner.auth).send({ value: 1 }))).toBe(
+        '200',
+      );
       expect(outcome(await t.http.get('/v1/config/entries/').set(main.owner.auth))).toBe('200');
       expect(outcome(await t.http.delete(`/v1/config/entries/${key}/`).set(main.owner.auth))).toBe('204');
     });
@@ -121,11 +140,19 @@ describe('tenant configuration', () => {
       const value = { user: 'app', password };
       const created = await put(main.owner.auth, key, { value, secret: true });
       expect(created).toEqual({ key, value: MASK, secret: true, updatedAt: expect.any(String) });
-      expect(await entry(main.owner.auth, key)).toEqual({ key, value: MASK, secret: true, updatedAt: expect.any(String) });
+      expect(await entry(main.owner.auth, key)).toEqual({
+        key,
+        value: MASK,
+        secret: true,
+        updatedAt: expect.any(String),
+      });
       const viaKey = await entries(withKey(await adminKey(main.tenant.id, ['config:write', 'config:secrets'])));
       expect(viaKey.find((item) => item.key === key)?.value).toBe(MASK);
 
-      const [row] = await db().query('SELECT row_to_json(c)::text AS json, c.value, c.encrypted FROM config_entries c WHERE tenant_id = $1 AND key = $2', [main.tenant.id, key]);
+      const [row] = await db().query(
+        'SELECT row_to_json(c)::text AS json, c.value, c.encrypted FROM config_entries c WHERE tenant_id = $1 AND key = $2',
+        [main.tenant.id, key],
+      );
       expect(row.json).not.toContain(password);
       expect(row.json).not.toContain(JSON.stringify(value));
       expect(row.json).not.toContain(Buffer.from(password).toString('base64'));
@@ -136,7 +163,9 @@ describe('tenant configuration', () => {
       expect(JSON.parse(box.open(row.encrypted, `${main.tenant.id}/${key}`))).toEqual(value);
       expect(() => box.open(row.encrypted, `${main.tenant.id}/other`)).toThrow();
 
-      const json = (await db().query('SELECT row_to_json(c)::text AS json FROM config_entries c')).map((r: { json: string }) => r.json).join('\n');
+      const json = (await db().query('SELECT row_to_json(c)::text AS json FROM config_entries c'))
+        .map((r: { json: string }) => r.json)
+        .join('\n');
       expect(json).not.toContain(password);
       expect(t.logs.filter((line) => line.includes(password))).toEqual([]);
     });
@@ -146,7 +175,10 @@ describe('tenant configuration', () => {
       await put(main.owner.auth, key, { value: 'hidden', secret: true });
       await put(main.owner.auth, key, { value: 'shown' });
       expect(await entry(main.owner.auth, key)).toMatchObject({ value: 'shown', secret: false });
-      const [row] = await db().query('SELECT encrypted FROM config_entries WHERE tenant_id = $1 AND key = $2', [main.tenant.id, key]);
+      const [row] = await db().query('SELECT encrypted FROM config_entries WHERE tenant_id = $1 AND key = $2', [
+        main.tenant.id,
+        key,
+      ]);
       expect(row.encrypted).toBeNull();
     });
   });
@@ -160,12 +192,21 @@ describe('tenant configuration', () => {
 
       const get = async (key: string) => (await t.http.get('/config').set(withKey(key)).expect(200)).body;
       expect(await get(await adminKey(tenant.id, ['config:read']))).toEqual({ region: 'eu' });
-      expect(await get(await adminKey(tenant.id, ['config:read', 'config:secrets']))).toEqual({ region: 'eu', 'api.token': 'tok-123' });
+      expect(await get(await adminKey(tenant.id, ['config:read', 'config:secrets']))).toEqual({
+        region: 'eu',
+        'api.token': 'tok-123',
+      });
       expect(await get(await adminKey(tenant.id, ['config:read'], member.id))).toEqual({ region: 'eu' });
-      const ownersKey = await t.http.post('/v1/api-keys').set(owner.auth).send({ scopes: ['config:read', 'config:secrets'] }).expect(201);
+      const ownersKey = await t.http
+        .post('/v1/api-keys')
+        .set(owner.auth)
+        .send({ scopes: ['config:read', 'config:secrets'] })
+        .expect(201);
       expect(await get(ownersKey.body.apiKey)).toEqual({ region: 'eu', 'api.token': 'tok-123' });
 
-      expect(outcome(await t.http.get('/config').set(withKey(await adminKey(tenant.id, ['config:secrets']))))).toBe('403 INSUFFICIENT_SCOPE');
+      expect(outcome(await t.http.get('/config').set(withKey(await adminKey(tenant.id, ['config:secrets']))))).toBe(
+        '403 INSUFFICIENT_SCOPE',
+      );
       expect(outcome(await t.http.get('/config').set(owner.auth))).toBe('401 KEY_MISSING');
       expect(outcome(await t.http.get('/config'))).toBe('401 KEY_MISSING');
     });
@@ -196,8 +237,18 @@ describe('tenant configuration', () => {
 
       // A change to a secret changes only the document that shows it.
       await put(owner.auth, 'token', { value: 'two', secret: true });
-      expect(await t.http.get('/config').set(reader).set('if-none-match', etag).then((res) => res.status)).toBe(304);
-      const secretsAfter = await t.http.get('/config').set(secrets).set('if-none-match', withSecrets.headers.etag).expect(200);
+      expect(
+        await t.http
+          .get('/config')
+          .set(reader)
+          .set('if-none-match', etag)
+          .then((res) => res.status),
+      ).toBe(304);
+      const secretsAfter = await t.http
+        .get('/config')
+        .set(secrets)
+        .set('if-none-match', withSecrets.headers.etag)
+        .expect(200);
       expect(secretsAfter.body).toEqual({ region: 'eu', token: 'two' });
       expect(secretsAfter.headers.etag).not.toBe(withSecrets.headers.etag);
 
@@ -217,9 +268,15 @@ describe('tenant configuration', () => {
     it('refuses a value over 16 kB with 400 and takes one of exactly 16 kB', async () => {
       const limit = 16 * 1024;
       const key = `big-${unique()}`;
-      const over = await t.http.put(`/v1/config/entries/${key}`).set(main.owner.auth).send({ value: 'x'.repeat(limit - 1) });
+      const over = await t.http
+        .put(`/v1/config/entries/${key}`)
+        .set(main.owner.auth)
+        .send({ value: 'x'.repeat(limit - 1) });
       expect(outcome(over)).toBe('400 VALIDATION_FAILED');
-      const overMultibyte = await t.http.put(`/v1/config/entries/${key}`).set(main.owner.auth).send({ value: 'é'.repeat(limit / 2), secret: true });
+      const overMultibyte = await t.http
+        .put(`/v1/config/entries/${key}`)
+        .set(main.owner.auth)
+        .send({ value: 'é'.repeat(limit / 2), secret: true });
       expect(outcome(overMultibyte)).toBe('400 VALIDATION_FAILED');
       expect(await entry(main.owner.auth, key)).toBeUndefined();
       // JSON of a string adds its two quotes.
@@ -232,17 +289,34 @@ describe('tenant configuration', () => {
       ['a non-boolean secret flag', { value: 1, secret: 'yes' }],
       ['an unknown property', { value: 1, ttl: 60 }],
     ])('refuses %s with 400', async (_label, body) => {
-      expect(outcome(await t.http.put(`/v1/config/entries/valid-${unique()}`).set(main.owner.auth).send(body as object))).toBe('400 VALIDATION_FAILED');
+      expect(
+        outcome(
+          await t.http
+            .put(`/v1/config/entries/valid-${unique()}`)
+            .set(main.owner.auth)
+            .send(body as object),
+        ),
+      ).toBe('400 VALIDATION_FAILED');
     });
 
-    it.each(['.hidden', '-dash', '_under', 'has%20space', 'semi;colon', 'caf%C3%A9', 'a'.repeat(129), 'star*'])('refuses the key name %p with 400', async (name) => {
-      expect(outcome(await t.http.put(`/v1/config/entries/${name}`).set(main.owner.auth).send({ value: 1 }))).toBe('400 VALIDATION_FAILED');
-      expect(outcome(await t.http.delete(`/v1/config/entries/${name}`).set(main.owner.auth))).toBe('400 VALIDATION_FAILED');
-    });
+    it.each(['.hidden', '-dash', '_under', 'has%20space', 'semi;colon', 'caf%C3%A9', 'a'.repeat(129), 'star*'])(
+      'refuses the key name %p with 400',
+      async (name) => {
+        expect(outcome(await t.http.put(`/v1/config/entries/${name}`).set(main.owner.auth).send({ value: 1 }))).toBe(
+          '400 VALIDATION_FAILED',
+        );
+        expect(outcome(await t.http.delete(`/v1/config/entries/${name}`).set(main.owner.auth))).toBe(
+          '400 VALIDATION_FAILED',
+        );
+      },
+    );
 
     it('takes key names of letters, digits, dots, dashes and underscores up to 128 characters', async () => {
       for (const name of ['A', '9lives', `a_b-c.d.${unique()}`, 'a'.repeat(128)]) {
-        expect([name, outcome(await t.http.put(`/v1/config/entries/${name}`).set(main.owner.auth).send({ value: name }))]).toEqual([name, '200']);
+        expect([
+          name,
+          outcome(await t.http.put(`/v1/config/entries/${name}`).set(main.owner.auth).send({ value: name })),
+        ]).toEqual([name, '200']);
       }
     });
   });
@@ -255,7 +329,9 @@ describe('tenant configuration', () => {
       for (const role of ['member', 'viewer'] as const) {
         const auth = main[role].auth;
         results[`${role} list`] = outcome(await t.http.get('/v1/config/entries').set(auth));
-        results[`${role} put`] = outcome(await t.http.put(`/v1/config/entries/${key}`).set(auth).send({ value: 'changed' }));
+        results[`${role} put`] = outcome(
+          await t.http.put(`/v1/config/entries/${key}`).set(auth).send({ value: 'changed' }),
+        );
         results[`${role} delete`] = outcome(await t.http.delete(`/v1/config/entries/${key}`).set(auth));
       }
       expect(results).toEqual({
@@ -279,7 +355,9 @@ describe('tenant configuration', () => {
       expect({
         'reader put': outcome(await t.http.put(`/v1/config/entries/${key}`).set(reader).send({ value: 'changed' })),
         'reader delete': outcome(await t.http.delete(`/v1/config/entries/${key}`).set(reader)),
-        "member's key put": outcome(await t.http.put(`/v1/config/entries/${key}`).set(membersKey).send({ value: 'changed' })),
+        "member's key put": outcome(
+          await t.http.put(`/v1/config/entries/${key}`).set(membersKey).send({ value: 'changed' }),
+        ),
         'reader list': outcome(await t.http.get('/v1/config/entries').set(reader)),
         'writer list': outcome(await t.http.get('/v1/config/entries').set(writer)),
       }).toEqual({
@@ -312,7 +390,10 @@ describe('tenant configuration', () => {
 
       await put(b.owner.auth, 'shared.name', { value: 'from b' });
       expect((await t.http.get('/config').set(bKey).expect(200)).body).toEqual({ 'shared.name': 'from b' });
-      expect((await t.http.get('/config').set(aKey).expect(200)).body).toEqual({ 'shared.name': 'from a', 'a.secret': 'a-secret-value' });
+      expect((await t.http.get('/config').set(aKey).expect(200)).body).toEqual({
+        'shared.name': 'from a',
+        'a.secret': 'a-secret-value',
+      });
       expect((await entries(a.owner.auth)).map((item) => [item.key, item.value])).toEqual([
         ['a.secret', MASK],
         ['shared.name', 'from a'],

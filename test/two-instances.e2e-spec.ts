@@ -40,7 +40,11 @@ describeOnPostgres('two instances on one PostgreSQL database', () => {
   it('a key revoked on instance A is refused by instance B, which had it cached, once the notification arrives', async () => {
     const tenant = await createTenant(a);
     const makeKey = async (name: string) => {
-      const res = await a.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, name, scopes: ['keys:write', 'config:read'] }).expect(201);
+      const res = await a.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId: tenant.id, name, scopes: ['keys:write', 'config:read'] })
+        .expect(201);
       return res.body as { apiKey: string; id: string };
     };
     const key1 = await makeKey('revoker');
@@ -77,15 +81,23 @@ describeOnPostgres('two instances on one PostgreSQL database', () => {
 
     /** Resolves once B's bus delivers a change that matches (the caches hear it first: they subscribed first). */
     const heardOnB = (matches: (change: Invalidation) => boolean) =>
-      new Promise<void>((resolve) => b.app.get(InvalidationBus).subscribe((change) => change.kind !== 'all' && matches(change) && resolve()));
-    const sessionOf = (member: SignedIn): string => JSON.parse(Buffer.from(member.accessToken.split('.')[1], 'base64url').toString()).sid;
+      new Promise<void>((resolve) =>
+        b.app.get(InvalidationBus).subscribe((change) => change.kind !== 'all' && matches(change) && resolve()),
+      );
+    const sessionOf = (member: SignedIn): string =>
+      JSON.parse(Buffer.from(member.accessToken.split('.')[1], 'base64url').toString()).sid;
     /** B answered from its cache before; once it hears the change, its very next answer reflects it. */
-    const reachesB = async (member: SignedIn, heard: Promise<void>, changed: (res: { status: number; body: { role?: string; code?: string } }) => boolean) => {
+    const reachesB = async (
+      member: SignedIn,
+      heard: Promise<void>,
+      changed: (res: { status: number; body: { role?: string; code?: string } }) => boolean,
+    ) => {
       await heard;
       const res = await b.http.get('/auth/me').set(member.auth);
       expect(changed(res)).toBe(true);
     };
-    const sessionEnded = (res: { status: number; body: { code?: string } }) => res.status === 401 && res.body.code === 'SESSION_ENDED';
+    const sessionEnded = (res: { status: number; body: { code?: string } }) =>
+      res.status === 401 && res.body.code === 'SESSION_ENDED';
 
     beforeAll(async () => {
       tenantId = (await createTenant(a)).id;

@@ -14,7 +14,11 @@ const SHARED = {
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function call(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+async function call(
+  url: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
   const res = await fetch(`${url}${path}`, {
     method: init.method ?? 'GET',
     headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
@@ -46,20 +50,48 @@ describeOnPostgres('two service processes on one PostgreSQL database', () => {
 
   it('signs in on A and works on B; a key made on A reads /config on B; revoked on B, A refuses it too', async () => {
     const admin = { 'x-admin-token': ADMIN_TOKEN };
-    const tenant = (await call(a.url, '/admin/tenants', { method: 'POST', headers: admin, body: { name: 'Two processes' } })).body;
+    const tenant = (
+      await call(a.url, '/admin/tenants', { method: 'POST', headers: admin, body: { name: 'Two processes' } })
+    ).body;
     const owner = { email: 'owner@two-processes.example', password: 'violet tractor umbrella two' };
-    expect((await call(b.url, `/admin/tenants/${tenant.id}/users`, { method: 'POST', headers: admin, body: { ...owner, role: 'owner' } })).status).toBe(201);
+    expect(
+      (
+        await call(b.url, `/admin/tenants/${tenant.id}/users`, {
+          method: 'POST',
+          headers: admin,
+          body: { ...owner, role: 'owner' },
+        })
+      ).status,
+    ).toBe(201);
 
     const signedIn = await call(a.url, '/auth/login', { method: 'POST', body: owner });
     expect(signedIn.status).toBe(200);
     const bearer = { authorization: `Bearer ${signedIn.body.accessToken}` };
-    expect(await call(b.url, '/auth/me', { headers: bearer })).toMatchObject({ status: 200, body: { user: { email: owner.email } } });
+    expect(await call(b.url, '/auth/me', { headers: bearer })).toMatchObject({
+      status: 200,
+      body: { user: { email: owner.email } },
+    });
     // The refresh token from A is rotated on B.
-    expect((await call(b.url, '/auth/refresh', { method: 'POST', body: { refreshToken: signedIn.body.refreshToken } })).status).toBe(200);
+    expect(
+      (await call(b.url, '/auth/refresh', { method: 'POST', body: { refreshToken: signedIn.body.refreshToken } }))
+        .status,
+    ).toBe(200);
 
-    const key = (await call(a.url, '/auth/api-key/generate', { method: 'POST', headers: bearer, body: { name: 'shared', scopes: ['config:read'] } })).body;
-    expect((await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'eu-west' } })).status).toBe(200);
-    expect(await call(b.url, '/config', { headers: { 'x-api-key': key.apiKey } })).toEqual({ status: 200, body: { region: 'eu-west' } });
+    const key = (
+      await call(a.url, '/auth/api-key/generate', {
+        method: 'POST',
+        headers: bearer,
+        body: { name: 'shared', scopes: ['config:read'] },
+      })
+    ).body;
+    expect(
+      (await call(a.url, '/v1/config/entries/region', { method: 'PUT', headers: bearer, body: { value: 'eu-west' } }))
+        .status,
+    ).toBe(200);
+    expect(await call(b.url, '/config', { headers: { 'x-api-key': key.apiKey } })).toEqual({
+      status: 200,
+      body: { region: 'eu-west' },
+    });
     // A caches the key too, so the revocation must reach A's cache.
     expect((await call(a.url, '/config', { headers: { 'x-api-key': key.apiKey } })).status).toBe(200);
 

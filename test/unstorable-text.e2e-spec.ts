@@ -28,7 +28,11 @@ describe('text the database cannot store', () => {
   it('a NUL in a JSON string or in a JSON value is refused with INVALID_CHARACTERS', async () => {
     const name = await t.http.post('/v1/api-keys').set(world.owner.auth).send({ name: 'deploy\u0000bot' }).expect(400);
     expect(name.body.code).toBe('INVALID_CHARACTERS');
-    const value = await t.http.put('/v1/config/entries/feature.nul').set(world.owner.auth).send({ value: { text: 'a\u0000b' } }).expect(400);
+    const value = await t.http
+      .put('/v1/config/entries/feature.nul')
+      .set(world.owner.auth)
+      .send({ value: { text: 'a\u0000b' } })
+      .expect(400);
     expect(value.body.code).toBe('INVALID_CHARACTERS');
     // Nothing was stored, and the service answers normally afterwards.
     const list = await t.http.get('/v1/api-keys').set(world.owner.auth).expect(200);

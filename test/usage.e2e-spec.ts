@@ -14,7 +14,10 @@ const withKey = (key: string) => ({ 'x-api-key': key });
 const outcome = (res: Response): string => (res.status < 300 ? String(res.status) : `${res.status} ${res.body?.code}`);
 
 async function adminKey(t: TestApp, tenantId: string, body: Body = {}): Promise<{ id: string; apiKey: string }> {
-  const res = await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId, ...body });
+  const res = await t.http
+    .post('/admin/api-keys')
+    .set(adminHeaders)
+    .send({ tenantId, ...body });
   expect(outcome(res)).toBe('201');
   return res.body;
 }
@@ -44,16 +47,32 @@ describe('usage', () => {
 
     const from = new Date(Date.now() - 2 * HOUR).toISOString();
     const to = new Date(Date.now() + HOUR).toISOString();
-    const res = await t.http.get(`/v1/api-keys/${key.id}/usage`).query({ from, to }).set(withKey(manager.apiKey)).expect(200);
+    const res = await t.http
+      .get(`/v1/api-keys/${key.id}/usage`)
+      .query({ from, to })
+      .set(withKey(manager.apiKey))
+      .expect(200);
     expect(res.body.totals).toEqual({ success: 3, denied: { RATE_LIMITED: 1, KEY_DISABLED: 1 } });
     expect(res.body.granularity).toBe('hour');
     // Every hour of the range is there, empty ones included; the counts sit in the current hour.
     expect(res.body.series.length).toBeGreaterThanOrEqual(3);
     const current = new Date(Date.now() - (Date.now() % HOUR)).toISOString();
-    expect(res.body.series.find((p: { t: string }) => p.t === current)).toEqual({ t: current, success: 3, denied: { RATE_LIMITED: 1, KEY_DISABLED: 1 } });
-    expect(res.body.series.filter((p: { t: string }) => p.t !== current).every((p: { success: number; denied: object }) => p.success === 0 && Object.keys(p.denied).length === 0)).toBe(true);
+    expect(res.body.series.find((p: { t: string }) => p.t === current)).toEqual({
+      t: current,
+      success: 3,
+      denied: { RATE_LIMITED: 1, KEY_DISABLED: 1 },
+    });
+    expect(
+      res.body.series
+        .filter((p: { t: string }) => p.t !== current)
+        .every((p: { success: number; denied: object }) => p.success === 0 && Object.keys(p.denied).length === 0),
+    ).toBe(true);
 
-    const daily = await t.http.get(`/v1/api-keys/${key.id}/usage`).query({ from, to, granularity: 'day' }).set(main.owner.auth).expect(200);
+    const daily = await t.http
+      .get(`/v1/api-keys/${key.id}/usage`)
+      .query({ from, to, granularity: 'day' })
+      .set(main.owner.auth)
+      .expect(200);
     expect(daily.body.totals).toEqual(res.body.totals);
     expect(daily.body.series.every((p: { t: string }) => p.t.endsWith('T00:00:00.000Z'))).toBe(true);
 
@@ -65,7 +84,9 @@ describe('usage', () => {
     // Mirrors GET /v1/api-keys/:id: another tenant, or a member, sees no such key; members get no tenant view.
     const other = await createTenant(t);
     const otherManager = await adminKey(t, other.id, { scopes: [...SCOPES] });
-    expect(outcome(await t.http.get(`/v1/api-keys/${key.id}/usage`).set(withKey(otherManager.apiKey)))).toBe('404 NOT_FOUND');
+    expect(outcome(await t.http.get(`/v1/api-keys/${key.id}/usage`).set(withKey(otherManager.apiKey)))).toBe(
+      '404 NOT_FOUND',
+    );
     const otherTotals = await t.http.get('/v1/usage').query({ from, to }).set(withKey(otherManager.apiKey)).expect(200);
     expect(otherTotals.body.totals).toEqual({ success: 0, denied: {} });
     expect(outcome(await t.http.get(`/v1/api-keys/${key.id}/usage`).set(main.member.auth))).toBe('404 NOT_FOUND');
@@ -77,14 +98,17 @@ describe('usage', () => {
   it('refuses bad ranges with 400', async () => {
     const tenant = await createTenant(t);
     const manager = await adminKey(t, tenant.id, { scopes: [...SCOPES] });
-    const get = async (query: Record<string, string>) => outcome(await t.http.get('/v1/usage').query(query).set(withKey(manager.apiKey)));
+    const get = async (query: Record<string, string>) =>
+      outcome(await t.http.get('/v1/usage').query(query).set(withKey(manager.apiKey)));
     expect(await get({ from: '2030-01-02T00:00:00Z', to: '2030-01-01T00:00:00Z' })).toBe('400 VALIDATION_FAILED');
     expect(await get({ from: '2030-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z' })).toBe('400 VALIDATION_FAILED');
     expect(await get({ from: '2028-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z' })).toBe('400 VALIDATION_FAILED');
     expect(await get({ from: 'yesterday' })).toBe('400 VALIDATION_FAILED');
     expect(await get({ granularity: 'week' })).toBe('400 VALIDATION_FAILED');
     expect(await get({ from: '2030-01-01T00:00:00Z', to: '2030-01-02T00:00:00Z', granularity: 'day' })).toBe('200');
-    expect(outcome(await t.http.get('/v1/api-keys/not-a-uuid/usage').set(withKey(manager.apiKey)))).toBe('400 BAD_REQUEST');
+    expect(outcome(await t.http.get('/v1/api-keys/not-a-uuid/usage').set(withKey(manager.apiKey)))).toBe(
+      '400 BAD_REQUEST',
+    );
   });
 });
 
@@ -99,7 +123,9 @@ describe('leaked-key report', () => {
   function recipients(): string[] {
     const outbox = join(t.config.dataDir, 'outbox');
     if (!existsSync(outbox)) return [];
-    return readdirSync(outbox).map((file) => /^To: (.*)$/m.exec(readFileSync(join(outbox, file), 'utf8'))?.[1].trim() ?? '');
+    return readdirSync(outbox).map(
+      (file) => /^To: (.*)$/m.exec(readFileSync(join(outbox, file), 'utf8'))?.[1].trim() ?? '',
+    );
   }
 
   it('revokes a valid key at once and mails its owner and the tenant admins; answers alike for any key; 5 reports a minute', async () => {
@@ -113,14 +139,26 @@ describe('leaked-key report', () => {
     expect(valid.status).toBe(202);
     expect(valid.body).toEqual({ status: 'received' });
     expect(outcome(await t.http.get('/auth/me').set(withKey(key.apiKey)))).toBe('401 KEY_REVOKED');
-    const audited = await t.http.get('/v1/audit-events').query({ action: 'key.revoked', targetId: key.id }).set('authorization', `Bearer ${main.owner.accessToken}`).expect(200);
+    const audited = await t.http
+      .get('/v1/audit-events')
+      .query({ action: 'key.revoked', targetId: key.id })
+      .set('authorization', `Bearer ${main.owner.accessToken}`)
+      .expect(200);
     expect(audited.body.items).toEqual([
-      expect.objectContaining({ actor: { type: 'system', id: null }, target: { type: 'api_key', id: key.id }, reason: 'LEAK_REPORTED', metadata: { source: 'https://paste.example/abc' } }),
+      expect.objectContaining({
+        actor: { type: 'system', id: null },
+        target: { type: 'api_key', id: key.id },
+        reason: 'LEAK_REPORTED',
+        metadata: { source: 'https://paste.example/abc' },
+      }),
     ]);
 
     await mailer.delivered();
     expect(recipients().sort()).toEqual([main.owner.email, main.admin.email, main.member.email].sort());
-    const mail = readFileSync(join(t.config.dataDir, 'outbox', readdirSync(join(t.config.dataDir, 'outbox'))[0]), 'utf8');
+    const mail = readFileSync(
+      join(t.config.dataDir, 'outbox', readdirSync(join(t.config.dataDir, 'outbox'))[0]),
+      'utf8',
+    );
     expect(mail).toContain('laptop');
     expect(mail).not.toContain(key.apiKey);
 

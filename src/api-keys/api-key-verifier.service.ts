@@ -136,7 +136,11 @@ export class ApiKeyVerifier {
    * spends one use: its rate limit and quota apply to checks on its behalf. A key of another
    * tenant is answered exactly like an unknown one, and nothing of it is counted.
    */
-  async verifyFor(tenantId: string, rawKey: string, requiredScopes?: readonly string[]): Promise<{ key?: CachedKey; code?: DenialCode }> {
+  async verifyFor(
+    tenantId: string,
+    rawKey: string,
+    requiredScopes?: readonly string[],
+  ): Promise<{ key?: CachedKey; code?: DenialCode }> {
     const key = await this.find(rawKey);
     if (!key || key.tenantId !== tenantId) {
       const code = key === undefined ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND';
@@ -187,7 +191,8 @@ export class ApiKeyVerifier {
 
   countDenial(key: CachedKey | null | undefined, code: DenialCode, ip?: string): void {
     this.metrics.keyVerified(code);
-    if (code === 'RATE_LIMITED' || code === 'QUOTA_EXCEEDED') this.metrics.rateLimitRejected(code === 'RATE_LIMITED' ? 'key' : 'quota');
+    if (code === 'RATE_LIMITED' || code === 'QUOTA_EXCEEDED')
+      this.metrics.rateLimitRejected(code === 'RATE_LIMITED' ? 'key' : 'quota');
     if (key) {
       this.usage.recordDenied(key, code, this.clock.now().getTime());
       if (ip !== undefined) this.denials.note(key.tenantId, key.id, ip, code);
@@ -195,7 +200,8 @@ export class ApiKeyVerifier {
   }
 
   private async spendQuota(key: CachedKey, ip?: string): Promise<void> {
-    if (!(await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now()))) throw this.refuse(key, 'QUOTA_EXCEEDED', ip);
+    if (!(await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now())))
+      throw this.refuse(key, 'QUOTA_EXCEEDED', ip);
     this.metrics.keyVerified('valid');
     this.usage.record(key, this.clock.now().getTime());
   }
@@ -228,7 +234,9 @@ function cachedKeyOf(row: KeyLookupRow): CachedKey {
     tenantId: row.tenant_id,
     userId: row.user_id,
     // A user's key can never do more than the user's current role allows.
-    scopes: row.owner_role ? row.scopes.filter((scope) => (ROLE_SCOPES[row.owner_role!] as string[]).includes(scope)) : row.scopes,
+    scopes: row.owner_role
+      ? row.scopes.filter((scope) => (ROLE_SCOPES[row.owner_role!] as string[]).includes(scope))
+      : row.scopes,
     expiresAt: time(row.expires_at),
     revokedAt: time(row.revoked_at),
     disabledAt: time(row.disabled_at),

@@ -1,9 +1,32 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Ip, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Ip,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { NoStore } from '../common/http/no-store';
-import { AdminCreateApiKeyDto, CreateApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, ReportLeakDto, RevokeOwnApiKeyDto, RotateApiKeyDto, UpdateApiKeyDto, VerifyKeyDto } from './dto/api-keys.dto';
+import {
+  AdminCreateApiKeyDto,
+  CreateApiKeyDto,
+  CreateTenantApiKeyDto,
+  ListApiKeysQuery,
+  ReportLeakDto,
+  RevokeOwnApiKeyDto,
+  RotateApiKeyDto,
+  UpdateApiKeyDto,
+  VerifyKeyDto,
+} from './dto/api-keys.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
@@ -43,7 +66,11 @@ export class ApiKeysController {
   @Patch(':id')
   @CanWriteKeys()
   @ApiOperation({ summary: 'Rename, disable/enable, narrow scopes, shorten expiry, set limits or metadata' })
-  updateApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateApiKeyDto) {
+  updateApiKey(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() dto: UpdateApiKeyDto,
+  ) {
     return this.keys.update(principal, id, dto);
   }
 
@@ -60,7 +87,11 @@ export class ApiKeysController {
   @Idempotent()
   @NoStore()
   @ApiOperation({ summary: 'Replace a key; the old one works until the grace period ends' })
-  rotateApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: RotateApiKeyDto) {
+  rotateApiKey(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() dto: RotateApiKeyDto,
+  ) {
     return this.keys.rotate(principal, id, dto);
   }
 }
@@ -107,7 +138,10 @@ export class CliApiKeysController {
   @Delete('revoke/:key')
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ deprecated: true, summary: 'Deprecated: use POST /auth/api-key/revoke (this form puts the key in the URL)' })
+  @ApiOperation({
+    deprecated: true,
+    summary: 'Deprecated: use POST /auth/api-key/revoke (this form puts the key in the URL)',
+  })
   revokeOwnApiKeyByPath(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
     return this.keys.revokeOwn(principal, key);
   }

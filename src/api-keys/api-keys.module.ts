@@ -1,7 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { InvalidationModule } from '../invalidation/invalidation.module';
-import { AdminApiKeysController, ApiKeysController, CliApiKeysController, VerifyKeysController } from './api-keys.controller';
+import {
+  AdminApiKeysController,
+  ApiKeysController,
+  CliApiKeysController,
+  VerifyKeysController,
+} from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 import { KEY_CACHE_PROVIDER } from './key-cache';
@@ -12,7 +17,14 @@ import { KeyUsageService } from './key-usage.service';
 @Module({
   imports: [AuditModule, InvalidationModule],
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
-  providers: [ApiKeysService, KeyLeaksService, ApiKeyVerifier, KeyLookupRepository, KEY_CACHE_PROVIDER, KeyUsageService],
+  providers: [
+    ApiKeysService,
+    KeyLeaksService,
+    ApiKeyVerifier,
+    KeyLookupRepository,
+    KEY_CACHE_PROVIDER,
+    KeyUsageService,
+  ],
   exports: [ApiKeysService, ApiKeyVerifier, KeyUsageService],
 })
 export class ApiKeysModule {}

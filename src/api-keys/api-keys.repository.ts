@@ -50,7 +50,11 @@ export class ApiKeysRepository {
   }
 
   /** The keys holding a place under the caps: of the tenant, and of one owner (null: not asked). */
-  async countHoldingPlace(tenantId: string, ownerId: string | null, now: Date): Promise<{ tenant: number; owner: number | null }> {
+  async countHoldingPlace(
+    tenantId: string,
+    ownerId: string | null,
+    now: Date,
+  ): Promise<{ tenant: number; owner: number | null }> {
     const [row]: { tenant: number; owner: number }[] = await this.manager.query(
       `SELECT count(*)::int AS tenant, (count(*) FILTER (WHERE k.user_id = $3))::int AS owner
          FROM api_keys k WHERE k.tenant_id = $1 AND ${statusSql('holdsPlace', '$2')}`,
@@ -100,12 +104,16 @@ export class ApiKeysRepository {
    * Revokes the key with this hash, whatever its tenant: a leak report names a key, not a
    * tenant, and the hash is unique across the service. Returns what the report needs to tell.
    */
-  async revokeByHash(keyHash: string, now: Date): Promise<Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>[]> {
-    const [revoked]: [Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>[], number] = await this.manager.query(
-      `UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL
+  async revokeByHash(
+    keyHash: string,
+    now: Date,
+  ): Promise<Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>[]> {
+    const [revoked]: [Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>[], number] =
+      await this.manager.query(
+        `UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL
        RETURNING id, tenant_id AS "tenantId", user_id AS "userId", name, hint`,
-      [keyHash, now],
-    );
+        [keyHash, now],
+      );
     return revoked;
   }
 }

@@ -12,7 +12,16 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 import { ApiKey } from './api-key.entity';
 import { ApiKeyVerifier } from './api-key-verifier.service';
-import { AdminCreateApiKeyDto, ApiKeyDto, CreateTenantApiKeyDto, ListApiKeysQuery, QuotaDto, RotateApiKeyDto, toApiKeyDto, UpdateApiKeyDto } from './dto/api-keys.dto';
+import {
+  AdminCreateApiKeyDto,
+  ApiKeyDto,
+  CreateTenantApiKeyDto,
+  ListApiKeysQuery,
+  QuotaDto,
+  RotateApiKeyDto,
+  toApiKeyDto,
+  UpdateApiKeyDto,
+} from './dto/api-keys.dto';
 import { ApiKeysRepository, OwnerScope } from './api-keys.repository';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
 import {
@@ -58,7 +67,10 @@ export class ApiKeysService {
 
   /** The operator makes a key for a tenant (its first one, typically). */
   adminCreate(dto: AdminCreateApiKeyDto): Promise<CreatedApiKey> {
-    return this.create({ kind: 'admin', tenantId: dto.tenantId, scopes: [...SCOPES] }, { ...dto, userId: dto.userId ?? null });
+    return this.create(
+      { kind: 'admin', tenantId: dto.tenantId, scopes: [...SCOPES] },
+      { ...dto, userId: dto.userId ?? null },
+    );
   }
 
   /**
@@ -92,8 +104,15 @@ export class ApiKeysService {
       const values = {
         scopes,
         expiresAt: expiry.expiresAt,
-        ipAllowlist: dto.ipAllowlist === undefined ? (creator?.ipAllowlist ?? null) : dto.ipAllowlist.length ? dto.ipAllowlist : null,
-        rateLimit: dto.rateLimit ? { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds } : (creator?.rateLimit ?? null),
+        ipAllowlist:
+          dto.ipAllowlist === undefined
+            ? (creator?.ipAllowlist ?? null)
+            : dto.ipAllowlist.length
+              ? dto.ipAllowlist
+              : null,
+        rateLimit: dto.rateLimit
+          ? { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds }
+          : (creator?.rateLimit ?? null),
         ...this.quotaColumns(dto.quota ?? null),
       };
       refuse(beyondBounds(termsOf(values, tenant.defaultKeyRateLimit), this.boundsOf(actor, creator, tenant)));
@@ -129,14 +148,23 @@ export class ApiKeysService {
     }
     const [rows, total] = await new ApiKeysRepository(this.dataSource.manager).list(
       actor.tenantId!,
-      { visibleOwner: onlyOwn ? (actor.userId ?? null) : visibleOwner(actor), owner, status: query.status, page: query.page, limit: query.limit },
+      {
+        visibleOwner: onlyOwn ? (actor.userId ?? null) : visibleOwner(actor),
+        owner,
+        status: query.status,
+        page: query.page,
+        limit: query.limit,
+      },
       now,
     );
     return { items: rows.map((row) => toApiKeyDto(row, now)), page: query.page, limit: query.limit, total };
   }
 
   async get(actor: Principal, id: string): Promise<ApiKeyDto> {
-    return toApiKeyDto(await this.findVisible(new ApiKeysRepository(this.dataSource.manager), actor, id), this.clock.now());
+    return toApiKeyDto(
+      await this.findVisible(new ApiKeysRepository(this.dataSource.manager), actor, id),
+      this.clock.now(),
+    );
   }
 
   /**
@@ -153,30 +181,42 @@ export class ApiKeysService {
       const wasDisabled = key.disabledAt !== null;
       if (dto.scopes) {
         const widened = dto.scopes.filter((scope) => !key.scopes.includes(scope));
-        if (widened.length) throw forbidden('SCOPE_NOT_ALLOWED', `Scopes can only be narrowed; not allowed: ${widened.join(' ')}`);
+        if (widened.length)
+          throw forbidden('SCOPE_NOT_ALLOWED', `Scopes can only be narrowed; not allowed: ${widened.join(' ')}`);
         key.scopes = dto.scopes;
       }
       if (dto.expiresAt !== undefined) {
         const expiresAt = new Date(dto.expiresAt);
         if (expiresAt <= now) throw invalid('expiresAt must be in the future');
-        if (key.expiresAt && expiresAt > key.expiresAt) throw forbidden('EXPIRY_NOT_ALLOWED', 'Expiry can only be made earlier');
+        if (key.expiresAt && expiresAt > key.expiresAt)
+          throw forbidden('EXPIRY_NOT_ALLOWED', 'Expiry can only be made earlier');
         key.expiresAt = expiresAt;
       }
       if (dto.disabled !== undefined) key.disabledAt = dto.disabled ? (key.disabledAt ?? now) : null;
       if (dto.name !== undefined) key.name = dto.name;
       if (dto.metadata !== undefined) key.metadata = dto.metadata;
       // null: back to the tenant's default.
-      if (dto.rateLimit !== undefined) key.rateLimit = dto.rateLimit && { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
+      if (dto.rateLimit !== undefined)
+        key.rateLimit = dto.rateLimit && { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
       if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist?.length ? dto.ipAllowlist : null;
       if (dto.quota !== undefined) Object.assign(key, this.quotaColumns(dto.quota));
       await this.assertCouldHaveCreated(manager, actor, key);
 
       const result = await keys.save(key);
       const record = (action: string, metadata: Record<string, unknown> = {}) =>
-        this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action, target: { type: 'api_key', id: key.id }, metadata });
-      if (dto.disabled !== undefined && dto.disabled !== wasDisabled) await record(dto.disabled ? 'key.disabled' : 'key.enabled');
+        this.audit.record(manager, {
+          tenantId: key.tenantId,
+          actor: actorOf(actor),
+          action,
+          target: { type: 'api_key', id: key.id },
+          metadata,
+        });
+      if (dto.disabled !== undefined && dto.disabled !== wasDisabled)
+        await record(dto.disabled ? 'key.disabled' : 'key.enabled');
       // Names of what changed; the values (metadata, allowlists) stay in the key's own record.
-      const fields = Object.keys(dto).filter((field) => field !== 'disabled' && dto[field as keyof UpdateApiKeyDto] !== undefined);
+      const fields = Object.keys(dto).filter(
+        (field) => field !== 'disabled' && dto[field as keyof UpdateApiKeyDto] !== undefined,
+      );
       if (fields.length) await record('key.updated', { fields });
       return result;
     });
@@ -193,7 +233,12 @@ export class ApiKeysService {
       const keys = new ApiKeysRepository(manager);
       const key = await this.findVisible(keys, actor, id);
       if (await keys.revoke(key.tenantId, key.id, this.clock.now())) {
-        await this.audit.record(manager, { tenantId: key.tenantId, actor: actorOf(actor), action: 'key.revoked', target: { type: 'api_key', id: key.id } });
+        await this.audit.record(manager, {
+          tenantId: key.tenantId,
+          actor: actorOf(actor),
+          action: 'key.revoked',
+          target: { type: 'api_key', id: key.id },
+        });
       }
       return key;
     });
@@ -218,7 +263,11 @@ export class ApiKeysService {
 
   /** The caller's own active keys (the CLI's list). */
   async listOwnActive(actor: Principal): Promise<ApiKeyDto[]> {
-    const page = await this.list(actor, Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 100 }), true);
+    const page = await this.list(
+      actor,
+      Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 100 }),
+      true,
+    );
     return page.items;
   }
 
@@ -296,7 +345,12 @@ export class ApiKeysService {
   }
 
   /** 403 unless the caller could have created a key with these terms. */
-  private async assertCouldHaveCreated(manager: EntityManager, actor: Principal, key: ApiKey, lockedTenant?: Tenant): Promise<void> {
+  private async assertCouldHaveCreated(
+    manager: EntityManager,
+    actor: Principal,
+    key: ApiKey,
+    lockedTenant?: Tenant,
+  ): Promise<void> {
     const tenant = lockedTenant ?? (await manager.getRepository(Tenant).findOneByOrFail({ id: key.tenantId }));
     const actingKey = await this.actingKey(manager, actor);
     refuse(beyondBounds(termsOf(key, tenant.defaultKeyRateLimit), this.boundsOf(actor, actingKey, tenant)));
@@ -315,9 +369,16 @@ export class ApiKeysService {
    */
   private async assertRoom(keys: ApiKeysRepository, tenant: Tenant, ownerId: string | null, now: Date): Promise<void> {
     const reached = capReached(await keys.countHoldingPlace(tenant.id, ownerId, now), tenant);
-    if (reached === 'TENANT_CAP') throw forbidden('KEY_LIMIT_REACHED', `This tenant has reached its limit of ${tenant.maxKeysPerTenant} active keys`);
+    if (reached === 'TENANT_CAP')
+      throw forbidden(
+        'KEY_LIMIT_REACHED',
+        `This tenant has reached its limit of ${tenant.maxKeysPerTenant} active keys`,
+      );
     if (reached === 'USER_CAP') {
-      throw forbidden('KEY_LIMIT_REACHED', `This user has reached the limit of ${tenant.maxKeysPerUser} active keys (keys in their grace period count)`);
+      throw forbidden(
+        'KEY_LIMIT_REACHED',
+        `This user has reached the limit of ${tenant.maxKeysPerUser} active keys (keys in their grace period count)`,
+      );
     }
   }
 

@@ -12,7 +12,10 @@ describe('IP allowlists', () => {
     [['10.1.0.0/16'], ['10.0.0.0/8']],
     [['10.1.2.3'], ['10.0.0.0/8']],
     [['10.0.0.0/8'], ['10.0.0.0/8']],
-    [['10.0.0.0/24', '192.168.1.0/24'], ['192.168.0.0/16', '10.0.0.0/8']],
+    [
+      ['10.0.0.0/24', '192.168.1.0/24'],
+      ['192.168.0.0/16', '10.0.0.0/8'],
+    ],
     [['2001:db8:1::/48'], ['2001:db8::/32']],
     [['10.9.9.9/8'], ['10.0.0.0/8']],
     [['10.0.0.1'], null],
@@ -43,11 +46,20 @@ describe('IP allowlists', () => {
     expect(isCidr(entry)).toBe(true);
   });
 
-  it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.1/8/1', '10.0.0.0/', '', 'localhost', '10.0.0.0/+8', 42, null])(
-    'refuses %j as an entry',
-    (entry) => {
-      expect(parseCidr(entry)).toBeUndefined();
-      expect(isCidr(entry)).toBe(false);
-    },
-  );
+  it.each([
+    '10.0.0.0/33',
+    '10.0.0/8',
+    'example.com',
+    '::1/129',
+    '10.0.0.1/8/1',
+    '10.0.0.0/',
+    '',
+    'localhost',
+    '10.0.0.0/+8',
+    42,
+    null,
+  ])('refuses %j as an entry', (entry) => {
+    expect(parseCidr(entry)).toBeUndefined();
+    expect(isCidr(entry)).toBe(false);
+  });
 });

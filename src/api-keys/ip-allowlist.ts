@@ -45,7 +45,11 @@ export function allowlistWithin(inner: string[] | null, outer: string[] | null):
   if (!outer?.length) return true;
   if (!inner?.length) return false;
   const outerRanges = outer.map((entry) => ({ range: rangeOf(entry), list: blockListOf([entry]) }));
-  return inner.map(rangeOf).every(({ address, family, prefix }) =>
-    outerRanges.some(({ range, list }) => range.family === family && range.prefix <= prefix && list.check(address, family)),
-  );
+  return inner
+    .map(rangeOf)
+    .every(({ address, family, prefix }) =>
+      outerRanges.some(
+        ({ range, list }) => range.family === family && range.prefix <= prefix && list.check(address, family),
+      ),
+    );
 }

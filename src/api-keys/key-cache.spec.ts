@@ -1,7 +1,21 @@
 import { CachedKey, KeyCache, withPrincipal } from './key-cache';
 
 const key = (id: string, tenantId = 't1', userId: string | null = null): CachedKey =>
-  withPrincipal({ id, tenantId, userId, scopes: ['config:read'], expiresAt: null, revokedAt: null, disabledAt: null, graceUntil: null, ipAllowlist: null, tenantActive: true, ownerActive: true, rateLimit: { limit: 100, windowSeconds: 1 }, hasQuota: false });
+  withPrincipal({
+    id,
+    tenantId,
+    userId,
+    scopes: ['config:read'],
+    expiresAt: null,
+    revokedAt: null,
+    disabledAt: null,
+    graceUntil: null,
+    ipAllowlist: null,
+    tenantActive: true,
+    ownerActive: true,
+    rateLimit: { limit: 100, windowSeconds: 1 },
+    hasQuota: false,
+  });
 
 describe('KeyCache', () => {
   it('keeps found keys for the positive TTL and unknown ones for the negative TTL', () => {
@@ -98,7 +112,12 @@ describe('KeyCache', () => {
     cache.invalidate({ kind: 'key', keyId: 'k1' });
     cache.invalidate({ kind: 'user', userId: 'u2' });
     cache.invalidate({ kind: 'tenant', tenantId: 't3' });
-    expect(['a', 'b', 'c', 'd'].map((presented) => cache.get(presented, 1)?.id)).toEqual([undefined, undefined, undefined, 'k4']);
+    expect(['a', 'b', 'c', 'd'].map((presented) => cache.get(presented, 1)?.id)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      'k4',
+    ]);
     cache.invalidate({ kind: 'all' });
     expect(cache.size).toBe(0);
   });
@@ -113,7 +132,13 @@ describe('KeyCache', () => {
 
   it('shares one frozen principal per entry', () => {
     const cached = key('k1', 't1', 'u1');
-    expect(cached.principal).toEqual({ kind: 'apiKey', tenantId: 't1', userId: 'u1', apiKeyId: 'k1', scopes: ['config:read'] });
+    expect(cached.principal).toEqual({
+      kind: 'apiKey',
+      tenantId: 't1',
+      userId: 'u1',
+      apiKeyId: 'k1',
+      scopes: ['config:read'],
+    });
     expect(Object.isFrozen(cached.principal)).toBe(true);
     expect(Object.isFrozen(cached.principal.scopes)).toBe(true);
   });

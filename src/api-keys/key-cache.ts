@@ -29,7 +29,13 @@ export interface CachedKey {
 }
 
 export function withPrincipal(key: Omit<CachedKey, 'principal' | 'limitName'>): CachedKey {
-  const principal: Principal = Object.freeze({ kind: 'apiKey', tenantId: key.tenantId, userId: key.userId ?? undefined, apiKeyId: key.id, scopes: Object.freeze([...key.scopes]) as string[] });
+  const principal: Principal = Object.freeze({
+    kind: 'apiKey',
+    tenantId: key.tenantId,
+    userId: key.userId ?? undefined,
+    apiKeyId: key.id,
+    scopes: Object.freeze([...key.scopes]) as string[],
+  });
   return { ...key, principal, limitName: `key:${key.id}` };
 }
 

@@ -34,7 +34,9 @@ export class KeyLeaksService {
   async reportLeak(dto: ReportLeakDto, ip: string): Promise<{ status: 'received' }> {
     const limit = await this.limits.consume(`leak:${ip}`, 5, 60);
     if (!limit.allowed) {
-      throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', 'Too many reports; retry later', { retryAfterSeconds: limit.resetSeconds });
+      throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', 'Too many reports; retry later', {
+        retryAfterSeconds: limit.resetSeconds,
+      });
     }
     const format = this.verifier.format;
     if (format.hasShape(dto.key) && format.checksumMatches(dto.key)) {
@@ -60,7 +62,10 @@ export class KeyLeaksService {
     return { status: 'received' };
   }
 
-  private async tellOfLeak(key: Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>, source?: string): Promise<void> {
+  private async tellOfLeak(
+    key: Pick<ApiKey, 'id' | 'tenantId' | 'userId' | 'name' | 'hint'>,
+    source?: string,
+  ): Promise<void> {
     const users = await this.dataSource.getRepository(User).find({
       where: [
         { tenantId: key.tenantId, status: 'active', role: In(['owner', 'admin']) },
@@ -72,6 +77,7 @@ export class KeyLeaksService {
       'It has been revoked and no longer works. Create a new key where it was used.',
     ].join('\n\n');
     const subject = 'An API key was reported as leaked and has been revoked';
-    for (const email of new Set(users.map((user) => user.email))) this.mail.sendInBackground({ to: email, subject, text });
+    for (const email of new Set(users.map((user) => user.email)))
+      this.mail.sendInBackground({ to: email, subject, text });
   }
 }

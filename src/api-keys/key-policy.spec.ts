@@ -28,8 +28,20 @@ const BEFORE = new Date(NOW.getTime() - 1000);
 const AFTER = new Date(NOW.getTime() + 1000);
 const fresh: KeyLifecycle = { revokedAt: null, graceUntil: null, expiresAt: null, disabledAt: null };
 
-const user = (role: Principal['role'], userId = 'u1'): Principal => ({ kind: 'user', tenantId: 't', userId, role, scopes: [] });
-const key = (userId: string | undefined, scopes: string[] = [...SCOPES]): Principal => ({ kind: 'apiKey', tenantId: 't', userId, apiKeyId: 'k', scopes });
+const user = (role: Principal['role'], userId = 'u1'): Principal => ({
+  kind: 'user',
+  tenantId: 't',
+  userId,
+  role,
+  scopes: [],
+});
+const key = (userId: string | undefined, scopes: string[] = [...SCOPES]): Principal => ({
+  kind: 'apiKey',
+  tenantId: 't',
+  userId,
+  apiKeyId: 'k',
+  scopes,
+});
 const operator: Principal = { kind: 'admin', scopes: [] };
 
 describe('key status', () => {
@@ -48,7 +60,9 @@ describe('key status', () => {
     expect(keyStatus(lifecycle, NOW)).toBe(status);
     expect(holdsPlace(lifecycle, NOW)).toBe(holds);
     // The verifier's cache holds epoch milliseconds: same answers.
-    const asNumbers = Object.fromEntries(Object.entries(lifecycle).map(([k, v]) => [k, v === null ? null : new Date(v).getTime()])) as unknown as KeyLifecycle;
+    const asNumbers = Object.fromEntries(
+      Object.entries(lifecycle).map(([k, v]) => [k, v === null ? null : new Date(v).getTime()]),
+    ) as unknown as KeyLifecycle;
     expect(keyStatus(asNumbers, NOW.getTime())).toBe(status);
   });
 
@@ -61,7 +75,11 @@ describe('key status', () => {
     ['tenant suspended', { tenantActive: false }, 'TENANT_SUSPENDED'],
     ['disabled', { disabledAt: BEFORE }, 'KEY_DISABLED'],
     // The order of the checks: the first that applies is the answer.
-    ['revoked, expired, suspended, disabled', { revokedAt: BEFORE, expiresAt: BEFORE, tenantActive: false, disabledAt: BEFORE }, 'KEY_REVOKED'],
+    [
+      'revoked, expired, suspended, disabled',
+      { revokedAt: BEFORE, expiresAt: BEFORE, tenantActive: false, disabledAt: BEFORE },
+      'KEY_REVOKED',
+    ],
     ['expired, suspended, disabled', { expiresAt: BEFORE, tenantActive: false, disabledAt: BEFORE }, 'KEY_EXPIRED'],
     ['suspended and disabled', { tenantActive: false, disabledAt: BEFORE }, 'TENANT_SUSPENDED'],
   ])('keyDenial: %s → %s', (_, changes, code) => {
@@ -148,7 +166,9 @@ describe('containment', () => {
     ['daily within monthly', { amount: 5, interval: 'day' }, { amount: 10, interval: 'month' }, false],
     ['bigger refill', { amount: 11, interval: 'day' }, { amount: 10, interval: 'day' }, false],
   ])('quotaWithin refills: %s', (_, inner, outer, within) => {
-    expect(quotaWithin({ remaining: 1, refill: inner as never }, { remaining: 10, refill: outer as never })).toBe(within);
+    expect(quotaWithin({ remaining: 1, refill: inner as never }, { remaining: 10, refill: outer as never })).toBe(
+      within,
+    );
   });
 
   it.each<[string, [number, number], [number, number] | null, boolean]>([
@@ -161,11 +181,25 @@ describe('containment', () => {
     ['smaller burst, faster rate', [1, 1], [3, 60], false],
     ['a million per second over 3 a minute', [1_000_000, 1], [3, 60], false],
   ])('rateLimitWithin: %s', (_, [limit, windowSeconds], outer, within) => {
-    expect(rateLimitWithin({ limit, windowSeconds }, outer && { limit: outer[0], windowSeconds: outer[1] })).toBe(within);
+    expect(rateLimitWithin({ limit, windowSeconds }, outer && { limit: outer[0], windowSeconds: outer[1] })).toBe(
+      within,
+    );
   });
 
-  const terms: KeyTerms = { scopes: ['config:read'], expiresAt: new Date('2026-07-01'), ipAllowlist: ['10.1.0.0/16'], quota: { remaining: 5, refill: null }, rateLimit: { limit: 3, windowSeconds: 60 } };
-  const bounds: KeyBounds = { scopes: ['config:read', 'keys:write'], expiresAt: new Date('2026-08-01'), ipAllowlist: ['10.0.0.0/8'], quota: { remaining: 10, refill: null }, rateLimit: { limit: 3, windowSeconds: 60 } };
+  const terms: KeyTerms = {
+    scopes: ['config:read'],
+    expiresAt: new Date('2026-07-01'),
+    ipAllowlist: ['10.1.0.0/16'],
+    quota: { remaining: 5, refill: null },
+    rateLimit: { limit: 3, windowSeconds: 60 },
+  };
+  const bounds: KeyBounds = {
+    scopes: ['config:read', 'keys:write'],
+    expiresAt: new Date('2026-08-01'),
+    ipAllowlist: ['10.0.0.0/8'],
+    quota: { remaining: 10, refill: null },
+    rateLimit: { limit: 3, windowSeconds: 60 },
+  };
 
   it.each<[string, Partial<KeyTerms>, string | undefined]>([
     ['within every bound', {}, undefined],
@@ -178,7 +212,11 @@ describe('containment', () => {
     ['more uses', { quota: { remaining: 11, refill: null } }, 'QUOTA_NOT_ALLOWED'],
     ['a faster rate', { rateLimit: { limit: 1_000_000, windowSeconds: 1 } }, 'RATE_LIMIT_NOT_ALLOWED'],
     // The first term beyond is the answer.
-    ['beyond in scopes and rate', { scopes: ['audit:read'], rateLimit: { limit: 9, windowSeconds: 1 } }, 'SCOPE_NOT_ALLOWED'],
+    [
+      'beyond in scopes and rate',
+      { scopes: ['audit:read'], rateLimit: { limit: 9, windowSeconds: 1 } },
+      'SCOPE_NOT_ALLOWED',
+    ],
   ])('beyondBounds, a key: %s → %s', (_, changes, code) => {
     expect(beyondBounds({ ...terms, ...changes }, bounds)?.code).toBe(code);
   });
@@ -189,14 +227,33 @@ describe('containment', () => {
     ['an admin, anything', user('admin'), [...SCOPES], undefined],
   ])('beyondBounds, a person: %s → %s', (_, caller, scopes, code) => {
     // A person carries no allowlist, quota, expiry or rate limit to pass on.
-    const unbounded: KeyTerms = { scopes, expiresAt: null, ipAllowlist: null, quota: null, rateLimit: { limit: 1_000_000, windowSeconds: 1 } };
+    const unbounded: KeyTerms = {
+      scopes,
+      expiresAt: null,
+      ipAllowlist: null,
+      quota: null,
+      rateLimit: { limit: 1_000_000, windowSeconds: 1 },
+    };
     expect(beyondBounds(unbounded, boundsOfPerson(caller))?.code).toBe(code);
   });
 
   it('a stored key without a rate limit has the tenant default, as terms and as bounds', () => {
-    const stored = { scopes: ['keys:write'], expiresAt: null, ipAllowlist: null, quotaRemaining: 4, quotaRefill: null, rateLimit: null };
+    const stored = {
+      scopes: ['keys:write'],
+      expiresAt: null,
+      ipAllowlist: null,
+      quotaRemaining: 4,
+      quotaRefill: null,
+      rateLimit: null,
+    };
     const tenantDefault = { limit: 100, windowSeconds: 1 };
-    expect(termsOf(stored, tenantDefault)).toEqual({ scopes: ['keys:write'], expiresAt: null, ipAllowlist: null, quota: { remaining: 4, refill: null }, rateLimit: tenantDefault });
+    expect(termsOf(stored, tenantDefault)).toEqual({
+      scopes: ['keys:write'],
+      expiresAt: null,
+      ipAllowlist: null,
+      quota: { remaining: 4, refill: null },
+      rateLimit: tenantDefault,
+    });
     expect(boundsOfKey(['keys:read'], stored, tenantDefault).scopes).toEqual(['keys:read']);
   });
 });
@@ -207,12 +264,30 @@ describe('expiry of a new key', () => {
     ['nothing asked, no bounds', {}, null, null, { expiresAt: null }],
     ['in 3 days', { expiresInDays: 3 }, null, null, { expiresAt: days(3) }],
     ['at a time', { expiresAt: days(2).toISOString() }, null, null, { expiresAt: days(2) }],
-    ['both', { expiresAt: days(2).toISOString(), expiresInDays: 2 }, null, null, { invalid: expect.stringContaining('not both') }],
+    [
+      'both',
+      { expiresAt: days(2).toISOString(), expiresInDays: 2 },
+      null,
+      null,
+      { invalid: expect.stringContaining('not both') },
+    ],
     ['in the past', { expiresAt: BEFORE.toISOString() }, null, null, { invalid: expect.stringContaining('future') }],
     ['the creator’s by default', {}, days(5), null, { expiresAt: days(5) }],
-    ['past the creator', { expiresInDays: 6 }, days(5), null, { code: 'EXPIRY_NOT_ALLOWED', message: expect.any(String) }],
+    [
+      'past the creator',
+      { expiresInDays: 6 },
+      days(5),
+      null,
+      { code: 'EXPIRY_NOT_ALLOWED', message: expect.any(String) },
+    ],
     ['the tenant’s longest by default', {}, null, 30, { expiresAt: days(30) }],
-    ['past the tenant’s longest', { expiresInDays: 31 }, null, 30, { code: 'EXPIRY_NOT_ALLOWED', message: expect.stringContaining('30 days') }],
+    [
+      'past the tenant’s longest',
+      { expiresInDays: 31 },
+      null,
+      30,
+      { code: 'EXPIRY_NOT_ALLOWED', message: expect.stringContaining('30 days') },
+    ],
     ['the creator’s, sooner than the tenant’s', {}, days(5), 30, { expiresAt: days(5) }],
   ])('%s', (_, asked, creator, maxDays, decision) => {
     expect(expiryOfNewKey(asked, creator, maxDays, NOW)).toEqual(decision);

@@ -82,7 +82,10 @@ export type KeyDenialCode = 'KEY_REVOKED' | 'KEY_EXPIRED' | 'TENANT_SUSPENDED' |
  * Why a key cannot be used now, in the order requests are refused: ended (or its owner is no
  * longer active), expired, its tenant suspended, disabled. Undefined: it may be used.
  */
-export function keyDenial(key: KeyLifecycle & { ownerActive: boolean; tenantActive: boolean }, now: Instant): KeyDenialCode | undefined {
+export function keyDenial(
+  key: KeyLifecycle & { ownerActive: boolean; tenantActive: boolean },
+  now: Instant,
+): KeyDenialCode | undefined {
   if (isEnded(key, now) || !key.ownerActive) return 'KEY_REVOKED';
   if (isExpired(key, now)) return 'KEY_EXPIRED';
   if (!key.tenantActive) return 'TENANT_SUSPENDED';
@@ -122,15 +125,21 @@ export function ownerOfNewKey(caller: Caller, asked: { userId?: string | null; s
   const ownerId = asked.service ? null : asked.userId === undefined ? own : asked.userId;
   if (ownerId === own) return { ownerId };
   if (caller.kind === 'apiKey') return { denied: 'A key can only create keys for its own owner' };
-  return managesTenant(caller.role) ? { ownerId } : { denied: 'Only owners and admins can create keys for others or service keys' };
+  return managesTenant(caller.role)
+    ? { ownerId }
+    : { denied: 'Only owners and admins can create keys for others or service keys' };
 }
 
 // ---------------------------------------------------------------------------------------------
 // What a caller may put on a key
 
 /** The scopes a caller may grant: the operator all, a key its own, a user its role's. */
-export function grantableScopes(caller: Pick<Principal, 'kind' | 'role' | 'scopes'>, ownerRole?: Role | null): string[] {
-  const byCaller: readonly string[] = caller.kind === 'admin' ? SCOPES : caller.kind === 'apiKey' ? caller.scopes : ROLE_SCOPES[caller.role!];
+export function grantableScopes(
+  caller: Pick<Principal, 'kind' | 'role' | 'scopes'>,
+  ownerRole?: Role | null,
+): string[] {
+  const byCaller: readonly string[] =
+    caller.kind === 'admin' ? SCOPES : caller.kind === 'apiKey' ? caller.scopes : ROLE_SCOPES[caller.role!];
   // A user's key never carries more than the user's own role allows.
   const byOwner: readonly string[] = ownerRole ? ROLE_SCOPES[ownerRole] : SCOPES;
   return byCaller.filter((scope) => byOwner.includes(scope));
@@ -162,7 +171,8 @@ export function boundsOfPerson(caller: Pick<Principal, 'kind' | 'role' | 'scopes
   return { scopes: grantableScopes(caller), expiresAt: null, ipAllowlist: null, quota: null, rateLimit: null };
 }
 
-export const expiryWithin = (inner: Instant, outer: Instant): boolean => outer === null || (inner !== null && ms(inner)! <= ms(outer)!);
+export const expiryWithin = (inner: Instant, outer: Instant): boolean =>
+  outer === null || (inner !== null && ms(inner)! <= ms(outer)!);
 
 const REFILL_ORDER = { day: 2, month: 1 } as const;
 
@@ -172,7 +182,10 @@ export function quotaWithin(inner: QuotaTerms | null, outer: QuotaTerms | null):
   if (!inner || inner.remaining > outer.remaining) return false;
   if (!inner.refill) return true;
   if (!outer.refill) return false;
-  return inner.refill.amount <= outer.refill.amount && REFILL_ORDER[inner.refill.interval] <= REFILL_ORDER[outer.refill.interval];
+  return (
+    inner.refill.amount <= outer.refill.amount &&
+    REFILL_ORDER[inner.refill.interval] <= REFILL_ORDER[outer.refill.interval]
+  );
 }
 
 /**
@@ -184,7 +197,12 @@ export function rateLimitWithin(inner: RateLimitSetting, outer: RateLimitSetting
   return inner.limit <= outer.limit && inner.limit * outer.windowSeconds <= outer.limit * inner.windowSeconds;
 }
 
-export type ContainmentCode = 'SCOPE_NOT_ALLOWED' | 'EXPIRY_NOT_ALLOWED' | 'IP_ALLOWLIST_NOT_ALLOWED' | 'QUOTA_NOT_ALLOWED' | 'RATE_LIMIT_NOT_ALLOWED';
+export type ContainmentCode =
+  | 'SCOPE_NOT_ALLOWED'
+  | 'EXPIRY_NOT_ALLOWED'
+  | 'IP_ALLOWLIST_NOT_ALLOWED'
+  | 'QUOTA_NOT_ALLOWED'
+  | 'RATE_LIMIT_NOT_ALLOWED';
 
 export interface ContainmentDenial {
   code: ContainmentCode;
@@ -199,12 +217,18 @@ export interface ContainmentDenial {
 export function beyondBounds(key: KeyTerms, bounds: KeyBounds): ContainmentDenial | undefined {
   const scopes = key.scopes.filter((scope) => !bounds.scopes.includes(scope));
   if (scopes.length) return { code: 'SCOPE_NOT_ALLOWED', message: `Beyond your own scopes: ${scopes.join(' ')}` };
-  if (!expiryWithin(key.expiresAt, bounds.expiresAt)) return { code: 'EXPIRY_NOT_ALLOWED', message: 'A key cannot make or change a key to outlive it' };
-  if (!allowlistWithin(key.ipAllowlist, bounds.ipAllowlist)) return { code: 'IP_ALLOWLIST_NOT_ALLOWED', message: 'A key can only give addresses within its own IP allowlist' };
-  if (!quotaWithin(key.quota, bounds.quota)) return { code: 'QUOTA_NOT_ALLOWED', message: 'A key with a quota can only give a smaller quota' };
+  if (!expiryWithin(key.expiresAt, bounds.expiresAt))
+    return { code: 'EXPIRY_NOT_ALLOWED', message: 'A key cannot make or change a key to outlive it' };
+  if (!allowlistWithin(key.ipAllowlist, bounds.ipAllowlist))
+    return { code: 'IP_ALLOWLIST_NOT_ALLOWED', message: 'A key can only give addresses within its own IP allowlist' };
+  if (!quotaWithin(key.quota, bounds.quota))
+    return { code: 'QUOTA_NOT_ALLOWED', message: 'A key with a quota can only give a smaller quota' };
   if (!rateLimitWithin(key.rateLimit, bounds.rateLimit)) {
     const own = bounds.rateLimit!;
-    return { code: 'RATE_LIMIT_NOT_ALLOWED', message: `A key can only give a rate limit within its own (${own.limit} per ${own.windowSeconds} s)` };
+    return {
+      code: 'RATE_LIMIT_NOT_ALLOWED',
+      message: `A key can only give a rate limit within its own (${own.limit} per ${own.windowSeconds} s)`,
+    };
   }
   return undefined;
 }
@@ -220,18 +244,31 @@ export type ExpiryDecision = { expiresAt: Date | null } | { invalid: string } | 
  * The expiry of a new key: the one asked for (a time or a number of days), else the creating
  * key's own, else the tenant's longest lifetime; never past the tenant's longest lifetime.
  */
-export function expiryOfNewKey(asked: { expiresAt?: string; expiresInDays?: number }, creatorExpiresAt: Instant, maxLifetimeDays: number | null, now: Date): ExpiryDecision {
-  if (asked.expiresAt !== undefined && asked.expiresInDays !== undefined) return { invalid: 'Give expiresAt or expiresInDays, not both' };
+export function expiryOfNewKey(
+  asked: { expiresAt?: string; expiresInDays?: number },
+  creatorExpiresAt: Instant,
+  maxLifetimeDays: number | null,
+  now: Date,
+): ExpiryDecision {
+  if (asked.expiresAt !== undefined && asked.expiresInDays !== undefined)
+    return { invalid: 'Give expiresAt or expiresInDays, not both' };
   const t = now.getTime();
-  let expiresAt = asked.expiresAt !== undefined ? new Date(asked.expiresAt) : asked.expiresInDays !== undefined ? new Date(t + asked.expiresInDays * DAY_MS) : null;
+  let expiresAt =
+    asked.expiresAt !== undefined
+      ? new Date(asked.expiresAt)
+      : asked.expiresInDays !== undefined
+        ? new Date(t + asked.expiresInDays * DAY_MS)
+        : null;
   if (expiresAt && expiresAt.getTime() <= t) return { invalid: 'expiresAt must be in the future' };
   if (creatorExpiresAt !== null) {
-    if (expiresAt && !expiryWithin(expiresAt, creatorExpiresAt)) return { code: 'EXPIRY_NOT_ALLOWED', message: 'A key cannot create a key that outlives it' };
+    if (expiresAt && !expiryWithin(expiresAt, creatorExpiresAt))
+      return { code: 'EXPIRY_NOT_ALLOWED', message: 'A key cannot create a key that outlives it' };
     expiresAt ??= new Date(ms(creatorExpiresAt)!);
   }
   if (maxLifetimeDays) {
     const latest = new Date(t + maxLifetimeDays * DAY_MS);
-    if (expiresAt && expiresAt > latest) return { code: 'EXPIRY_NOT_ALLOWED', message: `Keys of this tenant live at most ${maxLifetimeDays} days` };
+    if (expiresAt && expiresAt > latest)
+      return { code: 'EXPIRY_NOT_ALLOWED', message: `Keys of this tenant live at most ${maxLifetimeDays} days` };
     expiresAt ??= latest;
   }
   return { expiresAt };
@@ -243,7 +280,10 @@ export function expiryOfNewKey(asked: { expiresAt?: string; expiresInDays?: numb
 export type CapDenial = 'TENANT_CAP' | 'USER_CAP';
 
 /** Whether one more key may hold a place, given the places held now. */
-export function capReached(held: { tenant: number; owner: number | null }, caps: { maxKeysPerTenant: number; maxKeysPerUser: number }): CapDenial | undefined {
+export function capReached(
+  held: { tenant: number; owner: number | null },
+  caps: { maxKeysPerTenant: number; maxKeysPerUser: number },
+): CapDenial | undefined {
   if (held.tenant >= caps.maxKeysPerTenant) return 'TENANT_CAP';
   if (held.owner !== null && held.owner >= caps.maxKeysPerUser) return 'USER_CAP';
   return undefined;
@@ -267,10 +307,20 @@ export const quotaTermsOf = (key: Pick<StoredKeyTerms, 'quotaRemaining' | 'quota
 
 /** A stored key's terms; a key without a rate limit of its own has the tenant's default. */
 export function termsOf(key: StoredKeyTerms, tenantRateLimit: RateLimitSetting): KeyTerms {
-  return { scopes: key.scopes, expiresAt: key.expiresAt, ipAllowlist: key.ipAllowlist, quota: quotaTermsOf(key), rateLimit: key.rateLimit ?? tenantRateLimit };
+  return {
+    scopes: key.scopes,
+    expiresAt: key.expiresAt,
+    ipAllowlist: key.ipAllowlist,
+    quota: quotaTermsOf(key),
+    rateLimit: key.rateLimit ?? tenantRateLimit,
+  };
 }
 
 /** What a request made with this key may hand out: its effective scopes and its own terms. */
-export function boundsOfKey(scopes: readonly string[], key: StoredKeyTerms, tenantRateLimit: RateLimitSetting): KeyBounds {
+export function boundsOfKey(
+  scopes: readonly string[],
+  key: StoredKeyTerms,
+  tenantRateLimit: RateLimitSetting,
+): KeyBounds {
   return { ...termsOf(key, tenantRateLimit), scopes };
 }

@@ -86,7 +86,10 @@ export class KeyUsageService extends PeriodicWriter {
           await this.writeBuckets(manager, batch);
         });
       }
-      await this.dataSource.query('UPDATE api_keys SET revoked_at = grace_until WHERE grace_until <= $1 AND revoked_at IS NULL', [this.clock.now()]);
+      await this.dataSource.query(
+        'UPDATE api_keys SET revoked_at = grace_until WHERE grace_until <= $1 AND revoked_at IS NULL',
+        [this.clock.now()],
+      );
     } catch (error) {
       for (const [id, entry] of batch) this.mergeBack(id, entry);
       this.logger.warn({ msg: 'could not write key usage; will retry', err: error });
@@ -100,13 +103,19 @@ export class KeyUsageService extends PeriodicWriter {
       `UPDATE api_keys k SET usage_count = k.usage_count + u.count, last_used_at = GREATEST(k.last_used_at, u.last_used_at)
          FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS count, unnest($3::timestamptz[]) AS last_used_at) u
         WHERE k.id = u.id`,
-      [used.map(([id]) => id), used.map(([, entry]) => entry.count), used.map(([, entry]) => new Date(entry.lastUsedAt))],
+      [
+        used.map(([id]) => id),
+        used.map(([, entry]) => entry.count),
+        used.map(([, entry]) => new Date(entry.lastUsedAt)),
+      ],
     );
   }
 
   /** One upsert for every bucket; denial counts are added code by code. */
   private async writeBuckets(manager: { query: DataSource['query'] }, batch: Map<string, Pending>): Promise<void> {
-    const rows = [...batch].flatMap(([id, entry]) => [...entry.buckets].map(([hour, bucket]) => ({ id, tenantId: entry.tenantId, hour, ...bucket })));
+    const rows = [...batch].flatMap(([id, entry]) =>
+      [...entry.buckets].map(([hour, bucket]) => ({ id, tenantId: entry.tenantId, hour, ...bucket })),
+    );
     await manager.query(
       `INSERT INTO key_usage AS u (api_key_id, tenant_id, hour, success, denied)
        SELECT b.api_key_id, b.tenant_id, b.hour, b.success, b.denied
@@ -117,7 +126,13 @@ export class KeyUsageService extends PeriodicWriter {
          success = u.success + EXCLUDED.success,
          denied = (SELECT COALESCE(jsonb_object_agg(c.code, COALESCE((u.denied->>c.code)::bigint, 0) + COALESCE((EXCLUDED.denied->>c.code)::bigint, 0)), '{}'::jsonb)
                      FROM jsonb_object_keys(u.denied || EXCLUDED.denied) AS c(code))`,
-      [rows.map((r) => r.id), rows.map((r) => r.tenantId), rows.map((r) => new Date(r.hour)), rows.map((r) => r.success), rows.map((r) => JSON.stringify(r.denied))],
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.tenantId),
+        rows.map((r) => new Date(r.hour)),
+        rows.map((r) => r.success),
+        rows.map((r) => JSON.stringify(r.denied)),
+      ],
     );
   }
 

@@ -1,6 +1,23 @@
 import type { AuditEventDto } from './dto/audit.dto';
 
-const CSV_COLUMNS = ['occurredAt', 'seq', 'tenantId', 'actorType', 'actorId', 'action', 'targetType', 'targetId', 'outcome', 'reason', 'ip', 'userAgent', 'requestId', 'count', 'metadata', 'hash'] as const;
+const CSV_COLUMNS = [
+  'occurredAt',
+  'seq',
+  'tenantId',
+  'actorType',
+  'actorId',
+  'action',
+  'targetType',
+  'targetId',
+  'outcome',
+  'reason',
+  'ip',
+  'userAgent',
+  'requestId',
+  'count',
+  'metadata',
+  'hash',
+] as const;
 
 /** A spreadsheet reads a cell that starts with one of these as a formula. */
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -13,7 +30,14 @@ const NEEDS_QUOTES = /[,;"\r\n]/;
  * line break or such a start is quoted, with its quotes doubled.
  */
 export function csvCell(value: unknown): string {
-  let text = value === null || value === undefined ? '' : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  let text =
+    value === null || value === undefined
+      ? ''
+      : value instanceof Date
+        ? value.toISOString()
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value);
   const formula = FORMULA_START.test(text);
   if (formula) text = `'${text}`;
   return formula || NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

@@ -1,11 +1,23 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, ValueTransformer } from 'typeorm';
+import {
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+  ValueTransformer,
+} from 'typeorm';
 import { Tenant } from '../tenants/tenant.entity';
 
 export type ActorType = 'user' | 'api_key' | 'admin_token' | 'system';
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 /** bigint columns come back from pg as strings; seq and ids stay far below 2^53. */
-const bigintNumber: ValueTransformer = { to: (value: number | undefined) => value, from: (value: string | null) => (value === null ? null : Number(value)) };
+const bigintNumber: ValueTransformer = {
+  to: (value: number | undefined) => value,
+  from: (value: string | null) => (value === null ? null : Number(value)),
+};
 
 /**
  * One security-relevant event. Append-only (a trigger refuses UPDATE and DELETE, except the

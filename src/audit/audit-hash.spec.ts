@@ -30,13 +30,23 @@ describe('audit hashing', () => {
     const base = eventHash(GENESIS_HASH, event);
     expect(base).toMatch(/^[0-9a-f]{64}$/);
     expect(eventHash('1'.repeat(64), event)).not.toBe(base);
-    for (const change of [{ actorId: 'v' }, { seq: 2 }, { count: 2 }, { metadata: { b: 2 } }, { occurredAt: new Date(event.occurredAt.getTime() + 1) }, { reason: 'X' }]) {
+    for (const change of [
+      { actorId: 'v' },
+      { seq: 2 },
+      { count: 2 },
+      { metadata: { b: 2 } },
+      { occurredAt: new Date(event.occurredAt.getTime() + 1) },
+      { reason: 'X' },
+    ]) {
       expect(eventHash(GENESIS_HASH, { ...event, ...change })).not.toBe(base);
     }
   });
 
   it('is the hash stored chains were made with: the canonical form must not change', () => {
-    const stored = { ...event, metadata: { b: 1, a: { d: [1, { z: 1, y: 2 }], c: null }, at: new Date('2026-01-01T00:00:00Z'), gone: undefined } };
+    const stored = {
+      ...event,
+      metadata: { b: 1, a: { d: [1, { z: 1, y: 2 }], c: null }, at: new Date('2026-01-01T00:00:00Z'), gone: undefined },
+    };
     expect(eventHash(GENESIS_HASH, stored)).toBe('89a5731dfc4f290058b253e1244fb5ec007305c787e91fa64a60ced055e78165');
   });
 });

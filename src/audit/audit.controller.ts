@@ -7,7 +7,8 @@ import { CSV_HEADER, csvRow } from './audit-csv';
 import { AdminListAuditEventsQuery, AuditEventDto, ListAuditEventsQuery } from './dto/audit.dto';
 import { AuditService } from './audit.service';
 
-const CanReadAudit = () => Authenticated({ via: ['jwt', 'session', 'apiKey'], roles: ['owner', 'admin'], scopes: ['audit:read'] });
+const CanReadAudit = () =>
+  Authenticated({ via: ['jwt', 'session', 'apiKey'], roles: ['owner', 'admin'], scopes: ['audit:read'] });
 
 /** Streams events as CSV, one page of rows at a time. */
 function csvFile(events: AsyncGenerator<AuditEventDto>): StreamableFile {
@@ -15,7 +16,10 @@ function csvFile(events: AsyncGenerator<AuditEventDto>): StreamableFile {
     yield CSV_HEADER;
     for await (const event of events) yield csvRow(event);
   }
-  return new StreamableFile(Readable.from(lines()), { type: 'text/csv; charset=utf-8', disposition: 'attachment; filename="audit-events.csv"' });
+  return new StreamableFile(Readable.from(lines()), {
+    type: 'text/csv; charset=utf-8',
+    disposition: 'attachment; filename="audit-events.csv"',
+  });
 }
 
 function filterOf<T extends ListAuditEventsQuery>(query: T): Omit<T, 'cursor' | 'limit' | 'format'> {
@@ -30,7 +34,9 @@ export class AuditController {
 
   @Get()
   @CanReadAudit()
-  @ApiOperation({ summary: 'The tenant’s audit events, newest first (filters, cursor paging; ?format=csv streams them all)' })
+  @ApiOperation({
+    summary: 'The tenant’s audit events, newest first (filters, cursor paging; ?format=csv streams them all)',
+  })
   listAuditEvents(@CurrentPrincipal() principal: Principal, @Query() query: ListAuditEventsQuery) {
     if (query.format === 'csv') return csvFile(this.audit.streamForTenant(principal.tenantId!, filterOf(query)));
     return this.audit.listForTenant(principal.tenantId!, query);

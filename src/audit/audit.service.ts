@@ -5,7 +5,14 @@ import { Clock } from '../common/clock';
 import { AppException } from '../common/http/problem';
 import { AuditEvent } from './audit-event.entity';
 import { eventHash, GENESIS_HASH, HashedFields } from './audit-hash';
-import { AuditEventDto, AuditEventPage, AuditInput, ChainVerification, ListAuditEventsQuery, toAuditEventDto } from './dto/audit.dto';
+import {
+  AuditEventDto,
+  AuditEventPage,
+  AuditInput,
+  ChainVerification,
+  ListAuditEventsQuery,
+  toAuditEventDto,
+} from './dto/audit.dto';
 
 const DAY_MS = 86_400_000;
 /** First key of the two-key advisory lock that serialises one tenant's appends ("AUDT"). */
@@ -15,7 +22,8 @@ const PRUNE_CHECK_MS = 3_600_000;
 
 type Filter = Omit<ListAuditEventsQuery, 'cursor' | 'limit' | 'format'> & { tenantId?: string };
 
-const badCursor = () => new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURSOR', 'cursor is not a cursor this endpoint gave out');
+const badCursor = () =>
+  new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURSOR', 'cursor is not a cursor this endpoint gave out');
 
 /**
  * The audit trail: append-only, one hash chain per tenant. `record` writes inside the caller's
@@ -35,7 +43,10 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     if (this.config.auditRetentionDays === undefined) return;
     // Checked hourly (restarts cannot skip a day); each run deletes only whole days.
-    this.timer = setInterval(() => void this.prune().catch((err) => this.logger.warn({ msg: 'audit prune failed; will retry', err })), PRUNE_CHECK_MS);
+    this.timer = setInterval(
+      () => void this.prune().catch((err) => this.logger.warn({ msg: 'audit prune failed; will retry', err })),
+      PRUNE_CHECK_MS,
+    );
     this.timer.unref();
   }
 
@@ -73,7 +84,25 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     await manager.query(
       `INSERT INTO audit_events (tenant_id, seq, actor_type, actor_id, action, target_type, target_id, outcome, reason, ip, user_agent, request_id, metadata, count, occurred_at, prev_hash, hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-      [f.tenantId, f.seq, f.actorType, f.actorId, f.action, f.targetType, f.targetId, f.outcome, f.reason, f.ip, f.userAgent, f.requestId, JSON.stringify(f.metadata), f.count, f.occurredAt, head.hash, eventHash(head.hash, f)],
+      [
+        f.tenantId,
+        f.seq,
+        f.actorType,
+        f.actorId,
+        f.action,
+        f.targetType,
+        f.targetId,
+        f.outcome,
+        f.reason,
+        f.ip,
+        f.userAgent,
+        f.requestId,
+        JSON.stringify(f.metadata),
+        f.count,
+        f.occurredAt,
+        head.hash,
+        eventHash(head.hash, f),
+      ],
     );
   }
 
@@ -96,14 +125,25 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Newest first; the cursor carries the last seq seen (the platform view: the last id). */
-  private async list(query: ListAuditEventsQuery & { tenantId?: string }, scope: 'tenant' | 'platform'): Promise<AuditEventPage> {
+  private async list(
+    query: ListAuditEventsQuery & { tenantId?: string },
+    scope: 'tenant' | 'platform',
+  ): Promise<AuditEventPage> {
     const key = scope === 'tenant' ? 'seq' : 'id';
     const qb = this.filtered(query);
     if (query.cursor) qb.andWhere(`e.${key} < :after`, { after: this.decodeCursor(query.cursor) });
-    const rows = await qb.orderBy(`e.${key}`, 'DESC').take(query.limit + 1).getMany();
+    const rows = await qb
+      .orderBy(`e.${key}`, 'DESC')
+      .take(query.limit + 1)
+      .getMany();
     const items = rows.slice(0, query.limit).map(toAuditEventDto);
     const last = rows.length > query.limit ? items[items.length - 1] : undefined;
-    return { items, nextCursor: last ? Buffer.from(JSON.stringify({ k: String(scope === 'tenant' ? last.seq : last.id) })).toString('base64url') : null };
+    return {
+      items,
+      nextCursor: last
+        ? Buffer.from(JSON.stringify({ k: String(scope === 'tenant' ? last.seq : last.id) })).toString('base64url')
+        : null,
+    };
   }
 
   /** Every matching event, newest first, read in pages (for the CSV export). */
@@ -124,14 +164,33 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   async verify(tenantId: string): Promise<ChainVerification> {
     // One snapshot, so a prune or an append running meanwhile cannot look like tampering.
     return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
-      const anchor: { seq: string; hash: string } | undefined = (await manager.query('SELECT seq, hash FROM audit_anchors WHERE tenant_id = $1', [tenantId]))[0];
+      const anchor: { seq: string; hash: string } | undefined = (
+        await manager.query('SELECT seq, hash FROM audit_anchors WHERE tenant_id = $1', [tenantId])
+      )[0];
       let expected = { seq: anchor ? Number(anchor.seq) : 0, hash: anchor?.hash ?? GENESIS_HASH };
-      const result: ChainVerification = { valid: true, checked: 0, ...(anchor ? { anchorSeq: Number(anchor.seq) } : {}) };
+      const result: ChainVerification = {
+        valid: true,
+        checked: 0,
+        ...(anchor ? { anchorSeq: Number(anchor.seq) } : {}),
+      };
       let after = -1;
       for (;;) {
-        const rows = await manager.getRepository(AuditEvent).createQueryBuilder('e').where('e.tenant_id = :tenantId AND e.seq > :after', { tenantId, after }).orderBy('e.seq', 'ASC').take(VERIFY_BATCH).getMany();
+        const rows = await manager
+          .getRepository(AuditEvent)
+          .createQueryBuilder('e')
+          .where('e.tenant_id = :tenantId AND e.seq > :after', { tenantId, after })
+          .orderBy('e.seq', 'ASC')
+          .take(VERIFY_BATCH)
+          .getMany();
         for (const row of rows) {
-          const reason = row.seq !== expected.seq + 1 ? 'SEQ_GAP' : row.prevHash !== expected.hash ? 'PREV_HASH_MISMATCH' : eventHash(row.prevHash, row) !== row.hash ? 'HASH_MISMATCH' : undefined;
+          const reason =
+            row.seq !== expected.seq + 1
+              ? 'SEQ_GAP'
+              : row.prevHash !== expected.hash
+                ? 'PREV_HASH_MISMATCH'
+                : eventHash(row.prevHash, row) !== row.hash
+                  ? 'HASH_MISMATCH'
+                  : undefined;
           if (reason) return { ...result, valid: false, firstBrokenSeq: row.seq, reason };
           result.checked++;
           expected = { seq: row.seq, hash: row.hash };
@@ -150,12 +209,18 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     const days = this.config.auditRetentionDays;
     if (days === undefined) return 0;
     const cutoff = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - days * DAY_MS);
-    const tenants: { tenant_id: string; seq: string }[] = await this.dataSource.query('SELECT tenant_id, max(seq) AS seq FROM audit_events WHERE occurred_at < $1 GROUP BY tenant_id', [cutoff]);
+    const tenants: { tenant_id: string; seq: string }[] = await this.dataSource.query(
+      'SELECT tenant_id, max(seq) AS seq FROM audit_events WHERE occurred_at < $1 GROUP BY tenant_id',
+      [cutoff],
+    );
     let deleted = 0;
     for (const { tenant_id: tenantId, seq } of tenants) {
       deleted += await this.dataSource.transaction(async (manager) => {
         await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, tenantId]);
-        const [last]: { hash: string }[] = await manager.query('SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = $2', [tenantId, seq]);
+        const [last]: { hash: string }[] = await manager.query(
+          'SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = $2',
+          [tenantId, seq],
+        );
         await manager.query(
           `INSERT INTO audit_anchors (tenant_id, seq, hash, pruned_before) VALUES ($1, $2, $3, $4)
            ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, pruned_before = EXCLUDED.pruned_before`,
@@ -164,7 +229,10 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
         // The trigger lets DELETE through only while this transaction-local setting is on.
         await manager.query("SELECT set_config('keyward.audit_prune', 'on', true)");
         // By seq, not time: the chain that remains must start right after the anchor.
-        const [, affected] = await manager.query('DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2', [tenantId, seq]);
+        const [, affected] = await manager.query('DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2', [
+          tenantId,
+          seq,
+        ]);
         return Number(affected ?? 0);
       });
     }
@@ -173,8 +241,12 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async headOf(manager: EntityManager, tenantId: string): Promise<{ seq: number; hash: string }> {
-    const [last]: { seq: string; hash: string }[] = await manager.query('SELECT seq, hash FROM audit_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenantId]);
-    const head = last ?? (await manager.query('SELECT seq, hash FROM audit_anchors WHERE tenant_id = $1', [tenantId]))[0];
+    const [last]: { seq: string; hash: string }[] = await manager.query(
+      'SELECT seq, hash FROM audit_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1',
+      [tenantId],
+    );
+    const head =
+      last ?? (await manager.query('SELECT seq, hash FROM audit_anchors WHERE tenant_id = $1', [tenantId]))[0];
     return head ? { seq: Number(head.seq), hash: head.hash } : { seq: 0, hash: GENESIS_HASH };
   }
 

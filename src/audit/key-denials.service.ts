@@ -51,7 +51,10 @@ export class KeyDenialsService extends PeriodicWriter {
     const current = Math.floor(this.clock.now().getTime() / MINUTE_MS);
     const due = [...this.pending].filter(([, entry]) => all || entry.minute < current);
     if (this.dropped) {
-      this.logger.warn({ msg: 'denied key uses not audited: too many distinct keys and addresses at once', dropped: this.dropped });
+      this.logger.warn({
+        msg: 'denied key uses not audited: too many distinct keys and addresses at once',
+        dropped: this.dropped,
+      });
       this.dropped = 0;
     }
     if (!due.length) return;

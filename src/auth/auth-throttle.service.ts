@@ -25,7 +25,11 @@ export class AuthThrottleService {
   /** Throws 429 with Retry-After when any rule's count has reached its limit. */
   async assertAllowed(rules: ThrottleRule[]): Promise<void> {
     const now = this.clock.now().getTime();
-    const rows = await this.dataSource.getRepository(AuthThrottle).createQueryBuilder('t').where('t.key IN (:...keys)', { keys: rules.map((r) => r.key) }).getMany();
+    const rows = await this.dataSource
+      .getRepository(AuthThrottle)
+      .createQueryBuilder('t')
+      .where('t.key IN (:...keys)', { keys: rules.map((r) => r.key) })
+      .getMany();
     let retryAfterMs = 0;
     for (const row of rows) {
       const rule = rules.find((r) => r.key === row.key)!;
@@ -33,7 +37,9 @@ export class AuthThrottleService {
       if (windowEnd > now && row.count >= rule.limit) retryAfterMs = Math.max(retryAfterMs, windowEnd - now);
     }
     if (retryAfterMs > 0) {
-      throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'TOO_MANY_ATTEMPTS', 'Too many attempts; try again later', { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) });
+      throw new AppException(HttpStatus.TOO_MANY_REQUESTS, 'TOO_MANY_ATTEMPTS', 'Too many attempts; try again later', {
+        retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
+      });
     }
   }
 

@@ -6,7 +6,14 @@ import { Client, ClientInfo } from '../common/http/client-info';
 import { NoStore } from '../common/http/no-store';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
-import { AcceptInvitationDto, ChangePasswordDto, ForgotPasswordDto, LoginDto, RefreshDto, ResetPasswordDto } from './dto/auth.dto';
+import {
+  AcceptInvitationDto,
+  ChangePasswordDto,
+  ForgotPasswordDto,
+  LoginDto,
+  RefreshDto,
+  ResetPasswordDto,
+} from './dto/auth.dto';
 import { AuthService } from './auth.service';
 
 @ApiTags('auth')
@@ -61,7 +68,11 @@ export class AuthController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke one of the caller’s sessions' })
-  async revokeSession(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Client() client: ClientInfo) {
+  async revokeSession(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Client() client: ClientInfo,
+  ) {
     if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user', client))) {
       throw new AppException(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'Session not found');
     }
@@ -71,7 +82,11 @@ export class AuthController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Change the caller’s password; signs out their other sessions' })
-  changePassword(@CurrentPrincipal() principal: Principal, @Body() dto: ChangePasswordDto, @Client() client: ClientInfo) {
+  changePassword(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: ChangePasswordDto,
+    @Client() client: ClientInfo,
+  ) {
     return this.auth.changePassword(principal, dto, client);
   }
 

@@ -32,9 +32,14 @@ export const ACCOUNT_CEILING_FACTOR = 5;
 export const KNOWN_ADDRESS_MS = 30 * 24 * 60 * 60 * 1000;
 
 const emailInUse = () =>
-  new AppException(HttpStatus.CONFLICT, 'EMAIL_IN_USE', 'This email address already has a Keyward account. Sign in with it, or ask to be invited with another address.');
+  new AppException(
+    HttpStatus.CONFLICT,
+    'EMAIL_IN_USE',
+    'This email address already has a Keyward account. Sign in with it, or ask to be invited with another address.',
+  );
 
-const invalidCredentials = () => new AppException(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
+const invalidCredentials = () =>
+  new AppException(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
 
 @Injectable()
 export class AuthService {
@@ -65,7 +70,14 @@ export class AuthService {
     const { session, refreshToken } = await this.dataSource.transaction(async (manager) => {
       const created = await this.sessions.createApiSession(user, client, manager);
       const self = { type: 'user', id: user.id } as const;
-      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: 'auth.login', target: self, client, metadata: { sessionId: created.session.id } });
+      await this.audit.record(manager, {
+        tenantId: user.tenantId,
+        actor: self,
+        action: 'auth.login',
+        target: self,
+        client,
+        metadata: { sessionId: created.session.id },
+      });
       return created;
     });
     return this.tokenPair(user, session.id, refreshToken);
@@ -76,7 +88,14 @@ export class AuthService {
     return this.dataSource.transaction(async (manager) => {
       const { session, token } = await this.sessions.createDashboardSession(user, client, manager);
       const self = { type: 'user', id: user.id } as const;
-      await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: 'auth.login', target: self, client, metadata: { sessionId: session.id, via: 'dashboard' } });
+      await this.audit.record(manager, {
+        tenantId: user.tenantId,
+        actor: self,
+        action: 'auth.login',
+        target: self,
+        client,
+        metadata: { sessionId: session.id, via: 'dashboard' },
+      });
       return { token };
     });
   }
@@ -95,7 +114,12 @@ export class AuthService {
   async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
     const ip = client.ip ?? 'unknown';
     const account = sha256(email);
-    const keys = { account: `login:account-ip:${account}:${ip}`, ip: `login:ip:${ip}`, allAddresses: `login:account:${account}`, known: `login:known:${account}:${ip}` };
+    const keys = {
+      account: `login:account-ip:${account}:${ip}`,
+      ip: `login:ip:${ip}`,
+      allAddresses: `login:account:${account}`,
+      known: `login:known:${account}:${ip}`,
+    };
     const rules = [
       { key: keys.account, limit: this.config.loginFailuresPerAccount },
       { key: keys.ip, limit: this.config.loginFailuresPerIp },
@@ -103,13 +127,11 @@ export class AuthService {
     if (!(await this.throttle.touchedWithin(keys.known, KNOWN_ADDRESS_MS))) {
       rules.push({ key: keys.allAddresses, limit: this.config.loginFailuresPerAccount * ACCOUNT_CEILING_FACTOR });
     }
-    await this.throttle
-      .assertAllowed(rules)
-      .catch((error: unknown) => {
-        this.metrics.login('throttled');
-        this.metrics.rateLimitRejected('login');
-        throw error;
-      });
+    await this.throttle.assertAllowed(rules).catch((error: unknown) => {
+      this.metrics.login('throttled');
+      this.metrics.rateLimitRejected('login');
+      throw error;
+    });
     const found = await this.dataSource
       .getRepository(User)
       .createQueryBuilder('u')
@@ -124,7 +146,16 @@ export class AuthService {
     if (!matches || !canSignIn) {
       this.metrics.login('failure');
       await this.throttle.record([keys.account, keys.ip, keys.allAddresses]);
-      if (user) this.recordFailedLogin(user, found.raw[0]?.tenant_status === 'active' ? (user.status === 'active' ? 'INVALID_PASSWORD' : 'USER_NOT_ACTIVE') : 'TENANT_NOT_ACTIVE', client);
+      if (user)
+        this.recordFailedLogin(
+          user,
+          found.raw[0]?.tenant_status === 'active'
+            ? user.status === 'active'
+              ? 'INVALID_PASSWORD'
+              : 'USER_NOT_ACTIVE'
+            : 'TENANT_NOT_ACTIVE',
+          client,
+        );
       throw invalidCredentials();
     }
     this.metrics.login('success');
@@ -138,13 +169,23 @@ export class AuthService {
 
   async refresh(refreshToken: string): Promise<TokenPair> {
     const { principal, refreshToken: next } = await this.sessions.rotateRefreshToken(refreshToken);
-    return this.tokenPair({ id: principal.userId!, tenantId: principal.tenantId!, role: principal.role! }, principal.sessionId!, next);
+    return this.tokenPair(
+      { id: principal.userId!, tenantId: principal.tenantId!, role: principal.role! },
+      principal.sessionId!,
+      next,
+    );
   }
 
   async logout(principal: Principal, client: ClientInfo = {}): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       await this.sessions.revoke(principal.tenantId!, principal.sessionId!, 'logout', manager);
-      await this.audit.record(manager, { tenantId: principal.tenantId!, actor: actorOf(principal), action: 'auth.logout', target: { type: 'session', id: principal.sessionId! }, client });
+      await this.audit.record(manager, {
+        tenantId: principal.tenantId!,
+        actor: actorOf(principal),
+        action: 'auth.logout',
+        target: { type: 'session', id: principal.sessionId! },
+        client,
+      });
     });
     await this.invalidations.publish({ kind: 'session', sessionId: principal.sessionId! });
   }
@@ -155,13 +196,23 @@ export class AuthService {
    */
   private recordFailedLogin(user: User, reason: string, client: ClientInfo): void {
     this.audit
-      .record(this.dataSource.manager, { tenantId: user.tenantId, actor: { type: 'user', id: null }, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'failure', reason, client })
+      .record(this.dataSource.manager, {
+        tenantId: user.tenantId,
+        actor: { type: 'user', id: null },
+        action: 'auth.login_failed',
+        target: { type: 'user', id: user.id },
+        outcome: 'failure',
+        reason,
+        client,
+      })
       .catch((err) => this.logger.warn({ msg: 'could not record a failed sign-in', err }));
   }
 
   async me(principal: Principal) {
     const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: principal.tenantId! });
-    const user = principal.userId ? await this.dataSource.getRepository(User).findOneBy({ id: principal.userId, tenantId: principal.tenantId! }) : null;
+    const user = principal.userId
+      ? await this.dataSource.getRepository(User).findOneBy({ id: principal.userId, tenantId: principal.tenantId! })
+      : null;
     return {
       kind: principal.kind,
       user: user ? { id: user.id, email: user.email, role: user.role, status: user.status } : null,
@@ -174,7 +225,9 @@ export class AuthService {
 
   /** Changes the caller's password and signs out every other session of theirs. */
   async changePassword(principal: Principal, dto: ChangePasswordDto, client: ClientInfo = {}): Promise<void> {
-    const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
+    const user = await this.dataSource
+      .getRepository(User)
+      .findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
     // A stolen session must not become a way to guess the password: the same limit as sign-in.
     const throttleKey = `password-change:account:${user.id}`;
     await this.throttle.assertAllowed([{ key: throttleKey, limit: this.config.loginFailuresPerAccount }]);
@@ -186,10 +239,18 @@ export class AuthService {
     this.passwords.assertAcceptable(dto.newPassword, [user.email]);
     const passwordHash = await this.passwords.hash(dto.newPassword);
     await this.dataSource.transaction(async (manager) => {
-      await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
+      await manager
+        .getRepository(User)
+        .update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
       await this.tokens.endAllFor(user, manager);
       await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
-      await this.audit.record(manager, { tenantId: user.tenantId, actor: actorOf(principal), action: 'password.changed', target: { type: 'user', id: user.id }, client });
+      await this.audit.record(manager, {
+        tenantId: user.tenantId,
+        actor: actorOf(principal),
+        action: 'password.changed',
+        target: { type: 'user', id: user.id },
+        client,
+      });
     });
     // After the commit: a check made before it may have cached the not yet revoked sessions.
     await this.invalidations.publish({ kind: 'user', userId: user.id });
@@ -217,7 +278,13 @@ export class AuthService {
     // The requester is not signed in: the actor is an anonymous user, the target the account.
     const token = await this.dataSource.transaction(async (manager) => {
       const issued = await this.tokens.issue('password_reset', user, null, manager);
-      await this.audit.record(manager, { tenantId: user.tenantId, actor: { type: 'user', id: null }, action: 'password.reset_requested', target: { type: 'user', id: user.id }, client });
+      await this.audit.record(manager, {
+        tenantId: user.tenantId,
+        actor: { type: 'user', id: null },
+        action: 'password.reset_requested',
+        target: { type: 'user', id: user.id },
+        client,
+      });
       return issued;
     });
     this.mail.sendInBackground({
@@ -243,7 +310,13 @@ export class AuthService {
    * Spends a one-time token and sets the password; the token dies even if the password is
    * then refused, so check the password first (hashing happens before the transaction).
    */
-  private async setPasswordWithToken(purpose: 'password_reset' | 'invitation', token: string, password: string, throttleKey: string, client: ClientInfo): Promise<void> {
+  private async setPasswordWithToken(
+    purpose: 'password_reset' | 'invitation',
+    token: string,
+    password: string,
+    throttleKey: string,
+    client: ClientInfo,
+  ): Promise<void> {
     // A dead link costs no password check and no argon2 hash: a stranger's guesses stay cheap.
     if (!(await this.tokens.isLive(purpose, token))) return this.invalidToken(throttleKey);
     this.passwords.assertAcceptable(password);
@@ -255,11 +328,26 @@ export class AuthService {
         const users = manager.getRepository(User);
         const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
         if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
-        await users.update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' });
+        await users.update(
+          { id: user.id, tenantId: user.tenantId },
+          { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' },
+        );
         await this.tokens.endAllFor(user, manager);
-        await this.sessions.revokeAllForUser(user.tenantId, user.id, purpose === 'invitation' ? 'invitation_accepted' : 'password_reset', undefined, manager);
+        await this.sessions.revokeAllForUser(
+          user.tenantId,
+          user.id,
+          purpose === 'invitation' ? 'invitation_accepted' : 'password_reset',
+          undefined,
+          manager,
+        );
         const self = { type: 'user', id: user.id } as const;
-        await this.audit.record(manager, { tenantId: user.tenantId, actor: self, action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset', target: self, client });
+        await this.audit.record(manager, {
+          tenantId: user.tenantId,
+          actor: self,
+          action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset',
+          target: self,
+          client,
+        });
         return user.id;
       })
       .catch((error: unknown) => {
@@ -278,7 +366,11 @@ export class AuthService {
     throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_TOKEN', 'This link is invalid, expired or already used');
   }
 
-  private tokenPair(user: { id: string; tenantId: string; role: string }, sessionId: string, refreshToken: string): TokenPair {
+  private tokenPair(
+    user: { id: string; tenantId: string; role: string },
+    sessionId: string,
+    refreshToken: string,
+  ): TokenPair {
     const accessToken = this.jwt.sign(
       // jti makes every token distinct, even two minted for one session in the same second.
       { sub: user.id, tid: user.tenantId, sid: sessionId, role: user.role, jti: randomUUID() },

@@ -15,7 +15,12 @@ export class OneTimeTokensService {
     private readonly clock: Clock,
   ) {}
 
-  async issue(purpose: OneTimeTokenPurpose, user: { id: string; tenantId: string }, createdBy: string | null, manager: EntityManager = this.dataSource.manager): Promise<string> {
+  async issue(
+    purpose: OneTimeTokenPurpose,
+    user: { id: string; tenantId: string },
+    createdBy: string | null,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<string> {
     const token = randomToken();
     const ttl = purpose === 'invitation' ? INVITATION_TTL_MS : RESET_TOKEN_TTL_MS;
     await manager.getRepository(OneTimeToken).insert({
@@ -40,7 +45,14 @@ export class OneTimeTokensService {
       .returning(['tokenHash', 'tenantId', 'userId'])
       .execute();
     const row = result.raw[0] as { token_hash: string; tenant_id: string; user_id: string } | undefined;
-    return row ? Object.assign(new OneTimeToken(), { tokenHash: row.token_hash, tenantId: row.tenant_id, userId: row.user_id, purpose }) : null;
+    return row
+      ? Object.assign(new OneTimeToken(), {
+          tokenHash: row.token_hash,
+          tenantId: row.tenant_id,
+          userId: row.user_id,
+          purpose,
+        })
+      : null;
   }
 
   /**
@@ -48,12 +60,16 @@ export class OneTimeTokensService {
    * transaction of any password change, so no older link sets the password again afterwards.
    */
   async endAllFor(user: { id: string; tenantId: string }, manager: EntityManager): Promise<void> {
-    await manager.getRepository(OneTimeToken).update({ tenantId: user.tenantId, userId: user.id, usedAt: IsNull() }, { usedAt: this.clock.now() });
+    await manager
+      .getRepository(OneTimeToken)
+      .update({ tenantId: user.tenantId, userId: user.id, usedAt: IsNull() }, { usedAt: this.clock.now() });
   }
 
   /** Whether the token could be spent now; nothing changes (consume() still decides). */
   async isLive(purpose: OneTimeTokenPurpose, token: string): Promise<boolean> {
     const now = this.clock.now();
-    return this.dataSource.getRepository(OneTimeToken).existsBy({ tokenHash: sha256(token), purpose, usedAt: IsNull(), expiresAt: MoreThan(now) });
+    return this.dataSource
+      .getRepository(OneTimeToken)
+      .existsBy({ tokenHash: sha256(token), purpose, usedAt: IsNull(), expiresAt: MoreThan(now) });
   }
 }

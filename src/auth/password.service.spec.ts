@@ -65,7 +65,12 @@ describe('PasswordService', () => {
   });
 
   it('asks for a rehash of weaker hashes only', async () => {
-    const weak = await argon2.hash('violet tractor umbrella', { type: argon2.argon2id, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    const weak = await argon2.hash('violet tractor umbrella', {
+      type: argon2.argon2id,
+      memoryCost: 4096,
+      timeCost: 1,
+      parallelism: 1,
+    });
     expect(service.needsRehash(weak)).toBe(true);
     expect(service.needsRehash(await argon2.hash('violet tractor umbrella', ARGON2_OPTIONS))).toBe(false);
   });
@@ -82,12 +87,17 @@ describe('PasswordService', () => {
   });
 
   it('refuses a password built from the user’s own email', () => {
-    expect(refusal('ada.lovelace', ['ada.lovelace@example.com', 'ada.lovelace'])).toMatch(/too easy to guess|commonly used/);
+    expect(refusal('ada.lovelace', ['ada.lovelace@example.com', 'ada.lovelace'])).toMatch(
+      /too easy to guess|commonly used/,
+    );
   });
 
-  it.each(['violet tractor umbrella', 'correct horse battery staple', 'Zx9#mP2$vL7q', 'ünïcødé pässwörd ßtrong'])('accepts %s', (password) => {
-    expect(refusal(password)).toBeUndefined();
-  });
+  it.each(['violet tractor umbrella', 'correct horse battery staple', 'Zx9#mP2$vL7q', 'ünïcødé pässwörd ßtrong'])(
+    'accepts %s',
+    (password) => {
+      expect(refusal(password)).toBeUndefined();
+    },
+  );
 
   it('counts characters, not bytes, for the length limits', () => {
     expect(refusal('日本語のパスワードです')).toBeUndefined();

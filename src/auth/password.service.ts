@@ -59,12 +59,31 @@ export class PasswordService implements OnModuleInit {
   assertAcceptable(password: string, context: string[] = []): void {
     const length = [...password].length;
     if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
-      throw new AppException(HttpStatus.BAD_REQUEST, 'WEAK_PASSWORD', `Password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long`);
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        'WEAK_PASSWORD',
+        `Password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters long`,
+      );
     }
     const result = this.zxcvbn.check(password, context);
-    const common = result.sequence.some((match) => match.pattern === 'dictionary' && match.dictionaryName.startsWith('passwords') && match.token.length >= password.length - 1);
-    if (common) throw new AppException(HttpStatus.BAD_REQUEST, 'WEAK_PASSWORD', 'This password is on the list of commonly used passwords; choose another');
-    if (result.score < 2) throw new AppException(HttpStatus.BAD_REQUEST, 'WEAK_PASSWORD', 'This password is too easy to guess; use a longer phrase or add unrelated words');
+    const common = result.sequence.some(
+      (match) =>
+        match.pattern === 'dictionary' &&
+        match.dictionaryName.startsWith('passwords') &&
+        match.token.length >= password.length - 1,
+    );
+    if (common)
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        'WEAK_PASSWORD',
+        'This password is on the list of commonly used passwords; choose another',
+      );
+    if (result.score < 2)
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        'WEAK_PASSWORD',
+        'This password is too easy to guess; use a longer phrase or add unrelated words',
+      );
   }
 
   private async withSlot<T>(work: () => Promise<T>): Promise<T> {

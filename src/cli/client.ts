@@ -35,7 +35,8 @@ export function normalizeUrl(raw: string): string {
   } catch {
     throw new CliError(`Not a URL: ${raw} (expected something like https://keyward.example.com)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`The server URL must start with http:// or https://, not ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`The server URL must start with http:// or https://, not ${url.protocol}`);
   return url.href.replace(/\/+$/, '');
 }
 
@@ -103,7 +104,8 @@ export class ApiClient {
 export function retryAfterSeconds(headers: Headers, problem: Problem): number | undefined {
   const header = headers.get('retry-after');
   if (header && /^\d+$/.test(header.trim())) return Number(header.trim());
-  if (header && !Number.isNaN(Date.parse(header))) return Math.max(0, Math.ceil((Date.parse(header) - Date.now()) / 1000));
+  if (header && !Number.isNaN(Date.parse(header)))
+    return Math.max(0, Math.ceil((Date.parse(header) - Date.now()) / 1000));
   return problem.details?.retryAfterSeconds;
 }
 
@@ -128,14 +130,20 @@ export function problemError(status: number, body: unknown, headers: Headers): C
   if (status === 403) {
     if (code === 'INSUFFICIENT_SCOPE') {
       const needed = problem.details?.requiredScopes?.join(' ') ?? message;
-      return new CliError(`Permission denied: this API key lacks the scope ${needed}. Sign in again with \`keyward login --scopes ...\` to get a key that has it.`, EXIT.FORBIDDEN);
+      return new CliError(
+        `Permission denied: this API key lacks the scope ${needed}. Sign in again with \`keyward login --scopes ...\` to get a key that has it.`,
+        EXIT.FORBIDDEN,
+      );
     }
     if (code === 'TENANT_SUSPENDED') return notLoggedIn('This tenant is suspended.');
     return new CliError(`Permission denied: ${message}`, EXIT.FORBIDDEN);
   }
   if (status === 429) {
     const seconds = retryAfterSeconds(headers, problem);
-    const when = seconds === undefined ? 'later' : `in ${seconds} s (after ${new Date(Date.now() + seconds * 1000).toISOString()})`;
+    const when =
+      seconds === undefined
+        ? 'later'
+        : `in ${seconds} s (after ${new Date(Date.now() + seconds * 1000).toISOString()})`;
     const what = code === 'TOO_MANY_ATTEMPTS' ? 'Too many sign-in attempts' : 'Rate limited by the server';
     return new CliError(`${what}; retry ${when}.`, EXIT.RATE_LIMITED);
   }

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, EXIT, notLoggedIn } from './errors';
@@ -72,7 +82,8 @@ function readJson(path: string): unknown {
 export function readCredentials(): StoredCredentials | undefined {
   const stored = readJson(credentialsPath()) as Partial<StoredCredentials> | undefined;
   if (stored === undefined) return undefined;
-  if (typeof stored?.url !== 'string' || typeof stored.apiKey !== 'string') throw notLoggedIn(`${credentialsPath()} is incomplete.`);
+  if (typeof stored?.url !== 'string' || typeof stored.apiKey !== 'string')
+    throw notLoggedIn(`${credentialsPath()} is incomplete.`);
   return stored as StoredCredentials;
 }
 
@@ -93,12 +104,14 @@ export function activeCredentials(env: NodeJS.ProcessEnv = process.env): ActiveC
   const stored = readCredentials();
   const url = env.KEYWARD_URL || stored?.url;
   const apiKey = env.KEYWARD_API_KEY || stored?.apiKey;
-  if (apiKey && !url) throw new CliError('KEYWARD_API_KEY is set but no server URL is known: set KEYWARD_URL too.', EXIT.NOT_LOGGED_IN);
+  if (apiKey && !url)
+    throw new CliError('KEYWARD_API_KEY is set but no server URL is known: set KEYWARD_URL too.', EXIT.NOT_LOGGED_IN);
   if (!url || !apiKey) throw notLoggedIn();
   return { url, apiKey, keyId: apiKey === stored?.apiKey ? stored.keyId : undefined };
 }
 
-export const cacheOwner = (credentials: ActiveCredentials) => createHash('sha256').update(`${credentials.url}\n${credentials.apiKey}`).digest('hex');
+export const cacheOwner = (credentials: ActiveCredentials) =>
+  createHash('sha256').update(`${credentials.url}\n${credentials.apiKey}`).digest('hex');
 
 export function readConfigCache(credentials: ActiveCredentials): ConfigCache | undefined {
   let cache: ConfigCache | undefined;

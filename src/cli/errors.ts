@@ -33,4 +33,5 @@ export class CliError extends Error {
   }
 }
 
-export const notLoggedIn = (why = 'Not logged in.') => new CliError(`${why} Run \`keyward login --url <server>\` to sign in.`, EXIT.NOT_LOGGED_IN);
+export const notLoggedIn = (why = 'Not logged in.') =>
+  new CliError(`${why} Run \`keyward login --url <server>\` to sign in.`, EXIT.NOT_LOGGED_IN);

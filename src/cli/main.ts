@@ -3,7 +3,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ApiClient, normalizeUrl } from './client';
-import { activeCredentials, credentialsPath, deleteConfigCache, deleteCredentials, readConfigCache, readCredentials, writeConfigCache, writeCredentials } from './credentials';
+import {
+  activeCredentials,
+  credentialsPath,
+  deleteConfigCache,
+  deleteCredentials,
+  readConfigCache,
+  readCredentials,
+  writeConfigCache,
+  writeCredentials,
+} from './credentials';
 import { CliError, EXIT, EXIT_CODES_HELP, notLoggedIn } from './errors';
 import { envLines, formatTable, note, print, printJson, valueText } from './output';
 import { promptHidden, promptLine, readPasswordFromStdin } from './prompt';
@@ -49,7 +58,13 @@ function showNewKey(key: KeyDto, json: boolean, what: string): void {
   print(key.apiKey);
 }
 
-async function login(options: { url?: string; email?: string; passwordStdin?: boolean; scopes: string; name?: string }): Promise<void> {
+async function login(options: {
+  url?: string;
+  email?: string;
+  passwordStdin?: boolean;
+  scopes: string;
+  name?: string;
+}): Promise<void> {
   const rawUrl = options.url ?? process.env.KEYWARD_URL;
   if (!rawUrl) throw new CliError('Give the server with --url <server> (or set KEYWARD_URL).');
   const url = normalizeUrl(rawUrl);
@@ -60,13 +75,26 @@ async function login(options: { url?: string; email?: string; passwordStdin?: bo
   // The password lives only in this call; it is sent once and never stored or printed.
   const password = options.passwordStdin ? await readPasswordFromStdin() : await promptHidden('Password: ');
 
-  const tokens = (await new ApiClient(url).request<{ accessToken: string }>('POST', '/auth/login', { body: { email, password }, label: 'Signing in' })).body;
+  const tokens = (
+    await new ApiClient(url).request<{ accessToken: string }>('POST', '/auth/login', {
+      body: { email, password },
+      label: 'Signing in',
+    })
+  ).body;
   const asUser = new ApiClient(url, { bearer: tokens.accessToken });
   let created: KeyDto;
   try {
     const name = options.name ?? hostname();
-    const reply = await asUser.request<KeyDto>('POST', '/auth/api-key/generate', { body: { name, scopes }, label: 'Creating an API key', allow: [403] });
-    if (reply.status === 403) throw new CliError(`Permission denied: ${(reply.body as { message?: string }).message ?? 'you may not create this key'}`, EXIT.FORBIDDEN);
+    const reply = await asUser.request<KeyDto>('POST', '/auth/api-key/generate', {
+      body: { name, scopes },
+      label: 'Creating an API key',
+      allow: [403],
+    });
+    if (reply.status === 403)
+      throw new CliError(
+        `Permission denied: ${(reply.body as { message?: string }).message ?? 'you may not create this key'}`,
+        EXIT.FORBIDDEN,
+      );
     created = reply.body;
   } finally {
     // The sign-in only served to create the key: end its session so the tokens die with it.
@@ -80,7 +108,13 @@ async function login(options: { url?: string; email?: string; passwordStdin?: bo
       return undefined;
     }
   })();
-  writeCredentials({ url, apiKey: created.apiKey!, keyId: created.id, keyName: created.name, createdAt: new Date().toISOString() });
+  writeCredentials({
+    url,
+    apiKey: created.apiKey!,
+    keyId: created.id,
+    keyName: created.name,
+    createdAt: new Date().toISOString(),
+  });
   deleteConfigCache(); // fetched with the old key
   note(`Logged in to ${url} as ${email}.`);
   note(`Stored key "${created.name}" (${created.hint}, scopes ${created.scopes.join(' ')}) in ${credentialsPath()}.`);
@@ -100,7 +134,9 @@ async function whoami(options: { json?: boolean }): Promise<void> {
   const { credentials, client } = keyClient();
   const me = (await client.request('GET', '/auth/me')).body;
   if (options.json) return printJson({ url: credentials.url, ...me });
-  const fromEnv = [process.env.KEYWARD_URL && 'KEYWARD_URL', process.env.KEYWARD_API_KEY && 'KEYWARD_API_KEY'].filter(Boolean);
+  const fromEnv = [process.env.KEYWARD_URL && 'KEYWARD_URL', process.env.KEYWARD_API_KEY && 'KEYWARD_API_KEY'].filter(
+    Boolean,
+  );
   const rows = [
     ['server', credentials.url],
     ['user', me.user ? `${me.user.email} (${me.user.role})` : 'none (service key)'],
@@ -118,33 +154,63 @@ async function logout(): Promise<void> {
   const client = new ApiClient(stored.url, { apiKey: stored.apiKey });
   let reply;
   try {
-    reply = await client.request<{ code?: string }>('DELETE', '/auth/api-key', { allow: [401, 403], label: 'Revoking the key' });
+    reply = await client.request<{ code?: string }>('DELETE', '/auth/api-key', {
+      allow: [401, 403],
+      label: 'Revoking the key',
+    });
   } catch (error) {
     if (error instanceof CliError && error.exitCode === EXIT.UNREACHABLE) {
-      throw new CliError(`${error.message} The key was not revoked and ${credentialsPath()} was kept; try again later.`, EXIT.UNREACHABLE);
+      throw new CliError(
+        `${error.message} The key was not revoked and ${credentialsPath()} was kept; try again later.`,
+        EXIT.UNREACHABLE,
+      );
     }
     throw error;
   }
   deleteCredentials();
-  if (reply.status === 204) note(`Revoked key "${stored.keyName}" (${stored.keyId}) on ${stored.url} and deleted ${credentialsPath()}.`);
-  else note(`The server no longer accepts this key (${reply.body?.code ?? reply.status}); deleted ${credentialsPath()}.`);
+  if (reply.status === 204)
+    note(`Revoked key "${stored.keyName}" (${stored.keyId}) on ${stored.url} and deleted ${credentialsPath()}.`);
+  else
+    note(`The server no longer accepts this key (${reply.body?.code ?? reply.status}); deleted ${credentialsPath()}.`);
 }
 
 async function listKeys(options: { json?: boolean; status?: string }): Promise<void> {
   const { credentials, client } = keyClient();
   const keys: KeyDto[] = [];
   for (let page = 1; ; page++) {
-    const query = new URLSearchParams({ page: String(page), limit: '100', ...(options.status ? { status: options.status } : {}) });
-    const body = (await client.request<{ items: KeyDto[]; total: number }>('GET', `/v1/api-keys?${query}`, { label: 'Listing keys' })).body;
+    const query = new URLSearchParams({
+      page: String(page),
+      limit: '100',
+      ...(options.status ? { status: options.status } : {}),
+    });
+    const body = (
+      await client.request<{ items: KeyDto[]; total: number }>('GET', `/v1/api-keys?${query}`, {
+        label: 'Listing keys',
+      })
+    ).body;
     keys.push(...body.items);
     if (!body.items.length || keys.length >= body.total) break;
   }
   if (options.json) return printJson(keys);
-  const rows = keys.map((key) => [key.id, key.id === credentials.keyId ? `${key.name} (this machine)` : key.name, key.hint, key.scopes.join(' '), key.status, date(key.expiresAt), key.lastUsedAt ? date(key.lastUsedAt) : '']);
+  const rows = keys.map((key) => [
+    key.id,
+    key.id === credentials.keyId ? `${key.name} (this machine)` : key.name,
+    key.hint,
+    key.scopes.join(' '),
+    key.status,
+    date(key.expiresAt),
+    key.lastUsedAt ? date(key.lastUsedAt) : '',
+  ]);
   print(formatTable(['ID', 'NAME', 'HINT', 'SCOPES', 'STATUS', 'EXPIRES', 'LAST USED'], rows));
 }
 
-async function createKey(options: { json?: boolean; name?: string; scopes?: string; expiresInDays?: string; service?: boolean }): Promise<void> {
+async function createKey(options: {
+  json?: boolean;
+  name?: string;
+  scopes?: string;
+  expiresInDays?: string;
+  service?: boolean;
+}): Promise<void> {
   const { client } = keyClient();
   const body: Record<string, unknown> = {};
   if (options.name) body.name = options.name;
@@ -165,7 +231,12 @@ async function revokeKey(id: string): Promise<void> {
 async function rotateKey(id: string, options: { json?: boolean; graceSeconds?: string }): Promise<void> {
   const { credentials, client } = keyClient();
   const body = options.graceSeconds === undefined ? {} : { gracePeriodSeconds: Number(options.graceSeconds) };
-  const created = (await client.request<KeyDto>('POST', `/v1/api-keys/${encodeURIComponent(id)}/rotate`, { body, label: 'Rotating the key' })).body;
+  const created = (
+    await client.request<KeyDto>('POST', `/v1/api-keys/${encodeURIComponent(id)}/rotate`, {
+      body,
+      label: 'Rotating the key',
+    })
+  ).body;
   const stored = readCredentials();
   // Rotating this machine's own key: keep using the new one, since the old one is on its way out.
   if (stored && id === credentials.keyId) {
@@ -178,7 +249,10 @@ async function rotateKey(id: string, options: { json?: boolean; graceSeconds?: s
 async function getConfig(name: string | undefined, options: { json?: boolean; env?: boolean }): Promise<void> {
   const { credentials, client } = keyClient();
   const cache = readConfigCache(credentials);
-  const reply = await client.request<Record<string, unknown>>('GET', '/config', { headers: cache ? { 'if-none-match': cache.etag } : {}, label: 'Fetching configuration' });
+  const reply = await client.request<Record<string, unknown>>('GET', '/config', {
+    headers: cache ? { 'if-none-match': cache.etag } : {},
+    label: 'Fetching configuration',
+  });
   let config = reply.body;
   if (reply.status === 304) {
     if (!cache) throw new CliError('The server answered 304 Not Modified to a request without a cached copy.');
@@ -192,7 +266,8 @@ async function getConfig(name: string | undefined, options: { json?: boolean; en
     }
   }
   if (name !== undefined) {
-    if (!Object.hasOwn(config, name)) throw new CliError(`No configuration entry named ${name} (or this key may not read it).`, EXIT.NOT_FOUND);
+    if (!Object.hasOwn(config, name))
+      throw new CliError(`No configuration entry named ${name} (or this key may not read it).`, EXIT.NOT_FOUND);
     if (options.json) printJson(config[name]);
     else if (options.env) print(envLines({ [name]: config[name] })[0]);
     else print(valueText(config[name]));
@@ -200,7 +275,13 @@ async function getConfig(name: string | undefined, options: { json?: boolean; en
   }
   if (options.json) printJson(config);
   else if (options.env) envLines(config).forEach((line) => print(line));
-  else print(formatTable(['NAME', 'VALUE'], Object.entries(config).map(([key, value]) => [key, valueText(value)])));
+  else
+    print(
+      formatTable(
+        ['NAME', 'VALUE'],
+        Object.entries(config).map(([key, value]) => [key, valueText(value)]),
+      ),
+    );
 }
 
 /** The value as JSON when it parses (`42`, `true`, `{"a":1}`, `"text"`), else the text itself. */
@@ -215,7 +296,9 @@ export function parseValue(text: string): unknown {
 async function setConfig(name: string, value: string, options: { secret?: boolean; json?: boolean }): Promise<void> {
   const { client } = keyClient();
   const body = { value: parseValue(value), ...(options.secret ? { secret: true } : {}) };
-  const entry = (await client.request('PUT', `/v1/config/entries/${encodeURIComponent(name)}`, { body, label: 'Saving' })).body;
+  const entry = (
+    await client.request('PUT', `/v1/config/entries/${encodeURIComponent(name)}`, { body, label: 'Saving' })
+  ).body;
   if (options.json) printJson(entry);
   else note(`Set ${name}${options.secret ? ' (secret, encrypted at rest)' : ''}.`);
 }
@@ -237,7 +320,9 @@ export function buildProgram(): Command {
 
   program
     .command('login')
-    .description('Sign in with email and password, create an API key for this machine and store it (never the password)')
+    .description(
+      'Sign in with email and password, create an API key for this machine and store it (never the password)',
+    )
     .option('--url <server>', 'server URL (default: $KEYWARD_URL)')
     .option('--email <email>', 'account email (asked for when omitted)')
     .option('--password-stdin', 'read the password from standard input instead of asking')
@@ -245,14 +330,28 @@ export function buildProgram(): Command {
     .option('--name <name>', 'name of the new key (default: this machine’s host name)')
     .action(run(login));
 
-  program.command('whoami').description('Show the server, user, tenant and scopes of the current key').option('--json', 'print JSON').action(run(whoami));
-  program.command('logout').description('Revoke the stored key on the server, then delete the credentials file').action(run(logout));
+  program
+    .command('whoami')
+    .description('Show the server, user, tenant and scopes of the current key')
+    .option('--json', 'print JSON')
+    .action(run(whoami));
+  program
+    .command('logout')
+    .description('Revoke the stored key on the server, then delete the credentials file')
+    .action(run(logout));
 
   const keys = program.command('keys').description('Manage API keys (needs keys:read / keys:write)');
   keys
     .command('list')
     .description('List the keys this key may see')
-    .addOption(new Option('--status <status>', 'only keys with this status').choices(['active', 'disabled', 'revoked', 'expired']))
+    .addOption(
+      new Option('--status <status>', 'only keys with this status').choices([
+        'active',
+        'disabled',
+        'revoked',
+        'expired',
+      ]),
+    )
     .option('--json', 'print JSON')
     .action(run(listKeys));
   keys
@@ -264,7 +363,11 @@ export function buildProgram(): Command {
     .option('--service', 'a service key of the tenant instead of a key of the user')
     .option('--json', 'print JSON, including the key')
     .action(run(createKey));
-  keys.command('revoke').description('Revoke a key at once and for good').argument('<id>', 'key id').action(run(revokeKey));
+  keys
+    .command('revoke')
+    .description('Revoke a key at once and for good')
+    .argument('<id>', 'key id')
+    .action(run(revokeKey));
   keys
     .command('rotate')
     .description('Replace a key; the old one keeps working for the grace period')

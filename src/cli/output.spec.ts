@@ -11,11 +11,24 @@ describe('CLI output', () => {
 
   it('single-quotes values so that nothing in them is expanded', () => {
     expect(shellQuote(`it's $HOME`)).toBe(`'it'\\''s $HOME'`);
-    expect(envLines({ a: 'x', n: 3, o: { b: [1] }, z: null })).toEqual(["export A='x'", "export N='3'", `export O='{"b":[1]}'`, "export Z='null'"]);
+    expect(envLines({ a: 'x', n: 3, o: { b: [1] }, z: null })).toEqual([
+      "export A='x'",
+      "export N='3'",
+      `export O='{"b":[1]}'`,
+      "export Z='null'",
+    ]);
   });
 
   it('pads table columns and shows empty cells as -', () => {
-    expect(formatTable(['ID', 'NAME'], [['1', 'long name'], ['22', '']])).toBe('ID  NAME\n1   long name\n22  -');
+    expect(
+      formatTable(
+        ['ID', 'NAME'],
+        [
+          ['1', 'long name'],
+          ['22', ''],
+        ],
+      ),
+    ).toBe('ID  NAME\n1   long name\n22  -');
   });
 
   it('reads a config value as JSON when it parses, as text otherwise', () => {
@@ -34,12 +47,24 @@ describe('CLI error mapping', () => {
   };
 
   it('gives each kind of failure its exit code', () => {
-    expect(map(401, { code: 'KEY_REVOKED', message: 'revoked' })).toEqual({ exit: 3, message: expect.stringMatching(/revoked\. Run `keyward login/) });
+    expect(map(401, { code: 'KEY_REVOKED', message: 'revoked' })).toEqual({
+      exit: 3,
+      message: expect.stringMatching(/revoked\. Run `keyward login/),
+    });
     expect(map(401, { code: 'KEY_EXPIRED' }).message).toContain('expired');
-    expect(map(403, { code: 'INSUFFICIENT_SCOPE', details: { requiredScopes: ['keys:read'] } })).toEqual({ exit: 4, message: expect.stringContaining('keys:read') });
-    expect(map(429, { code: 'RATE_LIMITED' }, { 'retry-after': '7' })).toEqual({ exit: 5, message: expect.stringContaining('retry in 7 s') });
+    expect(map(403, { code: 'INSUFFICIENT_SCOPE', details: { requiredScopes: ['keys:read'] } })).toEqual({
+      exit: 4,
+      message: expect.stringContaining('keys:read'),
+    });
+    expect(map(429, { code: 'RATE_LIMITED' }, { 'retry-after': '7' })).toEqual({
+      exit: 5,
+      message: expect.stringContaining('retry in 7 s'),
+    });
     expect(map(404, { message: 'API key not found' }).exit).toBe(6);
-    expect(map(500, { message: 'Internal server error', code: 'INTERNAL_ERROR', requestId: 'r-1' })).toEqual({ exit: 1, message: 'The server answered 500: Internal server error (INTERNAL_ERROR, request r-1)' });
+    expect(map(500, { message: 'Internal server error', code: 'INTERNAL_ERROR', requestId: 'r-1' })).toEqual({
+      exit: 1,
+      message: 'The server answered 500: Internal server error (INTERNAL_ERROR, request r-1)',
+    });
   });
 
   it('reads Retry-After as seconds or as an HTTP date, else from the body', () => {

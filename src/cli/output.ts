@@ -12,7 +12,9 @@ export const printJson = (value: unknown): void => print(JSON.stringify(value, n
 export function formatTable(headers: string[], rows: string[][]): string {
   const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === '' ? '-' : cell)))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).join('\n');
+  return cells
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '))
+    .join('\n');
 }
 
 /** A configuration value as text: strings as they are, anything else as JSON. */

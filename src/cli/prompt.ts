@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline';
 import { CliError } from './errors';
 
-const needTerminal = (what: string, hint: string) => new CliError(`Cannot ask for ${what}: standard input is not a terminal. ${hint}`);
+const needTerminal = (what: string, hint: string) =>
+  new CliError(`Cannot ask for ${what}: standard input is not a terminal. ${hint}`);
 
 /** One visible line from the terminal (the email). */
 export async function promptLine(question: string): Promise<string> {
@@ -20,7 +21,8 @@ export async function promptLine(question: string): Promise<string> {
  */
 export function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  if (!stdin.isTTY) return Promise.reject(needTerminal('a password', 'Use --password-stdin to pass it on standard input.'));
+  if (!stdin.isTTY)
+    return Promise.reject(needTerminal('a password', 'Use --password-stdin to pass it on standard input.'));
   // Raw mode first: keys typed once the question shows must never be echoed.
   stdin.setRawMode(true);
   process.stderr.write(question);
@@ -52,7 +54,9 @@ export function promptHidden(question: string): Promise<string> {
 export async function readPasswordFromStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!password) throw new CliError('--password-stdin: standard input was empty.');
   return password;
 }

@@ -10,7 +10,16 @@ const dataDir = () => mkdtempSync(join(tmpdir(), 'keyward-config-'));
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ DATA_DIR: dataDir() });
-    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', nodeEnv: 'development', keyPrefix: 'kw', bodyLimit: 102400, docsEnabled: true, databaseUrl: undefined, adminToken: undefined });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      nodeEnv: 'development',
+      keyPrefix: 'kw',
+      bodyLimit: 102400,
+      docsEnabled: true,
+      databaseUrl: undefined,
+      adminToken: undefined,
+    });
     expect(config.publicUrl).toBe('http://127.0.0.1:3000');
   });
 
@@ -42,7 +51,10 @@ describe('loadConfig', () => {
   });
 
   it('treats empty values as unset', () => {
-    expect(loadConfig({ DATA_DIR: dataDir(), PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 3000, databaseUrl: undefined });
+    expect(loadConfig({ DATA_DIR: dataDir(), PORT: '', DATABASE_URL: '' })).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+    });
   });
 
   describe('outside production', () => {
@@ -78,12 +90,21 @@ describe('loadConfig', () => {
 
   describe('in production', () => {
     it('refuses to start without the secrets, naming each', () => {
-      expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir() })).toThrow(/JWT_SECRET, KEY_PEPPER, CONFIG_ENCRYPTION_KEY must be set when NODE_ENV=production/);
-      expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir(), ...secrets, KEY_PEPPER: undefined })).toThrow(/^Invalid configuration: KEY_PEPPER must be set/);
+      expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir() })).toThrow(
+        /JWT_SECRET, KEY_PEPPER, CONFIG_ENCRYPTION_KEY must be set when NODE_ENV=production/,
+      );
+      expect(() =>
+        loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir(), ...secrets, KEY_PEPPER: undefined }),
+      ).toThrow(/^Invalid configuration: KEY_PEPPER must be set/);
     });
 
     it.each(Object.keys(PLACEHOLDER_SECRETS))('refuses the .env.example placeholder of %s', (name) => {
-      const env = { NODE_ENV: 'production', DATA_DIR: dataDir(), ...secrets, [name]: PLACEHOLDER_SECRETS[name as keyof typeof PLACEHOLDER_SECRETS] };
+      const env = {
+        NODE_ENV: 'production',
+        DATA_DIR: dataDir(),
+        ...secrets,
+        [name]: PLACEHOLDER_SECRETS[name as keyof typeof PLACEHOLDER_SECRETS],
+      };
       expect(() => loadConfig(env)).toThrow(new RegExp(`${name} still has the placeholder value`));
     });
 
@@ -92,7 +113,9 @@ describe('loadConfig', () => {
       const config = loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, ...secrets });
       expect(config).toMatchObject({ isProduction: true, docsEnabled: false });
       expect(() => readFileSync(join(dir, 'secrets.json'))).toThrow();
-      expect(loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, DOCS_ENABLED: 'true', ...secrets }).docsEnabled).toBe(true);
+      expect(loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, DOCS_ENABLED: 'true', ...secrets }).docsEnabled).toBe(
+        true,
+      );
     });
   });
 });

@@ -60,23 +60,37 @@ type Env = Record<string, string | undefined>;
  * compose file does not turn into an invalid value.
  */
 export function loadConfig(env: Env = process.env): AppConfig {
-  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== '')) as Record<string, string>;
+  const given = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  ) as Record<string, string>;
   const input = readSecretFiles(given, (message) => new ConfigError(`Invalid configuration: ${message}`));
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
   const raw = parsed.data;
-  if (raw.DATABASE_LISTEN_URL && !raw.DATABASE_URL) throw new ConfigError('Invalid configuration: DATABASE_LISTEN_URL is set but DATABASE_URL is not');
+  if (raw.DATABASE_LISTEN_URL && !raw.DATABASE_URL)
+    throw new ConfigError('Invalid configuration: DATABASE_LISTEN_URL is set but DATABASE_URL is not');
   const isProduction = raw.NODE_ENV === 'production';
   const dataDir = resolve(raw.DATA_DIR);
 
-  const secrets = { JWT_SECRET: raw.JWT_SECRET, KEY_PEPPER: raw.KEY_PEPPER, CONFIG_ENCRYPTION_KEY: raw.CONFIG_ENCRYPTION_KEY, ADMIN_TOKEN: raw.ADMIN_TOKEN };
+  const secrets = {
+    JWT_SECRET: raw.JWT_SECRET,
+    KEY_PEPPER: raw.KEY_PEPPER,
+    CONFIG_ENCRYPTION_KEY: raw.CONFIG_ENCRYPTION_KEY,
+    ADMIN_TOKEN: raw.ADMIN_TOKEN,
+  };
   if (isProduction) {
     const missing = GENERATED_SECRETS.filter((name) => !secrets[name]);
-    if (missing.length) throw new ConfigError(`Invalid configuration: ${missing.join(', ')} must be set when NODE_ENV=production`);
+    if (missing.length)
+      throw new ConfigError(`Invalid configuration: ${missing.join(', ')} must be set when NODE_ENV=production`);
     const placeholders = (Object.keys(PLACEHOLDER_SECRETS) as (keyof typeof PLACEHOLDER_SECRETS)[]).filter(
-      (name) => secrets[name] !== undefined && (secrets[name] === PLACEHOLDER_SECRETS[name] || secrets[name]!.startsWith('change-me')),
+      (name) =>
+        secrets[name] !== undefined &&
+        (secrets[name] === PLACEHOLDER_SECRETS[name] || secrets[name]!.startsWith('change-me')),
     );
-    if (placeholders.length) throw new ConfigError(`Invalid configuration: ${placeholders.join(', ')} still has the placeholder value from .env.example`);
+    if (placeholders.length)
+      throw new ConfigError(
+        `Invalid configuration: ${placeholders.join(', ')} still has the placeholder value from .env.example`,
+      );
   } else {
     Object.assign(secrets, fillGeneratedSecrets(dataDir, secrets));
   }

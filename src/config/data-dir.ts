@@ -27,7 +27,9 @@ export function secureDataDir(dir: string): number {
       try {
         chmodSync(path, wanted);
       } catch (error) {
-        throw new ConfigError(`DATA_DIR: ${path} is readable by other users and cannot be made private (${(error as NodeJS.ErrnoException).code}); fix its owner or mode`);
+        throw new ConfigError(
+          `DATA_DIR: ${path} is readable by other users and cannot be made private (${(error as NodeJS.ErrnoException).code}); fix its owner or mode`,
+        );
       }
       changed++;
     }

@@ -11,12 +11,26 @@ function secretFile(content: string): string {
   writeFileSync(file, content, { mode: 0o600 });
   return file;
 }
-const production = { NODE_ENV: 'production', JWT_SECRET: 'j'.repeat(40), KEY_PEPPER: 'p'.repeat(40), CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32) };
+const production = {
+  NODE_ENV: 'production',
+  JWT_SECRET: 'j'.repeat(40),
+  KEY_PEPPER: 'p'.repeat(40),
+  CONFIG_ENCRYPTION_KEY: 'ab'.repeat(32),
+};
 
 describe('secrets from files (*_FILE)', () => {
   it('knows a _FILE variant of every secret, and the schema lists each', () => {
     expect([...FILE_SECRETS].sort()).toEqual(
-      ['ADMIN_TOKEN', 'CONFIG_ENCRYPTION_KEY', 'DATABASE_LISTEN_URL', 'DATABASE_URL', 'JWT_SECRET', 'KEY_PEPPER', 'METRICS_TOKEN', 'SMTP_URL'].sort(),
+      [
+        'ADMIN_TOKEN',
+        'CONFIG_ENCRYPTION_KEY',
+        'DATABASE_LISTEN_URL',
+        'DATABASE_URL',
+        'JWT_SECRET',
+        'KEY_PEPPER',
+        'METRICS_TOKEN',
+        'SMTP_URL',
+      ].sort(),
     );
     for (const name of FILE_SECRETS) expect(Object.keys(configSchema.shape)).toContain(`${name}_FILE`);
   });
@@ -47,7 +61,9 @@ describe('secrets from files (*_FILE)', () => {
   });
 
   it('drops only one trailing newline: the rest of the content is the value', () => {
-    expect(loadConfig({ DATA_DIR: dir(), JWT_SECRET_FILE: secretFile(` ${'j'.repeat(40)} \n`) }).jwtSecret).toBe(` ${'j'.repeat(40)} `);
+    expect(loadConfig({ DATA_DIR: dir(), JWT_SECRET_FILE: secretFile(` ${'j'.repeat(40)} \n`) }).jwtSecret).toBe(
+      ` ${'j'.repeat(40)} `,
+    );
   });
 
   it.each(FILE_SECRETS.map((name) => [name]))('refuses %s and %s_FILE set at once', (name) => {
@@ -58,13 +74,19 @@ describe('secrets from files (*_FILE)', () => {
 
   it('names the variable and the path when the file cannot be read, never a value', () => {
     const missing = join(dir(), 'nope');
-    expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: missing })).toThrow(`KEY_PEPPER_FILE: cannot read ${missing} (ENOENT)`);
+    expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: missing })).toThrow(
+      `KEY_PEPPER_FILE: cannot read ${missing} (ENOENT)`,
+    );
     if (process.getuid?.() !== 0) {
       const unreadable = secretFile('p'.repeat(40));
       chmodSync(unreadable, 0o000);
-      expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: unreadable })).toThrow(/KEY_PEPPER_FILE: cannot read .* \(EACCES\)/);
+      expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: unreadable })).toThrow(
+        /KEY_PEPPER_FILE: cannot read .* \(EACCES\)/,
+      );
     }
-    expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: dir() })).toThrow(/KEY_PEPPER_FILE: cannot read .* \(EISDIR\)/);
+    expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: dir() })).toThrow(
+      /KEY_PEPPER_FILE: cannot read .* \(EISDIR\)/,
+    );
     expect(() => loadConfig({ DATA_DIR: dir(), KEY_PEPPER_FILE: secretFile('\n') })).toThrow('KEY_PEPPER_FILE: ');
   });
 
@@ -82,22 +104,41 @@ describe('secrets from files (*_FILE)', () => {
   it('still refuses placeholders and missing secrets in production when the rest come from files', () => {
     const { JWT_SECRET: _omitted, ...rest } = production;
     expect(() => loadConfig({ ...rest, DATA_DIR: dir() })).toThrow('JWT_SECRET must be set');
-    expect(() => loadConfig({ ...rest, DATA_DIR: dir(), JWT_SECRET_FILE: secretFile('change-me-jwt-secret-at-least-32-characters\n') })).toThrow('placeholder');
+    expect(() =>
+      loadConfig({
+        ...rest,
+        DATA_DIR: dir(),
+        JWT_SECRET_FILE: secretFile('change-me-jwt-secret-at-least-32-characters\n'),
+      }),
+    ).toThrow('placeholder');
   });
 });
 
 describe('DATABASE_LISTEN_URL', () => {
   it('defaults to DATABASE_URL', () => {
-    expect(loadConfig({ DATA_DIR: dir(), DATABASE_URL: 'postgres://db:6432/keyward' }).databaseListenUrl).toBe('postgres://db:6432/keyward');
+    expect(loadConfig({ DATA_DIR: dir(), DATABASE_URL: 'postgres://db:6432/keyward' }).databaseListenUrl).toBe(
+      'postgres://db:6432/keyward',
+    );
   });
 
   it('takes a direct connection beside a pooled DATABASE_URL', () => {
-    const config = loadConfig({ DATA_DIR: dir(), DATABASE_URL: 'postgres://bouncer:6432/keyward', DATABASE_LISTEN_URL: 'postgres://db:5432/keyward' });
-    expect(config).toMatchObject({ databaseUrl: 'postgres://bouncer:6432/keyward', databaseListenUrl: 'postgres://db:5432/keyward' });
+    const config = loadConfig({
+      DATA_DIR: dir(),
+      DATABASE_URL: 'postgres://bouncer:6432/keyward',
+      DATABASE_LISTEN_URL: 'postgres://db:5432/keyward',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://bouncer:6432/keyward',
+      databaseListenUrl: 'postgres://db:5432/keyward',
+    });
   });
 
   it('is refused when it is not a PostgreSQL URL, or without DATABASE_URL', () => {
-    expect(() => loadConfig({ DATA_DIR: dir(), DATABASE_URL: 'postgres://db/k', DATABASE_LISTEN_URL: 'mysql://db/k' })).toThrow(/DATABASE_LISTEN_URL must be a URL/);
-    expect(() => loadConfig({ DATA_DIR: dir(), DATABASE_LISTEN_URL: 'postgres://db/k' })).toThrow('DATABASE_LISTEN_URL is set but DATABASE_URL is not');
+    expect(() =>
+      loadConfig({ DATA_DIR: dir(), DATABASE_URL: 'postgres://db/k', DATABASE_LISTEN_URL: 'mysql://db/k' }),
+    ).toThrow(/DATABASE_LISTEN_URL must be a URL/);
+    expect(() => loadConfig({ DATA_DIR: dir(), DATABASE_LISTEN_URL: 'postgres://db/k' })).toThrow(
+      'DATABASE_LISTEN_URL is set but DATABASE_URL is not',
+    );
   });
 });

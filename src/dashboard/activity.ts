@@ -6,7 +6,11 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
 /** The last `count` whole buckets up to and including the current one, as a usage query. */
-export function lastBuckets(now: Date, granularity: 'hour' | 'day', count: number): { from: string; to: string; granularity: 'hour' | 'day' } {
+export function lastBuckets(
+  now: Date,
+  granularity: 'hour' | 'day',
+  count: number,
+): { from: string; to: string; granularity: 'hour' | 'day' } {
   const step = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const to = Math.floor(now.getTime() / step) * step + step;
   return { from: new Date(to - count * step).toISOString(), to: new Date(to).toISOString(), granularity };
@@ -14,7 +18,8 @@ export function lastBuckets(now: Date, granularity: 'hour' | 'day', count: numbe
 
 /** A usage series as a chart (successes and denials stacked) plus the same numbers for a table. */
 export function usageView(usage: UsageDto, title: string) {
-  const label = (t: string) => (usage.granularity === 'hour' ? `${t.slice(5, 10)} ${t.slice(11, 13)}h` : t.slice(5, 10));
+  const label = (t: string) =>
+    usage.granularity === 'hour' ? `${t.slice(5, 10)} ${t.slice(11, 13)}h` : t.slice(5, 10);
   const rows = usage.series.map((point) => ({
     label: usage.granularity === 'hour' ? `${t(point.t)} ${point.t.slice(11, 16)} UTC` : t(point.t),
     success: point.success,
@@ -30,7 +35,10 @@ export function usageView(usage: UsageDto, title: string) {
     labelEvery: usage.granularity === 'hour' ? 6 : Math.ceil(rows.length / 10),
     emptyText: 'No requests in this period.',
   });
-  const totals = { success: rows.reduce((sum, row) => sum + row.success, 0), denied: rows.reduce((sum, row) => sum + row.denied, 0) };
+  const totals = {
+    success: rows.reduce((sum, row) => sum + row.success, 0),
+    denied: rows.reduce((sum, row) => sum + row.denied, 0),
+  };
   return { title, chart, rows, totals };
 }
 
@@ -45,7 +53,14 @@ export function eventRows(events: AuditEventDto[], emails: Map<string, string>) 
     outcome: event.outcome,
     reason: event.reason,
     count: event.count,
-    actor: event.actor.type === 'user' ? (emails.get(event.actor.id ?? '') ?? 'unknown user') : event.actor.type === 'api_key' ? 'API key' : event.actor.type === 'admin_token' ? 'operator' : 'system',
+    actor:
+      event.actor.type === 'user'
+        ? (emails.get(event.actor.id ?? '') ?? 'unknown user')
+        : event.actor.type === 'api_key'
+          ? 'API key'
+          : event.actor.type === 'admin_token'
+            ? 'operator'
+            : 'system',
     actorKeyId: event.actor.type === 'api_key' ? event.actor.id : null,
     target: event.target && describeTarget(event.target, emails),
     targetKeyId: event.target?.type === 'api_key' ? event.target.id : null,

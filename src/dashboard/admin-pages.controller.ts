@@ -33,7 +33,12 @@ export class UsersPagesController {
 
   @Post('invitations')
   @Manages()
-  async invite(@CurrentPrincipal() principal: Principal, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async invite(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const values = { email: text(body, 'email').trim(), role: text(body, 'role') };
     const { dto, errors } = await checkForm(InviteUserDto, values);
     const fields: FieldErrors = {};
@@ -53,14 +58,32 @@ export class UsersPagesController {
 
   @Post(':id')
   @Manages()
-  async update(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const role = text(body, 'role') || undefined;
     const status = text(body, 'status') || undefined;
-    if ((role && !(MANAGEABLE_ROLES.owner as string[]).includes(role)) || (status && status !== 'active' && status !== 'disabled')) {
-      return this.render(principal, request, reply, { error: 'Choose a role or status from the list.' }, HttpStatus.BAD_REQUEST);
+    if (
+      (role && !(MANAGEABLE_ROLES.owner as string[]).includes(role)) ||
+      (status && status !== 'active' && status !== 'disabled')
+    ) {
+      return this.render(
+        principal,
+        request,
+        reply,
+        { error: 'Choose a role or status from the list.' },
+        HttpStatus.BAD_REQUEST,
+      );
     }
     try {
-      await this.users.update(principal, id, { role: role as Role | undefined, status: status as 'active' | 'disabled' | undefined });
+      await this.users.update(principal, id, {
+        role: role as Role | undefined,
+        status: status as 'active' | 'disabled' | undefined,
+      });
     } catch (caught) {
       const { status: code, message } = userError(caught);
       return this.render(principal, request, reply, { error: message }, code);
@@ -68,14 +91,26 @@ export class UsersPagesController {
     this.pages.redirect(reply, '/dashboard/users', 'user-updated');
   }
 
-  private async render(principal: Principal, request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown> = {}, status = HttpStatus.OK) {
+  private async render(
+    principal: Principal,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    extra: Record<string, unknown> = {},
+    status = HttpStatus.OK,
+  ) {
     const roles = MANAGEABLE_ROLES[principal.role!];
     const users = (await this.users.list(principal.tenantId!)).map((user) => ({
       ...user,
       self: user.id === principal.userId,
       manageable: user.id !== principal.userId && roles.includes(user.role),
     }));
-    return this.pages.render(request, reply, 'users', { title: 'Users', users, roles, values: { role: 'member' }, ...extra }, status);
+    return this.pages.render(
+      request,
+      reply,
+      'users',
+      { title: 'Users', users, roles, values: { role: 'member' }, ...extra },
+      status,
+    );
   }
 }
 
@@ -90,19 +125,32 @@ export class ConfigPagesController {
 
   @Get()
   @Manages()
-  async configPage(@CurrentPrincipal() principal: Principal, @Query('edit') edit: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async configPage(
+    @CurrentPrincipal() principal: Principal,
+    @Query('edit') edit: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const entries = await this.config.list(principal.tenantId!);
     const editing = entries.find((entry) => entry.key === edit);
-    const values = editing ? { key: editing.key, value: editing.secret ? '' : JSON.stringify(editing.value), secret: editing.secret } : {};
+    const values = editing
+      ? { key: editing.key, value: editing.secret ? '' : JSON.stringify(editing.value), secret: editing.secret }
+      : {};
     return this.render(principal, request, reply, { values, editing: Boolean(editing) });
   }
 
   @Post()
   @Manages()
-  async save(@CurrentPrincipal() principal: Principal, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async save(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const values = { key: text(body, 'key').trim(), value: text(body, 'value'), secret: text(body, 'secret') === 'on' };
     const errors: FieldErrors = {};
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(values.key)) errors.key = 'Use 1 to 128 letters, digits, dots, dashes or underscores, starting with a letter or digit.';
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(values.key))
+      errors.key = 'Use 1 to 128 letters, digits, dots, dashes or underscores, starting with a letter or digit.';
     const dto = Object.assign(new PutConfigEntryDto(), { value: parseValue(values.value), secret: values.secret });
     if ((await checkForm(PutConfigEntryDto, dto)).errors) errors.value = 'The value must be at most 16 kB.';
     let error: string | undefined;
@@ -115,13 +163,24 @@ export class ConfigPagesController {
       }
     }
     // A secret value typed in is not sent back to the browser.
-    return this.render(principal, request, reply, { values: { ...values, value: values.secret ? '' : values.value }, errors, error }, HttpStatus.BAD_REQUEST);
+    return this.render(
+      principal,
+      request,
+      reply,
+      { values: { ...values, value: values.secret ? '' : values.value }, errors, error },
+      HttpStatus.BAD_REQUEST,
+    );
   }
 
   /** Shows one secret's value on this response only; the reveal is audited. */
   @Post(':key/reveal')
   @Manages()
-  async reveal(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async reveal(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const value = await this.config.revealSecret(principal, key);
     return this.render(principal, request, reply, { values: {}, revealed: { key, value: JSON.stringify(value) } });
   }
@@ -133,11 +192,21 @@ export class ConfigPagesController {
     this.pages.redirect(reply, '/dashboard/config', 'config-deleted');
   }
 
-  private async render(principal: Principal, request: FastifyRequest, reply: FastifyReply, extra: Record<string, unknown>, status = HttpStatus.OK) {
+  private async render(
+    principal: Principal,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    extra: Record<string, unknown>,
+    status = HttpStatus.OK,
+  ) {
     const revealed = extra.revealed as { key: string; value: string } | undefined;
     const entries = (await this.config.list(principal.tenantId!)).map((entry) => {
       const open = entry.secret && entry.key === revealed?.key;
-      return { ...entry, shown: open ? revealed!.value : entry.secret ? entry.value : JSON.stringify(entry.value), revealed: open };
+      return {
+        ...entry,
+        shown: open ? revealed!.value : entry.secret ? entry.value : JSON.stringify(entry.value),
+        revealed: open,
+      };
     });
     return this.pages.render(request, reply, 'config', { title: 'Configuration', entries, ...extra }, status);
   }
@@ -158,11 +227,19 @@ export class AuditPagesController {
 
   @Get()
   @Manages()
-  async auditPage(@CurrentPrincipal() principal: Principal, @Query() raw: Record<string, unknown>, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async auditPage(
+    @CurrentPrincipal() principal: Principal,
+    @Query() raw: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const tenantId = principal.tenantId!;
     const { filter, values, errors } = await auditFilter(raw);
     const cursor = typeof raw.cursor === 'string' && raw.cursor ? raw.cursor : undefined;
-    const page = await this.audit.listForTenant(tenantId, Object.assign(new ListAuditEventsQuery(), filter, { cursor, limit: PAGE_SIZE }));
+    const page = await this.audit.listForTenant(
+      tenantId,
+      Object.assign(new ListAuditEventsQuery(), filter, { cursor, limit: PAGE_SIZE }),
+    );
     const emails = new Map((await this.users.list(tenantId)).map((user) => [user.id, user.email]));
     const verification = await this.audit.verify(tenantId);
     const filterQuery = new URLSearchParams(values);
@@ -173,7 +250,9 @@ export class AuditPagesController {
       errors,
       actorTypes: ACTOR_TYPES,
       outcomes: OUTCOMES,
-      olderHref: page.nextCursor ? `/dashboard/audit?${new URLSearchParams({ ...values, cursor: page.nextCursor })}` : null,
+      olderHref: page.nextCursor
+        ? `/dashboard/audit?${new URLSearchParams({ ...values, cursor: page.nextCursor })}`
+        : null,
       newestHref: cursor ? `/dashboard/audit?${filterQuery}` : null,
       csvHref: `/v1/audit-events?${new URLSearchParams({ ...filter, format: 'csv' })}`,
       verification,
@@ -201,12 +280,20 @@ async function auditFilter(raw: Record<string, unknown>) {
     }
     return new Date(start + offset).toISOString();
   };
-  const asked = { action: values.action, actorType: values.actorType, outcome: values.outcome, from: day('from', 0), to: day('to', DAY_MS) };
+  const asked = {
+    action: values.action,
+    actorType: values.actorType,
+    outcome: values.outcome,
+    from: day('from', 0),
+    to: day('to', DAY_MS),
+  };
   const { errors: invalid } = await checkForm(ListAuditEventsQuery, asked);
   if (invalid?.action) errors.action = 'An action is at most 100 characters, such as key.created.';
   if (invalid?.actorType) errors.actorType = 'Choose an actor type from the list.';
   if (invalid?.outcome) errors.outcome = 'Choose an outcome from the list.';
-  const filter = Object.fromEntries(Object.entries(asked).filter(([name, value]) => value !== undefined && !errors[name])) as Record<string, string>;
+  const filter = Object.fromEntries(
+    Object.entries(asked).filter(([name, value]) => value !== undefined && !errors[name]),
+  ) as Record<string, string>;
   return { filter, values, errors };
 }
 

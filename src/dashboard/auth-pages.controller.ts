@@ -38,16 +38,23 @@ export class AuthPagesController {
   @Post('login')
   @Public()
   @UseGuards(CsrfGuard)
-  async login(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async login(
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const email = text(body, 'email').trim().toLowerCase();
     const password = text(body, 'password');
-    const again = (status: number, error: string) => this.pages.render(request, reply, 'login', { title: 'Sign in', email, error }, status);
+    const again = (status: number, error: string) =>
+      this.pages.render(request, reply, 'login', { title: 'Sign in', email, error }, status);
     if (!email || !password) return again(HttpStatus.BAD_REQUEST, 'Enter your email and password.');
     let user;
     try {
       user = await this.auth.verifyCredentials(email, password, client);
     } catch (error) {
-      if (error instanceof AppException && error.getStatus() === HttpStatus.UNAUTHORIZED) return again(HttpStatus.UNAUTHORIZED, 'Invalid email or password.');
+      if (error instanceof AppException && error.getStatus() === HttpStatus.UNAUTHORIZED)
+        return again(HttpStatus.UNAUTHORIZED, 'Invalid email or password.');
       const { status, message } = userError(error);
       const retryAfter = (error as AppException).details as { retryAfterSeconds?: number } | undefined;
       if (retryAfter?.retryAfterSeconds) reply.header('retry-after', String(retryAfter.retryAfterSeconds));
@@ -81,17 +88,33 @@ export class AuthPagesController {
   @Post('forgot')
   @Public()
   @UseGuards(CsrfGuard)
-  async forgot(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async forgot(
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const { dto, errors } = await checkForm(ForgotPasswordDto, { email: text(body, 'email') });
     const view = { title: 'Forgot password', email: text(body, 'email') };
-    if (errors) return this.pages.render(request, reply, 'forgot', { ...view, errors: { email: 'Enter a valid email address.' } }, HttpStatus.BAD_REQUEST);
+    if (errors)
+      return this.pages.render(
+        request,
+        reply,
+        'forgot',
+        { ...view, errors: { email: 'Enter a valid email address.' } },
+        HttpStatus.BAD_REQUEST,
+      );
     try {
       await this.auth.forgotPassword(dto.email, client);
     } catch (error) {
       const { status, message } = userError(error);
       return this.pages.render(request, reply, 'forgot', { ...view, error: message }, status);
     }
-    return this.pages.render(request, reply, 'forgot', { title: 'Forgot password', sent: true, flash: 'If an account exists for this email, a reset link has been sent.' });
+    return this.pages.render(request, reply, 'forgot', {
+      title: 'Forgot password',
+      sent: true,
+      flash: 'If an account exists for this email, a reset link has been sent.',
+    });
   }
 
   @Get('reset')
@@ -104,7 +127,9 @@ export class AuthPagesController {
   @Public()
   @UseGuards(CsrfGuard)
   reset(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.spendToken('reset', body, request, reply, (token, password) => this.auth.resetPassword({ token, newPassword: password }, client));
+    return this.spendToken('reset', body, request, reply, (token, password) =>
+      this.auth.resetPassword({ token, newPassword: password }, client),
+    );
   }
 
   @Get('invite')
@@ -117,7 +142,9 @@ export class AuthPagesController {
   @Public()
   @UseGuards(CsrfGuard)
   invite(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.spendToken('invite', body, request, reply, (token, password) => this.auth.acceptInvitation({ token, password }, client));
+    return this.spendToken('invite', body, request, reply, (token, password) =>
+      this.auth.acceptInvitation({ token, password }, client),
+    );
   }
 
   /**
@@ -136,7 +163,13 @@ export class AuthPagesController {
   }
 
   /** The form post: the token comes from the page's cookie (or a `token` field, for scripts). */
-  private async spendToken(page: TokenPage, body: Form, request: FastifyRequest, reply: FastifyReply, spend: (token: string, password: string) => Promise<void>) {
+  private async spendToken(
+    page: TokenPage,
+    body: Form,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    spend: (token: string, password: string) => Promise<void>,
+  ) {
     reply.header('referrer-policy', 'no-referrer');
     const cookie = tokenCookieName(this.cookies, page);
     const token = request.cookies[cookie] || text(body, 'token');
@@ -144,8 +177,15 @@ export class AuthPagesController {
       await spend(token, text(body, 'password'));
     } catch (error) {
       const { status, message } = userError(error);
-      if ((error as AppException).code === 'INVALID_TOKEN') reply.clearCookie(cookie, tokenCookieOptions(this.cookies, page));
-      return this.pages.render(request, reply, 'set-password', { ...TOKEN_PAGES[page], errors: { password: message } }, status);
+      if ((error as AppException).code === 'INVALID_TOKEN')
+        reply.clearCookie(cookie, tokenCookieOptions(this.cookies, page));
+      return this.pages.render(
+        request,
+        reply,
+        'set-password',
+        { ...TOKEN_PAGES[page], errors: { password: message } },
+        status,
+      );
     }
     reply.clearCookie(cookie, tokenCookieOptions(this.cookies, page));
     this.pages.redirect(reply, '/login', page === 'invite' ? 'invitation-accepted' : 'password-reset');
@@ -163,6 +203,13 @@ const TOKEN_PAGES: Record<TokenPage, { title: string; action: string }> = {
 const TOKEN_COOKIE_MAX_AGE_S = 30 * 60;
 
 /** `__Secure-` rather than `__Host-`: the cookie is scoped to the page's own path. */
-export const tokenCookieName = (names: CookieNames, page: TokenPage) => `${names.secure ? '__Secure-' : ''}kw_${page}_token`;
+export const tokenCookieName = (names: CookieNames, page: TokenPage) =>
+  `${names.secure ? '__Secure-' : ''}kw_${page}_token`;
 
-const tokenCookieOptions = (names: CookieNames, page: TokenPage) => ({ path: `/${page}`, httpOnly: true, sameSite: 'lax' as const, secure: names.secure, maxAge: TOKEN_COOKIE_MAX_AGE_S });
+const tokenCookieOptions = (names: CookieNames, page: TokenPage) => ({
+  path: `/${page}`,
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  secure: names.secure,
+  maxAge: TOKEN_COOKIE_MAX_AGE_S,
+});

@@ -35,7 +35,10 @@ const round = (n: number) => Math.round(n * 10) / 10;
 export function barChart(spec: BarChartSpec): Handlebars.SafeString {
   const totals = spec.labels.map((_, i) => spec.series.reduce((sum, s) => sum + (s.values[i] ?? 0), 0));
   const max = Math.max(0, ...totals);
-  if (max === 0) return new Handlebars.SafeString(`<p class="chart-empty">${escapeXml(spec.emptyText ?? 'Nothing to show for this period.')}</p>`);
+  if (max === 0)
+    return new Handlebars.SafeString(
+      `<p class="chart-empty">${escapeXml(spec.emptyText ?? 'Nothing to show for this period.')}</p>`,
+    );
 
   const plotWidth = WIDTH - PLOT.left - PLOT.right;
   const plotHeight = HEIGHT - PLOT.top - PLOT.bottom;
@@ -60,14 +63,23 @@ export function barChart(spec: BarChartSpec): Handlebars.SafeString {
       if (value <= 0) continue;
       const height = (value / max) * plotHeight;
       top -= height;
-      rects.push(`<rect class="${escapeXml(series.className)}" x="${x}" y="${round(top)}" width="${round(barWidth)}" height="${round(height)}"/>`);
+      rects.push(
+        `<rect class="${escapeXml(series.className)}" x="${x}" y="${round(top)}" width="${round(barWidth)}" height="${round(height)}"/>`,
+      );
     }
     if (rects.length) parts.push(`<g><title>${escapeXml(tooltip)}</title>${rects.join('')}</g>`);
-    if (i % every === 0) parts.push(`<text class="label" x="${round(x + barWidth / 2)}" y="${baseline + 18}" text-anchor="middle">${escapeXml(label)}</text>`);
+    if (i % every === 0)
+      parts.push(
+        `<text class="label" x="${round(x + barWidth / 2)}" y="${baseline + 18}" text-anchor="middle">${escapeXml(label)}</text>`,
+      );
   });
 
   const title = escapeXml(spec.title);
-  const legend = spec.series.map((s) => `<li><span class="swatch ${escapeXml(s.className)}" aria-hidden="true"></span>${escapeXml(s.name)}</li>`).join('');
+  const legend = spec.series
+    .map(
+      (s) => `<li><span class="swatch ${escapeXml(s.className)}" aria-hidden="true"></span>${escapeXml(s.name)}</li>`,
+    )
+    .join('');
   return new Handlebars.SafeString(
     `<figure class="chart"><svg role="img" aria-label="${title}" viewBox="0 0 ${WIDTH} ${HEIGHT}" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title>${title}</title>${parts.join('')}</svg>` +
       `<figcaption><ul class="legend">${legend}</ul></figcaption></figure>`,

@@ -42,37 +42,75 @@ export class DashboardController {
   @SignedIn()
   async overview(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     const me = await this.auth.me(principal);
-    const active = await this.keys.list(principal, Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 1 }));
+    const active = await this.keys.list(
+      principal,
+      Object.assign(new ListApiKeysQuery(), { status: 'active', page: 1, limit: 1 }),
+    );
     const seesAll = seesAllKeys(principal);
     const week = await this.usage.forTenant(principal, lastBuckets(this.clock.now(), 'day', 7));
-    const usage = usageView(week, seesAll ? 'Requests with the tenant’s keys, last 7 days' : 'Requests with your keys, last 7 days');
+    const usage = usageView(
+      week,
+      seesAll ? 'Requests with the tenant’s keys, last 7 days' : 'Requests with your keys, last 7 days',
+    );
     // The audit trail is for owners and admins, as on the API.
     let events = null;
     if (seesAll) {
-      const recent = await this.audit.listForTenant(principal.tenantId!, Object.assign(new ListAuditEventsQuery(), { limit: 10 }));
-      events = eventRows(recent.items, new Map((await this.users.list(principal.tenantId!)).map((user) => [user.id, user.email])));
+      const recent = await this.audit.listForTenant(
+        principal.tenantId!,
+        Object.assign(new ListAuditEventsQuery(), { limit: 10 }),
+      );
+      events = eventRows(
+        recent.items,
+        new Map((await this.users.list(principal.tenantId!)).map((user) => [user.id, user.email])),
+      );
     }
-    return this.pages.render(request, reply, 'overview', { title: 'Overview', tenant: me.tenant, role: principal.role, activeKeys: active.total, seesAll, usage, events });
+    return this.pages.render(request, reply, 'overview', {
+      title: 'Overview',
+      tenant: me.tenant,
+      role: principal.role,
+      activeKeys: active.total,
+      seesAll,
+      usage,
+      events,
+    });
   }
 
   @Get('sessions')
   @SignedIn()
-  async sessionsPage(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async sessionsPage(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const sessions = await this.sessions.listForUser(principal.tenantId!, principal.userId!, principal.sessionId);
-    return this.pages.render(request, reply, 'sessions', { title: 'Sessions', sessions, others: sessions.some((s) => !s.current) });
+    return this.pages.render(request, reply, 'sessions', {
+      title: 'Sessions',
+      sessions,
+      others: sessions.some((s) => !s.current),
+    });
   }
 
   @Post('sessions/others/revoke')
   @SignedIn()
   async revokeOtherSessions(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
-    await this.sessions.revokeAllForUser(principal.tenantId!, principal.userId!, 'revoked_by_user', principal.sessionId);
+    await this.sessions.revokeAllForUser(
+      principal.tenantId!,
+      principal.userId!,
+      'revoked_by_user',
+      principal.sessionId,
+    );
     this.pages.redirect(reply, '/dashboard/sessions', 'sessions-revoked');
   }
 
   @Post('sessions/:id/revoke')
   @SignedIn()
-  async revokeSession(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Res() reply: FastifyReply) {
-    if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user'))) throw notFound('Session');
+  async revokeSession(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Res() reply: FastifyReply,
+  ) {
+    if (!(await this.sessions.revokeOwn(principal.tenantId!, principal.userId!, id, 'revoked_by_user')))
+      throw notFound('Session');
     if (id !== principal.sessionId) return this.pages.redirect(reply, '/dashboard/sessions', 'session-revoked');
     const names = cookieNames(this.config);
     reply.clearCookie(names.session, sessionCookieOptions(names));
@@ -87,7 +125,12 @@ export class DashboardController {
 
   @Post('account/password')
   @SignedIn()
-  async changePassword(@CurrentPrincipal() principal: Principal, @Body() body: Record<string, unknown>, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async changePassword(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const currentPassword = text(body, 'currentPassword');
     const newPassword = text(body, 'newPassword');
     const errors: Record<string, string> = {};
@@ -100,7 +143,8 @@ export class DashboardController {
         return this.pages.redirect(reply, '/dashboard/account', 'password-changed');
       } catch (error) {
         const { message } = userError(error);
-        errors[(error as { code?: string }).code === 'INVALID_CURRENT_PASSWORD' ? 'currentPassword' : 'newPassword'] = message;
+        errors[(error as { code?: string }).code === 'INVALID_CURRENT_PASSWORD' ? 'currentPassword' : 'newPassword'] =
+          message;
       }
     }
     return this.pages.render(request, reply, 'account', { title: 'Account', errors }, HttpStatus.BAD_REQUEST);

@@ -14,7 +14,14 @@ import { CsrfGuard, PageRenderer } from './pages';
 
 @Module({
   imports: [AuthModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule, AuditModule, UsageModule],
-  controllers: [AuthPagesController, DashboardController, KeysPagesController, UsersPagesController, ConfigPagesController, AuditPagesController],
+  controllers: [
+    AuthPagesController,
+    DashboardController,
+    KeysPagesController,
+    UsersPagesController,
+    ConfigPagesController,
+    AuditPagesController,
+  ],
   providers: [PageRenderer, CsrfGuard],
 })
 export class DashboardModule {}

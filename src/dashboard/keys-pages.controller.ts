@@ -42,9 +42,18 @@ export class KeysPagesController {
 
   @Get()
   @SignedIn()
-  async listPage(@CurrentPrincipal() principal: Principal, @Query() raw: Record<string, string>, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async listPage(
+    @CurrentPrincipal() principal: Principal,
+    @Query() raw: Record<string, string>,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     // The newest 100 keys that match; a filter that is not valid is ignored.
-    const asked = Object.fromEntries(Object.entries({ status: raw.status, owner: raw.owner }).filter(([, value]) => typeof value === 'string' && value));
+    const asked = Object.fromEntries(
+      Object.entries({ status: raw.status, owner: raw.owner }).filter(
+        ([, value]) => typeof value === 'string' && value,
+      ),
+    );
     const { dto: query, errors } = await checkForm(ListApiKeysQuery, asked);
     const filters = Object.assign(errors ? new ListApiKeysQuery() : query, { page: 1, limit: 100 });
     const page = await this.keys.list(principal, filters);
@@ -68,7 +77,12 @@ export class KeysPagesController {
 
   @Post()
   @WritesKeys()
-  async create(@CurrentPrincipal() principal: Principal, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const errors: FieldErrors = {};
     const values = {
       name: text(body, 'name').trim(),
@@ -81,7 +95,8 @@ export class KeysPagesController {
     const expiresInDays = wholeNumber(values.expiresInDays, 1, 3650, 'expiresInDays', 'Expiry', errors);
     const limit = wholeNumber(values.rateLimit, 1, 1_000_000, 'rateLimit', 'The request limit', errors);
     const windowSeconds = wholeNumber(values.rateWindow, 1, 86_400, 'rateWindow', 'The window', errors);
-    if ((limit === undefined) !== (windowSeconds === undefined) && !errors.rateLimit && !errors.rateWindow) errors.rateLimit = 'Give both the request limit and the window, or neither.';
+    if ((limit === undefined) !== (windowSeconds === undefined) && !errors.rateLimit && !errors.rateWindow)
+      errors.rateLimit = 'Give both the request limit and the window, or neither.';
     if (!values.scopes.length) errors.scopes = 'Choose at least one scope.';
     const dto: CreateTenantApiKeyDto = Object.assign(new CreateTenantApiKeyDto(), {
       name: values.name,
@@ -97,23 +112,49 @@ export class KeysPagesController {
     if (!Object.keys(errors).length) {
       try {
         const created = await this.keys.create(principal, dto);
-        return this.pages.render(request, reply, 'key-created', { title: 'Key created', key: created, apiKey: created.apiKey }, HttpStatus.CREATED);
+        return this.pages.render(
+          request,
+          reply,
+          'key-created',
+          { title: 'Key created', key: created, apiKey: created.apiKey },
+          HttpStatus.CREATED,
+        );
       } catch (caught) {
         error = userError(caught).message;
       }
     }
-    return this.renderForm(principal, request, reply, { scopes: grantableScopes(principal), values, errors, error }, HttpStatus.BAD_REQUEST);
+    return this.renderForm(
+      principal,
+      request,
+      reply,
+      { scopes: grantableScopes(principal), values, errors, error },
+      HttpStatus.BAD_REQUEST,
+    );
   }
 
   @Get(':id')
   @SignedIn()
-  async keyPage(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Query('usage') per: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.renderKey(principal, request, reply, await this.keys.get(principal, id), { per: per === 'day' ? 'day' : 'hour' });
+  async keyPage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query('usage') per: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.renderKey(principal, request, reply, await this.keys.get(principal, id), {
+      per: per === 'day' ? 'day' : 'hour',
+    });
   }
 
   @Post(':id')
   @WritesKeys()
-  async edit(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async edit(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const key = await this.keys.get(principal, id);
     const name = text(body, 'name').trim();
     const scopes = list(body, 'scopes');
@@ -134,40 +175,69 @@ export class KeysPagesController {
 
   @Post(':id/disable')
   @WritesKeys()
-  async disable(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Res() reply: FastifyReply) {
+  async disable(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Res() reply: FastifyReply,
+  ) {
     await this.keys.update(principal, id, { disabled: true });
     this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-disabled');
   }
 
   @Post(':id/enable')
   @WritesKeys()
-  async enable(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Res() reply: FastifyReply) {
+  async enable(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Res() reply: FastifyReply,
+  ) {
     await this.keys.update(principal, id, { disabled: false });
     this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-enabled');
   }
 
   @Get(':id/revoke')
   @WritesKeys()
-  async revokePage(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async revokePage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const key = await this.keys.get(principal, id);
     return this.pages.render(request, reply, 'key-revoke', { title: `Revoke ${key.name}`, key });
   }
 
   @Post(':id/revoke')
   @WritesKeys()
-  async revoke(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Res() reply: FastifyReply) {
+  async revoke(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Res() reply: FastifyReply,
+  ) {
     await this.keys.revoke(principal, id);
     this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-revoked');
   }
 
   @Post(':id/rotate')
   @WritesKeys()
-  async rotate(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: Form, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async rotate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const grace = Number(text(body, 'gracePeriodSeconds') || 86_400);
     const gracePeriodSeconds = GRACE_CHOICES.some((choice) => choice.seconds === grace) ? grace : 86_400;
     try {
       const created = await this.keys.rotate(principal, id, { gracePeriodSeconds });
-      return this.pages.render(request, reply, 'key-created', { title: 'Key rotated', key: created, apiKey: created.apiKey, rotated: true }, HttpStatus.CREATED);
+      return this.pages.render(
+        request,
+        reply,
+        'key-created',
+        { title: 'Key rotated', key: created, apiKey: created.apiKey, rotated: true },
+        HttpStatus.CREATED,
+      );
     } catch (caught) {
       const { status, message } = userError(caught);
       return this.renderKey(principal, request, reply, await this.keys.get(principal, id), { error: message }, status);
@@ -175,25 +245,66 @@ export class KeysPagesController {
   }
 
   /** The key with its usage (per hour for 48 hours, or per day for 30 days) and its audit events. */
-  private async renderKey(principal: Principal, request: FastifyRequest, reply: FastifyReply, key: ApiKeyDto, extra: { per?: 'hour' | 'day'; [name: string]: unknown } = {}, status = HttpStatus.OK) {
+  private async renderKey(
+    principal: Principal,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    key: ApiKeyDto,
+    extra: { per?: 'hour' | 'day'; [name: string]: unknown } = {},
+    status = HttpStatus.OK,
+  ) {
     const owners = await this.ownerNames(principal.tenantId!);
     const per = extra.per ?? 'hour';
     // forKey and the event list go through the same visibility check as the key itself.
-    const series = await this.usage.forKey(principal, key.id, per === 'hour' ? lastBuckets(this.clock.now(), 'hour', 48) : lastBuckets(this.clock.now(), 'day', 30));
-    const usage = usageView(series, per === 'hour' ? `Requests with ${key.name} per hour, last 48 hours` : `Requests with ${key.name} per day, last 30 days`);
-    const events = await this.audit.listForTenant(principal.tenantId!, Object.assign(new ListAuditEventsQuery(), { targetType: 'api_key', targetId: key.id, limit: 50 }));
+    const series = await this.usage.forKey(
+      principal,
+      key.id,
+      per === 'hour' ? lastBuckets(this.clock.now(), 'hour', 48) : lastBuckets(this.clock.now(), 'day', 30),
+    );
+    const usage = usageView(
+      series,
+      per === 'hour'
+        ? `Requests with ${key.name} per hour, last 48 hours`
+        : `Requests with ${key.name} per day, last 30 days`,
+    );
+    const events = await this.audit.listForTenant(
+      principal.tenantId!,
+      Object.assign(new ListAuditEventsQuery(), { targetType: 'api_key', targetId: key.id, limit: 50 }),
+    );
     return this.pages.render(
       request,
       reply,
       'key',
-      { title: key.name, key: this.row(key, owners), graceChoices: GRACE_CHOICES, changeable: key.status === 'active' || key.status === 'disabled', per, usage, events: eventRows(events.items, owners), moreEvents: Boolean(events.nextCursor), ...extra },
+      {
+        title: key.name,
+        key: this.row(key, owners),
+        graceChoices: GRACE_CHOICES,
+        changeable: key.status === 'active' || key.status === 'disabled',
+        per,
+        usage,
+        events: eventRows(events.items, owners),
+        moreEvents: Boolean(events.nextCursor),
+        ...extra,
+      },
       status,
     );
   }
 
-  private renderForm(principal: Principal, request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown>, status = HttpStatus.OK) {
+  private renderForm(
+    principal: Principal,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    data: Record<string, unknown>,
+    status = HttpStatus.OK,
+  ) {
     const manage = seesAllKeys(principal);
-    return this.pages.render(request, reply, 'key-new', { title: 'New API key', manage, values: { scopes: [] }, ...data }, status);
+    return this.pages.render(
+      request,
+      reply,
+      'key-new',
+      { title: 'New API key', manage, values: { scopes: [] }, ...data },
+      status,
+    );
   }
 
   private async ownerNames(tenantId: string): Promise<Map<string, string>> {
@@ -206,7 +317,14 @@ export class KeysPagesController {
 }
 
 /** Parses an optional whole number from a form field; records a message when it is not one. */
-function wholeNumber(raw: string, min: number, max: number, field: string, label: string, errors: FieldErrors): number | undefined {
+function wholeNumber(
+  raw: string,
+  min: number,
+  max: number,
+  field: string,
+  label: string,
+  errors: FieldErrors,
+): number | undefined {
   if (!raw) return undefined;
   const value = Number(raw);
   if (/^\d+$/.test(raw) && value >= min && value <= max) return value;

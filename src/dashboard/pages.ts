@@ -34,7 +34,13 @@ export type FieldErrors = Record<string, string>;
 export class PageRenderer {
   constructor(private readonly auth: AuthService) {}
 
-  async render(request: FastifyRequest, reply: FastifyReply, page: string, data: Record<string, unknown> = {}, status = HttpStatus.OK): Promise<void> {
+  async render(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: string,
+    data: Record<string, unknown> = {},
+    status = HttpStatus.OK,
+  ): Promise<void> {
     const principal = request.principal;
     const me = principal?.kind === 'user' ? await this.auth.me(principal) : null;
     const role = principal?.role;
@@ -67,13 +73,18 @@ export class CsrfGuard implements CanActivate {
 }
 
 /** A form field as one string ('' when absent or repeated). */
-export const text = (body: Record<string, unknown>, name: string): string => (typeof body[name] === 'string' ? (body[name] as string) : '');
+export const text = (body: Record<string, unknown>, name: string): string =>
+  typeof body[name] === 'string' ? (body[name] as string) : '';
 
 /** A repeated form field (checkboxes) as a list. */
-export const list = (body: Record<string, unknown>, name: string): string[] => ([] as unknown[]).concat(body[name] ?? []).filter((v): v is string => typeof v === 'string');
+export const list = (body: Record<string, unknown>, name: string): string[] =>
+  ([] as unknown[]).concat(body[name] ?? []).filter((v): v is string => typeof v === 'string');
 
 /** Runs the API's DTO rules on form values; messages by field. */
-export async function checkForm<T extends object>(type: new () => T, values: object): Promise<{ dto: T; errors: FieldErrors | null }> {
+export async function checkForm<T extends object>(
+  type: new () => T,
+  values: object,
+): Promise<{ dto: T; errors: FieldErrors | null }> {
   const dto = plainToInstance(type, values);
   const found = await validate(dto, { whitelist: true, forbidUnknownValues: false });
   const errors: FieldErrors = {};
@@ -92,7 +103,8 @@ export async function checkForm<T extends object>(type: new () => T, values: obj
 export function userError(error: unknown): { status: number; message: string } {
   if (error instanceof AppException || (error as { getStatus?: unknown })?.getStatus) {
     const status = (error as AppException).getStatus();
-    if (status >= 400 && status < 500 && status !== HttpStatus.UNAUTHORIZED) return { status, message: (error as AppException).message };
+    if (status >= 400 && status < 500 && status !== HttpStatus.UNAUTHORIZED)
+      return { status, message: (error as AppException).message };
   }
   throw error;
 }

@@ -15,7 +15,6 @@ import { requestKind, routeKind } from '../common/http/page-paths';
 import { AppException } from '../common/http/problem';
 import { sha256 } from '../common/crypto/tokens';
 
-
 export interface CookieNames {
   session: string;
   csrf: string;
@@ -25,10 +24,17 @@ export interface CookieNames {
 /** Behind https the cookies get `Secure` and the `__Host-` prefix (no Domain, Path=/). */
 export function cookieNames(config: AppConfig): CookieNames {
   const secure = config.publicUrl.startsWith('https://');
-  return secure ? { session: '__Host-kw_session', csrf: '__Host-kw_csrf', secure } : { session: 'kw_session', csrf: 'kw_csrf', secure };
+  return secure
+    ? { session: '__Host-kw_session', csrf: '__Host-kw_csrf', secure }
+    : { session: 'kw_session', csrf: 'kw_csrf', secure };
 }
 
-export const sessionCookieOptions = (names: CookieNames) => ({ path: '/', httpOnly: true, sameSite: 'lax' as const, secure: names.secure });
+export const sessionCookieOptions = (names: CookieNames) => ({
+  path: '/',
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  secure: names.secure,
+});
 
 /** The folder holding views/ and static/, from src/ or from dist/src/. */
 function projectRoot(): string {
@@ -88,23 +94,42 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
   await app.register(fastifyCsrf as never, {
     cookieKey: names.csrf,
     cookieOpts: sessionCookieOptions(names),
-    getToken: (request: FastifyRequest) => (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'],
+    getToken: (request: FastifyRequest) =>
+      (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'],
     getUserInfo: binding,
     csrfOpts: { hmacKey: createHmac('sha256', config.jwtSecret).update('keyward csrf tokens').digest() },
   });
   app.getHttpAdapter().getInstance().decorate('csrfBinding', binding);
-  await app.register(fastifyStatic as never, { root: join(root, 'static'), prefix: '/static/', decorateReply: false, index: false });
+  await app.register(fastifyStatic as never, {
+    root: join(root, 'static'),
+    prefix: '/static/',
+    decorateReply: false,
+    index: false,
+  });
   await app.register(fastifyView as never, {
     engine: { handlebars: handlebars() },
     root: join(root, 'views'),
     layout: 'layouts/main.hbs',
     viewExt: 'hbs',
     production: config.isProduction,
-    options: { partials: { field: 'partials/field.hbs', nav: 'partials/nav.hbs', flash: 'partials/flash.hbs', usage: 'partials/usage.hbs', events: 'partials/events.hbs' } },
+    options: {
+      partials: {
+        field: 'partials/field.hbs',
+        nav: 'partials/nav.hbs',
+        flash: 'partials/flash.hbs',
+        usage: 'partials/usage.hbs',
+        events: 'partials/events.hbs',
+      },
+    },
   });
   // helmet itself rather than its Fastify plugin, whose hooks (one of them async) would run on
   // every request, API-key calls included; this one reads the route's kind and stops on API routes.
-  const securityHeaders = helmet({ contentSecurityPolicy: CSP, referrerPolicy: { policy: 'same-origin' }, frameguard: { action: 'deny' }, strictTransportSecurity: names.secure ? undefined : false });
+  const securityHeaders = helmet({
+    contentSecurityPolicy: CSP,
+    referrerPolicy: { policy: 'same-origin' },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: names.secure ? undefined : false,
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
     const kind = requestKind(request);
     if (!kind) return done();
@@ -144,7 +169,14 @@ export function clearCsrfSecret(reply: FastifyReply, names: CookieNames): void {
 /** Refuses a request whose CSRF token is missing, does not match the CSRF cookie, or was made for another session. */
 export function assertCsrf(fastify: FastifyInstance, request: FastifyRequest): void {
   let passed = false;
-  const check = (fastify as unknown as { csrfProtection(req: FastifyRequest, reply: { send(): void }, next: () => void): void }).csrfProtection;
+  const check = (
+    fastify as unknown as { csrfProtection(req: FastifyRequest, reply: { send(): void }, next: () => void): void }
+  ).csrfProtection;
   check(request, { send: () => undefined }, () => (passed = true));
-  if (!passed) throw new AppException(HttpStatus.FORBIDDEN, 'CSRF_INVALID', 'This form has expired or did not come from this site. Go back, reload the page and try again.');
+  if (!passed)
+    throw new AppException(
+      HttpStatus.FORBIDDEN,
+      'CSRF_INVALID',
+      'This form has expired or did not come from this site. Go back, reload the page and try again.',
+    );
 }

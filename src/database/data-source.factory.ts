@@ -62,7 +62,8 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
       await migrator.close();
       runMigrations = false;
     }
-    const timeouts = target.requestTimeouts === false ? {} : { query_timeout: QUERY_TIMEOUT_MS, onConnect: setStatementTimeout };
+    const timeouts =
+      target.requestTimeouts === false ? {} : { query_timeout: QUERY_TIMEOUT_MS, onConnect: setStatementTimeout };
     const dataSource = new DataSource({
       ...common,
       url: target.url,
@@ -126,7 +127,9 @@ async function setStatementTimeout(client: { query(sql: string): Promise<unknown
  * database); the embedded database is already single-process through its lock file.
  */
 export function migrate(database: OpenDatabase) {
-  return database.embedded ? database.dataSource.runMigrations({ transaction: 'each' }) : runMigrationsLocked(database.dataSource);
+  return database.embedded
+    ? database.dataSource.runMigrations({ transaction: 'each' })
+    : runMigrationsLocked(database.dataSource);
 }
 
 type PgClient = { query: (...args: unknown[]) => unknown; connection?: { stream?: { destroy(): void } } };
@@ -137,7 +140,9 @@ type PgClient = { query: (...args: unknown[]) => unknown; connection?: { stream?
  * fails what is queued at once, and the pool replaces it.
  */
 function closeConnectionsThatTimeOut(dataSource: DataSource): void {
-  const pool = (dataSource.driver as unknown as { master: { on(event: 'acquire', listener: (client: PgClient) => void): void } }).master;
+  const pool = (
+    dataSource.driver as unknown as { master: { on(event: 'acquire', listener: (client: PgClient) => void): void } }
+  ).master;
   const watched = new WeakSet<PgClient>();
   pool.on('acquire', (client) => {
     if (watched.has(client)) return;

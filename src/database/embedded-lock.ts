@@ -26,7 +26,9 @@ export class EmbeddedLock {
         const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
         const inUse = owner === process.pid ? held.has(resolve(path)) : Number.isInteger(owner) && isAlive(owner);
         if (inUse) {
-          throw new Error(`The embedded database in ${path.replace(/\.lock$/, '')} is in use by process ${owner}; stop it or set DATA_DIR to another directory`);
+          throw new Error(
+            `The embedded database in ${path.replace(/\.lock$/, '')} is in use by process ${owner}; stop it or set DATA_DIR to another directory`,
+          );
         }
         rmSync(path, { force: true });
       }

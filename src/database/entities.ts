@@ -11,4 +11,17 @@ import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [Tenant, User, Session, RefreshToken, OneTimeToken, AuthThrottle, ApiKey, ConfigEntry, KeyUsage, AuditEvent, AuditAnchor, IdempotencyRecord];
+export const ENTITIES = [
+  Tenant,
+  User,
+  Session,
+  RefreshToken,
+  OneTimeToken,
+  AuthThrottle,
+  ApiKey,
+  ConfigEntry,
+  KeyUsage,
+  AuditEvent,
+  AuditAnchor,
+  IdempotencyRecord,
+];

@@ -16,7 +16,10 @@ async function main(): Promise<number> {
   const [command, name] = process.argv.slice(2);
   const config = loadConfig();
   if (secureDataDir(config.dataDir)) console.warn(`made ${config.dataDir} owner-only (0700/0600)`);
-  const database = await openDatabase({ url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), requestTimeouts: false }, false);
+  const database = await openDatabase(
+    { url: config.databaseUrl, embeddedDir: join(config.dataDir, 'pglite'), requestTimeouts: false },
+    false,
+  );
   const { dataSource } = database;
   try {
     switch (command) {
@@ -46,7 +49,11 @@ async function main(): Promise<number> {
           for (const query of sql.upQueries) console.error(`  ${query.query};`);
           return 1;
         }
-        const file = writeMigration(name!, sql.upQueries.map((q) => q.query), sql.downQueries.map((q) => q.query).reverse());
+        const file = writeMigration(
+          name!,
+          sql.upQueries.map((q) => q.query),
+          sql.downQueries.map((q) => q.query).reverse(),
+        );
         console.log(`wrote ${file}`);
         return 0;
       }
@@ -62,7 +69,8 @@ async function main(): Promise<number> {
 function writeMigration(name: string, up: string[], down: string[]): string {
   const timestamp = Date.now();
   const className = `${name}${timestamp}`;
-  const lines = (queries: string[]) => queries.map((q) => `    await queryRunner.query(${JSON.stringify(q)});`).join('\n');
+  const lines = (queries: string[]) =>
+    queries.map((q) => `    await queryRunner.query(${JSON.stringify(q)});`).join('\n');
   const file = join(__dirname, '..', '..', '..', 'migrations', `${timestamp}-${name}.ts`);
   writeFileSync(
     file,

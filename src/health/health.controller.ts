@@ -29,9 +29,12 @@ export class HealthController {
    */
   @Get('ready')
   @Public()
-  @ApiOperation({ summary: 'Readiness: the database answers (200 "degraded" while changes from other instances are not heard)' })
+  @ApiOperation({
+    summary: 'Readiness: the database answers (200 "degraded" while changes from other instances are not heard)',
+  })
   async ready() {
-    if (!(await this.database.ping())) throw new AppException(HttpStatus.SERVICE_UNAVAILABLE, 'DATABASE_UNAVAILABLE', 'The database is not reachable');
+    if (!(await this.database.ping()))
+      throw new AppException(HttpStatus.SERVICE_UNAVAILABLE, 'DATABASE_UNAVAILABLE', 'The database is not reachable');
     if (this.invalidations.listenerState === 'deaf') {
       return {
         status: 'degraded',

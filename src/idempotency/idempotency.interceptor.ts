@@ -1,4 +1,12 @@
-import { applyDecorators, CallHandler, ExecutionContext, HttpStatus, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import {
+  applyDecorators,
+  CallHandler,
+  ExecutionContext,
+  HttpStatus,
+  Injectable,
+  NestInterceptor,
+  SetMetadata,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -18,7 +26,12 @@ const VALID_KEY = /^[\x20-\x7e]{1,255}$/;
 export const Idempotent = () =>
   applyDecorators(
     SetMetadata(IDEMPOTENT, true),
-    ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Client-chosen key (1–255 printable characters); a retry with the same key and body returns the original response for 24 hours' }),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description:
+        'Client-chosen key (1–255 printable characters); a retry with the same key and body returns the original response for 24 hours',
+    }),
   );
 
 @Injectable()
@@ -29,25 +42,39 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http' || !this.reflector.get<boolean>(IDEMPOTENT, context.getHandler())) return next.handle();
+    if (context.getType() !== 'http' || !this.reflector.get<boolean>(IDEMPOTENT, context.getHandler()))
+      return next.handle();
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const header = request.headers['idempotency-key'];
     if (header === undefined) return next.handle();
     if (typeof header !== 'string' || !VALID_KEY.test(header)) {
-      throw new AppException(HttpStatus.BAD_REQUEST, 'IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 printable characters');
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        'IDEMPOTENCY_KEY_INVALID',
+        'Idempotency-Key must be 1 to 255 printable characters',
+      );
     }
-    const status = this.reflector.get<number>(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
+    const status =
+      this.reflector.get<number>(HTTP_CODE_METADATA, context.getHandler()) ?? (request.method === 'POST' ? 201 : 200);
     return from(this.run(request, context.switchToHttp().getResponse<FastifyReply>(), header, status, next));
   }
 
-  private async run(request: FastifyRequest, reply: FastifyReply, key: string, status: number, next: CallHandler): Promise<unknown> {
+  private async run(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    key: string,
+    status: number,
+    next: CallHandler,
+  ): Promise<unknown> {
     const principal = request.principal;
     const scope = credentialScope(principal);
     // Every idempotent route needs a credential; without one there is nobody to replay to.
     if (!scope) return lastValueFrom(next.handle(), { defaultValue: undefined });
     const tenantId = principal?.tenantId ?? null;
     const path = request.url.split('?')[0];
-    const fingerprint = createHash('sha256').update(`${request.method} ${path}\n${canonicalJson(request.body ?? null)}`).digest('hex');
+    const fingerprint = createHash('sha256')
+      .update(`${request.method} ${path}\n${canonicalJson(request.body ?? null)}`)
+      .digest('hex');
     const reservation = await this.idempotency.reserve(tenantId, scope, key, fingerprint);
     if (reservation.replay) {
       reply.header('idempotent-replayed', 'true');
@@ -74,7 +101,7 @@ export function credentialScope(principal: Principal | null | undefined): string
   if (!principal) return null;
   if (principal.kind === 'admin') return 'operator/admin';
   if (principal.kind === 'apiKey' && principal.apiKeyId) return `${principal.tenantId}/apiKey:${principal.apiKeyId}`;
-  if (principal.kind === 'user' && principal.sessionId) return `${principal.tenantId}/user:${principal.userId}/session:${principal.sessionId}`;
+  if (principal.kind === 'user' && principal.sessionId)
+    return `${principal.tenantId}/user:${principal.userId}/session:${principal.sessionId}`;
   return null;
 }
-

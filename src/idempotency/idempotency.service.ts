@@ -47,7 +47,10 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.prune().catch((err) => this.logger.warn({ msg: 'idempotency prune failed; will retry', err })), PRUNE_EVERY_MS);
+    this.timer = setInterval(
+      () => void this.prune().catch((err) => this.logger.warn({ msg: 'idempotency prune failed; will retry', err })),
+      PRUNE_EVERY_MS,
+    );
     this.timer.unref();
   }
 
@@ -83,30 +86,57 @@ export class IdempotencyService implements OnModuleInit, OnModuleDestroy {
         continue;
       }
       if (row.fingerprint !== fingerprint) {
-        throw new AppException(HttpStatus.UNPROCESSABLE_ENTITY, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request');
+        throw new AppException(
+          HttpStatus.UNPROCESSABLE_ENTITY,
+          'IDEMPOTENCY_KEY_REUSED',
+          'This Idempotency-Key was used with a different request',
+        );
       }
       if (!row.completed_at || row.status_code === null || row.response === null) {
-        throw new AppException(HttpStatus.CONFLICT, 'IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still in progress; retry shortly', { retryAfterSeconds: 1 });
+        throw new AppException(
+          HttpStatus.CONFLICT,
+          'IDEMPOTENCY_KEY_IN_PROGRESS',
+          'A request with this Idempotency-Key is still in progress; retry shortly',
+          { retryAfterSeconds: 1 },
+        );
       }
-      return { replay: true, statusCode: row.status_code, body: JSON.parse(this.box.open(row.response, context(scope, key))) };
+      return {
+        replay: true,
+        statusCode: row.status_code,
+        body: JSON.parse(this.box.open(row.response, context(scope, key))),
+      };
     }
-    throw new AppException(HttpStatus.CONFLICT, 'IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this Idempotency-Key is still in progress; retry shortly', { retryAfterSeconds: 1 });
+    throw new AppException(
+      HttpStatus.CONFLICT,
+      'IDEMPOTENCY_KEY_IN_PROGRESS',
+      'A request with this Idempotency-Key is still in progress; retry shortly',
+      { retryAfterSeconds: 1 },
+    );
   }
 
   /** Stores the response; if the database is away, keeps trying in the background and rethrows. */
   async complete(id: string, scope: string, key: string, statusCode: number, body: unknown): Promise<void> {
     const sealed = this.box.seal(JSON.stringify(body ?? null), context(scope, key));
-    await this.settle(() => this.dataSource.query(`UPDATE idempotency_keys SET status_code = $2, response = $3, completed_at = $4 WHERE id = $1`, [id, statusCode, sealed, this.clock.now()]));
+    await this.settle(() =>
+      this.dataSource.query(
+        `UPDATE idempotency_keys SET status_code = $2, response = $3, completed_at = $4 WHERE id = $1`,
+        [id, statusCode, sealed, this.clock.now()],
+      ),
+    );
   }
 
   /** Frees the key after a failed request, so a retry runs it again. */
   async release(id: string): Promise<void> {
-    await this.settle(() => this.dataSource.query(`DELETE FROM idempotency_keys WHERE id = $1 AND completed_at IS NULL`, [id])).catch(() => undefined);
+    await this.settle(() =>
+      this.dataSource.query(`DELETE FROM idempotency_keys WHERE id = $1 AND completed_at IS NULL`, [id]),
+    ).catch(() => undefined);
   }
 
   /** Deletes keys older than 24 hours. */
   async prune(now: Date = this.clock.now()): Promise<number> {
-    const [, affected] = await this.dataSource.query(`DELETE FROM idempotency_keys WHERE created_at < $1`, [new Date(now.getTime() - IDEMPOTENCY_TTL_MS)]);
+    const [, affected] = await this.dataSource.query(`DELETE FROM idempotency_keys WHERE created_at < $1`, [
+      new Date(now.getTime() - IDEMPOTENCY_TTL_MS),
+    ]);
     return Number(affected ?? 0);
   }
 

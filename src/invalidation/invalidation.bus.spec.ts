@@ -14,7 +14,18 @@ describe('parseInvalidation', () => {
   });
 
   it('understands nothing else, so the listener clears every cache', () => {
-    for (const payload of [undefined, '', 'not json', 'null', '"key"', '{"keyId":"k1"}', '{"kind":"key"}', '{"kind":"key","keyId":7}', '{"kind":"toString","toString":"x"}', '{"kind":"everything"}']) {
+    for (const payload of [
+      undefined,
+      '',
+      'not json',
+      'null',
+      '"key"',
+      '{"keyId":"k1"}',
+      '{"kind":"key"}',
+      '{"kind":"key","keyId":7}',
+      '{"kind":"toString","toString":"x"}',
+      '{"kind":"everything"}',
+    ]) {
       expect(parseInvalidation(payload)).toBeUndefined();
     }
   });

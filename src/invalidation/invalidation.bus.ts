@@ -27,7 +27,13 @@ export type InvalidationListener = (change: Invalidation | { kind: 'all' }) => v
 /** Kept from the first release, when only keys were announced, so older instances still hear. */
 const CHANNEL = 'keyward_key_changes';
 
-const ID_FIELD: Record<Invalidation['kind'], string> = { key: 'keyId', tenant: 'tenantId', user: 'userId', config: 'tenantId', session: 'sessionId' };
+const ID_FIELD: Record<Invalidation['kind'], string> = {
+  key: 'keyId',
+  tenant: 'tenantId',
+  user: 'userId',
+  config: 'tenantId',
+  session: 'sessionId',
+};
 
 /** A notification payload as sent by `publish`, or undefined for anything else. */
 export function parseInvalidation(payload: string | undefined): Invalidation | undefined {
@@ -62,7 +68,8 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
   private retryTimer?: NodeJS.Timeout;
   private wasDeaf = false;
   private readonly heartbeat = new ListenerHeartbeat({
-    send: (payload) => this.dataSource.query('SELECT pg_notify($1, $2)', [HEARTBEAT_CHANNEL, payload]).then(() => undefined),
+    send: (payload) =>
+      this.dataSource.query('SELECT pg_notify($1, $2)', [HEARTBEAT_CHANNEL, payload]).then(() => undefined),
     onDeaf: () => this.deafened(),
     onHearing: () => this.hearingAgain(),
   });
@@ -118,7 +125,10 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
   }
 
   private hearingAgain(): void {
-    if (this.wasDeaf) this.logger.warn({ msg: 'the invalidation listener hears its heartbeat again; caches keep their usual lifetime' });
+    if (this.wasDeaf)
+      this.logger.warn({
+        msg: 'the invalidation listener hears its heartbeat again; caches keep their usual lifetime',
+      });
     this.wasDeaf = false;
   }
 
@@ -132,7 +142,10 @@ export class InvalidationBus implements OnModuleInit, OnApplicationShutdown {
 
   private async listen(): Promise<void> {
     // DATABASE_LISTEN_URL: a direct connection where DATABASE_URL goes through a pooler.
-    const client = new Client({ connectionString: this.config.databaseListenUrl ?? this.databaseUrl, connectionTimeoutMillis: 5_000 });
+    const client = new Client({
+      connectionString: this.config.databaseListenUrl ?? this.databaseUrl,
+      connectionTimeoutMillis: 5_000,
+    });
     const retry = () => {
       if (this.stopped) return;
       this.connection = undefined;

@@ -44,6 +44,8 @@ export class MailService {
 
   /** Sends without making the caller wait or fail: the response must not reveal mail work. */
   sendInBackground(mail: Mail): void {
-    this.send(mail).catch((error) => this.logger.error({ msg: 'mail delivery failed', subject: mail.subject, err: error }));
+    this.send(mail).catch((error) =>
+      this.logger.error({ msg: 'mail delivery failed', subject: mail.subject, err: error }),
+    );
   }
 }

@@ -31,7 +31,12 @@ export class Metrics {
   constructor(private readonly dataSource: DataSource) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'keyward_http_requests_total', help: 'HTTP requests by route pattern and status', labelNames: ['method', 'route', 'status'], registers });
+    this.requests = new Counter({
+      name: 'keyward_http_requests_total',
+      help: 'HTTP requests by route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.durations = new Histogram({
       name: 'keyward_http_request_duration_seconds',
       help: 'HTTP request latency by route pattern and status',
@@ -39,8 +44,18 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.rateLimited = new Counter({ name: 'keyward_rate_limit_rejections_total', help: 'Requests refused by a rate limit or quota', labelNames: ['limit'], registers });
-    this.logins = new Counter({ name: 'keyward_logins_total', help: 'Sign-in attempts by result', labelNames: ['result'], registers });
+    this.rateLimited = new Counter({
+      name: 'keyward_rate_limit_rejections_total',
+      help: 'Requests refused by a rate limit or quota',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.logins = new Counter({
+      name: 'keyward_logins_total',
+      help: 'Sign-in attempts by result',
+      labelNames: ['result'],
+      registers,
+    });
 
     const verifications = this.verifications;
     new Counter({

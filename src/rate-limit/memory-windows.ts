@@ -28,7 +28,12 @@ export class MemoryWindows {
       this.windows.set(name, window);
     }
     window.count++;
-    return { allowed: window.count <= limit, limit, remaining: Math.max(0, limit - window.count), resetSeconds: Math.max(1, Math.ceil((window.endsAt - now) / 1000)) };
+    return {
+      allowed: window.count <= limit,
+      limit,
+      remaining: Math.max(0, limit - window.count),
+      resetSeconds: Math.max(1, Math.ceil((window.endsAt - now) / 1000)),
+    };
   }
 
   /** Names whose window has not been swept yet. */

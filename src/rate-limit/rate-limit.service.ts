@@ -28,7 +28,12 @@ export class RateLimitService implements OnApplicationShutdown {
 
   constructor(private readonly config: AppConfig) {
     if (config.redisUrl) {
-      this.redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1_000, commandTimeout: 500 });
+      this.redis = new Redis(config.redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 1_000,
+        commandTimeout: 500,
+      });
       // Logged once per outage, not per request.
       this.redis.on('error', (error) => {
         if (this.redisDown) return;
@@ -49,7 +54,9 @@ export class RateLimitService implements OnApplicationShutdown {
 
   /** Counts one event under `name` against `limit` per `windowSeconds`; synchronous without Redis. */
   consume(name: string, limit: number, windowSeconds: number): MaybePromise<RateLimitResult> {
-    return this.redis ? this.consumeShared(name, limit, windowSeconds) : this.memory.consume(name, limit, windowSeconds, Date.now());
+    return this.redis
+      ? this.consumeShared(name, limit, windowSeconds)
+      : this.memory.consume(name, limit, windowSeconds, Date.now());
   }
 
   private async consumeShared(name: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
@@ -64,7 +71,12 @@ export class RateLimitService implements OnApplicationShutdown {
   }
 
   private result(limit: number, res: RateLimiterRes, allowed: boolean): RateLimitResult {
-    return { allowed, limit, remaining: Math.max(0, limit - res.consumedPoints), resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) };
+    return {
+      allowed,
+      limit,
+      remaining: Math.max(0, limit - res.consumedPoints),
+      resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    };
   }
 
   private limiter(points: number, duration: number): RateLimiterAbstract {
@@ -74,7 +86,14 @@ export class RateLimitService implements OnApplicationShutdown {
       // Counters are per setting: a changed limit starts afresh.
       const keyPrefix = `${this.config.redisKeyPrefix}:rl:${id}`;
       const insuranceLimiter = new RateLimiterMemory({ points, duration, keyPrefix });
-      limiter = new RateLimiterRedis({ storeClient: this.redis, points, duration, keyPrefix, insuranceLimiter, rejectIfRedisNotReady: true });
+      limiter = new RateLimiterRedis({
+        storeClient: this.redis,
+        points,
+        duration,
+        keyPrefix,
+        insuranceLimiter,
+        rejectIfRedisNotReady: true,
+      });
       if (this.limiters.size >= MAX_LIMITERS) this.limiters.clear();
       this.limiters.set(id, limiter);
     }

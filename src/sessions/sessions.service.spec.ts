@@ -12,7 +12,15 @@ const NOW = new Date('2030-01-01T00:00:00Z');
 
 /** The service over a fake database holding one live session of the given kind. */
 function setUp(kind: SessionKind) {
-  const row = { id: SESSION, tenant_id: TENANT, user_id: 'u1', role: 'member', last_seen_at: NOW, expires_at: new Date(NOW.getTime() + 3_600_000), idle_timeout_seconds: null };
+  const row = {
+    id: SESSION,
+    tenant_id: TENANT,
+    user_id: 'u1',
+    role: 'member',
+    last_seen_at: NOW,
+    expires_at: new Date(NOW.getTime() + 3_600_000),
+    idle_timeout_seconds: null,
+  };
   let hold: Promise<void> | undefined;
   // The real query filters on the kind ($3), as this one does.
   const query = jest.fn(async (_sql: string, params: unknown[]) => {
@@ -43,7 +51,11 @@ describe('SessionsService.principalForSession', () => {
 
   it('asks again once the session, its user or its tenant changed', async () => {
     const { service, query, bus } = setUp('api');
-    for (const change of [{ kind: 'session', sessionId: SESSION }, { kind: 'user', userId: 'u1' }, { kind: 'tenant', tenantId: TENANT }] as const) {
+    for (const change of [
+      { kind: 'session', sessionId: SESSION },
+      { kind: 'user', userId: 'u1' },
+      { kind: 'tenant', tenantId: TENANT },
+    ] as const) {
       await service.principalForSession(TENANT, SESSION, 'api');
       const asked = query.mock.calls.length;
       await bus.publish(change);

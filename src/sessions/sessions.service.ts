@@ -57,7 +57,11 @@ export class SessionsService {
   }
 
   /** Starts an API sign-in: a session plus its first refresh token. */
-  async createApiSession(user: { id: string; tenantId: string }, client: ClientInfo, manager: EntityManager = this.dataSource.manager) {
+  async createApiSession(
+    user: { id: string; tenantId: string },
+    client: ClientInfo,
+    manager: EntityManager = this.dataSource.manager,
+  ) {
     const now = this.clock.now();
     const session = await manager.getRepository(Session).save({
       tenantId: user.tenantId,
@@ -75,7 +79,11 @@ export class SessionsService {
   }
 
   /** Starts a dashboard sign-in; the returned token goes into the cookie. */
-  async createDashboardSession(user: { id: string; tenantId: string }, client: ClientInfo, manager: EntityManager = this.dataSource.manager) {
+  async createDashboardSession(
+    user: { id: string; tenantId: string },
+    client: ClientInfo,
+    manager: EntityManager = this.dataSource.manager,
+  ) {
     const now = this.clock.now();
     const token = randomToken();
     const session = await manager.getRepository(Session).save({
@@ -102,7 +110,17 @@ export class SessionsService {
     const cached = this.cache.get(sessionId, nowMs);
     if (cached) return cached.kind === kind && cached.principal.tenantId === tenantId ? cached.principal : null;
     const epoch = this.cache.epoch;
-    const row: { id: string; tenant_id: string; user_id: string; role: Role; last_seen_at: Date; expires_at: Date; idle_timeout_seconds: number | null } | undefined = (
+    const row:
+      | {
+          id: string;
+          tenant_id: string;
+          user_id: string;
+          role: Role;
+          last_seen_at: Date;
+          expires_at: Date;
+          idle_timeout_seconds: number | null;
+        }
+      | undefined = (
       await this.dataSource.query(
         `SELECT s.id, s.tenant_id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds
            FROM sessions s
@@ -115,16 +133,29 @@ export class SessionsService {
     )[0];
     if (!row || !this.isLive(row, nowMs)) return null;
     if (nowMs - new Date(row.last_seen_at).getTime() > TOUCH_INTERVAL_MS) {
-      await this.dataSource.query('UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND tenant_id = $3', [new Date(nowMs), sessionId, tenantId]);
+      await this.dataSource.query('UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND tenant_id = $3', [
+        new Date(nowMs),
+        sessionId,
+        tenantId,
+      ]);
     }
-    const principal: Principal = { kind: 'user', tenantId: row.tenant_id, userId: row.user_id, role: row.role, sessionId: row.id, scopes: ROLE_SCOPES[row.role] };
+    const principal: Principal = {
+      kind: 'user',
+      tenantId: row.tenant_id,
+      userId: row.user_id,
+      role: row.role,
+      sessionId: row.id,
+      scopes: ROLE_SCOPES[row.role],
+    };
     this.cache.set(sessionId, { principal, kind }, nowMs + CACHE_TTL_MS, epoch);
     return principal;
   }
 
   /** Resolves a dashboard cookie token to its session's principal. */
   async principalForDashboardToken(token: string): Promise<Principal | null> {
-    const session = await this.dataSource.getRepository(Session).findOne({ where: { tokenHash: sha256(token), kind: 'dashboard' }, select: { id: true, tenantId: true } });
+    const session = await this.dataSource
+      .getRepository(Session)
+      .findOne({ where: { tokenHash: sha256(token), kind: 'dashboard' }, select: { id: true, tenantId: true } });
     return session ? this.principalForSession(session.tenantId, session.id, 'dashboard') : null;
   }
 
@@ -135,13 +166,22 @@ export class SessionsService {
   async rotateRefreshToken(presented: string) {
     const hash = sha256(presented);
     const outcome = await this.dataSource.transaction(async (manager) => {
-      const token = await manager.getRepository(RefreshToken).findOne({ where: { tokenHash: hash }, lock: { mode: 'pessimistic_write' } });
+      const token = await manager
+        .getRepository(RefreshToken)
+        .findOne({ where: { tokenHash: hash }, lock: { mode: 'pessimistic_write' } });
       if (!token) return { error: 'REFRESH_TOKEN_INVALID' as const };
       const session = await manager.getRepository(Session).findOneBy({ id: token.sessionId, tenantId: token.tenantId });
       if (!session) return { error: 'REFRESH_TOKEN_INVALID' as const };
       if (token.usedAt) {
         if (await this.revokeWith(manager, session.tenantId, { id: session.id }, 'refresh_token_reuse')) {
-          await this.audit.record(manager, { tenantId: session.tenantId, actor: SYSTEM_ACTOR, action: 'session.revoked', target: { type: 'session', id: session.id }, reason: 'REFRESH_TOKEN_REUSE', metadata: { userId: session.userId } });
+          await this.audit.record(manager, {
+            tenantId: session.tenantId,
+            actor: SYSTEM_ACTOR,
+            action: 'session.revoked',
+            target: { type: 'session', id: session.id },
+            reason: 'REFRESH_TOKEN_REUSE',
+            metadata: { userId: session.userId },
+          });
         }
         return { error: 'REFRESH_TOKEN_REUSED' as const, revokedSessionId: session.id };
       }
@@ -154,25 +194,65 @@ export class SessionsService {
       return { session, principal, refreshToken };
     });
     if ('error' in outcome) {
-      if (outcome.error === 'REFRESH_TOKEN_REUSED') await this.invalidations.publish({ kind: 'session', sessionId: outcome.revokedSessionId! });
-      throw new AppException(HttpStatus.UNAUTHORIZED, outcome.error!, outcome.error === 'REFRESH_TOKEN_REUSED' ? 'This refresh token was already used; the session has been revoked' : 'Invalid or expired refresh token');
+      if (outcome.error === 'REFRESH_TOKEN_REUSED')
+        await this.invalidations.publish({ kind: 'session', sessionId: outcome.revokedSessionId! });
+      throw new AppException(
+        HttpStatus.UNAUTHORIZED,
+        outcome.error!,
+        outcome.error === 'REFRESH_TOKEN_REUSED'
+          ? 'This refresh token was already used; the session has been revoked'
+          : 'Invalid or expired refresh token',
+      );
     }
     return outcome;
   }
 
   async listForUser(tenantId: string, userId: string, currentSessionId?: string): Promise<SessionDto[]> {
     const now = this.clock.now().getTime();
-    const sessions = await this.dataSource.getRepository(Session).find({ where: { tenantId, userId, revokedAt: IsNull() }, order: { createdAt: 'DESC' } });
+    const sessions = await this.dataSource
+      .getRepository(Session)
+      .find({ where: { tenantId, userId, revokedAt: IsNull() }, order: { createdAt: 'DESC' } });
     return sessions
-      .filter((session) => this.isLive({ last_seen_at: session.lastSeenAt, expires_at: session.expiresAt, idle_timeout_seconds: session.idleTimeoutSeconds }, now))
-      .map((s) => ({ id: s.id, kind: s.kind, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt, ip: s.ip, userAgent: s.userAgent, current: s.id === currentSessionId }));
+      .filter((session) =>
+        this.isLive(
+          {
+            last_seen_at: session.lastSeenAt,
+            expires_at: session.expiresAt,
+            idle_timeout_seconds: session.idleTimeoutSeconds,
+          },
+          now,
+        ),
+      )
+      .map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        createdAt: s.createdAt,
+        lastSeenAt: s.lastSeenAt,
+        expiresAt: s.expiresAt,
+        ip: s.ip,
+        userAgent: s.userAgent,
+        current: s.id === currentSessionId,
+      }));
   }
 
   /** Revokes one session of a user; false when it is not theirs (or not in this tenant). */
-  async revokeOwn(tenantId: string, userId: string, sessionId: string, reason: string, client: ClientInfo = {}): Promise<boolean> {
+  async revokeOwn(
+    tenantId: string,
+    userId: string,
+    sessionId: string,
+    reason: string,
+    client: ClientInfo = {},
+  ): Promise<boolean> {
     const revoked = await this.dataSource.transaction(async (manager) => {
       if (!(await this.revokeWith(manager, tenantId, { id: sessionId, userId }, reason))) return false;
-      await this.audit.record(manager, { tenantId, actor: { type: 'user', id: userId }, action: 'session.revoked', target: { type: 'session', id: sessionId }, reason, client });
+      await this.audit.record(manager, {
+        tenantId,
+        actor: { type: 'user', id: userId },
+        action: 'session.revoked',
+        target: { type: 'session', id: sessionId },
+        reason,
+        client,
+      });
       return true;
     });
     if (revoked) await this.invalidations.publish({ kind: 'session', sessionId });
@@ -189,7 +269,13 @@ export class SessionsService {
    * Revokes every session of a user, except possibly the one making the request. With a
    * `manager`, inside the caller's transaction: the caller publishes `user` once it commits.
    */
-  async revokeAllForUser(tenantId: string, userId: string, reason: string, exceptSessionId?: string, manager?: EntityManager): Promise<void> {
+  async revokeAllForUser(
+    tenantId: string,
+    userId: string,
+    reason: string,
+    exceptSessionId?: string,
+    manager?: EntityManager,
+  ): Promise<void> {
     await (manager ?? this.dataSource.manager).query(
       `UPDATE sessions SET revoked_at = $1, revoked_reason = $2
         WHERE tenant_id = $3 AND user_id = $4 AND revoked_at IS NULL AND ($5::uuid IS NULL OR id <> $5::uuid)`,
@@ -202,12 +288,20 @@ export class SessionsService {
   private invalidate(change: Invalidation | { kind: 'all' }): void {
     if (change.kind === 'session') this.cache.invalidate(change.sessionId);
     else if (change.kind === 'user') this.cache.invalidateWhere((check) => check.principal.userId === change.userId);
-    else if (change.kind === 'tenant') this.cache.invalidateWhere((check) => check.principal.tenantId === change.tenantId);
+    else if (change.kind === 'tenant')
+      this.cache.invalidateWhere((check) => check.principal.tenantId === change.tenantId);
     else if (change.kind === 'all') this.cache.clear();
   }
 
-  private async revokeWith(manager: EntityManager, tenantId: string, where: { id: string; userId?: string }, reason: string): Promise<number> {
-    const result = await manager.getRepository(Session).update({ tenantId, ...where, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
+  private async revokeWith(
+    manager: EntityManager,
+    tenantId: string,
+    where: { id: string; userId?: string },
+    reason: string,
+  ): Promise<number> {
+    const result = await manager
+      .getRepository(Session)
+      .update({ tenantId, ...where, revokedAt: IsNull() }, { revokedAt: this.clock.now(), revokedReason: reason });
     return result.affected ?? 0;
   }
 
@@ -217,20 +311,45 @@ export class SessionsService {
         WHERE u.id = $1 AND u.tenant_id = $2 AND u.status = 'active' AND t.status = 'active'`,
       [session.userId, session.tenantId],
     );
-    const live = !session.revokedAt && this.isLive({ last_seen_at: session.lastSeenAt, expires_at: session.expiresAt, idle_timeout_seconds: session.idleTimeoutSeconds }, this.clock.now().getTime());
+    const live =
+      !session.revokedAt &&
+      this.isLive(
+        {
+          last_seen_at: session.lastSeenAt,
+          expires_at: session.expiresAt,
+          idle_timeout_seconds: session.idleTimeoutSeconds,
+        },
+        this.clock.now().getTime(),
+      );
     if (!rows[0] || !live) return null;
-    return { kind: 'user', tenantId: session.tenantId, userId: session.userId, role: rows[0].role, sessionId: session.id, scopes: ROLE_SCOPES[rows[0].role] };
+    return {
+      kind: 'user',
+      tenantId: session.tenantId,
+      userId: session.userId,
+      role: rows[0].role,
+      sessionId: session.id,
+      scopes: ROLE_SCOPES[rows[0].role],
+    };
   }
 
   private async issueRefreshToken(manager: EntityManager, session: Session): Promise<string> {
     const token = randomToken('kwr');
-    await manager.getRepository(RefreshToken).insert({ tokenHash: sha256(token), sessionId: session.id, tenantId: session.tenantId });
+    await manager
+      .getRepository(RefreshToken)
+      .insert({ tokenHash: sha256(token), sessionId: session.id, tenantId: session.tenantId });
     return token;
   }
 
-  private isLive(row: { last_seen_at: Date; expires_at: Date; idle_timeout_seconds: number | null }, nowMs: number): boolean {
+  private isLive(
+    row: { last_seen_at: Date; expires_at: Date; idle_timeout_seconds: number | null },
+    nowMs: number,
+  ): boolean {
     if (new Date(row.expires_at).getTime() <= nowMs) return false;
-    if (row.idle_timeout_seconds !== null && new Date(row.last_seen_at).getTime() + row.idle_timeout_seconds * 1000 <= nowMs) return false;
+    if (
+      row.idle_timeout_seconds !== null &&
+      new Date(row.last_seen_at).getTime() + row.idle_timeout_seconds * 1000 <= nowMs
+    )
+      return false;
     return true;
   }
 }

@@ -8,7 +8,11 @@ import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 import { then } from '../common/maybe-promise';
 
 /** The document's JSON with its ETag, or 304 when the client already holds this version. */
-function sendDocument({ json, etag }: ConfigDocument, request: FastifyRequest, reply: FastifyReply): string | undefined {
+function sendDocument(
+  { json, etag }: ConfigDocument,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): string | undefined {
   reply.header('etag', etag).header('cache-control', 'private, no-cache');
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {

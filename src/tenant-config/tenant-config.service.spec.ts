@@ -21,7 +21,10 @@ function setUp() {
   const dataSource = { getRepository: () => ({ find }) } as unknown as DataSource;
   let listener: InvalidationListener = () => undefined;
   const lifetime = { ms: 60_000 };
-  const invalidations = { subscribe: (l: InvalidationListener) => (listener = l), cacheTtl: (ttl: number) => Math.min(ttl, lifetime.ms) } as unknown as InvalidationBus;
+  const invalidations = {
+    subscribe: (l: InvalidationListener) => (listener = l),
+    cacheTtl: (ttl: number) => Math.min(ttl, lifetime.ms),
+  } as unknown as InvalidationBus;
   const config = { configEncryptionKey: randomBytes(32), keyCacheTtlSeconds: 60 } as AppConfig;
   const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService);
   return { service, find, reads, lifetime, changed: () => listener({ kind: 'config', tenantId: TENANT }) };

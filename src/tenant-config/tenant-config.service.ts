@@ -79,7 +79,11 @@ export class TenantConfigService {
       // documents may then already be stale. Another tenant's change does not stop it.
       const stillBuilding = () => this.documents.get(tenantId, now) === building;
       building.then(
-        (built) => stillBuilding() && (until > now ? this.documents.set(tenantId, built, until, this.documents.epoch) : this.documents.invalidate(tenantId)),
+        (built) =>
+          stillBuilding() &&
+          (until > now
+            ? this.documents.set(tenantId, built, until, this.documents.epoch)
+            : this.documents.invalidate(tenantId)),
         () => stillBuilding() && this.documents.invalidate(tenantId),
       );
     }
@@ -87,7 +91,9 @@ export class TenantConfigService {
   }
 
   private async build(tenantId: string): Promise<CachedDocuments> {
-    const entries = await this.dataSource.getRepository(ConfigEntry).find({ where: { tenantId }, order: { key: 'ASC' } });
+    const entries = await this.dataSource
+      .getRepository(ConfigEntry)
+      .find({ where: { tenantId }, order: { key: 'ASC' } });
     const withSecrets: Record<string, unknown> = {};
     const withoutSecrets: Record<string, unknown> = {};
     for (const entry of entries) {
@@ -104,8 +110,15 @@ export class TenantConfigService {
 
   /** Listing for people and tools: secret values masked. */
   async list(tenantId: string): Promise<ConfigEntryDto[]> {
-    const entries = await this.dataSource.getRepository(ConfigEntry).find({ where: { tenantId }, order: { key: 'ASC' } });
-    return entries.map((entry) => ({ key: entry.key, value: entry.secret ? MASK : entry.value, secret: entry.secret, updatedAt: entry.updatedAt }));
+    const entries = await this.dataSource
+      .getRepository(ConfigEntry)
+      .find({ where: { tenantId }, order: { key: 'ASC' } });
+    return entries.map((entry) => ({
+      key: entry.key,
+      value: entry.secret ? MASK : entry.value,
+      secret: entry.secret,
+      updatedAt: entry.updatedAt,
+    }));
   }
 
   async put(principal: Principal, key: string, dto: PutConfigEntryDto): Promise<ConfigEntryDto> {
@@ -131,7 +144,13 @@ export class TenantConfigService {
       );
       const saved = await repository.findOneByOrFail({ tenantId, key });
       // Never the value: it may be a secret, and even a plain one is not the audit trail's business.
-      await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'set', secret } });
+      await this.audit.record(manager, {
+        tenantId,
+        actor: actorOf(principal),
+        action: 'config.changed',
+        target: { type: 'config_entry', id: key },
+        metadata: { operation: 'set', secret },
+      });
       return saved;
     });
     await this.invalidations.publish({ kind: 'config', tenantId });
@@ -145,7 +164,13 @@ export class TenantConfigService {
       await assertMayTouchSecret(principal, manager, tenantId, key);
       const result = await manager.getRepository(ConfigEntry).delete({ tenantId, key });
       if (!result.affected) throw notFound('Configuration entry');
-      await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.changed', target: { type: 'config_entry', id: key }, metadata: { operation: 'delete' } });
+      await this.audit.record(manager, {
+        tenantId,
+        actor: actorOf(principal),
+        action: 'config.changed',
+        target: { type: 'config_entry', id: key },
+        metadata: { operation: 'delete' },
+      });
     });
     await this.invalidations.publish({ kind: 'config', tenantId });
   }
@@ -160,7 +185,12 @@ export class TenantConfigService {
     return this.dataSource.transaction(async (manager) => {
       const entry = await manager.getRepository(ConfigEntry).findOneBy({ tenantId, key, secret: true });
       if (!entry) throw notFound('Secret configuration entry');
-      await this.audit.record(manager, { tenantId, actor: actorOf(principal), action: 'config.secret_revealed', target: { type: 'config_entry', id: key } });
+      await this.audit.record(manager, {
+        tenantId,
+        actor: actorOf(principal),
+        action: 'config.secret_revealed',
+        target: { type: 'config_entry', id: key },
+      });
       return this.valueOf(entry);
     });
   }
@@ -170,7 +200,12 @@ export class TenantConfigService {
   }
 
   private assertKey(key: string): void {
-    if (!CONFIG_KEY.test(key)) throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'key must be 1-128 letters, digits, dots, dashes or underscores');
+    if (!CONFIG_KEY.test(key))
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        'VALIDATION_FAILED',
+        'key must be 1-128 letters, digits, dots, dashes or underscores',
+      );
   }
 }
 
@@ -179,10 +214,22 @@ export class TenantConfigService {
  * alone could otherwise replace a secret with a value of its choosing, or expose where it was
  * read by overwriting it as plain text. The row is locked until the write commits.
  */
-async function assertMayTouchSecret(principal: Principal, manager: EntityManager, tenantId: string, key: string): Promise<void> {
+async function assertMayTouchSecret(
+  principal: Principal,
+  manager: EntityManager,
+  tenantId: string,
+  key: string,
+): Promise<void> {
   if (principal.scopes.includes('config:secrets')) return;
-  const [existing]: { secret: boolean }[] = await manager.query('SELECT secret FROM config_entries WHERE tenant_id = $1 AND key = $2 FOR UPDATE', [tenantId, key]);
+  const [existing]: { secret: boolean }[] = await manager.query(
+    'SELECT secret FROM config_entries WHERE tenant_id = $1 AND key = $2 FOR UPDATE',
+    [tenantId, key],
+  );
   if (existing?.secret) {
-    throw new AppException(HttpStatus.FORBIDDEN, 'CONFIG_SECRETS_REQUIRED', 'This entry is secret: changing or deleting it needs the config:secrets scope');
+    throw new AppException(
+      HttpStatus.FORBIDDEN,
+      'CONFIG_SECRETS_REQUIRED',
+      'This entry is secret: changing or deleting it needs the config:secrets scope',
+    );
   }
 }

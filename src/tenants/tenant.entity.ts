@@ -29,7 +29,12 @@ export class Tenant {
   @Column({ name: 'max_key_lifetime_days', type: 'integer', nullable: true })
   maxKeyLifetimeDays: number | null;
 
-  @Column({ name: 'default_key_scopes', type: 'text', array: true, default: () => "'{config:read,keys:read,keys:write}'" })
+  @Column({
+    name: 'default_key_scopes',
+    type: 'text',
+    array: true,
+    default: () => "'{config:read,keys:read,keys:write}'",
+  })
   defaultKeyScopes: string[];
 
   /** Rate limit of keys that have none of their own. */

@@ -5,5 +5,10 @@ import { UsersModule } from '../users/users.module';
 import { AdminTenantsController } from './admin-tenants.controller';
 import { TenantsService } from './tenants.service';
 
-@Module({ imports: [AuditModule, UsersModule, InvalidationModule], controllers: [AdminTenantsController], providers: [TenantsService], exports: [TenantsService] })
+@Module({
+  imports: [AuditModule, UsersModule, InvalidationModule],
+  controllers: [AdminTenantsController],
+  providers: [TenantsService],
+  exports: [TenantsService],
+})
 export class TenantsModule {}

@@ -26,17 +26,28 @@ export class TenantsService {
       return await this.dataSource.transaction(async (manager) => {
         const tenants = manager.getRepository(Tenant);
         const tenant = await tenants.save(tenants.create({ name: dto.name, slug: dto.slug ?? slugify(dto.name) }));
-        await this.audit.record(manager, { tenantId: tenant.id, actor: ADMIN_ACTOR, action: 'tenant.created', target: { type: 'tenant', id: tenant.id }, metadata: { name: tenant.name, slug: tenant.slug } });
+        await this.audit.record(manager, {
+          tenantId: tenant.id,
+          actor: ADMIN_ACTOR,
+          action: 'tenant.created',
+          target: { type: 'tenant', id: tenant.id },
+          metadata: { name: tenant.name, slug: tenant.slug },
+        });
         return toTenantDto(tenant);
       });
     } catch (error) {
-      if (isUniqueViolation(error, 'tenants_slug_key')) throw new AppException(HttpStatus.CONFLICT, 'TENANT_SLUG_TAKEN', 'A tenant with this slug already exists');
+      if (isUniqueViolation(error, 'tenants_slug_key'))
+        throw new AppException(HttpStatus.CONFLICT, 'TENANT_SLUG_TAKEN', 'A tenant with this slug already exists');
       throw error;
     }
   }
 
   async list(query: PageQuery): Promise<Page<TenantDto>> {
-    const [rows, total] = await this.repository.findAndCount({ order: { createdAt: 'ASC', id: 'ASC' }, skip: (query.page - 1) * query.limit, take: query.limit });
+    const [rows, total] = await this.repository.findAndCount({
+      order: { createdAt: 'ASC', id: 'ASC' },
+      skip: (query.page - 1) * query.limit,
+      take: query.limit,
+    });
     return { items: rows.map(toTenantDto), page: query.page, limit: query.limit, total };
   }
 
@@ -52,7 +63,13 @@ export class TenantsService {
       Object.assign(tenant, changes);
       const result = await manager.getRepository(Tenant).save(tenant);
       // Tenant settings hold no secret: the new values are recorded as they are.
-      await this.audit.record(manager, { tenantId: id, actor: ADMIN_ACTOR, action: 'tenant.updated', target: { type: 'tenant', id }, metadata: { changes } });
+      await this.audit.record(manager, {
+        tenantId: id,
+        actor: ADMIN_ACTOR,
+        action: 'tenant.updated',
+        target: { type: 'tenant', id },
+        metadata: { changes },
+      });
       return result;
     });
     // A suspension must take effect on the very next request, not when a cache expires.

@@ -13,7 +13,11 @@ export class UsageController {
   @Get('api-keys/:id/usage')
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:read'] })
   @ApiOperation({ summary: 'A key’s successes and denials by code, per hour or day' })
-  getApiKeyUsage(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Query() query: UsageQuery) {
+  getApiKeyUsage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() query: UsageQuery,
+  ) {
     return this.usage.forKey(principal, id, query);
   }
 

@@ -3,5 +3,10 @@ import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { UsageController } from './usage.controller';
 import { UsageService } from './usage.service';
 
-@Module({ imports: [ApiKeysModule], controllers: [UsageController], providers: [UsageService], exports: [UsageService] })
+@Module({
+  imports: [ApiKeysModule],
+  controllers: [UsageController],
+  providers: [UsageService],
+  exports: [UsageService],
+})
 export class UsageModule {}

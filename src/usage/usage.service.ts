@@ -40,28 +40,43 @@ export class UsageService {
     return this.series(actor.tenantId!, query, owner ? { ownerId: owner } : {});
   }
 
-  private async series(tenantId: string, query: UsageQuery, filter: { keyId?: string; ownerId?: string }): Promise<UsageDto> {
+  private async series(
+    tenantId: string,
+    query: UsageQuery,
+    filter: { keyId?: string; ownerId?: string },
+  ): Promise<UsageDto> {
     const granularity = query.granularity ?? 'hour';
     const step = granularity === 'hour' ? HOUR_MS : DAY_MS;
     const to = query.to ? new Date(query.to) : this.clock.now();
-    const from = query.from ? new Date(query.from) : new Date(to.getTime() - (granularity === 'hour' ? DAY_MS : 30 * DAY_MS));
+    const from = query.from
+      ? new Date(query.from)
+      : new Date(to.getTime() - (granularity === 'hour' ? DAY_MS : 30 * DAY_MS));
     if (from >= to) throw invalid('from must be before to');
-    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) throw invalid(`The range may span at most ${MAX_RANGE_DAYS} days`);
+    if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS)
+      throw invalid(`The range may span at most ${MAX_RANGE_DAYS} days`);
 
     const params: unknown[] = [tenantId, from, to, granularity];
     let where = 'u.tenant_id = $1 AND u.hour >= $2 AND u.hour < $3';
     if (filter.keyId) where += ` AND u.api_key_id = $${params.push(filter.keyId)}`;
-    if (filter.ownerId) where += ` AND EXISTS (SELECT 1 FROM api_keys k WHERE k.id = u.api_key_id AND k.tenant_id = u.tenant_id AND k.user_id = $${params.push(filter.ownerId)})`;
+    if (filter.ownerId)
+      where += ` AND EXISTS (SELECT 1 FROM api_keys k WHERE k.id = u.api_key_id AND k.tenant_id = u.tenant_id AND k.user_id = $${params.push(filter.ownerId)})`;
     const bucket = `date_trunc($4, u.hour, 'UTC')`;
     const [successes, denials]: [{ t: Date; n: string }[], { t: Date; code: string; n: string }[]] = await Promise.all([
-      this.dataSource.query(`SELECT ${bucket} AS t, sum(u.success)::bigint AS n FROM key_usage u WHERE ${where} GROUP BY 1`, params),
-      this.dataSource.query(`SELECT ${bucket} AS t, d.key AS code, sum(d.value::bigint)::bigint AS n FROM key_usage u, jsonb_each_text(u.denied) d WHERE ${where} GROUP BY 1, 2`, params),
+      this.dataSource.query(
+        `SELECT ${bucket} AS t, sum(u.success)::bigint AS n FROM key_usage u WHERE ${where} GROUP BY 1`,
+        params,
+      ),
+      this.dataSource.query(
+        `SELECT ${bucket} AS t, d.key AS code, sum(d.value::bigint)::bigint AS n FROM key_usage u, jsonb_each_text(u.denied) d WHERE ${where} GROUP BY 1, 2`,
+        params,
+      ),
     ]);
 
     // Every bucket of the range, empty ones included, so a chart needs no gap filling.
     const points = new Map<number, UsagePoint>();
     const first = from.getTime() - (from.getTime() % step);
-    for (let t = first; t < to.getTime(); t += step) points.set(t, { t: new Date(t).toISOString(), success: 0, denied: {} });
+    for (let t = first; t < to.getTime(); t += step)
+      points.set(t, { t: new Date(t).toISOString(), success: 0, denied: {} });
     const totals = { success: 0, denied: {} as Record<string, number> };
     for (const row of successes) {
       const n = Number(row.n);

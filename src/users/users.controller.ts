@@ -21,7 +21,11 @@ export class UsersController {
   @Patch(':id')
   @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
   @ApiOperation({ summary: 'Change a user’s role or status (owners manage everyone, admins members and viewers)' })
-  updateUser(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateUserDto) {
+  updateUser(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() dto: UpdateUserDto,
+  ) {
     return this.users.update(principal, id, dto);
   }
 

@@ -6,5 +6,10 @@ import { SessionsModule } from '../sessions/sessions.module';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
-@Module({ imports: [AuditModule, AuthModule, SessionsModule, InvalidationModule], controllers: [UsersController], providers: [UsersService], exports: [UsersService] })
+@Module({
+  imports: [AuditModule, AuthModule, SessionsModule, InvalidationModule],
+  controllers: [UsersController],
+  providers: [UsersService],
+  exports: [UsersService],
+})
 export class UsersModule {}

@@ -42,8 +42,21 @@ export class UsersService {
     if (dto.password !== undefined) this.passwords.assertAcceptable(dto.password, [dto.email]);
     const passwordHash = dto.password !== undefined ? await this.passwords.hash(dto.password) : null;
     return this.dataSource.transaction(async (manager) => {
-      const user = await this.insertUser(manager, { tenantId, email: dto.email, role: dto.role, status: passwordHash ? 'active' : 'invited', passwordHash, passwordChangedAt: passwordHash ? new Date() : null });
-      await this.audit.record(manager, { tenantId, actor: ADMIN_ACTOR, action: 'user.created', target: { type: 'user', id: user.id }, metadata: { email: user.email, role: user.role, status: user.status } });
+      const user = await this.insertUser(manager, {
+        tenantId,
+        email: dto.email,
+        role: dto.role,
+        status: passwordHash ? 'active' : 'invited',
+        passwordHash,
+        passwordChangedAt: passwordHash ? new Date() : null,
+      });
+      await this.audit.record(manager, {
+        tenantId,
+        actor: ADMIN_ACTOR,
+        action: 'user.created',
+        target: { type: 'user', id: user.id },
+        metadata: { email: user.email, role: user.role, status: user.status },
+      });
       if (passwordHash) return toUserDto(user);
       const token = await this.tokens.issue('invitation', user, null, manager);
       return { ...toUserDto(user), inviteUrl: this.inviteUrl(token) };
@@ -54,8 +67,21 @@ export class UsersService {
   async invite(actor: Principal, dto: InviteUserDto): Promise<UserDto> {
     this.assertMayManage(actor, dto.role);
     const { user, token } = await this.dataSource.transaction(async (manager) => {
-      const user = await this.insertUser(manager, { tenantId: actor.tenantId!, email: dto.email, role: dto.role, status: 'invited', passwordHash: null, passwordChangedAt: null });
-      await this.audit.record(manager, { tenantId: actor.tenantId!, actor: actorOf(actor), action: 'user.invited', target: { type: 'user', id: user.id }, metadata: { email: user.email, role: user.role } });
+      const user = await this.insertUser(manager, {
+        tenantId: actor.tenantId!,
+        email: dto.email,
+        role: dto.role,
+        status: 'invited',
+        passwordHash: null,
+        passwordChangedAt: null,
+      });
+      await this.audit.record(manager, {
+        tenantId: actor.tenantId!,
+        actor: actorOf(actor),
+        action: 'user.invited',
+        target: { type: 'user', id: user.id },
+        metadata: { email: user.email, role: user.role },
+      });
       return { user, token: await this.tokens.issue('invitation', user, actor.userId ?? null, manager) };
     });
     const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: actor.tenantId! });
@@ -68,7 +94,9 @@ export class UsersService {
   }
 
   async list(tenantId: string): Promise<UserDto[]> {
-    const users = await this.dataSource.getRepository(User).find({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const users = await this.dataSource
+      .getRepository(User)
+      .find({ where: { tenantId }, order: { createdAt: 'ASC', id: 'ASC' } });
     return users.map(toUserDto);
   }
 
@@ -77,14 +105,25 @@ export class UsersService {
     const updated = await this.dataSource.transaction(async (manager) => {
       const repository = manager.getRepository(User);
       // Lock the tenant's owners first, so two concurrent demotions cannot both pass the check.
-      const owners = await repository.find({ where: { tenantId, role: 'owner', status: 'active' }, lock: { mode: 'pessimistic_write' } });
+      const owners = await repository.find({
+        where: { tenantId, role: 'owner', status: 'active' },
+        lock: { mode: 'pessimistic_write' },
+      });
       const user = await repository.findOneBy({ tenantId, id });
       if (!user) throw notFound('User');
       this.assertMayManage(actor, user.role);
       if (dto.role) this.assertMayManage(actor, dto.role);
-      if (dto.status === 'active' && !user.passwordHash) throw new AppException(HttpStatus.CONFLICT, 'INVITATION_PENDING', 'This user has not accepted the invitation yet');
+      if (dto.status === 'active' && !user.passwordHash)
+        throw new AppException(
+          HttpStatus.CONFLICT,
+          'INVITATION_PENDING',
+          'This user has not accepted the invitation yet',
+        );
 
-      const losesOwnership = user.role === 'owner' && user.status === 'active' && ((dto.role && dto.role !== 'owner') || dto.status === 'disabled');
+      const losesOwnership =
+        user.role === 'owner' &&
+        user.status === 'active' &&
+        ((dto.role && dto.role !== 'owner') || dto.status === 'disabled');
       if (losesOwnership && owners.filter((owner) => owner.id !== user.id).length === 0) {
         throw new AppException(HttpStatus.CONFLICT, 'LAST_OWNER', 'A tenant must keep at least one active owner');
       }
@@ -92,10 +131,22 @@ export class UsersService {
       if (dto.role) user.role = dto.role;
       if (dto.status) user.status = dto.status;
       const saved = await repository.save(user);
-      const record = (action: string, metadata: Record<string, unknown>) => this.audit.record(manager, { tenantId, actor: actorOf(actor), action, target: { type: 'user', id: user.id }, metadata });
+      const record = (action: string, metadata: Record<string, unknown>) =>
+        this.audit.record(manager, {
+          tenantId,
+          actor: actorOf(actor),
+          action,
+          target: { type: 'user', id: user.id },
+          metadata,
+        });
       if (saved.role !== before.role) await record('user.role_changed', { from: before.role, to: saved.role });
-      if (saved.status !== before.status) await record(saved.status === 'disabled' ? 'user.disabled' : 'user.enabled', { from: before.status, to: saved.status });
-      if (dto.status === 'disabled') await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
+      if (saved.status !== before.status)
+        await record(saved.status === 'disabled' ? 'user.disabled' : 'user.enabled', {
+          from: before.status,
+          to: saved.status,
+        });
+      if (dto.status === 'disabled')
+        await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
       return saved;
     });
     // On every instance: a disabled user's sessions and keys stop working at once, and a new

@@ -10,7 +10,15 @@ import { createTestApp, TestApp } from '../helpers/test-app';
 
 const SCREENSHOTS = join(__dirname, 'screenshots');
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 describe('dashboard in a browser', () => {
   let t: TestApp;
@@ -30,7 +38,8 @@ describe('dashboard in a browser', () => {
     tenantId = (await createTenant(t, 'Acme Robotics')).id;
     owner = await createUser(t, tenantId, 'owner');
     viewer = await createUser(t, tenantId, 'viewer');
-    if (!existsSync(CHROMIUM)) throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium`);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   beforeEach(async () => {
@@ -54,13 +63,25 @@ describe('dashboard in a browser', () => {
     expect([name, response!.status()]).toEqual([name, status]);
     const headers = await response!.allHeaders();
     const csp = headers['content-security-policy'];
-    for (const directive of ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]) expect([name, csp]).toEqual([name, expect.stringContaining(directive)]);
+    for (const directive of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "frame-ancestors 'none'",
+      "object-src 'none'",
+      "base-uri 'none'",
+    ])
+      expect([name, csp]).toEqual([name, expect.stringContaining(directive)]);
     expect(headers['x-content-type-options']).toBe('nosniff');
     // Pages reached through a mailed link with a token send no Referer at all.
-    expect([name, headers['referrer-policy']]).toEqual([name, ['reset', 'invite'].includes(name) ? 'no-referrer' : 'same-origin']);
+    expect([name, headers['referrer-policy']]).toEqual([
+      name,
+      ['reset', 'invite'].includes(name) ? 'no-referrer' : 'same-origin',
+    ]);
     expect(headers['cache-control']).toBe('no-store');
     const results = await new AxeBuilder({ page: on }).analyze();
-    const severe = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    const severe = results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     expect([name, severe]).toEqual([name, []]);
     await on.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
     checked.push(name);
@@ -81,11 +102,16 @@ describe('dashboard in a browser', () => {
     await page.goto(url('/dashboard/keys/new'));
     await page.getByLabel('Name').fill(name);
     await page.getByRole('checkbox', { name: 'config:read' }).check();
-    const [response] = await Promise.all([page.waitForResponse((r) => r.url() === url('/dashboard/keys') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Create the key' }).click()]);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url() === url('/dashboard/keys') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Create the key' }).click(),
+    ]);
     await page.waitForLoadState();
     await check(page, response, 'key-created', 201);
     const key = await page.locator('#new-key').inputValue();
-    const id = /\/dashboard\/keys\/([0-9a-f-]{36})/.exec((await page.getByRole('link', { name: 'Go to the key' }).getAttribute('href'))!)![1];
+    const id = /\/dashboard\/keys\/([0-9a-f-]{36})/.exec(
+      (await page.getByRole('link', { name: 'Go to the key' }).getAttribute('href'))!,
+    )![1];
     return { id, key };
   }
 
@@ -100,7 +126,10 @@ describe('dashboard in a browser', () => {
     await page.goto(url('/login'));
     await page.getByLabel('Email').fill(owner.email);
     await page.getByLabel('Password').fill('wrong password entirely');
-    const [failed] = await Promise.all([page.waitForResponse((r) => r.url() === url('/login') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in' }).click()]);
+    const [failed] = await Promise.all([
+      page.waitForResponse((r) => r.url() === url('/login') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
     await expectText(page, 'Invalid email or password.');
     await check(page, failed, 'login-error', 401);
     expect(await page.getByLabel('Password').inputValue()).toBe('');
@@ -136,7 +165,10 @@ describe('dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Revoke…' }).click();
     await page.waitForURL(url(`/dashboard/keys/${id}/revoke`));
     await check(page, await page.reload(), 'key-revoke');
-    await Promise.all([page.waitForURL(/flash=key-revoked/), page.getByRole('button', { name: 'Revoke the key' }).click()]);
+    await Promise.all([
+      page.waitForURL(/flash=key-revoked/),
+      page.getByRole('button', { name: 'Revoke the key' }).click(),
+    ]);
     await expectText(page, 'The key has been revoked');
     const refused = await config(key);
     expect(refused.status).toBe(401);
@@ -164,7 +196,10 @@ describe('dashboard in a browser', () => {
       <script>document.getElementById('f').submit()</script></body></html>`);
     try {
       const evil = await context.newPage();
-      const [response] = await Promise.all([evil.waitForResponse((r) => r.url().endsWith(`/dashboard/keys/${id}/revoke`)), evil.goto(`http://localhost:${(attacker.address() as AddressInfo).port}/`)]);
+      const [response] = await Promise.all([
+        evil.waitForResponse((r) => r.url().endsWith(`/dashboard/keys/${id}/revoke`)),
+        evil.goto(`http://localhost:${(attacker.address() as AddressInfo).port}/`),
+      ]);
       // Without the session cookie (SameSite=Lax) the page sends the browser to sign in; with it, the missing token is refused.
       expect([303, 403]).toContain(response.status());
       await evil.close();
@@ -180,7 +215,10 @@ describe('dashboard in a browser', () => {
     const otherPage = await other.newPage();
     await signIn(otherPage, owner);
     await visit('/dashboard/sessions', 'sessions');
-    await Promise.all([page.waitForURL(/flash=sessions-revoked/), page.getByRole('button', { name: 'Sign out everywhere else' }).click()]);
+    await Promise.all([
+      page.waitForURL(/flash=sessions-revoked/),
+      page.getByRole('button', { name: 'Sign out everywhere else' }).click(),
+    ]);
     await otherPage.goto(url('/dashboard'));
     expect(otherPage.url()).toBe(url('/login'));
     await other.close();
@@ -202,7 +240,10 @@ describe('dashboard in a browser', () => {
     await page.getByRole('checkbox', { name: /Secret/ }).check();
     await Promise.all([page.waitForURL(/flash=config-saved/), page.getByRole('button', { name: 'Save' }).click()]);
     expect(await page.content()).not.toContain('sparrow-lantern-91');
-    const [revealed] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/reveal')), page.getByRole('button', { name: 'Reveal smtp.password' }).click()]);
+    const [revealed] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/reveal')),
+      page.getByRole('button', { name: 'Reveal smtp.password' }).click(),
+    ]);
     await page.waitForLoadState();
     await check(page, revealed, 'config-revealed');
     await expectText(page, 'sparrow-lantern-91');
@@ -216,10 +257,16 @@ describe('dashboard in a browser', () => {
     await visit('/dashboard/audit', 'audit');
     await expectText(page, 'Chain verified');
     await page.getByLabel('Action').fill('config.secret_revealed');
-    await Promise.all([page.waitForURL(/action=config.secret_revealed/), page.getByRole('button', { name: 'Filter' }).click()]);
+    await Promise.all([
+      page.waitForURL(/action=config.secret_revealed/),
+      page.getByRole('button', { name: 'Filter' }).click(),
+    ]);
     await expectText(page, 'config.secret_revealed');
     expect(await page.locator('tbody tr').count()).toBe(1);
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download CSV' }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe('audit-events.csv');
   });
 
@@ -232,11 +279,17 @@ describe('dashboard in a browser', () => {
     await page.getByLabel('Current password').fill(changer.password);
     await page.getByLabel('New password', { exact: true }).fill(newPassword);
     await page.getByLabel('New password again').fill(newPassword);
-    await Promise.all([page.waitForURL(/flash=password-changed/), page.getByRole('button', { name: 'Change the password' }).click()]);
+    await Promise.all([
+      page.waitForURL(/flash=password-changed/),
+      page.getByRole('button', { name: 'Change the password' }).click(),
+    ]);
 
     const oldCookie = (await context.cookies()).find((c) => c.name === 'kw_session')!;
     await Promise.all([page.waitForURL(/\/login/), page.getByRole('button', { name: 'Sign out' }).click()]);
-    const stale = await fetch(url('/dashboard'), { headers: { cookie: `kw_session=${oldCookie.value}` }, redirect: 'manual' });
+    const stale = await fetch(url('/dashboard'), {
+      headers: { cookie: `kw_session=${oldCookie.value}` },
+      redirect: 'manual',
+    });
     expect(stale.status).toBe(303);
     expect(stale.headers.get('location')).toBe('/login');
     await context.addCookies([oldCookie]);
@@ -259,7 +312,30 @@ describe('dashboard in a browser', () => {
   });
 
   it('checked every page', () => {
-    expect(checked).toEqual(expect.arrayContaining(['login', 'forgot', 'reset', 'invite', 'overview', 'key-new', 'key-created', 'key', 'keys', 'key-revoke', 'sessions', 'users', 'config', 'config-revealed', 'overview-activity', 'audit', 'key-usage-day', 'account', 'viewer-users-403', 'viewer-audit-403']));
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'login',
+        'forgot',
+        'reset',
+        'invite',
+        'overview',
+        'key-new',
+        'key-created',
+        'key',
+        'keys',
+        'key-revoke',
+        'sessions',
+        'users',
+        'config',
+        'config-revealed',
+        'overview-activity',
+        'audit',
+        'key-usage-day',
+        'account',
+        'viewer-users-403',
+        'viewer-audit-403',
+      ]),
+    );
   });
 });
 

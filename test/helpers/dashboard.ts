@@ -21,7 +21,13 @@ export class Browser {
   async post(path: string, form: Record<string, string | string[] | null> = {}): Promise<Response> {
     const body: Record<string, unknown> = { _csrf: this.csrf, ...form };
     if (body._csrf === null) delete body._csrf;
-    return this.keep(await this.t.http.post(path).set('cookie', this.cookieHeader).type('form').send(body as Record<string, string>));
+    return this.keep(
+      await this.t.http
+        .post(path)
+        .set('cookie', this.cookieHeader)
+        .type('form')
+        .send(body as Record<string, string>),
+    );
   }
 
   async signIn(user: Pick<TestUser, 'email' | 'password'>): Promise<Response> {

@@ -35,13 +35,26 @@ export async function createTenant(t: TestApp, name = `Tenant ${unique()}`): Pro
   return res.body;
 }
 
-export async function createUser(t: TestApp, tenantId: string, role: Role, email = `${role}-${unique()}@example.com`): Promise<TestUser> {
+export async function createUser(
+  t: TestApp,
+  tenantId: string,
+  role: Role,
+  email = `${role}-${unique()}@example.com`,
+): Promise<TestUser> {
   const password = strongPassword();
-  const res = await t.http.post(`/admin/tenants/${tenantId}/users`).set(adminHeaders).send({ email, role, password }).expect(201);
+  const res = await t.http
+    .post(`/admin/tenants/${tenantId}/users`)
+    .set(adminHeaders)
+    .send({ email, role, password })
+    .expect(201);
   return { id: res.body.id, tenantId, email: res.body.email, role, password };
 }
 
-export async function login(t: TestApp, email: string, password: string): Promise<{ accessToken: string; refreshToken: string }> {
+export async function login(
+  t: TestApp,
+  email: string,
+  password: string,
+): Promise<{ accessToken: string; refreshToken: string }> {
   const res = await t.http.post('/auth/login').send({ email, password }).expect(200);
   return res.body;
 }
@@ -55,7 +68,9 @@ export async function signIn(t: TestApp, user: TestUser): Promise<SignedIn> {
 export async function tenantWithRoles(t: TestApp): Promise<{ tenant: TestTenant } & Record<Role, SignedIn>> {
   const tenant = await createTenant(t);
   const [owner, admin, member, viewer] = await Promise.all(
-    (['owner', 'admin', 'member', 'viewer'] as Role[]).map(async (role) => signIn(t, await createUser(t, tenant.id, role))),
+    (['owner', 'admin', 'member', 'viewer'] as Role[]).map(async (role) =>
+      signIn(t, await createUser(t, tenant.id, role)),
+    ),
   );
   return { tenant, owner, admin, member, viewer };
 }

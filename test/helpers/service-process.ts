@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runToExit as runProcessToExit, START, startService as startProcess, StartedService } from '../support/service-process';
+import {
+  runToExit as runProcessToExit,
+  START,
+  startService as startProcess,
+  StartedService,
+} from '../support/service-process';
 import { createTestDatabase, databaseUrl, dropTestDatabase, TEST_DATABASE_URL } from './test-database';
 
 export type ServiceProcess = StartedService;
@@ -15,12 +20,18 @@ function cleanEnv(env: Record<string, string | undefined>): Record<string, strin
  * Runs `npm start`'s entry (scripts/start.js) and waits until it is ready. The wait is generous
  * for a loaded machine: how fast it starts is a figure to measure, not something a test can time.
  */
-export function startService(env: Record<string, string | undefined>, readyTimeoutMs = 45_000): Promise<ServiceProcess> {
+export function startService(
+  env: Record<string, string | undefined>,
+  readyTimeoutMs = 45_000,
+): Promise<ServiceProcess> {
   return startProcess({ env: cleanEnv(env), entry: START, readyTimeoutMs });
 }
 
 /** Runs the service expecting it to refuse to start; resolves with its exit code and output. */
-export function runToExit(env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runToExit(
+  env: Record<string, string | undefined>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runProcessToExit({ env: cleanEnv(env), entry: START, timeoutMs });
 }
 
@@ -33,7 +44,10 @@ export async function serviceDatabase(): Promise<{ env: Record<string, string>; 
   const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
   if (TEST_DATABASE_URL) {
     const name = await createTestDatabase();
-    return { env: { DATA_DIR: dataDir, DATABASE_URL: databaseUrl(name) }, drop: async () => (removeDir(), dropTestDatabase(name)) };
+    return {
+      env: { DATA_DIR: dataDir, DATABASE_URL: databaseUrl(name) },
+      drop: async () => (removeDir(), dropTestDatabase(name)),
+    };
   }
   return { env: { DATA_DIR: dataDir }, drop: async () => removeDir() };
 }

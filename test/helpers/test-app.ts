@@ -43,7 +43,13 @@ export interface TestAppOptions {
 /** Boots the whole application in-process on its own database. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyward-test-'));
-  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'info', ...options.env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  });
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {

@@ -51,13 +51,19 @@ export async function dropTestDatabase(name: string): Promise<void> {
  * A database that outlives one app, for tests that restart the service or run two of it:
  * a PostgreSQL database of its own, or an embedded directory. `drop()` removes it.
  */
-export async function sharedDatabase(): Promise<{ reuseDatabase: { name?: string; embeddedDir?: string }; drop(): Promise<void> }> {
+export async function sharedDatabase(): Promise<{
+  reuseDatabase: { name?: string; embeddedDir?: string };
+  drop(): Promise<void>;
+}> {
   if (TEST_DATABASE_URL) {
     const name = await createTestDatabase();
     return { reuseDatabase: { name }, drop: () => dropTestDatabase(name) };
   }
   const dir = mkdtempSync(join(tmpdir(), 'keyward-shared-'));
-  return { reuseDatabase: { embeddedDir: join(dir, 'pglite') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    reuseDatabase: { embeddedDir: join(dir, 'pglite') },
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /**

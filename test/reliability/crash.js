@@ -21,7 +21,11 @@ async function crashOnce(name, env, findings) {
   const writers = Array.from({ length: WRITERS }, async (_, w) => {
     for (let i = 0; running; i++) {
       const idempotencyKey = randomUUID();
-      const res = await request(url, 'POST', '/v1/api-keys', { body: { name: `crash-${w}-${i}` }, headers: { ...asManager, 'idempotency-key': idempotencyKey }, timeoutMs: 10_000 });
+      const res = await request(url, 'POST', '/v1/api-keys', {
+        body: { name: `crash-${w}-${i}` },
+        headers: { ...asManager, 'idempotency-key': idempotencyKey },
+        timeoutMs: 10_000,
+      });
       if (res.status === 201) acknowledged.push(res.body.id);
       else if (!running || res.status === 0) inFlightAtKill++;
       else findings.push(`${name}: a write got ${res.status} before the crash`);
@@ -48,11 +52,19 @@ async function crashOnce(name, env, findings) {
     if (res.status !== 200) missing++;
   }
   if (missing) findings.push(`${name}: ${missing} of ${acknowledged.length} acknowledged keys missing after the crash`);
-  if (!acknowledged.length) findings.push(`${name}: no write was acknowledged before the crash: the check proved nothing`);
-  const after = await request(second.url, 'POST', '/v1/api-keys', { body: { name: 'after-crash' }, headers: asManager });
+  if (!acknowledged.length)
+    findings.push(`${name}: no write was acknowledged before the crash: the check proved nothing`);
+  const after = await request(second.url, 'POST', '/v1/api-keys', {
+    body: { name: 'after-crash' },
+    headers: asManager,
+  });
   if (after.status !== 201) findings.push(`${name}: a write after the restart got ${after.status}`);
-  const unhandled = second.output().split('\n').filter((line) => line.includes('unhandled error'));
-  if (unhandled.length) findings.push(`${name}: ${unhandled.length} unhandled errors after the restart: ${unhandled[0].slice(0, 400)}`);
+  const unhandled = second
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('unhandled error'));
+  if (unhandled.length)
+    findings.push(`${name}: ${unhandled.length} unhandled errors after the restart: ${unhandled[0].slice(0, 400)}`);
   await second.stop();
   return { acknowledged: acknowledged.length, missing, inFlightAtKill, lockLeft, restart };
 }
@@ -67,15 +79,19 @@ runCheck(async (cleanup) => {
   cleanup(() => pg.stop());
   const postgres = await crashOnce('postgres', { DATABASE_URL: pg.url }, findings);
 
-  return summary('13 crash', {
-    embedded_acknowledged: embedded.acknowledged,
-    embedded_missing: embedded.missing,
-    embedded_failed_at_kill: embedded.inFlightAtKill,
-    embedded_stale_lock: embedded.lockLeft,
-    embedded_restart_s: embedded.restart,
-    pg_acknowledged: postgres.acknowledged,
-    pg_missing: postgres.missing,
-    pg_failed_at_kill: postgres.inFlightAtKill,
-    pg_restart_s: postgres.restart,
-  }, findings);
+  return summary(
+    '13 crash',
+    {
+      embedded_acknowledged: embedded.acknowledged,
+      embedded_missing: embedded.missing,
+      embedded_failed_at_kill: embedded.inFlightAtKill,
+      embedded_stale_lock: embedded.lockLeft,
+      embedded_restart_s: embedded.restart,
+      pg_acknowledged: postgres.acknowledged,
+      pg_missing: postgres.missing,
+      pg_failed_at_kill: postgres.inFlightAtKill,
+      pg_restart_s: postgres.restart,
+    },
+    findings,
+  );
 });

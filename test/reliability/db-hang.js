@@ -26,12 +26,21 @@ runCheck(async (cleanup) => {
       // Database work on every request: writes, and reads that bypass the config cache.
       const res =
         i % 3 === 0
-          ? await request(url, 'POST', '/v1/api-keys', { body: { name: `h${c}-${i}` }, headers: { ...asManager, 'idempotency-key': randomUUID() }, timeoutMs: 20_000 })
+          ? await request(url, 'POST', '/v1/api-keys', {
+              body: { name: `h${c}-${i}` },
+              headers: { ...asManager, 'idempotency-key': randomUUID() },
+              timeoutMs: 20_000,
+            })
           : i % 3 === 1
-            ? await request(url, 'PUT', `/v1/config/entries/h${c}`, { body: { value: i }, headers: asManager, timeoutMs: 20_000 })
+            ? await request(url, 'PUT', `/v1/config/entries/h${c}`, {
+                body: { value: i },
+                headers: asManager,
+                timeoutMs: 20_000,
+              })
             : await request(url, 'GET', '/v1/api-keys?limit=5', { headers: asManager, timeoutMs: 20_000 });
       if (hung) during.push(res);
-      if (res.status === 0 || (res.status >= 500 && res.status !== 503)) findings.push(`${res.status || res.error} answered`);
+      if (res.status === 0 || (res.status >= 500 && res.status !== 503))
+        findings.push(`${res.status || res.error} answered`);
       if (res.ms > LIMIT_MS) findings.push(`a request took ${Math.round(res.ms)} ms (status ${res.status})`);
     }
   });
@@ -58,16 +67,31 @@ runCheck(async (cleanup) => {
   const after = await request(url, 'POST', '/v1/api-keys', { body: { name: 'after' }, headers: asManager });
   if (after.status !== 201) findings.push(`after the hang a write got ${after.status}`);
   if (recoveredAt === undefined) findings.push('the pool did not recover within 15 s of SIGCONT');
-  const unhandled = service.output().split('\n').filter((line) => line.includes('unhandled error'));
-  if (unhandled.length) findings.push(`the service logged ${unhandled.length} unhandled errors, first: ${unhandled[0].slice(0, Number(process.env.RELIABILITY_LOG_CHARS ?? 600))}`);
+  const unhandled = service
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('unhandled error'));
+  if (unhandled.length)
+    findings.push(
+      `the service logged ${unhandled.length} unhandled errors, first: ${unhandled[0].slice(0, Number(process.env.RELIABILITY_LOG_CHARS ?? 600))}`,
+    );
   const failed = during.filter((r) => r.status === 503);
-  return summary('10 db-hang', {
-    'hang_s': HANG_MS / 1000,
-    requestsDuringHang: during.length,
-    '503': failed.length,
-    ok: during.filter((r) => r.status < 300).length,
-    'p50_ms_during': Math.round(percentile(during.map((r) => r.ms), 50)),
-    'max_ms_during': Math.round(Math.max(0, ...during.map((r) => r.ms))),
-    'recovery_s': recoveredAt === undefined ? 'none' : (recoveredAt - resumedAt) / 1000,
-  }, [...new Set(findings)]);
+  return summary(
+    '10 db-hang',
+    {
+      hang_s: HANG_MS / 1000,
+      requestsDuringHang: during.length,
+      503: failed.length,
+      ok: during.filter((r) => r.status < 300).length,
+      p50_ms_during: Math.round(
+        percentile(
+          during.map((r) => r.ms),
+          50,
+        ),
+      ),
+      max_ms_during: Math.round(Math.max(0, ...during.map((r) => r.ms))),
+      recovery_s: recoveredAt === undefined ? 'none' : (recoveredAt - resumedAt) / 1000,
+    },
+    [...new Set(findings)],
+  );
 });

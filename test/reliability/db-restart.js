@@ -20,7 +20,10 @@ runCheck(async (cleanup) => {
 
   // Keys to try during the outage: created but never used, so no instance has them cached.
   const untouched = [];
-  for (let i = 0; i < 5; i++) untouched.push((await must(url, 'POST', '/v1/api-keys', { body: { name: `untouched-${i}` }, headers: asManager })).apiKey);
+  for (let i = 0; i < 5; i++)
+    untouched.push(
+      (await must(url, 'POST', '/v1/api-keys', { body: { name: `untouched-${i}` }, headers: asManager })).apiKey,
+    );
   const revoked = await must(url, 'POST', '/v1/api-keys', { body: { name: 'revoked' }, headers: asManager });
   await must(url, 'GET', '/auth/me', { headers: { 'x-api-key': revoked.apiKey } });
   await must(url, 'DELETE', `/v1/api-keys/${revoked.id}`, { headers: asManager });
@@ -32,18 +35,25 @@ runCheck(async (cleanup) => {
   let running = true;
   const note = (res, what) => {
     statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-    if (res.status >= 500 && res.status !== 503) findings.push(`${what} answered ${res.status} ${JSON.stringify(res.body)}`);
-    if (res.status === 503 && res.body?.code !== 'DATABASE_UNAVAILABLE' && res.body?.code !== 'AUTH_BUSY') findings.push(`${what} 503 with code ${res.body?.code}`);
+    if (res.status >= 500 && res.status !== 503)
+      findings.push(`${what} answered ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status === 503 && res.body?.code !== 'DATABASE_UNAVAILABLE' && res.body?.code !== 'AUTH_BUSY')
+      findings.push(`${what} 503 with code ${res.body?.code}`);
   };
   /** Retries with the same Idempotency-Key until acknowledged (or 60 s pass). */
   async function write(method, path, body, ok) {
     const idempotencyKey = randomUUID();
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const res = await request(url, method, path, { body, headers: { ...asManager, 'idempotency-key': idempotencyKey }, timeoutMs: 10_000 });
+      const res = await request(url, method, path, {
+        body,
+        headers: { ...asManager, 'idempotency-key': idempotencyKey },
+        timeoutMs: 10_000,
+      });
       note(res, `${method} ${path}`);
       if (res.status === ok) return res.body;
-      if (res.status !== 0 && res.status < 500 && res.status !== 409) findings.push(`${method} ${path} answered ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 0 && res.status < 500 && res.status !== 409)
+        findings.push(`${method} ${path} answered ${res.status} ${JSON.stringify(res.body)}`);
       await sleep(200);
     }
     gaveUp++;
@@ -83,13 +93,17 @@ runCheck(async (cleanup) => {
       const rev = await request(url, 'GET', '/auth/me', { headers: { 'x-api-key': revoked.apiKey } });
       if (rev.status === 200) revokedAccepted++;
       if (ready.status === 503 && outageProbes < untouched.length) {
-        const res = await request(url, 'GET', '/auth/me', { headers: { 'x-api-key': untouched[outageProbes++] }, timeoutMs: 10_000 });
+        const res = await request(url, 'GET', '/auth/me', {
+          headers: { 'x-api-key': untouched[outageProbes++] },
+          timeoutMs: 10_000,
+        });
         // Counts only when the database was still away after the probe (it may come back meanwhile).
         const after = await request(url, 'GET', '/ready', { timeoutMs: 10_000 });
         if (after.status === 503) {
           outageAnswers[res.status] = (outageAnswers[res.status] ?? 0) + 1;
           if (res.status === 200) findings.push('an uncached key was accepted while the database was away');
-          else if (res.status !== 503) findings.push(`an uncached key during the outage got ${res.status} (503 expected)`);
+          else if (res.status !== 503)
+            findings.push(`an uncached key during the outage got ${res.status} (503 expected)`);
         }
       }
       await sleep(100);
@@ -125,33 +139,51 @@ runCheck(async (cleanup) => {
   let lost = 0;
   let duplicated = 0;
   for (const { id, name } of acknowledged.keys) {
-    const [{ n }] = await pg.query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND name = $2', [tenant.id, name]);
+    const [{ n }] = await pg.query('SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND name = $2', [
+      tenant.id,
+      name,
+    ]);
     const [{ m }] = await pg.query('SELECT count(*)::int AS m FROM api_keys WHERE id = $1', [id]);
     if (m === 0) lost++;
     if (n > 1) duplicated++;
   }
   for (const { key: entry, value } of acknowledged.config) {
-    const rows = await pg.query('SELECT value FROM config_entries WHERE tenant_id = $1 AND key = $2', [tenant.id, entry]);
+    const rows = await pg.query('SELECT value FROM config_entries WHERE tenant_id = $1 AND key = $2', [
+      tenant.id,
+      entry,
+    ]);
     if (rows.length !== 1 || rows[0].value !== value) lost++;
   }
   if (lost) findings.push(`${lost} acknowledged writes missing`);
   if (duplicated) findings.push(`${duplicated} acknowledged keys created more than once`);
-  const unhandled = service.output().split('\n').find((line) => line.includes('unhandled error'));
-  if (unhandled) findings.push(`the service logged an unhandled error: ${unhandled.slice(0, Number(process.env.RELIABILITY_LOG_CHARS ?? 600))}`);
+  const unhandled = service
+    .output()
+    .split('\n')
+    .find((line) => line.includes('unhandled error'));
+  if (unhandled)
+    findings.push(
+      `the service logged an unhandled error: ${unhandled.slice(0, Number(process.env.RELIABILITY_LOG_CHARS ?? 600))}`,
+    );
 
-  return summary('9 db-restart', {
-    acknowledged: acknowledged.keys.length + acknowledged.config.length,
-    lost,
-    duplicated,
-    gaveUp,
-    'outage_s': outage,
-    'pg_restart_s': (backAt - restartAt) / 1000,
-    'recovery_s': recovery,
-    '503': statuses[503] ?? 0,
-    '500': Object.entries(statuses).filter(([s]) => Number(s) >= 500 && Number(s) !== 503).reduce((a, [, n]) => a + n, 0),
-    '409': statuses[409] ?? 0,
-    uncachedKeyDuringOutage: JSON.stringify(outageAnswers),
-    revokedAccepted,
-    samePid: service.alive() && service.child.pid === pid,
-  }, findings);
+  return summary(
+    '9 db-restart',
+    {
+      acknowledged: acknowledged.keys.length + acknowledged.config.length,
+      lost,
+      duplicated,
+      gaveUp,
+      outage_s: outage,
+      pg_restart_s: (backAt - restartAt) / 1000,
+      recovery_s: recovery,
+      503: statuses[503] ?? 0,
+      500: Object.entries(statuses)
+        .filter(([s]) => Number(s) >= 500 && Number(s) !== 503)
+        .reduce((a, [, n]) => a + n, 0),
+      409: statuses[409] ?? 0,
+      uncachedKeyDuringOutage: JSON.stringify(outageAnswers),
+      revokedAccepted,
+      samePid: service.alive() && service.child.pid === pid,
+    },
+    findings,
+  );
 });

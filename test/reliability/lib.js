@@ -21,10 +21,25 @@ async function startPostgres() {
   mkdirSync(sockets);
   for (const path of [dir, sockets]) chownSync(path, uid('postgres'), gid('postgres'));
   const port = await freePort();
-  const asPostgres = (bin, args, options = {}) => execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args], { stdio: 'pipe', ...options });
+  const asPostgres = (bin, args, options = {}) =>
+    execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args], { stdio: 'pipe', ...options });
   asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const pgCtl = (...args) => ['-u', 'postgres', '--', join(PG_BIN, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), ...args];
-  execFileSync('runuser', pgCtl('-w', '-o', `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c max_connections=100`, 'start'), { stdio: 'pipe' });
+  const pgCtl = (...args) => [
+    '-u',
+    'postgres',
+    '--',
+    join(PG_BIN, 'pg_ctl'),
+    '-D',
+    data,
+    '-l',
+    join(dir, 'log'),
+    ...args,
+  ];
+  execFileSync(
+    'runuser',
+    pgCtl('-w', '-o', `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c max_connections=100`, 'start'),
+    { stdio: 'pipe' },
+  );
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const pg = {
     url,
@@ -33,7 +48,11 @@ async function startPostgres() {
     /** The postmaster and every process it started (backends, checkpointer, ...). */
     allPids: () => {
       const root = pg.postmasterPid();
-      const children = execFileSync('pgrep', ['-P', String(root)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      const children = execFileSync('pgrep', ['-P', String(root)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
       return [root, ...children];
     },
     /** `pg_ctl restart -m fast` without blocking the caller; resolves when it accepts connections again. */
@@ -89,7 +108,14 @@ async function startService(env = {}) {
     },
     readyTimeoutMs: 60_000,
   });
-  return { url: service.url, child: service.child, dataDir, output: service.output, alive: service.alive, stop: service.stop };
+  return {
+    url: service.url,
+    child: service.child,
+    dataDir,
+    output: service.output,
+    alive: service.alive,
+    stop: service.stop,
+  };
 }
 
 /** One HTTP request; never throws: a network error is status 0. Records the time taken. */
@@ -111,14 +137,20 @@ async function request(url, method, path, { body, headers = {}, timeoutMs = 30_0
     }
     return { status: res.status, body: json, ms: performance.now() - started, at: Date.now() };
   } catch (error) {
-    return { status: 0, error: String(error?.cause?.code ?? error?.name ?? error), ms: performance.now() - started, at: Date.now() };
+    return {
+      status: 0,
+      error: String(error?.cause?.code ?? error?.name ?? error),
+      ms: performance.now() - started,
+      at: Date.now(),
+    };
   }
 }
 
 /** Must succeed: setup steps. */
 async function must(url, method, path, options) {
   const res = await request(url, method, path, options);
-  if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body ?? res.error)}`);
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body ?? res.error)}`);
   return res.body;
 }
 
@@ -127,9 +159,17 @@ const admin = { 'x-admin-token': ADMIN_TOKEN };
 /** A tenant and a service key with every scope the checks use. */
 async function seedTenant(url, name = `Reliability ${Date.now()}-${Math.random()}`) {
   const tenant = await must(url, 'POST', '/admin/tenants', { body: { name }, headers: admin });
-  await must(url, 'PATCH', `/admin/tenants/${tenant.id}`, { body: { maxKeysPerUser: 100_000, maxKeysPerTenant: 100_000 }, headers: admin });
+  await must(url, 'PATCH', `/admin/tenants/${tenant.id}`, {
+    body: { maxKeysPerUser: 100_000, maxKeysPerTenant: 100_000 },
+    headers: admin,
+  });
   const key = await must(url, 'POST', '/admin/api-keys', {
-    body: { tenantId: tenant.id, name: 'manager', scopes: ['keys:read', 'keys:write', 'config:read', 'config:write'], rateLimit: { limit: 100_000, windowSeconds: 1 } },
+    body: {
+      tenantId: tenant.id,
+      name: 'manager',
+      scopes: ['keys:read', 'keys:write', 'config:read', 'config:write'],
+      rateLimit: { limit: 100_000, windowSeconds: 1 },
+    },
     headers: admin,
   });
   return { tenant, key: key.apiKey, keyId: key.id };
@@ -171,4 +211,17 @@ async function runCheck(main) {
   }
 }
 
-module.exports = { startPostgres, startService, request, must, admin, seedTenant, percentile, summary, runCheck, sleep, freePort, ADMIN_TOKEN };
+module.exports = {
+  startPostgres,
+  startService,
+  request,
+  must,
+  admin,
+  seedTenant,
+  percentile,
+  summary,
+  runCheck,
+  sleep,
+  freePort,
+  ADMIN_TOKEN,
+};

@@ -13,7 +13,12 @@ const LATENCY_LIMIT_MS = 10_000;
 // where the load generator runs too (measured 25–82 ms quiet, up to 644 ms beside other suites).
 const HEALTH_P99_MS = Number(process.env.HEALTH_P99_MS ?? 500);
 
-const burst = (options) => new Promise((resolve, reject) => autocannon({ connections: CONNECTIONS, duration: SECONDS, timeout: 20, ...options }, (error, result) => (error ? reject(error) : resolve(result))));
+const burst = (options) =>
+  new Promise((resolve, reject) =>
+    autocannon({ connections: CONNECTIONS, duration: SECONDS, timeout: 20, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    ),
+  );
 
 /**
  * Polls /health every 50 ms from a separate process (the load generator's own event loop would
@@ -47,13 +52,34 @@ runCheck(async (cleanup) => {
   cleanup(() => service.stop());
   const { url } = service;
   const { tenant, key } = await seedTenant(url);
-  await must(url, 'POST', `/admin/tenants/${tenant.id}/users`, { body: { email: 'victim@example.com', role: 'member', password: 'violet tractor 1234 umbrella' }, headers: admin });
+  await must(url, 'POST', `/admin/tenants/${tenant.id}/users`, {
+    body: { email: 'victim@example.com', role: 'member', password: 'violet tractor 1234 umbrella' },
+    headers: admin,
+  });
 
   const findings = [];
   const figures = {};
   const runs = [
-    { name: 'login', allowed: [401, 429, 503], options: { url: `${url}/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'victim@example.com', password: 'wrong password guess' }) } },
-    { name: 'create', allowed: [201, 429, 503], options: { url: `${url}/v1/api-keys`, method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ name: 'burst' }) } },
+    {
+      name: 'login',
+      allowed: [401, 429, 503],
+      options: {
+        url: `${url}/auth/login`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'victim@example.com', password: 'wrong password guess' }),
+      },
+    },
+    {
+      name: 'create',
+      allowed: [201, 429, 503],
+      options: {
+        url: `${url}/v1/api-keys`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({ name: 'burst' }),
+      },
+    },
   ];
   for (const run of runs) {
     const until = { done: false };
@@ -61,9 +87,13 @@ runCheck(async (cleanup) => {
     const result = await burst(run.options);
     until.done = true;
     const healthTimes = await health;
-    const codes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]));
-    for (const code of Object.keys(codes)) if (!run.allowed.includes(Number(code))) findings.push(`${run.name}: ${codes[code]} answers with ${code}`);
-    if (result.errors || result.timeouts) findings.push(`${run.name}: ${result.errors} errors, ${result.timeouts} timeouts`);
+    const codes = Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]),
+    );
+    for (const code of Object.keys(codes))
+      if (!run.allowed.includes(Number(code))) findings.push(`${run.name}: ${codes[code]} answers with ${code}`);
+    if (result.errors || result.timeouts)
+      findings.push(`${run.name}: ${result.errors} errors, ${result.timeouts} timeouts`);
     if (result.latency.max > LATENCY_LIMIT_MS) findings.push(`${run.name}: latency up to ${result.latency.max} ms`);
     const healthP99 = percentile(healthTimes, 99);
     if (healthP99 > HEALTH_P99_MS) findings.push(`${run.name}: /health p99 ${Math.round(healthP99)} ms`);
@@ -77,8 +107,12 @@ runCheck(async (cleanup) => {
     });
     await sleep(1_000);
   }
-  const unhandled = service.output().split('\n').filter((line) => line.includes('unhandled error'));
-  if (unhandled.length) findings.push(`the service logged ${unhandled.length} unhandled errors, first: ${unhandled[0].slice(0, 600)}`);
+  const unhandled = service
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('unhandled error'));
+  if (unhandled.length)
+    findings.push(`the service logged ${unhandled.length} unhandled errors, first: ${unhandled[0].slice(0, 600)}`);
   if (!service.alive()) findings.push('the service died');
   return summary('11 overload', { connections: CONNECTIONS, seconds: SECONDS, ...figures }, findings);
 });

@@ -14,5 +14,7 @@ for (const check of CHECKS) {
   const result = spawnSync(process.execPath, [join(__dirname, check)], { stdio: 'inherit' });
   if (result.status !== 0) failed.push(check);
 }
-console.log(`\nreliability: ${CHECKS.length - failed.length}/${CHECKS.length} checks passed${failed.length ? `; failed: ${failed.join(', ')}` : ''}`);
+console.log(
+  `\nreliability: ${CHECKS.length - failed.length}/${CHECKS.length} checks passed${failed.length ? `; failed: ${failed.join(', ')}` : ''}`,
+);
 process.exit(failed.length ? 1 : 0);

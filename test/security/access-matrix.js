@@ -6,8 +6,26 @@ const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const ROLE_SCOPES = {
-  owner: ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'],
-  admin: ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'],
+  owner: [
+    'keys:read',
+    'keys:write',
+    'config:read',
+    'config:write',
+    'config:secrets',
+    'users:read',
+    'audit:read',
+    'keys:verify',
+  ],
+  admin: [
+    'keys:read',
+    'keys:write',
+    'config:read',
+    'config:write',
+    'config:secrets',
+    'users:read',
+    'audit:read',
+    'keys:verify',
+  ],
   member: ['keys:read', 'keys:write', 'config:read', 'users:read'],
   viewer: ['keys:read', 'config:read', 'users:read'],
 };
@@ -16,7 +34,11 @@ const ROLE_SCOPES = {
 function routeTable(root) {
   const source = readFileSync(join(root, 'test', 'route-access.e2e-spec.ts'), 'utf8');
   const block = source.slice(source.indexOf('const EXPECTED'), source.indexOf('};', source.indexOf('const EXPECTED')));
-  return [...block.matchAll(/'([A-Z]+) ([^']+)': '([^']+)'/g)].map(([, method, path, rule]) => ({ method, path, rule: parseRule(rule) }));
+  return [...block.matchAll(/'([A-Z]+) ([^']+)': '([^']+)'/g)].map(([, method, path, rule]) => ({
+    method,
+    path,
+    rule: parseRule(rule),
+  }));
 }
 
 function parseRule(text) {
@@ -46,11 +68,17 @@ function allowed(rule, cred) {
 }
 
 /** A refusal: 401/403, or for a page the exception filter's bare redirect to /login (a sign-out adds ?flash=). */
-const isDenied = (res) => res.status === 401 || res.status === 403 || (res.status === 303 && res.headers.location === '/login');
+const isDenied = (res) =>
+  res.status === 401 || res.status === 403 || (res.status === 303 && res.headers.location === '/login');
 
 // Routes that end the credential making the call run last, in this order, so each kills only
 // credentials no later route accepts.
-const SELF_ENDING = ['DELETE /auth/api-key', 'POST /auth/logout', 'POST /dashboard/sessions/others/revoke', 'POST /logout'];
+const SELF_ENDING = [
+  'DELETE /auth/api-key',
+  'POST /auth/logout',
+  'POST /dashboard/sessions/others/revoke',
+  'POST /logout',
+];
 
 async function run({ lib, url }) {
   const { http, must, cookieOf } = lib;
@@ -64,14 +92,32 @@ async function run({ lib, url }) {
   const csrfCookie = cookieOf(login, 'kw_csrf');
   const csrfToken = /name="_csrf" value="([^"]+)"/.exec(login.text)[1];
 
-  const creds = [{ kind: 'none', label: 'nothing' }, { kind: 'admin', label: 'admin token', headers: { 'x-admin-token': world.adminToken } }];
+  const creds = [
+    { kind: 'none', label: 'nothing' },
+    { kind: 'admin', label: 'admin token', headers: { 'x-admin-token': world.adminToken } },
+  ];
   for (const tenant of world.tenants) {
     for (const [role, user] of Object.entries(tenant.users)) {
-      creds.push({ kind: 'session', role, label: `${tenant.label}/${role}/session`, cookie: `kw_session=${user.session}` });
-      creds.push({ kind: 'jwt', role, label: `${tenant.label}/${role}/jwt`, headers: { authorization: `Bearer ${user.jwt}` } });
+      creds.push({
+        kind: 'session',
+        role,
+        label: `${tenant.label}/${role}/session`,
+        cookie: `kw_session=${user.session}`,
+      });
+      creds.push({
+        kind: 'jwt',
+        role,
+        label: `${tenant.label}/${role}/jwt`,
+        headers: { authorization: `Bearer ${user.jwt}` },
+      });
     }
     for (const [scope, key] of Object.entries(tenant.users.owner.keys)) {
-      creds.push({ kind: 'apiKey', scopes: [scope], label: `${tenant.label}/key ${scope}`, headers: { 'x-api-key': key.key } });
+      creds.push({
+        kind: 'apiKey',
+        scopes: [scope],
+        label: `${tenant.label}/key ${scope}`,
+        headers: { 'x-api-key': key.key },
+      });
     }
   }
 
@@ -83,7 +129,11 @@ async function run({ lib, url }) {
 
   const send = (route, cred, path, jsonBody = { notAField: 1 }) => {
     const token = cred.csrfToken ?? csrfToken;
-    const headers = { ...cred.headers, cookie: [`kw_csrf=${csrfCookie}`, cred.cookie].filter(Boolean).join('; '), 'x-csrf-token': token };
+    const headers = {
+      ...cred.headers,
+      cookie: [`kw_csrf=${csrfCookie}`, cred.cookie].filter(Boolean).join('; '),
+      'x-csrf-token': token,
+    };
     const isPage = !/^\/(v1|auth|admin|config|health|ready)\b/.test(route.path);
     const options = { headers };
     // An unknown field: allowed JSON calls stop at validation (400) instead of changing things.
@@ -112,7 +162,12 @@ async function run({ lib, url }) {
   };
   const strongest = {
     session: creds.find((c) => c.label === 'a/owner/session'),
-    jwt: { kind: 'jwt', role: 'owner', label: 'a/owner/jwt', headers: { authorization: `Bearer ${a.users.owner.jwt}` } },
+    jwt: {
+      kind: 'jwt',
+      role: 'owner',
+      label: 'a/owner/jwt',
+      headers: { authorization: `Bearer ${a.users.owner.jwt}` },
+    },
     apiKey: { kind: 'apiKey', label: 'a/key all scopes', headers: { 'x-api-key': a.allKey.key } },
   };
   let crossCells = 0;
@@ -126,7 +181,8 @@ async function run({ lib, url }) {
       const res = await send(route, strongest[via], path, {}); // a valid body: a leak would act
       cells++;
       crossCells++;
-      if (res.status !== 404) findings.push(`cross-tenant ${route.method} ${path} with ${strongest[via].label}: ${res.status}, expected 404`);
+      if (res.status !== 404)
+        findings.push(`cross-tenant ${route.method} ${path} with ${strongest[via].label}: ${res.status}, expected 404`);
     }
   }
   for (const route of routes) {
@@ -137,12 +193,23 @@ async function run({ lib, url }) {
       const expectAllowed = allowed(route.rule, cred);
       const denied = isDenied(res);
       if (expectAllowed === denied || res.status >= 500) {
-        findings.push(`${route.method} ${route.path} with ${cred.label}: ${res.status}, expected ${expectAllowed ? 'allowed' : 'denied'} ${res.text.slice(0, 120)}`);
+        findings.push(
+          `${route.method} ${route.path} with ${cred.label}: ${res.status}, expected ${expectAllowed ? 'allowed' : 'denied'} ${res.text.slice(0, 120)}`,
+        );
       }
     }
   }
 
-  return { findings, figures: { routes: routes.length, credentials: creds.length, cells, 'cross-tenant cells': crossCells, unexpected: findings.length } };
+  return {
+    findings,
+    figures: {
+      routes: routes.length,
+      credentials: creds.length,
+      cells,
+      'cross-tenant cells': crossCells,
+      unexpected: findings.length,
+    },
+  };
 }
 
 module.exports = { run, routeTable, allowed };

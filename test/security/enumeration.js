@@ -8,7 +8,7 @@ const LIMIT_MS = 5;
 let next = 0;
 const address = () => {
   next++;
-  return `127.${60 + (next >> 16)}.${(next >> 8) & 255}.${(next & 255) || 1}`;
+  return `127.${60 + (next >> 16)}.${(next >> 8) & 255}.${next & 255 || 1}`;
 };
 
 const shape = (res) => `${res.status} ${JSON.stringify({ ...res.json, requestId: undefined })}`;
@@ -20,25 +20,50 @@ async function compare(lib, url, label, path, bodyFor, existing, missing) {
     // Alternate which goes first so drift in the machine's load falls on both sides.
     const order = i % 2 ? ['existing', 'missing'] : ['missing', 'existing'];
     for (const which of order) {
-      const res = await lib.http(url, 'POST', path, { body: bodyFor(which === 'existing' ? existing : missing), from: address() });
+      const res = await lib.http(url, 'POST', path, {
+        body: bodyFor(which === 'existing' ? existing : missing),
+        from: address(),
+      });
       times[which].push(res.ms);
       shapes[which].add(shape(res));
     }
   }
   const diff = lib.median(times.existing) - lib.median(times.missing);
   const findings = [];
-  const same = shapes.existing.size === 1 && shapes.missing.size === 1 && [...shapes.existing][0] === [...shapes.missing][0];
-  if (!same) findings.push(`${label}: answers differ: existing ${[...shapes.existing].join(' | ')} vs missing ${[...shapes.missing].join(' | ')}`);
+  const same =
+    shapes.existing.size === 1 && shapes.missing.size === 1 && [...shapes.existing][0] === [...shapes.missing][0];
+  if (!same)
+    findings.push(
+      `${label}: answers differ: existing ${[...shapes.existing].join(' | ')} vs missing ${[...shapes.missing].join(' | ')}`,
+    );
   if (Math.abs(diff) >= LIMIT_MS) findings.push(`${label}: median time differs by ${diff.toFixed(2)} ms`);
-  return { findings, figures: { [`${label} median existing ms`]: lib.median(times.existing).toFixed(2), [`${label} median missing ms`]: lib.median(times.missing).toFixed(2), [`${label} diff ms`]: diff.toFixed(2) } };
+  return {
+    findings,
+    figures: {
+      [`${label} median existing ms`]: lib.median(times.existing).toFixed(2),
+      [`${label} median missing ms`]: lib.median(times.missing).toFixed(2),
+      [`${label} diff ms`]: diff.toFixed(2),
+    },
+  };
 }
 
 async function run({ lib, url, world }) {
   const existing = world.tenants[0].users.viewer.email;
   const missing = `nobody-${Date.now()}@example.com`;
-  const login = await compare(lib, url, 'login', '/auth/login', (email) => ({ email, password: 'not the password at all 123' }), existing, missing);
+  const login = await compare(
+    lib,
+    url,
+    'login',
+    '/auth/login',
+    (email) => ({ email, password: 'not the password at all 123' }),
+    existing,
+    missing,
+  );
   const forgot = await compare(lib, url, 'forgot', '/auth/password/forgot', (email) => ({ email }), existing, missing);
-  return { findings: [...login.findings, ...forgot.findings], figures: { requests: 4 * N, ...login.figures, ...forgot.figures } };
+  return {
+    findings: [...login.findings, ...forgot.findings],
+    figures: { requests: 4 * N, ...login.figures, ...forgot.figures },
+  };
 }
 
 module.exports = { run };

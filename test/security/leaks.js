@@ -14,9 +14,13 @@ async function run({ lib, db, logFiles, world }) {
   const dump = await lib.runTool('pg_dump', ['--no-owner', '-f', dumpFile, db.url], { timeoutMs: 120_000 });
   const findings = [];
   if (dump.code !== 0) findings.push(`pg_dump failed: ${dump.output}`);
-  const haystacks = [...logFiles.map((file) => [file, readFileSync(file, 'utf8')]), [dumpFile, dump.code === 0 ? readFileSync(dumpFile, 'utf8') : '']];
+  const haystacks = [
+    ...logFiles.map((file) => [file, readFileSync(file, 'utf8')]),
+    [dumpFile, dump.code === 0 ? readFileSync(dumpFile, 'utf8') : ''],
+  ];
   // Controls: the haystacks hold what they should (an email in the dump, requests in the log).
-  if (!haystacks.at(-1)[1].includes(world.tenants[0].users.owner.email)) findings.push('control: the dump does not hold a user email');
+  if (!haystacks.at(-1)[1].includes(world.tenants[0].users.owner.email))
+    findings.push('control: the dump does not hold a user email');
   if (!haystacks[0][1].includes('/auth/login')) findings.push('control: the log does not hold the requests');
   // The shortest secret is long and random; a hit is a leak, not chance.
   const kinds = {};
@@ -43,19 +47,29 @@ async function spendMailTokens(lib, url, world, dataDirs) {
   const owner = world.tenants[0].users.owner;
   // A user of its own: the seeded ones have had their three reset mails per window already.
   const email = `reset-${Date.now()}@example.com`;
-  await lib.must(url, 'POST', `/admin/tenants/${world.tenants[0].id}/users`, { headers: { 'x-admin-token': lib.baseEnv.ADMIN_TOKEN }, body: { email, role: 'viewer', password: lib.strongPassword() } });
+  await lib.must(url, 'POST', `/admin/tenants/${world.tenants[0].id}/users`, {
+    headers: { 'x-admin-token': lib.baseEnv.ADMIN_TOKEN },
+    body: { email, role: 'viewer', password: lib.strongPassword() },
+  });
   const before = new Set(dataDirs.flatMap((dir) => lib.outboxTokens(dir)));
   await lib.must(url, 'POST', '/auth/password/forgot', { body: { email }, from: '127.0.9.1' });
   const inviteEmail = `invited-${Date.now()}@example.com`;
-  await lib.must(url, 'POST', '/v1/users/invitations', { headers: { authorization: `Bearer ${owner.jwt}` }, body: { email: inviteEmail, role: 'member' } });
+  await lib.must(url, 'POST', '/v1/users/invitations', {
+    headers: { authorization: `Bearer ${owner.jwt}` },
+    body: { email: inviteEmail, role: 'member' },
+  });
   await lib.sleep(1000); // mail is written in the background
   const tokens = dataDirs.flatMap((dir) => lib.outboxTokens(dir)).filter((t) => !before.has(t));
   for (const token of new Set([...before, ...tokens])) lib.remember('mailed token', token);
   for (const token of tokens) {
     const password = lib.strongPassword();
     // One of the two routes takes it; the other answers 400 and spends nothing.
-    const reset = await lib.http(url, 'POST', '/auth/password/reset', { body: { token, newPassword: password }, from: '127.0.9.2' });
-    if (reset.status >= 300) await lib.http(url, 'POST', '/auth/invitations/accept', { body: { token, password }, from: '127.0.9.3' });
+    const reset = await lib.http(url, 'POST', '/auth/password/reset', {
+      body: { token, newPassword: password },
+      from: '127.0.9.2',
+    });
+    if (reset.status >= 300)
+      await lib.http(url, 'POST', '/auth/invitations/accept', { body: { token, password }, from: '127.0.9.3' });
   }
   if (tokens.length < 2) throw new Error(`expected a reset and an invitation mail, found ${tokens.length} new tokens`);
 }

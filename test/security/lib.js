@@ -12,7 +12,16 @@ const { startService: startProcess } = require('../support/service-process');
 const ROOT = join(__dirname, '..', '..');
 const PG_BASE = process.env.SECURITY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const ROLES = ['owner', 'admin', 'member', 'viewer'];
-const SCOPES = ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'];
+const SCOPES = [
+  'keys:read',
+  'keys:write',
+  'config:read',
+  'config:write',
+  'config:secrets',
+  'users:read',
+  'audit:read',
+  'keys:verify',
+];
 
 /** Every secret the run used or received; the leak scan looks for each of them. */
 const secrets = new Map();
@@ -35,7 +44,9 @@ const baseEnv = {
 };
 
 function psql(database, sql) {
-  const result = spawnSync('psql', [`${PG_BASE}/${database}`, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { encoding: 'utf8' });
+  const result = spawnSync('psql', [`${PG_BASE}/${database}`, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`psql: ${result.stderr}`);
   return result.stdout;
 }
@@ -45,9 +56,12 @@ function createDatabase() {
   const name = `keyward_security_${process.pid}`;
   psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   psql('postgres', `CREATE DATABASE ${name}`);
-  return { name, url: `${PG_BASE}/${name}`, drop: () => psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return {
+    name,
+    url: `${PG_BASE}/${name}`,
+    drop: () => psql('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
 }
-
 
 /** Starts dist/src/main.js; all of its output goes to `<workDir>/<name>.log`. */
 async function startService(name, env) {
@@ -56,7 +70,9 @@ async function startService(name, env) {
     const service = await startProcess({ env: { ...baseEnv, ...env }, logFile, readyTimeoutMs: 60_000 });
     return { url: service.url, port: service.port, child: service.child, logFile, stop: () => service.stop() };
   } catch (error) {
-    throw new Error(`service ${name} did not become ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`, { cause: error });
+    throw new Error(`service ${name} did not become ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -81,22 +97,26 @@ function http(baseUrl, method, path, { body, headers = {}, from, form, timeoutMs
     const started = process.hrtime.bigint();
     // A connection per request (agent: false): a reused keep-alive socket that the service closed
     // after an earlier garbage request would surface as a reset on an innocent one.
-    const req = request(new URL(path, baseUrl), { method, headers: h, localAddress: from, timeout: timeoutMs, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          /* not JSON */
-        }
-        resolve({ status: res.statusCode, headers: res.headers, text, json, ms });
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      new URL(path, baseUrl),
+      { method, headers: h, localAddress: from, timeout: timeoutMs, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode, headers: res.headers, text, json, ms });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${method} ${path}`)));
     req.on('error', reject);
     req.end(payload);
@@ -127,7 +147,11 @@ async function dashboardSignIn(url, email, password, from) {
   const csrfCookie = cookieOf(page, 'kw_csrf');
   const token = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
   if (!csrfCookie || !token) throw new Error('login page has no CSRF token');
-  const res = await http(url, 'POST', '/login', { from, form: { _csrf: token, email, password }, headers: { cookie: `kw_csrf=${csrfCookie}` } });
+  const res = await http(url, 'POST', '/login', {
+    from,
+    form: { _csrf: token, email, password },
+    headers: { cookie: `kw_csrf=${csrfCookie}` },
+  });
   const session = cookieOf(res, 'kw_session');
   if (res.status !== 303 || !session) throw new Error(`dashboard sign-in → ${res.status}`);
   return remember('session cookie', session);
@@ -145,7 +169,9 @@ function outboxTokens(dataDir) {
   const tokens = [];
   for (const file of files) {
     // Quoted-printable soft breaks ("=\n") split long lines; join them before matching.
-    const text = readFileSync(join(dir, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+    const text = readFileSync(join(dir, file), 'utf8')
+      .replace(/=\r?\n/g, '')
+      .replace(/=3D/g, '=');
     for (const match of text.matchAll(/[?&]token=([A-Za-z0-9%._~-]+)/g)) tokens.push(decodeURIComponent(match[1]));
   }
   return tokens;
@@ -161,28 +187,72 @@ async function seed(url) {
   const admin = { 'x-admin-token': baseEnv.ADMIN_TOKEN };
   const tenants = [];
   for (const label of ['a', 'b']) {
-    const tenant = (await must(url, 'POST', '/admin/tenants', { headers: admin, body: { name: `Security ${label} ${randomBytes(3).toString('hex')}` } })).json;
+    const tenant = (
+      await must(url, 'POST', '/admin/tenants', {
+        headers: admin,
+        body: { name: `Security ${label} ${randomBytes(3).toString('hex')}` },
+      })
+    ).json;
     const users = {};
     for (const role of ROLES) {
       const email = `${role}-${label}-${randomBytes(3).toString('hex')}@example.com`;
       const password = strongPassword();
-      const user = (await must(url, 'POST', `/admin/tenants/${tenant.id}/users`, { headers: admin, body: { email, role, password } })).json;
+      const user = (
+        await must(url, 'POST', `/admin/tenants/${tenant.id}/users`, {
+          headers: admin,
+          body: { email, role, password },
+        })
+      ).json;
       const tokens = (await must(url, 'POST', '/auth/login', { body: { email, password } })).json;
       remember('access token', tokens.accessToken);
       remember('refresh token', tokens.refreshToken);
       const session = await dashboardSignIn(url, email, password);
-      users[role] = { id: user.id, email, password, role, jwt: tokens.accessToken, refreshToken: tokens.refreshToken, session, keys: {} };
+      users[role] = {
+        id: user.id,
+        email,
+        password,
+        role,
+        jwt: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+        session,
+        keys: {},
+      };
     }
     // One key per scope, made by the owner (who holds every scope).
     for (const scope of SCOPES) {
-      const created = (await must(url, 'POST', '/v1/api-keys', { headers: { authorization: `Bearer ${users.owner.jwt}` }, body: { name: `scope ${scope}`, scopes: [scope] } }, 201)).json;
+      const created = (
+        await must(
+          url,
+          'POST',
+          '/v1/api-keys',
+          {
+            headers: { authorization: `Bearer ${users.owner.jwt}` },
+            body: { name: `scope ${scope}`, scopes: [scope] },
+          },
+          201,
+        )
+      ).json;
       users.owner.keys[scope] = { id: created.id, key: remember('API key', created.apiKey) };
     }
     // A key with every scope, and a config entry and a second session to aim at.
-    const all = (await must(url, 'POST', '/v1/api-keys', { headers: { authorization: `Bearer ${users.owner.jwt}` }, body: { name: 'all scopes', scopes: SCOPES } }, 201)).json;
+    const all = (
+      await must(
+        url,
+        'POST',
+        '/v1/api-keys',
+        { headers: { authorization: `Bearer ${users.owner.jwt}` }, body: { name: 'all scopes', scopes: SCOPES } },
+        201,
+      )
+    ).json;
     const secretValue = remember('config secret', `s3cret-${randomBytes(12).toString('hex')}`);
-    await must(url, 'PUT', '/v1/config/entries/feature.flag', { headers: { authorization: `Bearer ${users.owner.jwt}` }, body: { value: 'on' } });
-    await must(url, 'PUT', '/v1/config/entries/db.password', { headers: { authorization: `Bearer ${users.owner.jwt}` }, body: { value: secretValue, secret: true } });
+    await must(url, 'PUT', '/v1/config/entries/feature.flag', {
+      headers: { authorization: `Bearer ${users.owner.jwt}` },
+      body: { value: 'on' },
+    });
+    await must(url, 'PUT', '/v1/config/entries/db.password', {
+      headers: { authorization: `Bearer ${users.owner.jwt}` },
+      body: { value: secretValue, secret: true },
+    });
     tenants.push({ ...tenant, label, users, allKey: { id: all.id, key: remember('API key', all.apiKey) } });
   }
   return { tenants, adminToken: baseEnv.ADMIN_TOKEN };
@@ -209,7 +279,29 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-module.exports = { ROOT, ROLES, SCOPES, baseEnv, workDir, secrets, remember, createDatabase, startService, http, must, cookieOf, dashboardSignIn, outboxTokens, strongPassword, seed, runTool, median, sleep, psql, PG_BASE };
+module.exports = {
+  ROOT,
+  ROLES,
+  SCOPES,
+  baseEnv,
+  workDir,
+  secrets,
+  remember,
+  createDatabase,
+  startService,
+  http,
+  must,
+  cookieOf,
+  dashboardSignIn,
+  outboxTokens,
+  strongPassword,
+  seed,
+  runTool,
+  median,
+  sleep,
+  psql,
+  PG_BASE,
+};
 
 /**
  * An HTTP proxy that sends every request from its own source address in 127.0.0.0/8. The
@@ -230,14 +322,29 @@ function rotatingProxy(firstOctet) {
       if (ms > 1000) slow.push(`${req.method} ${req.url} ${Math.round(ms)} ms`);
     });
     const target = new URL(req.url);
-    const upstream = request(target, { method: req.method, headers: req.headers, localAddress: `127.${firstOctet}.${(n >> 8) & 255}.${(n & 255) || 1}` }, (up) => {
-      statuses[up.statusCode] = (statuses[up.statusCode] ?? 0) + 1;
-      res.writeHead(up.statusCode, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      target,
+      { method: req.method, headers: req.headers, localAddress: `127.${firstOctet}.${(n >> 8) & 255}.${n & 255 || 1}` },
+      (up) => {
+        statuses[up.statusCode] = (statuses[up.statusCode] ?? 0) + 1;
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => (res.headersSent ? res.destroy() : (res.writeHead(502), res.end())));
     req.pipe(upstream);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}`, requests: () => n, slow: () => slow, maxMs: () => maxMs, takeStatuses: () => ((s) => ((statuses = {}), s))(statuses), close: () => server.close() })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        requests: () => n,
+        slow: () => slow,
+        maxMs: () => maxMs,
+        takeStatuses: () => ((s) => ((statuses = {}), s))(statuses),
+        close: () => server.close(),
+      }),
+    ),
+  );
 }
 module.exports.rotatingProxy = rotatingProxy;

@@ -45,7 +45,9 @@ async function startNginx(upstream, { timeoutMs = 15_000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'keyward-nginx-'));
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), config(dir, port, upstream));
-  const test = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { encoding: 'utf8' });
+  const test = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+    encoding: 'utf8',
+  });
   if (test.status !== 0) throw new Error(`nginx refused its config: ${test.stderr}`);
   rmSync(join(dir, 'nginx.pid'), { force: true }); // the config test leaves one behind
   const listening = new Promise((resolve) => {
@@ -55,16 +57,21 @@ async function startNginx(upstream, { timeoutMs = 15_000 } = {}) {
       resolve();
     });
   });
-  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   let timer;
   const failed = Promise.race([
     exited.then((code) => Promise.reject(new Error(`nginx exited with ${code}: ${stderr}${log()}`))),
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`nginx did not start: ${log()}`)), timeoutMs))),
+    new Promise(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`nginx did not start: ${log()}`)), timeoutMs)),
+    ),
   ]);
-  const log = () => (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000) : '');
+  const log = () =>
+    existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8').slice(-2000) : '';
   try {
     await Promise.race([listening, failed]);
   } catch (error) {

@@ -31,10 +31,22 @@ async function main() {
   // answers, not 429s. The strict instance (same database, default throttles) is the one
   // the brute-force check attacks.
   const common = { DATABASE_URL: db.url, DATA_DIR: dataDir };
-  const main = await lib.startService('main', { ...common, LOGIN_FAILURES_PER_ACCOUNT: '1000000', LOGIN_FAILURES_PER_IP: '1000000' });
+  const main = await lib.startService('main', {
+    ...common,
+    LOGIN_FAILURES_PER_ACCOUNT: '1000000',
+    LOGIN_FAILURES_PER_IP: '1000000',
+  });
   const strictDataDir = mkdtempSync(join(tmpdir(), 'keyward-security-data-'));
   const strict = await lib.startService('strict', { ...common, DATA_DIR: strictDataDir });
-  const ctx = { lib, url: main.url, main, strict, db, dataDirs: [dataDir, strictDataDir], logFiles: [main.logFile, strict.logFile] };
+  const ctx = {
+    lib,
+    url: main.url,
+    main,
+    strict,
+    db,
+    dataDirs: [dataDir, strictDataDir],
+    logFiles: [main.logFile, strict.logFile],
+  };
   const leaks = require('./leaks');
   const results = [];
   try {
@@ -64,7 +76,9 @@ async function main() {
   report('leaks', leak);
   db.drop();
   const failed = results.filter(([, r]) => r.findings.length);
-  console.log(`security: ${results.length} checks, ${failed.length} with findings, ${Math.round((Date.now() - started) / 1000)} s; logs in ${lib.workDir}`);
+  console.log(
+    `security: ${results.length} checks, ${failed.length} with findings, ${Math.round((Date.now() - started) / 1000)} s; logs in ${lib.workDir}`,
+  );
   process.exit(failed.length ? 1 : 0);
 }
 

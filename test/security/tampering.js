@@ -12,7 +12,9 @@ function sign(header, payload, secret, hash = 'sha256') {
 
 /** The same string with the character at `index` replaced by another of the same alphabet. */
 function oneCharChanged(value, index) {
-  const alphabet = /[A-Za-z0-9]/.test(value[index]) ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789' : '-_';
+  const alphabet = /[A-Za-z0-9]/.test(value[index])
+    ? 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+    : '-_';
   const replacement = alphabet[(alphabet.indexOf(value[index]) + 7) % alphabet.length];
   return value.slice(0, index) + replacement + value.slice(index + 1);
 }
@@ -39,15 +41,27 @@ async function run({ lib, url, world }) {
     'RS256 signed by an attacker key': rs256(claims),
     'HS512 with the real secret (alg not pinned)': sign({ alg: 'HS512', typ: 'JWT' }, claims, secret, 'sha512'),
     'HS256 with a guessed secret': sign(header, claims, 'secret'),
-    'HS256 keyed with the JWT secret text as an RSA "public key"': sign(header, { ...claims, role: 'owner' }, `-----BEGIN PUBLIC KEY-----\n${secret}\n-----END PUBLIC KEY-----\n`),
+    'HS256 keyed with the JWT secret text as an RSA "public key"': sign(
+      header,
+      { ...claims, role: 'owner' },
+      `-----BEGIN PUBLIC KEY-----\n${secret}\n-----END PUBLIC KEY-----\n`,
+    ),
     'role raised to owner, signature kept': `${h}.${b64url({ ...claims, role: 'owner' })}.${user.jwt.split('.')[2]}`,
     'tenant switched, signature kept': `${h}.${b64url({ ...claims, tid: b.id })}.${user.jwt.split('.')[2]}`,
     'subject switched, signature kept': `${h}.${b64url({ ...claims, sub: a.users.owner.id })}.${user.jwt.split('.')[2]}`,
     'expired (validly signed)': sign(header, { ...claims, iat: now - 3600, exp: now - 60 }, secret),
     'wrong issuer (validly signed)': sign(header, { ...claims, iss: 'https://evil.example' }, secret),
     'wrong audience (validly signed)': sign(header, { ...claims, aud: 'someone-else' }, secret),
-    'no issuer or audience (validly signed)': sign(header, { sub: claims.sub, tid: claims.tid, sid: claims.sid, role: claims.role, exp: claims.exp }, secret),
-    'session id of another user (validly signed)': sign(header, { ...claims, sid: decode(a.users.owner.jwt.split('.')[1]).sid }, secret),
+    'no issuer or audience (validly signed)': sign(
+      header,
+      { sub: claims.sub, tid: claims.tid, sid: claims.sid, role: claims.role, exp: claims.exp },
+      secret,
+    ),
+    'session id of another user (validly signed)': sign(
+      header,
+      { ...claims, sid: decode(a.users.owner.jwt.split('.')[1]).sid },
+      secret,
+    ),
     'signature one character changed': oneCharChanged(user.jwt, user.jwt.length - 5),
   };
 
@@ -64,7 +78,8 @@ async function run({ lib, url, world }) {
   };
 
   await control('JWT', '/auth/me', { headers: { authorization: `Bearer ${user.jwt}` } });
-  for (const [label, token] of Object.entries(jwts)) await expect401(`JWT ${label}`, '/auth/me', { headers: { authorization: `Bearer ${token}` } });
+  for (const [label, token] of Object.entries(jwts))
+    await expect401(`JWT ${label}`, '/auth/me', { headers: { authorization: `Bearer ${token}` } });
 
   // Session cookies, API keys and refresh tokens: one character changed at several places.
   const key = a.users.owner.keys['keys:read'].key;
@@ -72,11 +87,17 @@ async function run({ lib, url, world }) {
   await control('API key', '/auth/me', { headers: { 'x-api-key': key } });
   for (const index of [0, 5, 20, -7, -1]) {
     const at = (value) => (index < 0 ? value.length + index : index);
-    await expect401(`session cookie changed at ${index}`, '/auth/me', { headers: { cookie: `kw_session=${oneCharChanged(user.session, at(user.session))}` } });
+    await expect401(`session cookie changed at ${index}`, '/auth/me', {
+      headers: { cookie: `kw_session=${oneCharChanged(user.session, at(user.session))}` },
+    });
     // The key's prefix ("kw_") is not secret; change characters after it.
     const keyIndex = index < 0 ? at(key) : key.indexOf('_') + 1 + index;
-    await expect401(`API key changed at ${keyIndex}`, '/auth/me', { headers: { 'x-api-key': oneCharChanged(key, keyIndex) } });
-    await expect401(`refresh token changed at ${index}`, '/auth/refresh', { body: { refreshToken: oneCharChanged(user.refreshToken, at(user.refreshToken)) } });
+    await expect401(`API key changed at ${keyIndex}`, '/auth/me', {
+      headers: { 'x-api-key': oneCharChanged(key, keyIndex) },
+    });
+    await expect401(`refresh token changed at ${index}`, '/auth/refresh', {
+      body: { refreshToken: oneCharChanged(user.refreshToken, at(user.refreshToken)) },
+    });
   }
   await control('JWT after the attempts', '/auth/me', { headers: { authorization: `Bearer ${user.jwt}` } });
   return { findings, figures: { 'forged JWTs': Object.keys(jwts).length, attempts, 'not 401': findings.length } };

@@ -62,7 +62,15 @@ async function run({ lib, url, main, world }) {
   const admin = { 'x-admin-token': world.adminToken };
   const tenant = world.tenants[0];
   const email = `invited-${randomBytes(4).toString('hex')}@example.com`;
-  const created = (await lib.must(url, 'POST', `/admin/tenants/${tenant.id}/users`, { headers: admin, body: { email, role: 'member' } }, 201)).json;
+  const created = (
+    await lib.must(
+      url,
+      'POST',
+      `/admin/tenants/${tenant.id}/users`,
+      { headers: admin, body: { email, role: 'member' } },
+      201,
+    )
+  ).json;
   const link = new URL(created.inviteUrl);
   const token = lib.remember('invitation token', link.searchParams.get('token'));
   const mark = `token-links-${randomBytes(4).toString('hex')}`;
@@ -71,13 +79,15 @@ async function run({ lib, url, main, world }) {
   const guest = browser(lib, url, '127.0.77.1');
   const page = await guest.open(`${link.pathname}${link.search}`, `${mark}-1`);
   if (page.status !== 200) findings.push(`the invitation link ended in ${page.status}, not the form`);
-  if (page.headers['referrer-policy'] !== 'no-referrer') findings.push(`the invitation page sends Referrer-Policy ${page.headers['referrer-policy']}`);
+  if (page.headers['referrer-policy'] !== 'no-referrer')
+    findings.push(`the invitation page sends Referrer-Policy ${page.headers['referrer-policy']}`);
   if (page.text.includes(token)) findings.push('the invitation page carries the token in its HTML');
   await guest.fetch('/static/dashboard.css', `${mark}-2`);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
   const password = lib.strongPassword();
   const accepted = await guest.post('/invite', { _csrf: csrf, password }, `${mark}-3`);
-  if (accepted.status !== 303 || !String(accepted.headers.location).startsWith('/login')) findings.push(`accepting the invitation → ${accepted.status}`);
+  if (accepted.status !== 303 || !String(accepted.headers.location).startsWith('/login'))
+    findings.push(`accepting the invitation → ${accepted.status}`);
   const signIn = await lib.http(url, 'POST', '/auth/login', { body: { email, password }, from: '127.0.77.1' });
   if (signIn.status !== 200) findings.push(`the invited user cannot sign in (${signIn.status})`);
   else lib.remember('access token', signIn.json.accessToken);

@@ -33,47 +33,78 @@ const FALSE_POSITIVES = [
     // test/dashboard.e2e-spec.ts).
     category: 'Secure Flag cookie',
     info: /^Secure flag is not set in the cookie : kw_(session|csrf)$/,
-    proof: ({ https }) => [].concat(https.headers['set-cookie'] ?? []).some((line) => /^__Host-kw_csrf=.*; Secure/i.test(line)),
+    proof: ({ https }) =>
+      [].concat(https.headers['set-cookie'] ?? []).some((line) => /^__Host-kw_csrf=.*; Secure/i.test(line)),
   },
 ];
 
 async function run({ lib, url, db, dataDirs }) {
   // A tenant and owner of its own: the scan submits every form it finds (disable users and
   // keys, rotate, revoke...), which would end the other checks' credentials.
-  const tenantId = (await lib.must(url, 'POST', '/admin/tenants', { headers: { 'x-admin-token': lib.baseEnv.ADMIN_TOKEN }, body: { name: `Wapiti ${randomBytes(3).toString('hex')}` } })).json.id;
+  const tenantId = (
+    await lib.must(url, 'POST', '/admin/tenants', {
+      headers: { 'x-admin-token': lib.baseEnv.ADMIN_TOKEN },
+      body: { name: `Wapiti ${randomBytes(3).toString('hex')}` },
+    })
+  ).json.id;
   const email = `wapiti-${randomBytes(3).toString('hex')}@example.com`;
   const password = lib.strongPassword();
-  await lib.must(url, 'POST', `/admin/tenants/${tenantId}/users`, { headers: { 'x-admin-token': lib.baseEnv.ADMIN_TOKEN }, body: { email, role: 'owner', password } });
+  await lib.must(url, 'POST', `/admin/tenants/${tenantId}/users`, {
+    headers: { 'x-admin-token': lib.baseEnv.ADMIN_TOKEN },
+    body: { email, role: 'owner', password },
+  });
   const session = await lib.dashboardSignIn(url, email, password, '127.0.8.1');
   // A key of its own to give the key pages something to show.
-  await lib.must(url, 'POST', '/v1/api-keys', { headers: { cookie: `kw_session=${session}` }, body: { name: 'wapiti' } }).catch(() => undefined);
+  await lib
+    .must(url, 'POST', '/v1/api-keys', { headers: { cookie: `kw_session=${session}` }, body: { name: 'wapiti' } })
+    .catch(() => undefined);
 
   const cookieFile = join(lib.workDir, 'wapiti-cookies.json');
-  writeFileSync(cookieFile, JSON.stringify({ '127.0.0.1': { '/': { kw_session: { value: session, version: 0, expires: null, secure: false, port: null } } } }));
+  writeFileSync(
+    cookieFile,
+    JSON.stringify({
+      '127.0.0.1': { '/': { kw_session: { value: session, version: 0, expires: null, secure: false, port: null } } },
+    }),
+  );
   const report = join(lib.workDir, 'wapiti-report.json');
   const logLinesBefore = requestLines(lib, 0).length;
   const result = await lib.runTool(
     '/usr/bin/python3', // the interpreter of Debian's wapiti
     [
       join(__dirname, 'wapiti-run.py'),
-      '-u', `${url}/dashboard`,
-      '-s', `${url}/login`,
-      '--scope', 'domain',
+      '-u',
+      `${url}/dashboard`,
+      '-s',
+      `${url}/login`,
+      '--scope',
+      'domain',
       // Not the scanner's business: signing itself out (its csrf module replays forms as they
       // are), changing its own password, ending its sessions.
-      '-x', `${url}/logout`,
-      '-x', `${url}/dashboard/account/password`,
-      '-x', `${url}/dashboard/sessions/*`,
-      '-c', cookieFile,
-      '-m', MODULES,
+      '-x',
+      `${url}/logout`,
+      '-x',
+      `${url}/dashboard/account/password`,
+      '-x',
+      `${url}/dashboard/sessions/*`,
+      '-c',
+      cookieFile,
+      '-m',
+      MODULES,
       '--flush-session',
-      '--store-session', join(lib.workDir, 'wapiti-session'),
-      '--max-scan-time', '300',
-      '--max-attack-time', '60',
-      '-d', '3',
-      '-t', '10',
-      '-f', 'json',
-      '-o', report,
+      '--store-session',
+      join(lib.workDir, 'wapiti-session'),
+      '--max-scan-time',
+      '300',
+      '--max-attack-time',
+      '60',
+      '-d',
+      '3',
+      '-t',
+      '10',
+      '-f',
+      'json',
+      '-o',
+      report,
       '--no-bugreport',
     ],
     { timeoutMs: 420_000 },
@@ -87,7 +118,11 @@ async function run({ lib, url, db, dataDirs }) {
   }
   // The proofs for the false positives: this instance's headers, and those of one with an https PUBLIC_URL.
   const page = await lib.http(url, 'GET', '/dashboard', { headers: { cookie: `kw_session=${session}` } });
-  const httpsInstance = await lib.startService('https', { DATABASE_URL: db.url, DATA_DIR: dataDirs[0], PUBLIC_URL: 'https://keyward.example' });
+  const httpsInstance = await lib.startService('https', {
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDirs[0],
+    PUBLIC_URL: 'https://keyward.example',
+  });
   const https = await lib.http(httpsInstance.url, 'GET', '/login');
   await httpsInstance.stop();
   let filtered = 0;
@@ -96,7 +131,10 @@ async function run({ lib, url, db, dataDirs }) {
     for (const [category, items] of Object.entries(parsed[section] ?? {})) {
       for (const item of items) {
         reported++;
-        const known = FALSE_POSITIVES.find((fp) => fp.category === category && (fp.info instanceof RegExp ? fp.info.test(item.info) : fp.info === item.info));
+        const known = FALSE_POSITIVES.find(
+          (fp) =>
+            fp.category === category && (fp.info instanceof RegExp ? fp.info.test(item.info) : fp.info === item.info),
+        );
         if (known && known.proof({ page, https })) {
           filtered++;
           continue;
@@ -111,7 +149,18 @@ async function run({ lib, url, db, dataDirs }) {
   const errors = seen.filter((line) => line.status >= 500).length;
   if (signedIn < 10) findings.push(`the scan reached only ${signedIn} signed-in pages (cookie not used?)`);
   if (errors) findings.push(`${errors} responses with 5xx during the scan`);
-  return { findings, figures: { modules: MODULES.split(',').length, requests: seen.length, 'signed-in pages': signedIn, '5xx': errors, reported, 'filtered false positives': filtered, exit: result.code } };
+  return {
+    findings,
+    figures: {
+      modules: MODULES.split(',').length,
+      requests: seen.length,
+      'signed-in pages': signedIn,
+      '5xx': errors,
+      reported,
+      'filtered false positives': filtered,
+      exit: result.code,
+    },
+  };
 }
 
 /** The request log lines of the main instance from line `from` on. */

@@ -35,7 +35,11 @@ export interface StartedService {
 
 export function freePort(): Promise<number>;
 export function startService(options?: StartOptions): Promise<StartedService>;
-export function runToExit(options?: { env?: Record<string, string | undefined>; entry?: string; timeoutMs?: number }): Promise<{
+export function runToExit(options?: {
+  env?: Record<string, string | undefined>;
+  entry?: string;
+  timeoutMs?: number;
+}): Promise<{
   code: number | null;
   stdout: string;
   stderr: string;

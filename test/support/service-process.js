@@ -40,7 +40,11 @@ function spawnService({ env, entry = MAIN, prefix = [], output = 'keep', logFile
   if (entry === MAIN) ensureBuilt({ quiet: true });
   const [command, ...args] = [...prefix, process.execPath, entry];
   const inherit = output === 'inherit';
-  const child = spawn(command, args, { cwd: ROOT, env: childEnv(env), stdio: inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+  });
   const kept = { all: '', stdout: '', stderr: '' };
   const log = logFile ? createWriteStream(logFile) : undefined;
   for (const name of inherit ? [] : ['stdout', 'stderr']) {
@@ -52,7 +56,9 @@ function spawnService({ env, entry = MAIN, prefix = [], output = 'keep', logFile
   }
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   // Wait for the streams too, so a log file is complete once `exited` has resolved.
-  const closed = new Promise((resolve) => child.once('close', resolve)).then(() => log && new Promise((resolve) => log.end(resolve)));
+  const closed = new Promise((resolve) => child.once('close', resolve)).then(
+    () => log && new Promise((resolve) => log.end(resolve)),
+  );
   return { child, kept, output: () => kept.all, exited: Promise.all([exited, closed]).then(([code]) => code) };
 }
 
@@ -72,9 +78,15 @@ async function startService({ env = {}, entry, prefix, output, logFile, readyTim
   let timer;
   const deadline = new Promise((resolve) => (timer = setTimeout(resolve, readyTimeoutMs)));
   try {
-    for (let gaveUp = false; !gaveUp; ) {
-      if (!alive()) throw new Error(`service exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${describe()}`);
-      const status = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) }).then((res) => res.status, () => 0);
+    for (let gaveUp = false; !gaveUp;) {
+      if (!alive())
+        throw new Error(
+          `service exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${describe()}`,
+        );
+      const status = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(5_000) }).then(
+        (res) => res.status,
+        () => 0,
+      );
       if (status === 200) {
         return {
           url,
@@ -88,7 +100,11 @@ async function startService({ env = {}, entry, prefix, output, logFile, readyTim
           stop: (signal = 'SIGTERM') => (alive() && child.kill(signal), exited),
         };
       }
-      gaveUp = await Promise.race([new Promise((resolve) => setTimeout(() => resolve(false), READY_POLL_MS)), exited.then(() => false), deadline.then(() => true)]);
+      gaveUp = await Promise.race([
+        new Promise((resolve) => setTimeout(() => resolve(false), READY_POLL_MS)),
+        exited.then(() => false),
+        deadline.then(() => true),
+      ]);
     }
   } finally {
     clearTimeout(timer);
@@ -104,7 +120,8 @@ async function runToExit({ env = {}, entry, timeoutMs = 20_000 } = {}) {
   const timer = setTimeout(() => service.child.kill('SIGKILL'), timeoutMs);
   const code = await service.exited;
   clearTimeout(timer);
-  if (service.child.signalCode === 'SIGKILL') throw new Error(`service did not exit within ${timeoutMs} ms:\n${service.output()}`);
+  if (service.child.signalCode === 'SIGKILL')
+    throw new Error(`service did not exit within ${timeoutMs} ms:\n${service.output()}`);
   return { code, stdout: service.kept.stdout, stderr: service.kept.stderr };
 }
 

@@ -33,7 +33,10 @@ function IsCidrList() {
       name: 'isCidrList',
       target: target.constructor,
       propertyName,
-      validator: { validate: (value: unknown) => Array.isArray(value) && value.every(isCidr), defaultMessage: () => `${propertyName} must be a list of IP addresses or CIDR ranges` },
+      validator: {
+        validate: (value: unknown) => Array.isArray(value) && value.every(isCidr),
+        defaultMessage: () => `${propertyName} must be a list of IP addresses or CIDR ranges`,
+      },
     });
 }
 
@@ -45,7 +48,11 @@ function IsSmallJsonObject(maxBytes: number) {
       target: target.constructor,
       propertyName,
       validator: {
-        validate: (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value) && Buffer.byteLength(JSON.stringify(value)) <= maxBytes,
+        validate: (value: unknown) =>
+          typeof value === 'object' &&
+          value !== null &&
+          !Array.isArray(value) &&
+          Buffer.byteLength(JSON.stringify(value)) <= maxBytes,
         defaultMessage: () => `${propertyName} must be a JSON object of at most ${maxBytes} bytes`,
       },
     });
@@ -153,7 +160,14 @@ export class AdminCreateApiKeyDto extends CreateApiKeyDto {
 }
 
 /** Name, scopes (narrowing only), expiry (earlier only), allowlist, metadata, rate limit, quota; plus disabled. */
-export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, ['name', 'scopes', 'expiresAt', 'ipAllowlist', 'metadata', 'rateLimit'] as const) {
+export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, [
+  'name',
+  'scopes',
+  'expiresAt',
+  'ipAllowlist',
+  'metadata',
+  'rateLimit',
+] as const) {
   @ApiPropertyOptional({ type: QuotaDto, nullable: true, description: 'null removes the quota' })
   @IsOptional()
   @ValidateNested()
@@ -255,7 +269,10 @@ export function toApiKeyDto(key: ApiKey, now: Date): ApiKeyDto {
     graceUntil: key.graceUntil,
     rotatedFromId: key.rotatedFromId,
     rateLimit: key.rateLimit,
-    quota: key.quotaRemaining === null ? null : { remaining: key.quotaRemaining, refill: key.quotaRefill, refilledAt: key.quotaRefilledAt },
+    quota:
+      key.quotaRemaining === null
+        ? null
+        : { remaining: key.quotaRemaining, refill: key.quotaRefill, refilledAt: key.quotaRefilledAt },
     ipAllowlist: key.ipAllowlist,
     metadata: key.metadata,
     lastUsedAt: key.lastUsedAt,

@@ -34,7 +34,9 @@ export const Authenticated = (rule: { via: CredentialKind[]; roles?: Role[]; sco
     SetMetadata(ACCESS_RULE, { type: 'authenticated', ...rule } satisfies AccessRule),
     ...(rule.via.includes('jwt') ? [ApiBearerAuth()] : []),
     ...(rule.via.includes('apiKey') ? [ApiSecurity('apiKey')] : []),
-    ...(rule.via.includes('session') ? [ApiHeader({ name: 'cookie', required: false, description: 'Dashboard session cookie' })] : []),
+    ...(rule.via.includes('session')
+      ? [ApiHeader({ name: 'cookie', required: false, description: 'Dashboard session cookie' })]
+      : []),
   );
 
 /** The principal the guard attached to this request. */

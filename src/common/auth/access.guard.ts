@@ -40,7 +40,10 @@ export class AccessGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): MaybePromise<boolean> {
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [context.getHandler(), context.getClass()]);
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     switch (rule?.type) {
       case 'public':
         return true;
@@ -53,7 +56,9 @@ export class AccessGuard implements CanActivate {
         return admit(this.credentials, rule, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
       }
       default:
-        this.logger.error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule; refused`);
+        this.logger.error(
+          `route ${context.getClass().name}.${context.getHandler().name} declares no access rule; refused`,
+        );
         throw new AppException(HttpStatus.FORBIDDEN, 'ACCESS_RULE_MISSING', 'This route is not reachable');
     }
   }
@@ -63,7 +68,13 @@ export class AccessGuard implements CanActivate {
  * Identifies with the first allowed credential the request carries, authorizes, then meters;
  * throws when the request carries no allowed credential, a bad one, or one the rule refuses.
  */
-export function admit(credentials: readonly Credential[], rule: AuthenticatedRule, request: FastifyRequest, reply: FastifyReply, from = 0): MaybePromise<true> {
+export function admit(
+  credentials: readonly Credential[],
+  rule: AuthenticatedRule,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  from = 0,
+): MaybePromise<true> {
   for (let i = from; i < credentials.length; i++) {
     const credential = credentials[i];
     if (!rule.via.includes(credential.kind)) continue;
@@ -80,8 +91,13 @@ export function admit(credentials: readonly Credential[], rule: AuthenticatedRul
       return then(credential.meter?.(request, reply), () => true as const);
     });
   }
-  if (rule.via.length === 1 && rule.via[0] === 'apiKey') throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');
-  throw new AppException(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', `Authentication required (${rule.via.join(', ')})`);
+  if (rule.via.length === 1 && rule.via[0] === 'apiKey')
+    throw new AppException(HttpStatus.UNAUTHORIZED, 'KEY_MISSING', 'An x-api-key header is required');
+  throw new AppException(
+    HttpStatus.UNAUTHORIZED,
+    'UNAUTHENTICATED',
+    `Authentication required (${rule.via.join(', ')})`,
+  );
 }
 
 /** Why the rule refuses this principal, or undefined when it admits it. A user's role grants the scopes it implies. */
@@ -91,7 +107,9 @@ export function authorize(rule: AuthenticatedRule, principal: Principal): AppExc
   }
   const missing = rule.scopes?.filter((scope) => !principal.scopes.includes(scope));
   if (missing?.length) {
-    return new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, { requiredScopes: rule.scopes });
+    return new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, {
+      requiredScopes: rule.scopes,
+    });
   }
   return undefined;
 }

@@ -15,7 +15,12 @@ export class AdminTokenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const expected = this.config.adminToken;
-    if (!expected) throw new AppException(HttpStatus.FORBIDDEN, 'ADMIN_DISABLED', 'Admin routes are disabled: ADMIN_TOKEN is not set');
+    if (!expected)
+      throw new AppException(
+        HttpStatus.FORBIDDEN,
+        'ADMIN_DISABLED',
+        'Admin routes are disabled: ADMIN_TOKEN is not set',
+      );
     const given = request.headers[ADMIN_TOKEN_HEADER];
     if (typeof given !== 'string' || !safeEqual(given, expected)) {
       throw new AppException(HttpStatus.UNAUTHORIZED, 'ADMIN_TOKEN_INVALID', 'Missing or invalid x-admin-token');

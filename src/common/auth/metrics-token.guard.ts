@@ -14,11 +14,20 @@ export class MetricsTokenGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const expected = this.config.metricsToken;
-    if (!expected) throw new AppException(HttpStatus.FORBIDDEN, 'METRICS_DISABLED', 'Metrics are disabled: METRICS_TOKEN is not set');
+    if (!expected)
+      throw new AppException(
+        HttpStatus.FORBIDDEN,
+        'METRICS_DISABLED',
+        'Metrics are disabled: METRICS_TOKEN is not set',
+      );
     const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
     const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
     if (given === undefined || !safeEqual(given, expected)) {
-      throw new AppException(HttpStatus.UNAUTHORIZED, 'METRICS_TOKEN_INVALID', 'Missing or invalid metrics bearer token');
+      throw new AppException(
+        HttpStatus.UNAUTHORIZED,
+        'METRICS_TOKEN_INVALID',
+        'Missing or invalid metrics bearer token',
+      );
     }
     return true;
   }

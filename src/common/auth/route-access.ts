@@ -27,7 +27,16 @@ export function listRouteAccess(app: INestApplication): RouteAccess[] {
       const rule = reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [handler, metatype]);
       for (const prefix of prefixes) {
         for (const path of ([] as string[]).concat(paths)) {
-          routes.push({ method, path: '/' + [prefix, path].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/'), rule });
+          routes.push({
+            method,
+            path:
+              '/' +
+              [prefix, path]
+                .map((p) => p.replace(/^\/+|\/+$/g, ''))
+                .filter(Boolean)
+                .join('/'),
+            rule,
+          });
         }
       }
     }

@@ -1,6 +1,15 @@
 import { Role } from './principal';
 
-export const SCOPES = ['keys:read', 'keys:write', 'config:read', 'config:write', 'config:secrets', 'users:read', 'audit:read', 'keys:verify'] as const;
+export const SCOPES = [
+  'keys:read',
+  'keys:write',
+  'config:read',
+  'config:write',
+  'config:secrets',
+  'users:read',
+  'audit:read',
+  'keys:verify',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const ROLES: Role[] = ['owner', 'admin', 'member', 'viewer'];

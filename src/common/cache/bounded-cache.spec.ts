@@ -24,7 +24,12 @@ describe('BoundedCache', () => {
 
   it('refuses a value whose lookup an invalidation overtook, even of another entry', () => {
     const cache = new BoundedCache<string>(10);
-    for (const invalidate of [() => cache.invalidate('a'), () => cache.invalidate(undefined), () => cache.invalidateWhere(() => false), () => cache.clear()]) {
+    for (const invalidate of [
+      () => cache.invalidate('a'),
+      () => cache.invalidate(undefined),
+      () => cache.invalidateWhere(() => false),
+      () => cache.clear(),
+    ]) {
       const epoch = cache.epoch;
       invalidate();
       expect(cache.set('a', 'stale', Infinity, epoch)).toBe(false);
@@ -36,7 +41,12 @@ describe('BoundedCache', () => {
 
   it('drops what matches', () => {
     const cache = new BoundedCache<{ tenantId: string }>(10);
-    for (const [key, tenantId] of [['a', 't1'], ['b', 't2'], ['c', 't1']]) cache.set(key, { tenantId }, Infinity, cache.epoch);
+    for (const [key, tenantId] of [
+      ['a', 't1'],
+      ['b', 't2'],
+      ['c', 't1'],
+    ])
+      cache.set(key, { tenantId }, Infinity, cache.epoch);
     cache.invalidateWhere((value) => value.tenantId === 't1');
     expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([undefined, { tenantId: 't2' }, undefined]);
   });

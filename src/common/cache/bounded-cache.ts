@@ -27,7 +27,10 @@ export class BoundedCache<V> {
 
   /** `onRemove` hears every entry that leaves (eviction, expiry, invalidation, replacement). */
   constructor(max: number, onRemove?: (key: string, value: V) => void) {
-    this.lru = new LRUCache<string, Entry<V>>({ max, dispose: onRemove && ((entry, key) => onRemove(key, entry.value)) });
+    this.lru = new LRUCache<string, Entry<V>>({
+      max,
+      dispose: onRemove && ((entry, key) => onRemove(key, entry.value)),
+    });
   }
 
   /** `now` may be left out where entries are stored until changed (`until` = Infinity). */

@@ -23,7 +23,13 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       this.logger.warn({ requestId: request.id, code: problem.code, msg: 'request refused' });
     } else if (problem.statusCode >= 500) {
       const { tenantId, apiKeyId } = request.principal ?? {};
-      this.logger.error({ requestId: request.id, tenantId, apiKeyId, err: exception, msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error' });
+      this.logger.error({
+        requestId: request.id,
+        tenantId,
+        apiKeyId,
+        err: exception,
+        msg: problem.code === 'DATABASE_UNAVAILABLE' ? 'database unavailable' : 'unhandled error',
+      });
     }
     if (reply.sent) return;
     if (isHtmlPage(request)) return this.page(reply, problem);
@@ -40,8 +46,12 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       return;
     }
     const titles: Record<number, string> = { 403: 'Not allowed', 404: 'Not found', 429: 'Too many requests' };
-    const title = titles[problem.statusCode] ?? (problem.statusCode >= 500 ? 'Something went wrong' : 'Request not accepted');
-    const message = problem.statusCode === 403 && problem.code !== 'CSRF_INVALID' ? 'Your role does not allow you to see this page.' : problem.message;
+    const title =
+      titles[problem.statusCode] ?? (problem.statusCode >= 500 ? 'Something went wrong' : 'Request not accepted');
+    const message =
+      problem.statusCode === 403 && problem.code !== 'CSRF_INVALID'
+        ? 'Your role does not allow you to see this page.'
+        : problem.message;
     reply.status(problem.statusCode).header('cache-control', 'no-store');
     void reply.view('error', { title, status: problem.statusCode, message, requestId: problem.requestId });
   }
@@ -51,7 +61,9 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       const statusCode = exception.getStatus();
       const body = exception.getResponse();
       const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : { message: body };
-      const message = Array.isArray(fields.message) ? fields.message.join('; ') : String(fields.message ?? exception.message);
+      const message = Array.isArray(fields.message)
+        ? fields.message.join('; ')
+        : String(fields.message ?? exception.message);
       return withoutUndefined({
         statusCode,
         error: STATUS_CODES[statusCode] ?? 'Error',
@@ -62,16 +74,40 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       });
     }
     const fastifyError = exception as { statusCode?: number; code?: string; message?: string };
-    if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500 && fastifyError.code?.startsWith('FST_')) {
+    if (
+      typeof fastifyError?.statusCode === 'number' &&
+      fastifyError.statusCode >= 400 &&
+      fastifyError.statusCode < 500 &&
+      fastifyError.code?.startsWith('FST_')
+    ) {
       const statusCode = fastifyError.statusCode;
-      return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message: fastifyError.message ?? 'Bad request', code: fastifyCode(fastifyError.code, statusCode), requestId };
+      return {
+        statusCode,
+        error: STATUS_CODES[statusCode] ?? 'Error',
+        message: fastifyError.message ?? 'Bad request',
+        code: fastifyCode(fastifyError.code, statusCode),
+        requestId,
+      };
     }
     if (isDatabaseUnavailable(exception)) {
-      return { statusCode: 503, error: STATUS_CODES[503]!, message: 'The service is temporarily unavailable; retry shortly', code: 'DATABASE_UNAVAILABLE', requestId };
+      return {
+        statusCode: 503,
+        error: STATUS_CODES[503]!,
+        message: 'The service is temporarily unavailable; retry shortly',
+        code: 'DATABASE_UNAVAILABLE',
+        requestId,
+      };
     }
     const invalid = invalidInput(exception);
-    if (invalid) return { statusCode: 400, error: STATUS_CODES[400]!, message: invalid.message, code: invalid.code, requestId };
-    return { statusCode: 500, error: STATUS_CODES[500]!, message: 'Internal server error', code: 'INTERNAL_ERROR', requestId };
+    if (invalid)
+      return { statusCode: 400, error: STATUS_CODES[400]!, message: invalid.message, code: invalid.code, requestId };
+    return {
+      statusCode: 500,
+      error: STATUS_CODES[500]!,
+      message: 'Internal server error',
+      code: 'INTERNAL_ERROR',
+      requestId,
+    };
   }
 }
 

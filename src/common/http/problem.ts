@@ -12,7 +12,12 @@ export interface Problem {
 
 /** An HttpException that carries a machine-readable code (and optional details). */
 export class AppException extends HttpException {
-  constructor(status: HttpStatus, readonly code: string, message: string, readonly details?: unknown) {
+  constructor(
+    status: HttpStatus,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
     super({ message, code, details }, status);
   }
 }

@@ -27,7 +27,11 @@ class InputSafeValidationPipe extends ValidationPipe {
       return await super.validate(object, options);
     } catch (error) {
       if (error instanceof URIError || error instanceof RangeError) {
-        throw new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'The request contains a value that cannot be validated (such as a lone surrogate)');
+        throw new AppException(
+          HttpStatus.BAD_REQUEST,
+          'VALIDATION_FAILED',
+          'The request contains a value that cannot be validated (such as a lone surrogate)',
+        );
       }
       throw error;
     }
@@ -44,7 +48,12 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => {
       const details = flatten(errors);
-      return new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', details.map((d) => d.messages.join(', ')).join('; ') || 'Invalid request', details);
+      return new AppException(
+        HttpStatus.BAD_REQUEST,
+        'VALIDATION_FAILED',
+        details.map((d) => d.messages.join(', ')).join('; ') || 'Invalid request',
+        details,
+      );
     },
   });
 }
@@ -69,7 +78,8 @@ export function checkJsonText(body: Buffer, maxDepth: number): 'too-deep' | 'lon
     if (inString) {
       if (byte === 0x22) inString = false;
       else if (byte !== 0x5c) continue;
-      else if (body[i + 1] !== 0x75) i++; // \n, \" …: skip the escaped character
+      else if (body[i + 1] !== 0x75)
+        i++; // \n, \" …: skip the escaped character
       else {
         // \uXXXX: a high surrogate must be followed by a low one, a low one never stands alone.
         const unit = surrogateAt(body, i);
@@ -99,10 +109,22 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
   return (request: FastifyRequest, body: Buffer, done: BodyParserDone) => {
     const problem = checkJsonText(body, MAX_JSON_DEPTH);
     if (problem === 'too-deep') {
-      return done(new AppException(HttpStatus.BAD_REQUEST, 'JSON_TOO_DEEP', `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`));
+      return done(
+        new AppException(
+          HttpStatus.BAD_REQUEST,
+          'JSON_TOO_DEEP',
+          `The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`,
+        ),
+      );
     }
     if (problem === 'lone-surrogate') {
-      return done(new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CHARACTERS', 'The JSON body contains a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair)'));
+      return done(
+        new AppException(
+          HttpStatus.BAD_REQUEST,
+          'INVALID_CHARACTERS',
+          'The JSON body contains a lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair)',
+        ),
+      );
     }
     parse(request, body as unknown as string, done as never);
   };

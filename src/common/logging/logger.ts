@@ -14,11 +14,9 @@ export const REDACTED_PATHS = [
   // A failed query's bound values can be hashes, tokens or ciphertext.
   'err.parameters',
   'err.driverError.parameters',
-  ...['password', 'currentPassword', 'newPassword', 'token', 'accessToken', 'refreshToken', 'secret', 'apiKey'].flatMap((field) => [
-    field,
-    `*.${field}`,
-    `*.*.${field}`,
-  ]),
+  ...['password', 'currentPassword', 'newPassword', 'token', 'accessToken', 'refreshToken', 'secret', 'apiKey'].flatMap(
+    (field) => [field, `*.${field}`, `*.*.${field}`],
+  ),
 ];
 
 export interface LogOptions {

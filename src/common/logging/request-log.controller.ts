@@ -7,7 +7,14 @@ import type { Logger } from 'pino';
  * header nobody thought of (Referer with a token in its query, x-csrf-token, a proxy's
  * credential) stays out of the log until someone decides it is safe to write down.
  */
-export const LOGGED_REQUEST_HEADERS = ['host', 'user-agent', 'content-type', 'content-length', 'accept', 'x-request-id'];
+export const LOGGED_REQUEST_HEADERS = [
+  'host',
+  'user-agent',
+  'content-type',
+  'content-length',
+  'accept',
+  'x-request-id',
+];
 export const LOGGED_RESPONSE_HEADERS = ['content-type', 'content-length', 'retry-after', 'location'];
 
 /** The allowlisted headers; a URL-valued header keeps its path but loses its query. */

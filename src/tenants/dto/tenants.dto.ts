@@ -1,6 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import {
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { RateLimitDto, RateLimitSetting } from '../../rate-limit/dto/rate-limit.dto';
 import { SCOPES } from '../../common/auth/scopes';
 import { Tenant, TenantStatus } from '../tenant.entity';
@@ -15,7 +27,9 @@ export class CreateTenantDto {
 
   @ApiPropertyOptional({ example: 'acme', description: 'Derived from the name when omitted' })
   @IsOptional()
-  @Matches(SLUG, { message: 'slug must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen' })
+  @Matches(SLUG, {
+    message: 'slug must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
+  })
   slug?: string;
 }
 
@@ -81,8 +95,32 @@ export interface TenantDto {
 }
 
 export function toTenantDto(tenant: Tenant): TenantDto {
-  const { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, defaultKeyRateLimit, createdAt, updatedAt } = tenant;
-  return { id, name, slug, status, maxKeysPerUser, maxKeysPerTenant, maxKeyLifetimeDays, defaultKeyScopes, defaultKeyRateLimit, createdAt, updatedAt };
+  const {
+    id,
+    name,
+    slug,
+    status,
+    maxKeysPerUser,
+    maxKeysPerTenant,
+    maxKeyLifetimeDays,
+    defaultKeyScopes,
+    defaultKeyRateLimit,
+    createdAt,
+    updatedAt,
+  } = tenant;
+  return {
+    id,
+    name,
+    slug,
+    status,
+    maxKeysPerUser,
+    maxKeysPerTenant,
+    maxKeyLifetimeDays,
+    defaultKeyScopes,
+    defaultKeyRateLimit,
+    createdAt,
+    updatedAt,
+  };
 }
 
 /** "Acme Inc." → "acme-inc" */

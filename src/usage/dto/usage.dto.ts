@@ -2,7 +2,9 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional } from 'class-validator';
 
 export class UsageQuery {
-  @ApiPropertyOptional({ description: 'ISO 8601 start (inclusive); default: 24 hours (hour) or 30 days (day) before `to`' })
+  @ApiPropertyOptional({
+    description: 'ISO 8601 start (inclusive); default: 24 hours (hour) or 30 days (day) before `to`',
+  })
   @IsOptional()
   @IsDateString({ strict: true })
   from?: string;

@@ -5,7 +5,8 @@ import { Role } from '../../common/auth/principal';
 import { ROLES } from '../../common/auth/scopes';
 import { User, UserStatus } from '../user.entity';
 
-export const normalizeEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
+export const normalizeEmail = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.trim().toLowerCase() : value;
 
 export class InviteUserDto {
   @ApiProperty({ example: 'ada@example.com' })
@@ -20,7 +21,9 @@ export class InviteUserDto {
 }
 
 export class CreateUserDto extends InviteUserDto {
-  @ApiPropertyOptional({ description: 'Without a password the user is invited and must set one through the invite link' })
+  @ApiPropertyOptional({
+    description: 'Without a password the user is invited and must set one through the invite link',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(1024)

@@ -31,7 +31,11 @@ export class ApiKeyCredential implements Credential {
     const query = request.query as Record<string, unknown> | undefined;
     // Keys in URLs end up in proxy logs and browser history: refuse them outright.
     if (query && KEY_QUERY_PARAMETERS.some((name) => name in query)) {
-      throw new AppException(HttpStatus.BAD_REQUEST, 'KEY_IN_QUERY', 'Send the API key in the x-api-key header, never in the URL');
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        'KEY_IN_QUERY',
+        'Send the API key in the x-api-key header, never in the URL',
+      );
     }
     const header = request.headers[API_KEY_HEADER];
     if (header === undefined) return null;
@@ -52,5 +56,4 @@ export class ApiKeyCredential implements Credential {
   meter(request: FastifyRequest, reply: FastifyReply): MaybePromise<void> {
     return this.verifier.spend(request.apiKey!, request.ip, reply);
   }
-
 }

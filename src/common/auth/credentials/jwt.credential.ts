@@ -44,7 +44,8 @@ export class JwtCredential implements Credential {
     }
     // A token without an expiry would be valid for ever: none of ours is, so none is accepted.
     if (typeof claims.exp !== 'number') throw invalid();
-    if (![claims.sub, claims.tid, claims.sid].every((value) => typeof value === 'string' && UUID.test(value))) throw invalid();
+    if (![claims.sub, claims.tid, claims.sid].every((value) => typeof value === 'string' && UUID.test(value)))
+      throw invalid();
     const principal = await this.sessions.principalForSession(claims.tid!, claims.sid!, 'api');
     if (!principal || principal.userId !== claims.sub) {
       throw new AppException(HttpStatus.UNAUTHORIZED, 'SESSION_ENDED', 'This sign-in has ended; sign in again');

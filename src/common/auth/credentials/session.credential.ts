@@ -35,7 +35,8 @@ export class SessionCredential implements Credential {
 
   private async principalOf(request: FastifyRequest, token: string): Promise<Principal> {
     const principal = await this.sessions.principalForDashboardToken(token);
-    if (!principal) throw new AppException(HttpStatus.UNAUTHORIZED, 'SESSION_INVALID', 'The session has ended; sign in again');
+    if (!principal)
+      throw new AppException(HttpStatus.UNAUTHORIZED, 'SESSION_INVALID', 'The session has ended; sign in again');
     if (!SAFE_METHODS.has(request.method)) assertCsrf(this.host.httpAdapter.getInstance(), request);
     return principal;
   }

@@ -13,9 +13,10 @@ export const LOGGED_REQUEST_HEADERS = [
   'content-type',
   'content-length',
   'accept',
+  'if-none-match',
   'x-request-id',
 ];
-export const LOGGED_RESPONSE_HEADERS = ['content-type', 'content-length', 'retry-after', 'location'];
+export const LOGGED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location'];
 
 /** The allowlisted headers; a URL-valued header keeps its path but loses its query. */
 export function loggableHeaders(headers: Record<string, unknown>, allowed: readonly string[]): Record<string, unknown> {

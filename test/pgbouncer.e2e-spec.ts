@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEAF_CACHE_TTL_MS } from '../src/invalidation/listener-heartbeat';
 import { openDatabase } from '../src/database/data-source.factory';
 import { PgBouncer, pgbouncerInstalled, startPgBouncer } from './helpers/pgbouncer';
-import { serviceDatabase, ServiceProcess, startService } from './helpers/service-process';
+import { ServiceProcess, call, serviceDatabase, startService } from './helpers/service-process';
 import { TEST_DATABASE_URL } from './helpers/test-database';
 
 const ADMIN_TOKEN = 'pgbouncer-admin-token-0123456789abcdefghij';
@@ -18,20 +18,6 @@ const PROPAGATION_LIMIT_MS = 1_000;
 const DEAF_LOG = 'invalidation listener hears nothing';
 const deafLines = (service: ServiceProcess) => service.output().split(DEAF_LOG).length - 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(
-  url: string,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
-) {
-  const res = await fetch(`${url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 /** Polls until `done` holds or `limitMs` passed; returns how long it took (or the limit). */
 async function within(limitMs: number, done: () => Promise<boolean>): Promise<number> {

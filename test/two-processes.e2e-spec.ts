@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runToExit, serviceDatabase, ServiceProcess, startService } from './helpers/service-process';
+import { ServiceProcess, call, runToExit, serviceDatabase, startService } from './helpers/service-process';
 import { describeOnEmbedded, describeOnPostgres } from './helpers/test-database';
 
 const ADMIN_TOKEN = 'two-processes-admin-token-0123456789abcdef';
@@ -13,20 +13,6 @@ const SHARED = {
   CONFIG_ENCRYPTION_KEY: 'ef'.repeat(32),
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(
-  url: string,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
-) {
-  const res = await fetch(`${url}${path}`, {
-    method: init.method ?? 'GET',
-    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 describeOnPostgres('two service processes on one PostgreSQL database', () => {
   let database: Awaited<ReturnType<typeof serviceDatabase>>;

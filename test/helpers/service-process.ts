@@ -51,3 +51,18 @@ export async function serviceDatabase(): Promise<{ env: Record<string, string>; 
   }
   return { env: { DATA_DIR: dataDir }, drop: async () => removeDir() };
 }
+
+/** A JSON request to a started service: its status and parsed body. */
+export async function call(
+  url: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
+  const res = await fetch(`${url}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}

@@ -68,7 +68,7 @@ async function nestApp(client: KeywardClient): Promise<TinyApp> {
 /** `status code` of a reply, or `200 <keyId>`. */
 async function outcome(url: string, key?: string): Promise<string> {
   const res = await fetch(url, { headers: key === undefined ? {} : { 'x-api-key': key } });
-  const body = await res.json();
+  const body = (await res.json()) as { keyId?: string; code?: string };
   return `${res.status} ${res.ok ? body.keyId : body.code}`;
 }
 

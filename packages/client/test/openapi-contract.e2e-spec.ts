@@ -26,7 +26,7 @@ beforeAll(async () => {
   service = await startService();
   const res = await fetch(`${service.url}/docs/json`);
   expect(res.status).toBe(200);
-  doc = await res.json();
+  doc = (await res.json()) as Schema;
 });
 afterAll(() => service?.close());
 

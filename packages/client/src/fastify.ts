@@ -34,7 +34,7 @@ export function keywardOnRequest({ client, requiredScopes }: KeywardHookOptions)
  * children: it skips Fastify's encapsulation, as fastify-plugin would).
  */
 export const keywardPlugin: FastifyPluginAsync<KeywardHookOptions> = async (fastify, options) => {
-  fastify.decorateRequest('keyward', undefined);
+  if (!fastify.hasRequestDecorator('keyward')) fastify.decorateRequest('keyward', undefined);
   fastify.addHook('onRequest', keywardOnRequest(options));
 };
 Object.assign(keywardPlugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'keyward' });

@@ -3,7 +3,7 @@ import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'test/browser/screenshots/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'coverage/', 'test/browser/screenshots/'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -49,11 +49,15 @@ const shared = {
  * and start in seconds (`npm run test:unit`). The e2e specs boot the app against a database
  * and some start the built service: their global setup builds dist/ and migrates a template.
  */
-const unit = { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] };
+const unit = {
+  ...shared,
+  displayName: 'unit',
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/packages/client/test/**/*.spec.ts'],
+};
 const e2e = {
   ...shared,
   displayName: 'e2e',
-  testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+  testMatch: ['<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/packages/client/test/**/*.e2e-spec.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
 };

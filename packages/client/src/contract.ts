@@ -1,0 +1,105 @@
+/**
+ * What this client relies on in the service's API, written once as JSON Schema (OpenAPI 3
+ * dialect) next to the TypeScript types. The package's tests compare these schemas with the
+ * live service's OpenAPI document and with its live answers, and the `SameKeys` checks below
+ * stop the types and the schemas from drifting apart at compile time.
+ */
+
+export const VERIFY_KEY_OPERATION = { method: 'post', path: '/v1/keys/verify', apiKeyHeader: 'x-api-key' } as const;
+
+/** The codes a key can be refused with (the service may add more: treat unknown ones as refusals). */
+export type DenialCode =
+  | 'KEY_MISSING'
+  | 'KEY_MALFORMED'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_REVOKED'
+  | 'KEY_EXPIRED'
+  | 'KEY_DISABLED'
+  | 'TENANT_SUSPENDED'
+  | 'INSUFFICIENT_SCOPE'
+  | 'KEY_IP_NOT_ALLOWED'
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED';
+
+/** Body of `POST /v1/keys/verify` (the service's VerifyKeyDto). */
+export interface VerifyKeyRequest {
+  key: string;
+  requiredScopes?: string[];
+}
+
+export const verifyKeyRequestSchema = {
+  type: 'object',
+  required: ['key'],
+  properties: {
+    key: { type: 'string' },
+    requiredScopes: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** Who a key belongs to and what it may do. */
+export interface KeyIdentity {
+  keyId: string;
+  tenantId: string;
+  /** The user the key belongs to; null for a service key. */
+  ownerId: string | null;
+  scopes: string[];
+  /** ISO 8601, or null when the key never expires. */
+  expiresAt: string | null;
+}
+
+export interface ValidKey extends KeyIdentity {
+  valid: true;
+  code: 'VALID';
+}
+
+/** A refusal; the identity is present when the key exists in the caller's tenant. */
+export interface RefusedKey extends Partial<KeyIdentity> {
+  valid: false;
+  code: DenialCode | (string & {});
+}
+
+/** Answer of `POST /v1/keys/verify` (200). */
+export type VerifyKeyResult = ValidKey | RefusedKey;
+
+export const verifyKeyResponseSchema = {
+  type: 'object',
+  required: ['valid', 'code'],
+  properties: {
+    valid: { type: 'boolean' },
+    code: { type: 'string' },
+    keyId: { type: 'string' },
+    tenantId: { type: 'string' },
+    ownerId: { type: 'string', nullable: true },
+    scopes: { type: 'array', items: { type: 'string' } },
+    expiresAt: { type: 'string', nullable: true },
+  },
+} as const;
+
+/** The service's one error shape, for every 4xx and 5xx. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  code?: string;
+  requestId?: string;
+  details?: unknown;
+}
+
+export const errorBodySchema = {
+  type: 'object',
+  required: ['statusCode', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'number' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    code: { type: 'string' },
+    requestId: { type: 'string' },
+    details: {},
+  },
+} as const;
+
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const sameKeys = <T extends true>(_check: T) => undefined;
+sameKeys<SameKeys<VerifyKeyRequest, (typeof verifyKeyRequestSchema)['properties']>>(true);
+sameKeys<SameKeys<ValidKey, (typeof verifyKeyResponseSchema)['properties']>>(true);
+sameKeys<SameKeys<ErrorBody, (typeof errorBodySchema)['properties']>>(true);

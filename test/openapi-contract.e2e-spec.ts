@@ -15,7 +15,7 @@ import { createTestApp, TestApp } from './helpers/test-app';
  */
 
 type Headers = Record<string, string>;
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** How to call an operation; its method and path come from the document. */
 interface Call {

@@ -15,7 +15,7 @@ import {
   ResetPasswordDto,
 } from './dto/auth.dto';
 import { AuthService } from './auth.service';
-import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
 import { MeResponse, MessageResponse, SessionResponse, TokenPairResponse } from './dto/auth-responses.dto';
 

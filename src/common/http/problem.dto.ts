@@ -28,7 +28,10 @@ export class ProblemDto implements Problem {
   @ApiPropertyOptional({ example: 'NOT_FOUND', description: 'For programs: stable, machine-readable' })
   code?: string;
 
-  @ApiProperty({ example: '0b6f3f52-8a7e-4a8e-9d2c-3f1e5c7a9b10', description: 'Also in the x-request-id header; quote it in bug reports' })
+  @ApiProperty({
+    example: '0b6f3f52-8a7e-4a8e-9d2c-3f1e5c7a9b10',
+    description: 'Also in the x-request-id header; quote it in bug reports',
+  })
   requestId: string;
 
   @ApiPropertyOptional({

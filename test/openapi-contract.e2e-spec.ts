@@ -5,6 +5,7 @@ import { Response } from 'supertest';
 import { SCOPES } from '../src/common/auth/scopes';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { DatabaseHealth } from '../src/database/database.health';
+import { Browser } from './helpers/dashboard';
 import { adminHeaders, createUser, SignedIn, signIn, strongPassword, tenantWithRoles } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
@@ -36,6 +37,8 @@ interface Fixtures {
   keyId: string;
   /** A key with only config:read. */
   narrowKey: string;
+  /** The owner's dashboard session, sent as the cookie the document's session scheme names. */
+  sessionCookie: string;
   /** A fresh key of the owner: [full key, id]. */
   freshKey(): Promise<[string, string]>;
   /** A fresh signed-in member of the tenant. */
@@ -73,7 +76,11 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
     error: [() => ({ status: 401 })],
   },
   AuthController_me: {
-    ok: [({ owner }) => ({ status: 200, headers: owner.auth }), ({ key }) => ({ status: 200, headers: apiKey(key) })],
+    ok: [
+      ({ owner }) => ({ status: 200, headers: owner.auth }),
+      ({ key }) => ({ status: 200, headers: apiKey(key) }),
+      ({ sessionCookie }) => ({ status: 200, headers: { cookie: sessionCookie } }),
+    ],
     error: [() => ({ status: 401, headers: { authorization: 'Bearer nope' } })],
   },
   AuthController_listSessions: {
@@ -380,6 +387,9 @@ describe('the OpenAPI document is a contract', () => {
     };
     const [key, keyId] = await createKey([...SCOPES]);
     const [narrowKey] = await createKey(['config:read']);
+    const browser = new Browser(t);
+    await browser.signIn(owner);
+    const cookieName: string = document.components.securitySchemes.session.name;
     fixtures = {
       t,
       tenantId: tenant.id,
@@ -388,6 +398,7 @@ describe('the OpenAPI document is a contract', () => {
       key,
       keyId,
       narrowKey,
+      sessionCookie: `${cookieName}=${browser.cookies.get(cookieName)}`,
       freshKey: () => createKey(['config:read', 'keys:read']),
       freshUser: async () => signIn(t, await createUser(t, tenant.id, 'member')),
     };

@@ -42,7 +42,10 @@ export class TenantConfigController {
     schema: { type: 'object', additionalProperties: true },
     headers: { ETag: { description: 'Send back in If-None-Match', schema: { type: 'string' } } },
   })
-  @ApiNotModifiedResponse({ description: 'If-None-Match names the current version; no body' })
+  @ApiNotModifiedResponse({
+    description: 'If-None-Match names the current version; no body',
+    headers: { ETag: { description: 'The current version', schema: { type: 'string' } } },
+  })
   getConfig(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return then(this.config.document(request.principal!), (document) => sendDocument(document, request, reply));
   }

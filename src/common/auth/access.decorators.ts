@@ -21,12 +21,20 @@ export const SECURITY_SCHEMES = { apiKey: 'apiKey', jwt: 'bearer', session: 'ses
 /**
  * `security: []` on the operation: it needs no credential. @nestjs/swagger drops an empty
  * ApiSecurity list, so the requirement goes in with the operation's own fields, merged with
- * whatever @ApiOperation sets (in either decorator order).
+ * whatever @ApiOperation sets (in either decorator order). On a class it marks every handler
+ * that does not declare credentials of its own.
  */
-const NoSecurity = (): MethodDecorator => (_target, _key, descriptor) => {
-  const operation = Reflect.getMetadata(DECORATORS.API_OPERATION, descriptor.value as object) as object | undefined;
-  Reflect.defineMetadata(DECORATORS.API_OPERATION, { ...operation, security: [] }, descriptor.value as object);
-  return descriptor;
+const NoSecurity = () => (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
+  const handlers = descriptor
+    ? [descriptor.value as object]
+    : Object.getOwnPropertyNames((target as { prototype: object }).prototype)
+        .filter((name) => name !== 'constructor')
+        .map((name) => (target as { prototype: Record<string, object> }).prototype[name]);
+  for (const handler of handlers.filter((value) => typeof value === 'function')) {
+    if (!descriptor && Reflect.getMetadata(DECORATORS.API_SECURITY, handler)) continue;
+    const operation = Reflect.getMetadata(DECORATORS.API_OPERATION, handler) as object | undefined;
+    Reflect.defineMetadata(DECORATORS.API_OPERATION, { ...operation, security: [] }, handler);
+  }
 };
 
 /** Reachable by anyone. */

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { AppConfig } from './config/app-config';
 import { AppModule } from './app.module';
 import { DatabaseTarget } from './database/data-source.factory';
-import { registerWeb } from './dashboard/web';
+import { cookieNames, registerWeb } from './dashboard/web';
+import { SECURITY_SCHEMES } from './common/auth/access.decorators';
+import { ProblemDto } from './common/http/problem.dto';
 import { ProblemExceptionFilter } from './common/http/exception.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe, depthLimitedJsonParser } from './common/http/validation';
@@ -84,11 +86,23 @@ export async function createApp(
         .setTitle('Keyward')
         .setDescription('Accounts, sessions and API keys for multi-tenant services')
         .setVersion('1')
-        .addBearerAuth()
-        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'apiKey')
-        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-admin-token' }, 'adminToken')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, SECURITY_SCHEMES.jwt)
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, SECURITY_SCHEMES.apiKey)
+        .addApiKey({ type: 'apiKey', in: 'header', name: 'x-admin-token' }, SECURITY_SCHEMES.adminToken)
+        .addCookieAuth(
+          cookieNames(config).session,
+          { type: 'apiKey', in: 'cookie', description: 'Dashboard session (state-changing requests also need CSRF)' },
+          SECURITY_SCHEMES.session,
+        )
+        .addServer('/')
+        .setLicense('UNLICENSED', 'https://choosealicense.com/no-permission/')
         .build(),
+      { extraModels: [ProblemDto] },
     );
+    // Login takes email or its alias username: one of the two is required, which class decorators cannot say.
+    Object.assign(document.components!.schemas!.LoginDto, {
+      anyOf: [{ required: ['email', 'password'] }, { required: ['username', 'password'] }],
+    });
     SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json', yamlDocumentUrl: 'docs/yaml' });
   }
   return app;

@@ -31,6 +31,15 @@ import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 import { KeyLeaksService } from './key-leaks.service';
+import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import {
+  ApiKeyPageResponse,
+  ApiKeyResponse,
+  CreatedApiKeyResponse,
+  KeyVerificationResponse,
+  LeakReportResponse,
+} from './dto/api-key-responses.dto';
 
 const CanReadKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:read'] });
 const CanWriteKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:write'] });
@@ -45,6 +54,8 @@ export class ApiKeysController {
   @Idempotent()
   @NoStore()
   @ApiOperation({ summary: 'Create a key in the caller’s tenant; the full key is returned only now' })
+  @ApiCreatedResponse({ type: CreatedApiKeyResponse })
+  @ApiProblems(409, 422)
   createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTenantApiKeyDto) {
     return this.keys.create(principal, dto);
   }
@@ -52,6 +63,7 @@ export class ApiKeysController {
   @Get()
   @CanReadKeys()
   @ApiOperation({ summary: 'List keys (paginated; filter by owner and status)' })
+  @ApiOkResponse({ type: ApiKeyPageResponse })
   listApiKeys(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysQuery) {
     return this.keys.list(principal, query);
   }
@@ -59,6 +71,8 @@ export class ApiKeysController {
   @Get(':id')
   @CanReadKeys()
   @ApiOperation({ summary: 'Get a key (never its secret)' })
+  @ApiOkResponse({ type: ApiKeyResponse })
+  @ApiProblems(404)
   getApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
     return this.keys.get(principal, id);
   }
@@ -66,6 +80,8 @@ export class ApiKeysController {
   @Patch(':id')
   @CanWriteKeys()
   @ApiOperation({ summary: 'Rename, disable/enable, narrow scopes, shorten expiry, set limits or metadata' })
+  @ApiOkResponse({ type: ApiKeyResponse })
+  @ApiProblems(404, 409)
   updateApiKey(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -78,6 +94,8 @@ export class ApiKeysController {
   @CanWriteKeys()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke a key, at once and for good' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(404)
   revokeApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
     return this.keys.revoke(principal, id);
   }
@@ -87,6 +105,8 @@ export class ApiKeysController {
   @Idempotent()
   @NoStore()
   @ApiOperation({ summary: 'Replace a key; the old one works until the grace period ends' })
+  @ApiCreatedResponse({ type: CreatedApiKeyResponse })
+  @ApiProblems(404, 409, 422)
   rotateApiKey(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -107,6 +127,8 @@ export class CliApiKeysController {
   @NoStore()
   @Authenticated({ via: ['jwt', 'session'], scopes: ['keys:write'] })
   @ApiOperation({ summary: 'Create a key for the signed-in user' })
+  @ApiCreatedResponse({ type: CreatedApiKeyResponse })
+  @ApiProblems(400, 409, 422)
   generateApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
     return this.keys.create(principal, { ...dto, userId: principal.userId });
   }
@@ -114,6 +136,7 @@ export class CliApiKeysController {
   @Get('list')
   @Authenticated({ via: ['jwt', 'session'] })
   @ApiOperation({ summary: 'The signed-in user’s active keys' })
+  @ApiOkResponse({ type: [ApiKeyResponse] })
   listOwnApiKeys(@CurrentPrincipal() principal: Principal) {
     return this.keys.listOwnActive(principal);
   }
@@ -122,6 +145,7 @@ export class CliApiKeysController {
   @Authenticated({ via: ['apiKey'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke the key making this request (the CLI signing out); needs no scope' })
+  @ApiNoContentResponse({ description: 'Done' })
   revokeCallingApiKey(@CurrentPrincipal() principal: Principal) {
     return this.keys.revokeCalling(principal);
   }
@@ -130,6 +154,8 @@ export class CliApiKeysController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke one of the user’s keys, given its full value or its id in the body' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 404)
   revokeOwnApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: RevokeOwnApiKeyDto) {
     return this.keys.revokeOwn(principal, dto.key);
   }
@@ -142,6 +168,8 @@ export class CliApiKeysController {
     deprecated: true,
     summary: 'Deprecated: use POST /auth/api-key/revoke (this form puts the key in the URL)',
   })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(404)
   revokeOwnApiKeyByPath(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
     return this.keys.revokeOwn(principal, key);
   }
@@ -157,6 +185,8 @@ export class AdminApiKeysController {
   @Idempotent()
   @NoStore()
   @ApiOperation({ summary: 'Create a key for a tenant (its first one)' })
+  @ApiCreatedResponse({ type: CreatedApiKeyResponse })
+  @ApiProblems(400, 404, 409, 422)
   adminCreateApiKey(@Body() dto: AdminCreateApiKeyDto) {
     return this.keys.adminCreate(dto);
   }
@@ -175,6 +205,8 @@ export class VerifyKeysController {
   @Public()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Report a key found in public; a valid one is revoked at once (same answer either way)' })
+  @ApiAcceptedResponse({ type: LeakReportResponse })
+  @ApiProblems(400, 429)
   reportLeakedKey(@Body() dto: ReportLeakDto, @Ip() ip: string) {
     return this.leaks.reportLeak(dto, ip);
   }
@@ -183,6 +215,7 @@ export class VerifyKeysController {
   @Authenticated({ via: ['apiKey'], scopes: ['keys:verify'] })
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Verify a key of the caller’s tenant' })
+  @ApiOkResponse({ type: KeyVerificationResponse })
   async verifyKey(@CurrentPrincipal() principal: Principal, @Body() dto: VerifyKeyDto) {
     const { key, code } = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes);
     if (!key) return { valid: false, code };

@@ -6,6 +6,9 @@ import { Principal } from '../common/auth/principal';
 import { CSV_HEADER, csvRow } from './audit-csv';
 import { AdminListAuditEventsQuery, AuditEventDto, ListAuditEventsQuery } from './dto/audit.dto';
 import { AuditService } from './audit.service';
+import { ApiExtraModels, ApiOkResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { AuditEventPageResponse, ChainVerificationResponse } from './dto/audit-responses.dto';
 
 const CanReadAudit = () =>
   Authenticated({ via: ['jwt', 'session', 'apiKey'], roles: ['owner', 'admin'], scopes: ['audit:read'] });
@@ -37,6 +40,15 @@ export class AuditController {
   @ApiOperation({
     summary: 'The tenant’s audit events, newest first (filters, cursor paging; ?format=csv streams them all)',
   })
+  @ApiOkResponse({
+    description: 'A page of events as JSON; with ?format=csv, every matching event as CSV',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(AuditEventPageResponse) } },
+      'text/csv': { schema: { type: 'string', description: 'Header row, then one row per event' } },
+    },
+  })
+  @ApiExtraModels(AuditEventPageResponse)
+  @ApiProblems(400)
   listAuditEvents(@CurrentPrincipal() principal: Principal, @Query() query: ListAuditEventsQuery) {
     if (query.format === 'csv') return csvFile(this.audit.streamForTenant(principal.tenantId!, filterOf(query)));
     return this.audit.listForTenant(principal.tenantId!, query);
@@ -45,6 +57,7 @@ export class AuditController {
   @Get('verify')
   @CanReadAudit()
   @ApiOperation({ summary: 'Recompute the tenant’s hash chain and report the first broken link' })
+  @ApiOkResponse({ type: ChainVerificationResponse })
   verifyAuditChain(@CurrentPrincipal() principal: Principal) {
     return this.audit.verify(principal.tenantId!);
   }
@@ -58,6 +71,15 @@ export class AdminAuditController {
   @Get()
   @AdminToken()
   @ApiOperation({ summary: 'Audit events of every tenant (filter by tenantId), newest first' })
+  @ApiOkResponse({
+    description: 'A page of events as JSON; with ?format=csv, every matching event as CSV',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(AuditEventPageResponse) } },
+      'text/csv': { schema: { type: 'string', description: 'Header row, then one row per event' } },
+    },
+  })
+  @ApiExtraModels(AuditEventPageResponse)
+  @ApiProblems(400)
   adminListAuditEvents(@Query() query: AdminListAuditEventsQuery) {
     if (query.format === 'csv') return csvFile(this.audit.streamAll(filterOf(query)));
     return this.audit.listAll(query);

@@ -15,6 +15,9 @@ import {
   ResetPasswordDto,
 } from './dto/auth.dto';
 import { AuthService } from './auth.service';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { MeResponse, MessageResponse, SessionResponse, TokenPairResponse } from './dto/auth-responses.dto';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -29,6 +32,8 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @NoStore()
   @ApiOperation({ summary: 'Sign in with email and password; returns an access JWT and a refresh token' })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiProblems(400, 401, 429, 503)
   login(@Body() dto: LoginDto, @Client() client: ClientInfo) {
     return this.auth.login(dto, client);
   }
@@ -38,6 +43,8 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @NoStore()
   @ApiOperation({ summary: 'Trade a refresh token for a new pair; a reused token revokes the session' })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiProblems(400, 401)
   refresh(@Body() dto: RefreshDto) {
     return this.auth.refresh(dto.refreshToken);
   }
@@ -46,6 +53,7 @@ export class AuthController {
   @Authenticated({ via: ['jwt'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'End the current sign-in' })
+  @ApiNoContentResponse({ description: 'Done' })
   logout(@CurrentPrincipal() principal: Principal, @Client() client: ClientInfo) {
     return this.auth.logout(principal, client);
   }
@@ -53,6 +61,7 @@ export class AuthController {
   @Get('me')
   @Authenticated({ via: ['jwt', 'session', 'apiKey'] })
   @ApiOperation({ summary: 'Who is calling: user, tenant, role, and for a key its scopes' })
+  @ApiOkResponse({ type: MeResponse })
   me(@CurrentPrincipal() principal: Principal) {
     return this.auth.me(principal);
   }
@@ -60,6 +69,7 @@ export class AuthController {
   @Get('sessions')
   @Authenticated({ via: ['jwt', 'session'] })
   @ApiOperation({ summary: "The caller's live sessions" })
+  @ApiOkResponse({ type: [SessionResponse] })
   listSessions(@CurrentPrincipal() principal: Principal) {
     return this.sessions.listForUser(principal.tenantId!, principal.userId!, principal.sessionId);
   }
@@ -68,6 +78,8 @@ export class AuthController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke one of the caller’s sessions' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 404)
   async revokeSession(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -82,6 +94,8 @@ export class AuthController {
   @Authenticated({ via: ['jwt', 'session'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Change the caller’s password; signs out their other sessions' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 429)
   changePassword(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: ChangePasswordDto,
@@ -94,6 +108,8 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Mail a reset link if the account exists; the answer is always the same' })
+  @ApiAcceptedResponse({ type: MessageResponse })
+  @ApiProblems(400, 429)
   async forgotPassword(@Body() dto: ForgotPasswordDto, @Client() client: ClientInfo) {
     await this.auth.forgotPassword(dto.email, client);
     return { message: 'If an account exists for this email, a reset link has been sent.' };
@@ -103,6 +119,8 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Set a new password with a reset token; signs out every session' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 429)
   resetPassword(@Body() dto: ResetPasswordDto, @Client() client: ClientInfo) {
     return this.auth.resetPassword(dto, client);
   }
@@ -111,6 +129,8 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Accept an invitation by choosing a password' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 409, 429)
   acceptInvitation(@Body() dto: AcceptInvitationDto, @Client() client: ClientInfo) {
     return this.auth.acceptInvitation(dto, client);
   }

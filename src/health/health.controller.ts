@@ -5,6 +5,9 @@ import { DEAF_CACHE_TTL_MS } from '../invalidation/listener-heartbeat';
 import { Public } from '../common/auth/access.decorators';
 import { AppException } from '../common/http/problem';
 import { DatabaseHealth } from '../database/database.health';
+import { ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { HealthResponse, ReadinessResponse } from './dto/health-responses.dto';
 
 @ApiTags('health')
 @Controller()
@@ -17,6 +20,7 @@ export class HealthController {
   @Get('health')
   @Public()
   @ApiOperation({ summary: 'Liveness: the process answers (no database work)' })
+  @ApiOkResponse({ type: HealthResponse })
   health() {
     return { status: 'ok' };
   }
@@ -32,6 +36,8 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: the database answers (200 "degraded" while changes from other instances are not heard)',
   })
+  @ApiOkResponse({ type: ReadinessResponse })
+  @ApiProblems(503)
   async ready() {
     if (!(await this.database.ping()))
       throw new AppException(HttpStatus.SERVICE_UNAVAILABLE, 'DATABASE_UNAVAILABLE', 'The database is not reachable');

@@ -6,6 +6,9 @@ import { Principal } from '../common/auth/principal';
 import { PutConfigEntryDto } from './dto/tenant-config.dto';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 import { then } from '../common/maybe-promise';
+import { ApiNoContentResponse, ApiNotModifiedResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { ConfigEntryResponse } from './dto/tenant-config-responses.dto';
 
 /** The document's JSON with its ETag, or 304 when the client already holds this version. */
 function sendDocument(
@@ -34,6 +37,15 @@ export class TenantConfigController {
   // The hottest route takes only @Req and @Res: Nest hands those over as they are, while any
   // param that passes the validation pipe (even @CurrentPrincipal) costs promises per request.
   // It stays synchronous while the tenant's document is cached, for the same reason.
+  @ApiOkResponse({
+    description: 'The configuration: one JSON object of key to value',
+    schema: { type: 'object', additionalProperties: true },
+    headers: { ETag: { description: 'Send back in If-None-Match', schema: { type: 'string' } } },
+  })
+  @ApiNotModifiedResponse({
+    description: 'If-None-Match names the current version; no body',
+    headers: { ETag: { description: 'The current version', schema: { type: 'string' } } },
+  })
   getConfig(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return then(this.config.document(request.principal!), (document) => sendDocument(document, request, reply));
   }
@@ -41,6 +53,7 @@ export class TenantConfigController {
   @Get('v1/config/entries')
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
   @ApiOperation({ summary: 'Configuration entries, secret values masked (for those who manage them)' })
+  @ApiOkResponse({ type: [ConfigEntryResponse] })
   listConfigEntries(@CurrentPrincipal() principal: Principal) {
     return this.config.list(principal.tenantId!);
   }
@@ -48,6 +61,7 @@ export class TenantConfigController {
   @Put('v1/config/entries/:key')
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
   @ApiOperation({ summary: 'Set a configuration entry (secret values are encrypted at rest)' })
+  @ApiOkResponse({ type: ConfigEntryResponse })
   putConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Body() dto: PutConfigEntryDto) {
     return this.config.put(principal, key, dto);
   }
@@ -56,6 +70,8 @@ export class TenantConfigController {
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Delete a configuration entry' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(404)
   deleteConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
     return this.config.remove(principal, key);
   }

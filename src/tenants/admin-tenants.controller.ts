@@ -7,6 +7,10 @@ import { CreateUserDto } from '../users/dto/users.dto';
 import { UsersService } from '../users/users.service';
 import { CreateTenantDto, UpdateTenantDto } from './dto/tenants.dto';
 import { TenantsService } from './tenants.service';
+import { ApiCreatedResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { CreatedUserResponse } from '../users/dto/user-responses.dto';
+import { TenantPageResponse, TenantResponse } from './dto/tenant-responses.dto';
 
 @ApiTags('admin')
 @Controller('admin/tenants')
@@ -20,24 +24,32 @@ export class AdminTenantsController {
   @Post()
   @Idempotent()
   @ApiOperation({ summary: 'Create a tenant' })
+  @ApiCreatedResponse({ type: TenantResponse })
+  @ApiProblems(400, 409, 422)
   createTenant(@Body() dto: CreateTenantDto) {
     return this.tenants.create(dto);
   }
 
   @Get()
   @ApiOperation({ summary: 'List tenants' })
+  @ApiOkResponse({ type: TenantPageResponse })
+  @ApiProblems(400)
   listTenants(@Query() query: PageQuery) {
     return this.tenants.list(query);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Get a tenant' })
+  @ApiOkResponse({ type: TenantResponse })
+  @ApiProblems(400, 404)
   getTenant(@Param('id', new ParseUUIDPipe()) id: string) {
     return this.tenants.get(id);
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Update a tenant (name, status, limits, default key scopes)' })
+  @ApiOkResponse({ type: TenantResponse })
+  @ApiProblems(400, 404)
   updateTenant(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateTenantDto) {
     return this.tenants.update(id, dto);
   }
@@ -45,6 +57,8 @@ export class AdminTenantsController {
   @Post(':id/users')
   @Idempotent()
   @ApiOperation({ summary: 'Create a user in a tenant; without a password the user is invited' })
+  @ApiCreatedResponse({ type: CreatedUserResponse })
+  @ApiProblems(400, 404, 409, 422)
   createUser(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: CreateUserDto) {
     return this.users.createByAdmin(id, dto);
   }

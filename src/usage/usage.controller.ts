@@ -4,6 +4,9 @@ import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorator
 import { Principal } from '../common/auth/principal';
 import { UsageQuery } from './dto/usage.dto';
 import { UsageService } from './usage.service';
+import { ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { UsageResponse } from './dto/usage-responses.dto';
 
 @ApiTags('usage')
 @Controller('v1')
@@ -13,6 +16,8 @@ export class UsageController {
   @Get('api-keys/:id/usage')
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:read'] })
   @ApiOperation({ summary: 'A key’s successes and denials by code, per hour or day' })
+  @ApiOkResponse({ type: UsageResponse })
+  @ApiProblems(404)
   getApiKeyUsage(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -24,6 +29,7 @@ export class UsageController {
   @Get('usage')
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['keys:read'] })
   @ApiOperation({ summary: 'The tenant’s key usage, per hour or day' })
+  @ApiOkResponse({ type: UsageResponse })
   getTenantUsage(@CurrentPrincipal() principal: Principal, @Query() query: UsageQuery) {
     return this.usage.forTenant(principal, query);
   }

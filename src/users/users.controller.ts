@@ -5,6 +5,9 @@ import { Principal } from '../common/auth/principal';
 import { InviteUserDto, UpdateUserDto } from './dto/users.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { UsersService } from './users.service';
+import { ApiCreatedResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiProblems } from '../common/http/problem.dto';
+import { UserResponse } from './dto/user-responses.dto';
 
 @ApiTags('users')
 @Controller('v1/users')
@@ -14,6 +17,7 @@ export class UsersController {
   @Get()
   @Authenticated({ via: ['jwt', 'session', 'apiKey'], scopes: ['users:read'] })
   @ApiOperation({ summary: 'Users of the caller’s tenant' })
+  @ApiOkResponse({ type: [UserResponse] })
   listUsers(@CurrentPrincipal() principal: Principal) {
     return this.users.list(principal.tenantId!);
   }
@@ -21,6 +25,8 @@ export class UsersController {
   @Patch(':id')
   @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
   @ApiOperation({ summary: 'Change a user’s role or status (owners manage everyone, admins members and viewers)' })
+  @ApiOkResponse({ type: UserResponse })
+  @ApiProblems(400, 404, 409)
   updateUser(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -33,6 +39,8 @@ export class UsersController {
   @Idempotent()
   @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
   @ApiOperation({ summary: 'Invite someone by email' })
+  @ApiCreatedResponse({ type: UserResponse })
+  @ApiProblems(400, 409, 422)
   inviteUser(@CurrentPrincipal() principal: Principal, @Body() dto: InviteUserDto) {
     return this.users.invite(principal, dto);
   }

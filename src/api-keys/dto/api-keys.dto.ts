@@ -128,7 +128,7 @@ export class CreateApiKeyDto {
   @IsCidrList()
   ipAllowlist?: string[];
 
-  @ApiPropertyOptional({ type: Object })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Any JSON object, at most 4 kB' })
   @IsOptional()
   @IsObject()
   @IsSmallJsonObject(4096)

@@ -1,10 +1,11 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsString, Length, MaxLength, ValidateIf } from 'class-validator';
 import { normalizeEmail } from '../../users/dto/users.dto';
 
+@ApiSchema({ description: 'Give `email` (or its alias `username`) and `password`' })
 export class LoginDto {
-  @ApiPropertyOptional({ example: 'ada@example.com' })
+  @ApiPropertyOptional({ example: 'ada@example.com', description: 'Required unless username is given' })
   @ValidateIf((dto: LoginDto) => dto.username === undefined || dto.email !== undefined)
   @Transform(normalizeEmail)
   @IsEmail()

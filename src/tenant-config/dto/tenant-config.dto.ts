@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ANY_JSON } from '../../common/http/problem.dto';
 import { IsBoolean, IsOptional, registerDecorator } from 'class-validator';
 
 export const CONFIG_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -18,7 +19,7 @@ function IsJsonOfAtMost(maxBytes: number) {
 }
 
 export class PutConfigEntryDto {
-  @ApiProperty({ description: 'Any JSON value (null included), at most 16 kB' })
+  @ApiProperty({ description: 'Any JSON value (null included), at most 16 kB', ...ANY_JSON })
   @IsJsonOfAtMost(MAX_VALUE_BYTES)
   value: unknown;
 

@@ -1,0 +1,130 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { SCOPES } from '../../common/auth/scopes';
+import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
+import { QuotaRefillDto } from './api-keys.dto';
+
+const DENIAL_CODES = [
+  'KEY_MISSING',
+  'KEY_MALFORMED',
+  'KEY_NOT_FOUND',
+  'KEY_REVOKED',
+  'KEY_EXPIRED',
+  'KEY_DISABLED',
+  'TENANT_SUSPENDED',
+  'INSUFFICIENT_SCOPE',
+  'KEY_IP_NOT_ALLOWED',
+  'RATE_LIMITED',
+  'QUOTA_EXCEEDED',
+];
+
+export class KeyQuotaResponse {
+  @ApiProperty({ example: 1000 })
+  remaining: number;
+
+  @ApiProperty({ type: QuotaRefillDto, nullable: true })
+  refill: QuotaRefillDto | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  refilledAt: Date | null;
+}
+
+/** A key as every endpoint shows it: never its secret. */
+export class ApiKeyResponse {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 'deploy bot' })
+  name: string;
+
+  @ApiProperty({ example: 'kw_live_Ab12…xY9z', description: 'Prefix with the first and last 4 characters' })
+  hint: string;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'null for a service key' })
+  ownerId: string | null;
+
+  @ApiProperty({ enum: SCOPES, isArray: true })
+  scopes: string[];
+
+  @ApiProperty({ enum: ['active', 'disabled', 'revoked', 'expired'] })
+  status: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  expiresAt: Date | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  revokedAt: Date | null;
+
+  @ApiProperty()
+  disabled: boolean;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'A rotated key works until then' })
+  graceUntil: Date | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  rotatedFromId: string | null;
+
+  @ApiProperty({ type: RateLimitDto, nullable: true })
+  rateLimit: RateLimitDto | null;
+
+  @ApiProperty({ type: KeyQuotaResponse, nullable: true })
+  quota: KeyQuotaResponse | null;
+
+  @ApiProperty({ type: [String], nullable: true, example: ['10.0.0.0/8'] })
+  ipAllowlist: string[] | null;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Free-form JSON object' })
+  metadata: Record<string, unknown>;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastUsedAt: Date | null;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt: Date;
+}
+
+export class CreatedApiKeyResponse extends ApiKeyResponse {
+  @ApiProperty({ description: 'The full key: shown only in this answer, store it now' })
+  apiKey: string;
+}
+
+export class ApiKeyPageResponse {
+  @ApiProperty({ type: [ApiKeyResponse] })
+  items: ApiKeyResponse[];
+
+  @ApiProperty({ example: 1 })
+  page: number;
+
+  @ApiProperty({ example: 20 })
+  limit: number;
+
+  @ApiProperty({ example: 1 })
+  total: number;
+}
+
+export class KeyVerificationResponse {
+  @ApiProperty()
+  valid: boolean;
+
+  @ApiProperty({ enum: ['VALID', ...DENIAL_CODES] })
+  code: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  keyId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  tenantId?: string;
+
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true })
+  ownerId?: string | null;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true })
+  scopes?: string[];
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  expiresAt?: string | null;
+}
+
+export class LeakReportResponse {
+  @ApiProperty({ enum: ['received'] })
+  status: 'received';
+}

@@ -1,0 +1,463 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import Ajv, { ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { Response } from 'supertest';
+import { SCOPES } from '../src/common/auth/scopes';
+import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
+import { DatabaseHealth } from '../src/database/database.health';
+import { Browser } from './helpers/dashboard';
+import { adminHeaders, createUser, SignedIn, signIn, strongPassword, tenantWithRoles } from './helpers/identity';
+import { createTestApp, TestApp } from './helpers/test-app';
+
+/**
+ * The OpenAPI document as a contract: every operation it lists is called for a success and for
+ * at least one error, and each answer must be a status the operation documents, with a body
+ * that validates against the documented schema. A new route without a row here fails.
+ */
+
+type Headers = Record<string, string>;
+type Json = Record<string, any>;
+
+/** How to call an operation; its method and path come from the document. */
+interface Call {
+  status: number;
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  headers?: Headers;
+  body?: unknown;
+}
+
+interface Fixtures {
+  t: TestApp;
+  tenantId: string;
+  owner: SignedIn;
+  viewer: SignedIn;
+  /** The owner's key with every scope. */
+  key: string;
+  keyId: string;
+  /** A key with only config:read. */
+  narrowKey: string;
+  /** The owner's dashboard session, sent as the cookie the document's session scheme names. */
+  sessionCookie: string;
+  /** A fresh key of the owner: [full key, id]. */
+  freshKey(): Promise<[string, string]>;
+  /** A fresh signed-in member of the tenant. */
+  freshUser(): Promise<SignedIn>;
+}
+
+type Case = (f: Fixtures) => Call | Promise<Call>;
+
+const unique = () => randomBytes(4).toString('hex');
+const apiKey = (key: string): Headers => ({ 'x-api-key': key });
+const MISSING = randomUUID();
+
+const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noError: string }> = {
+  HealthController_health: { ok: [() => ({ status: 200 })], noError: 'liveness answers whenever the process runs' },
+  HealthController_ready: {
+    ok: [() => ({ status: 200 })],
+    error: [
+      ({ t }) => {
+        jest.spyOn(t.app.get(DatabaseHealth), 'ping').mockResolvedValueOnce(false);
+        return { status: 503 };
+      },
+    ],
+  },
+
+  AuthController_login: {
+    ok: [({ owner }) => ({ status: 200, body: { email: owner.email, password: owner.password } })],
+    error: [({ owner }) => ({ status: 401, body: { email: owner.email, password: 'not it' } })],
+  },
+  AuthController_refresh: {
+    ok: [async (f) => ({ status: 200, body: { refreshToken: (await f.freshUser()).refreshToken } })],
+    error: [() => ({ status: 401, body: { refreshToken: 'not-a-refresh-token' } })],
+  },
+  AuthController_logout: {
+    ok: [async (f) => ({ status: 204, headers: (await f.freshUser()).auth })],
+    error: [() => ({ status: 401 })],
+  },
+  AuthController_me: {
+    ok: [
+      ({ owner }) => ({ status: 200, headers: owner.auth }),
+      ({ key }) => ({ status: 200, headers: apiKey(key) }),
+      ({ sessionCookie }) => ({ status: 200, headers: { cookie: sessionCookie } }),
+    ],
+    error: [() => ({ status: 401, headers: { authorization: 'Bearer nope' } })],
+  },
+  AuthController_listSessions: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [() => ({ status: 401 })],
+  },
+  AuthController_revokeSession: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        await signIn(f.t, user); // a second session to end
+        const sessions = (await f.t.http.get('/auth/sessions').set(user.auth)).body as Json[];
+        return { status: 204, headers: user.auth, params: { id: sessions.find((s) => !s.current)!.id } };
+      },
+    ],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING } })],
+  },
+  AuthController_changePassword: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        return {
+          status: 204,
+          headers: user.auth,
+          body: { currentPassword: user.password, newPassword: strongPassword() },
+        };
+      },
+    ],
+    error: [
+      ({ owner }) => ({ status: 400, headers: owner.auth, body: { currentPassword: 'wrong', newPassword: 'x' } }),
+    ],
+  },
+  AuthController_forgotPassword: {
+    ok: [({ owner }) => ({ status: 202, body: { email: owner.email } })],
+    error: [() => ({ status: 400, body: { email: 'not an email' } })],
+  },
+  AuthController_resetPassword: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        const token = await f.t.app.get(OneTimeTokensService).issue('password_reset', user, null);
+        return { status: 204, body: { token, newPassword: strongPassword() } };
+      },
+    ],
+    error: [() => ({ status: 400, body: { token: 'used-or-unknown', newPassword: strongPassword() } })],
+  },
+  AuthController_acceptInvitation: {
+    ok: [
+      async ({ t, tenantId }) => {
+        const res = await t.http
+          .post(`/admin/tenants/${tenantId}/users`)
+          .set(adminHeaders)
+          .send({ email: `invited-${unique()}@example.com`, role: 'member' });
+        const token = new URL(res.body.inviteUrl).searchParams.get('token')!;
+        return { status: 204, body: { token, password: strongPassword() } };
+      },
+    ],
+    error: [() => ({ status: 400, body: { token: 'unknown', password: strongPassword() } })],
+  },
+
+  UsersController_listUsers: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [({ narrowKey }) => ({ status: 403, headers: apiKey(narrowKey) })],
+  },
+  UsersController_updateUser: {
+    ok: [
+      async (f) => ({
+        status: 200,
+        headers: f.owner.auth,
+        params: { id: (await f.freshUser()).id },
+        body: { role: 'viewer' },
+      }),
+    ],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING }, body: { role: 'viewer' } })],
+  },
+  UsersController_inviteUser: {
+    ok: [
+      ({ owner }) => ({
+        status: 201,
+        headers: owner.auth,
+        body: { email: `new-${unique()}@example.com`, role: 'member' },
+      }),
+    ],
+    error: [
+      ({ owner, viewer }) => ({ status: 409, headers: owner.auth, body: { email: viewer.email, role: 'member' } }),
+    ],
+  },
+
+  AdminTenantsController_createTenant: {
+    ok: [() => ({ status: 201, headers: adminHeaders, body: { name: `Tenant ${unique()}` } })],
+    error: [() => ({ status: 400, headers: adminHeaders, body: { name: '' } })],
+  },
+  AdminTenantsController_listTenants: {
+    ok: [() => ({ status: 200, headers: adminHeaders })],
+    error: [() => ({ status: 400, headers: adminHeaders, query: { page: '0' } })],
+  },
+  AdminTenantsController_getTenant: {
+    ok: [({ tenantId }) => ({ status: 200, headers: adminHeaders, params: { id: tenantId } })],
+    error: [() => ({ status: 404, headers: adminHeaders, params: { id: MISSING } })],
+  },
+  AdminTenantsController_updateTenant: {
+    ok: [
+      ({ tenantId }) => ({
+        status: 200,
+        headers: adminHeaders,
+        params: { id: tenantId },
+        body: { maxKeysPerUser: 50 },
+      }),
+    ],
+    error: [() => ({ status: 401, params: { id: MISSING }, body: {} })],
+  },
+  AdminTenantsController_createUser: {
+    ok: [
+      ({ tenantId }) => ({
+        status: 201,
+        headers: adminHeaders,
+        params: { id: tenantId },
+        body: { email: `user-${unique()}@example.com`, role: 'viewer', password: strongPassword() },
+      }),
+    ],
+    error: [
+      ({ tenantId, owner }) => ({
+        status: 409,
+        headers: adminHeaders,
+        params: { id: tenantId },
+        body: { email: owner.email, role: 'viewer' },
+      }),
+    ],
+  },
+
+  ApiKeysController_createApiKey: {
+    ok: [({ owner }) => ({ status: 201, headers: owner.auth, body: { name: 'ci', metadata: { team: 'ops' } } })],
+    error: [({ owner }) => ({ status: 400, headers: owner.auth, body: { scopes: ['no:such'] } })],
+  },
+  ApiKeysController_listApiKeys: {
+    ok: [({ key }) => ({ status: 200, headers: apiKey(key) })],
+    error: [() => ({ status: 401 })],
+  },
+  ApiKeysController_getApiKey: {
+    ok: [({ key, keyId }) => ({ status: 200, headers: apiKey(key), params: { id: keyId } })],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { id: MISSING } })],
+  },
+  ApiKeysController_updateApiKey: {
+    ok: [
+      async (f) => ({
+        status: 200,
+        headers: f.owner.auth,
+        params: { id: (await f.freshKey())[1] },
+        body: { name: 'renamed', metadata: { nested: { list: [1, 'two', null] } } },
+      }),
+    ],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING }, body: { name: 'x' } })],
+  },
+  ApiKeysController_revokeApiKey: {
+    ok: [async (f) => ({ status: 204, headers: f.owner.auth, params: { id: (await f.freshKey())[1] } })],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING } })],
+  },
+  ApiKeysController_rotateApiKey: {
+    ok: [async (f) => ({ status: 201, headers: f.owner.auth, params: { id: (await f.freshKey())[1] }, body: {} })],
+    error: [
+      async (f) => {
+        const [, id] = await f.freshKey();
+        await f.t.http.delete(`/v1/api-keys/${id}`).set(f.owner.auth).expect(204);
+        return { status: 409, headers: f.owner.auth, params: { id }, body: {} };
+      },
+    ],
+  },
+  CliApiKeysController_generateApiKey: {
+    ok: [({ owner }) => ({ status: 201, headers: owner.auth, body: { name: 'laptop' } })],
+    error: [({ key }) => ({ status: 401, headers: apiKey(key), body: { name: 'laptop' } })],
+  },
+  CliApiKeysController_listOwnApiKeys: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [() => ({ status: 401 })],
+  },
+  CliApiKeysController_revokeCallingApiKey: {
+    ok: [async (f) => ({ status: 204, headers: apiKey((await f.freshKey())[0]) })],
+    error: [() => ({ status: 401, headers: apiKey('kw_malformed') })],
+  },
+  CliApiKeysController_revokeOwnApiKey: {
+    ok: [async (f) => ({ status: 204, headers: f.owner.auth, body: { key: (await f.freshKey())[0] } })],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, body: { key: MISSING } })],
+  },
+  CliApiKeysController_revokeOwnApiKeyByPath: {
+    ok: [async (f) => ({ status: 204, headers: f.owner.auth, params: { key: (await f.freshKey())[0] } })],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { key: MISSING } })],
+  },
+  AdminApiKeysController_adminCreateApiKey: {
+    ok: [({ tenantId }) => ({ status: 201, headers: adminHeaders, body: { tenantId, scopes: ['config:read'] } })],
+    error: [() => ({ status: 400, headers: adminHeaders, body: { scopes: ['config:read'] } })],
+  },
+  VerifyKeysController_reportLeakedKey: {
+    ok: [() => ({ status: 202, body: { key: 'kw_found_somewhere', source: 'https://example.com/paste' } })],
+    error: [() => ({ status: 400, body: {} })],
+  },
+  VerifyKeysController_verifyKey: {
+    ok: [
+      ({ key, narrowKey }) => ({ status: 200, headers: apiKey(key), body: { key: narrowKey } }),
+      ({ key }) => ({ status: 200, headers: apiKey(key), body: { key: 'kw_unknown' } }),
+    ],
+    error: [({ narrowKey, key }) => ({ status: 403, headers: apiKey(narrowKey), body: { key } })],
+  },
+
+  TenantConfigController_getConfig: {
+    ok: [
+      ({ narrowKey }) => ({ status: 200, headers: apiKey(narrowKey) }),
+      async ({ t, narrowKey }) => {
+        const { headers } = await t.http.get('/config').set(apiKey(narrowKey)).expect(200);
+        return { status: 304, headers: { ...apiKey(narrowKey), 'if-none-match': headers.etag } };
+      },
+    ],
+    error: [() => ({ status: 401 }), ({ key }) => ({ status: 400, headers: apiKey(key), query: { api_key: key } })],
+  },
+  TenantConfigController_listConfigEntries: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [({ narrowKey }) => ({ status: 403, headers: apiKey(narrowKey) })],
+  },
+  TenantConfigController_putConfigEntry: {
+    ok: [
+      ({ key }) => ({ status: 200, headers: apiKey(key), params: { key: 'flags' }, body: { value: { beta: true } } }),
+      ({ key }) => ({ status: 200, headers: apiKey(key), params: { key: 'nothing' }, body: { value: null } }),
+      ({ key }) => ({ status: 200, headers: apiKey(key), params: { key: 'list' }, body: { value: [1, 'a'] } }),
+    ],
+    error: [({ key }) => ({ status: 400, headers: apiKey(key), params: { key: 'no spaces' }, body: { value: 1 } })],
+  },
+  TenantConfigController_deleteConfigEntry: {
+    ok: [({ key }) => ({ status: 204, headers: apiKey(key), params: { key: 'flags' } })],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { key: 'never-set' } })],
+  },
+
+  UsageController_getApiKeyUsage: {
+    ok: [({ key, keyId }) => ({ status: 200, headers: apiKey(key), params: { id: keyId } })],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { id: MISSING } })],
+  },
+  UsageController_getTenantUsage: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth, query: { granularity: 'day' } })],
+    error: [({ owner }) => ({ status: 400, headers: owner.auth, query: { granularity: 'week' } })],
+  },
+
+  AuditController_listAuditEvents: {
+    ok: [
+      ({ owner }) => ({ status: 200, headers: owner.auth }),
+      ({ owner }) => ({ status: 200, headers: owner.auth, query: { format: 'csv' } }),
+    ],
+    error: [({ owner }) => ({ status: 400, headers: owner.auth, query: { limit: '0' } })],
+  },
+  AuditController_verifyAuditChain: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [({ viewer }) => ({ status: 403, headers: viewer.auth })],
+  },
+  AdminAuditController_adminListAuditEvents: {
+    ok: [
+      ({ tenantId }) => ({ status: 200, headers: adminHeaders, query: { tenantId } }),
+      () => ({ status: 200, headers: adminHeaders, query: { format: 'csv', limit: '5' } }),
+    ],
+    error: [() => ({ status: 401 })],
+  },
+};
+
+interface Operation {
+  method: string;
+  path: string;
+  responses: Record<string, { content?: Record<string, { schema: Json }> }>;
+}
+
+/** OpenAPI 3.0 schemas as JSON Schema: `nullable` becomes a null alternative, refs point into `doc`. */
+function toJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toJsonSchema);
+  if (!node || typeof node !== 'object') return node;
+  const { nullable, example: _example, ...rest } = node as Json;
+  const converted: Json = {};
+  for (const [name, value] of Object.entries(rest)) {
+    converted[name] =
+      name === '$ref' ? String(value).replace('#/components/schemas/', 'doc#/$defs/') : toJsonSchema(value);
+  }
+  return nullable ? { anyOf: [{ type: 'null' }, converted] } : converted;
+}
+
+describe('the OpenAPI document is a contract', () => {
+  let t: TestApp;
+  let fixtures: Fixtures;
+  let document: Json;
+  const operations = new Map<string, Operation>();
+  const validators = new Map<string, ValidateFunction>();
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats(ajv);
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    document = (await t.http.get('/docs/json').expect(200)).body;
+    ajv.addSchema({ $id: 'doc', $defs: toJsonSchema(document.components.schemas) });
+    for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Json>>))
+      for (const [method, operation] of Object.entries(methods))
+        operations.set(operation.operationId, { method, path, responses: operation.responses });
+
+    const { tenant, owner, viewer } = await tenantWithRoles(t);
+    const createKey = async (scopes: string[]): Promise<[string, string]> => {
+      const res = await t.http
+        .post('/admin/api-keys')
+        .set(adminHeaders)
+        .send({ tenantId: tenant.id, userId: owner.id, scopes })
+        .expect(201);
+      return [res.body.apiKey, res.body.id];
+    };
+    const [key, keyId] = await createKey([...SCOPES]);
+    const [narrowKey] = await createKey(['config:read']);
+    const browser = new Browser(t);
+    await browser.signIn(owner);
+    const cookieName: string = document.components.securitySchemes.session.name;
+    fixtures = {
+      t,
+      tenantId: tenant.id,
+      owner,
+      viewer,
+      key,
+      keyId,
+      narrowKey,
+      sessionCookie: `${cookieName}=${browser.cookies.get(cookieName)}`,
+      freshKey: () => createKey(['config:read', 'keys:read']),
+      freshUser: async () => signIn(t, await createUser(t, tenant.id, 'member')),
+    };
+  });
+  afterAll(() => t.close());
+
+  it('lists every route of the API, and every operation has a success and an error case here', () => {
+    const documented = [...operations.keys()].sort();
+    expect(documented.length).toBeGreaterThanOrEqual(40);
+    expect(documented).toEqual(Object.keys(CASES).sort());
+  });
+
+  it('gives every operation a security requirement (an empty one for public routes)', () => {
+    const missing = [...operations].filter(([, op]) => !document.paths[op.path][op.method].security);
+    expect(missing.map(([id]) => id)).toEqual([]);
+    expect(document.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie' });
+  });
+
+  /** Calls the operation and checks the answer against what the document says of that status. */
+  async function exercise(operationId: string, call: Call): Promise<void> {
+    const operation = operations.get(operationId);
+    expect(operation).toBeDefined();
+    const { method, responses } = operation!;
+    const path = operation!.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(call.params![name]));
+    let req = t.http[method as 'get'](path).set(call.headers ?? {});
+    if (call.query) req = req.query(call.query);
+    if (call.body !== undefined) req = req.send(call.body as object);
+    const res: Response = await req;
+    const seen = `${method.toUpperCase()} ${path} → ${res.status} ${res.text.slice(0, 300)}`;
+    expect({ seen, status: res.status }).toEqual({ seen, status: call.status });
+
+    const documented = responses[String(res.status)];
+    expect({ seen, documented: Boolean(documented) }).toEqual({ seen, documented: true });
+    if (!documented.content) {
+      expect(res.text).toBe('');
+      return;
+    }
+    const type = String(res.headers['content-type']).split(';')[0].trim();
+    expect(Object.keys(documented.content)).toContain(type);
+    const key = `${operationId} ${res.status} ${type}`;
+    if (!validators.has(key)) validators.set(key, ajv.compile(toJsonSchema(documented.content[type].schema) as Json));
+    const validate = validators.get(key)!;
+    const body = type === 'application/json' ? res.body : res.text;
+    expect({ seen, errors: validate(body) ? [] : validate.errors }).toEqual({ seen, errors: [] });
+  }
+
+  describe.each(Object.keys(CASES))('%s', (operationId) => {
+    const cases = CASES[operationId];
+    it('answers its documented success', async () => {
+      for (const make of cases.ok) await exercise(operationId, await make(fixtures));
+    });
+    if ('error' in cases) {
+      it('answers its documented errors', async () => {
+        for (const make of cases.error) {
+          const call = await make(fixtures);
+          expect(call.status).toBeGreaterThanOrEqual(400);
+          await exercise(operationId, call);
+        }
+      });
+    }
+  });
+});

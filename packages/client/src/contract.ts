@@ -81,13 +81,14 @@ export interface ErrorBody {
   error: string;
   message: string;
   code?: string;
-  requestId?: string;
+  /** Every answer of the service carries one (also in the x-request-id header). */
+  requestId: string;
   details?: unknown;
 }
 
 export const errorBodySchema = {
   type: 'object',
-  required: ['statusCode', 'error', 'message'],
+  required: ['statusCode', 'error', 'message', 'requestId'],
   properties: {
     statusCode: { type: 'number' },
     error: { type: 'string' },

@@ -176,7 +176,7 @@ describe.each(Object.keys(PROXIES))('forward-auth behind a real %s (the README c
   it('the IP allowlist applies to the client the proxy saw (TRUST_PROXY), whatever X-Forwarded-For it sends', async () => {
     const key = await makeKey(t, tenantId, { ipAllowlist: ['127.0.0.5'] });
     expect((await send(proxy.url, '/orders', { 'x-api-key': key.apiKey }, '127.0.0.5')).status).toBe(200);
-    for (const forged of [{}, { 'x-forwarded-for': '127.0.0.5' }]) {
+    for (const forged of [{}, { 'x-forwarded-for': '127.0.0.5' }] as Record<string, string>[]) {
       const elsewhere = await send(proxy.url, '/orders', { 'x-api-key': key.apiKey, ...forged }, '127.0.0.6');
       expect([elsewhere.status, elsewhere.headers['x-keyward-code']]).toEqual([403, 'KEY_IP_NOT_ALLOWED']);
     }

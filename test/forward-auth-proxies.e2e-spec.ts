@@ -73,9 +73,15 @@ interface Answer {
 }
 
 /** One request to the proxy from a chosen client address in 127.0.0.0/8. */
-function send(url: string, path: string, headers: Record<string, string> = {}, from = '127.0.0.1'): Promise<Answer> {
+function send(
+  url: string,
+  path: string,
+  headers: Record<string, string> = {},
+  from = '127.0.0.1',
+  method = 'GET',
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), { headers, localAddress: from, agent: false }, (res) => {
+    const req = request(new URL(path, url), { method, headers, localAddress: from, agent: false }, (res) => {
       let text = '';
       res.on('data', (chunk) => (text += chunk));
       res.on('end', () => {
@@ -152,6 +158,26 @@ describe.each(Object.keys(PROXIES))('forward-auth behind a real %s (the README c
       .map((line) => JSON.parse(line))
       .filter((line) => line.route?.startsWith('/v1/forward-auth') && line.apiKeyId === key.id);
     expect(logged.at(-1).headers).toMatchObject({ 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/orders' });
+  });
+
+  it('a request of any method is checked (the proxy asks with GET and names the method)', async () => {
+    const key = await makeKey(t, tenantId);
+    for (const method of ['POST', 'DELETE']) {
+      const res = await send(proxy.url, '/orders/5', { 'x-api-key': key.apiKey }, '127.0.0.1', method);
+      expect([method, res.status, res.body.method, res.body.headers['x-keyward-key-id']]).toEqual([
+        method,
+        200,
+        method,
+        key.id,
+      ]);
+      const refused = await send(proxy.url, '/orders/5', {}, '127.0.0.1', method);
+      expect([method, refused.status]).toEqual([method, 401]);
+    }
+    const logged = t.logs.map((line) => JSON.parse(line)).filter((line) => line.apiKeyId === key.id);
+    expect(logged.map((line) => [line.method, line.headers['x-forwarded-method']])).toEqual([
+      ['GET', 'POST'],
+      ['GET', 'DELETE'],
+    ]);
   });
 
   it('a key without the scope the route requires: 403 INSUFFICIENT_SCOPE, and a key with it passes', async () => {

@@ -36,13 +36,18 @@ describe('forward-auth (GET /v1/forward-auth and every other method)', () => {
     expect(res.text).toBe('');
   });
 
-  it('answers any method and any path below it (Envoy appends the original path)', async () => {
+  it('answers HEAD, and any method at any path below it (Envoy appends the original path)', async () => {
     const key = await makeKey();
-    for (const method of ['head', 'post', 'put', 'patch', 'delete', 'options'] as const) {
-      const res = await t.http[method]('/v1/forward-auth/orders/17?x=1').set('x-api-key', key.apiKey);
-      expect([method, res.status, res.headers['x-keyward-key-id']]).toEqual([method, 200, key.id]);
-    }
     await t.http.head('/v1/forward-auth').set('x-api-key', key.apiKey).expect(200);
+    for (const method of ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'] as const) {
+      // Envoy with path_prefix /v1/forward-auth/envoy, for the original paths /orders/17?x=1 and /.
+      for (const path of ['/v1/forward-auth/envoy/orders/17?x=1', '/v1/forward-auth/envoy/']) {
+        const res = await t.http[method](path).set('x-api-key', key.apiKey);
+        expect([method, path, res.status, res.headers['x-keyward-key-id']]).toEqual([method, path, 200, key.id]);
+      }
+    }
+    const refused = await t.http.post('/v1/forward-auth/envoy/orders').expect(401);
+    expect(refused.headers['x-keyward-code']).toBe('KEY_MISSING');
   });
 
   it('names the owner of a user’s key', async () => {
@@ -123,6 +128,24 @@ describe('forward-auth (GET /v1/forward-auth and every other method)', () => {
       const res = await nginx.expect(403);
       expect(res.headers).toMatchObject({ 'x-keyward-code': 'RATE_LIMITED', 'x-keyward-status': '429' });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('forward-auth in the OpenAPI document', () => {
+  it('is one GET operation with the API-key security scheme (the Envoy paths below it are not listed)', async () => {
+    const t = await createTestApp();
+    try {
+      const paths = (await t.http.get('/docs/json').expect(200)).body.paths;
+      expect(Object.keys(paths).filter((path) => path.startsWith('/v1/forward-auth'))).toEqual(['/v1/forward-auth']);
+      expect(Object.keys(paths['/v1/forward-auth'])).toEqual(['get']);
+      expect(paths['/v1/forward-auth'].get).toMatchObject({
+        operationId: 'ForwardAuthController_checkForwardedRequest',
+        security: [{ apiKey: [] }],
+        summary: expect.stringContaining('Forward-auth'),
+      });
+    } finally {
+      await t.close();
     }
   });
 });

@@ -1,8 +1,8 @@
-import { All, Controller, Req, Res, UseFilters } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { All, Controller, Get, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CachedKey } from '../api-keys/key-cache';
-import { Public } from '../common/auth/access.decorators';
+import { ForwardAuth } from '../common/auth/access.decorators';
 import { admit } from '../common/auth/access.guard';
 import { Credential } from '../common/auth/credentials/credential';
 import { then } from '../common/maybe-promise';
@@ -24,7 +24,7 @@ function sendIdentity(reply: FastifyReply, key: CachedKey): undefined {
 /**
  * Forward authentication for reverse proxies (nginx `auth_request`, Caddy `forward_auth`,
  * Traefik ForwardAuth, Envoy HTTP ext_authz): may the request the proxy describes go through?
- * Answers every method, and any path below it (Envoy appends the original path).
+ * GET (and HEAD) as nginx, Caddy and Traefik send it; any method at any path below it for Envoy.
  */
 @ApiTags('forward-auth')
 @Controller('v1/forward-auth')
@@ -39,12 +39,8 @@ export class ForwardAuthController {
     this.credentials = [credential];
   }
 
-  @All(['', '*'])
-  // Reachable by anyone, as the proxy forwards anyone's request: the handler admits the key
-  // itself, through the same identify → authorize → meter steps as the global guard, because
-  // the scopes it requires come with each request rather than with the route.
-  @Public()
-  @ApiSecurity('apiKey')
+  @Get()
+  @ForwardAuth()
   @ApiHeader({
     name: REQUIRE_SCOPES_HEADER,
     required: false,
@@ -63,5 +59,13 @@ export class ForwardAuthController {
   checkForwardedRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const rule = this.rules.ruleFor(request.headers[REQUIRE_SCOPES_HEADER]);
     return then(admit(this.credentials, rule, request, reply), () => sendIdentity(reply, request.apiKey!));
+  }
+
+  /** The same check for Envoy (path_prefix /v1/forward-auth/envoy): the original method, the original path appended. */
+  @All('*')
+  @ForwardAuth()
+  @ApiExcludeEndpoint()
+  checkForwardedRequestAtPath(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.checkForwardedRequest(request, reply);
   }
 }

@@ -1,8 +1,10 @@
-// API-key verification cost: authenticated GET /config (x-api-key) against GET /health, with
+// API-key verification cost: authenticated GET /config (x-api-key) against GET /health, and the
+// forward-auth check a proxy makes (GET /v1/forward-auth, same key) against GET /config, with
 // 1k and 1M keys in the tenant's table, with the in-process key cache on (default) and off
 // (KEY_CACHE_TTL_SECONDS=0). Runs on PostgreSQL: BENCH_DATABASE_URL, or a fresh database
 // keyward_bench_<pid> on the local server that is created here and dropped at the end.
-// Targets: authenticated ≥ 0.85× /health with a warm cache; 1M keys cost ≤ 1.2× the 1k cost.
+// Targets: authenticated ≥ 0.85× /health with a warm cache, forward-auth ≥ 0.9× /config; 1M keys
+// cost ≤ 1.2× the 1k cost.
 // Beside throughput it prints the server process's CPU µs per request (from /proc). The server
 // and the load generator each get a core of their own where there are two (see lib.js).
 // BENCH_SECONDS shortens the runs, BENCH_ROUNDS (default 7) sets how many turns they take,
@@ -19,6 +21,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const KEY_COUNTS = (process.env.BENCH_KEY_COUNTS ?? '1000,1000000').split(',').map(Number);
 const LOCAL_SERVER = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AUTH_VS_HEALTH_TARGET = 0.85;
+const FORWARD_AUTH = '/v1/forward-auth';
+// Forward-auth is meant to cost what a cached /config costs (it answers no body at all).
+const FORWARD_VS_CONFIG_TARGET = 0.9;
 const LARGE_VS_SMALL_TARGET = 1.2;
 const CACHE_MODES = [
   { name: 'on', env: {} },
@@ -85,9 +90,9 @@ async function growKeys(url, tenantId, target) {
 }
 
 /**
- * /health and /config take turns in ROUNDS short runs, and the ratio is the median of the
- * paired rounds: on a shared 2-core machine throughput drifts by ±20% from one run to the
- * next, and pairing neighbouring runs cancels most of that drift.
+ * /health, /config and /v1/forward-auth take turns in ROUNDS short runs, and each ratio is the
+ * median of the paired rounds: on a shared 2-core machine throughput drifts by ±20% from one run
+ * to the next, and pairing neighbouring runs cancels most of that drift.
  */
 async function measure(server, apiKey) {
   const auth = { headers: { 'x-api-key': apiKey } };
@@ -106,14 +111,26 @@ async function measure(server, apiKey) {
   // Warm up: JIT, the pool, and (cache on) the key's cache entry; not counted.
   await run({ url: `${server.url}/health`, connections: CONNECTIONS, duration: WARMUP_SECONDS });
   await run({ url: `${server.url}/config`, connections: CONNECTIONS, duration: WARMUP_SECONDS, ...auth });
+  await run({ url: `${server.url}${FORWARD_AUTH}`, connections: CONNECTIONS, duration: WARMUP_SECONDS, ...auth });
   const health = [];
   const config = [];
+  const forward = [];
   for (let round = 0; round < ROUNDS; round++) {
     health.push(await runFor('/health', {}));
     config.push(await runFor('/config', auth));
+    forward.push(await runFor(FORWARD_AUTH, auth));
   }
   const ratios = config.map((result, i) => result.requests.average / health[i].requests.average);
-  return { health: combine(health), config: combine(config), ratio: median(ratios), ratios };
+  const forwardRatios = forward.map((result, i) => result.requests.average / config[i].requests.average);
+  return {
+    health: combine(health),
+    config: combine(config),
+    forward: combine(forward),
+    ratio: median(ratios),
+    ratios,
+    forwardRatio: median(forwardRatios),
+    forwardRatios,
+  };
 }
 
 /** utime + stime of the server process, in µs (Linux /proc; clock ticks are 10 ms). */
@@ -229,19 +246,32 @@ async function main() {
         rows.push({
           ...row(`${prefix} GET /health`, r.health),
           'auth/health': '',
+          'fwd/config': '',
           [`${label(large)}/${label(small)} cost`]: '',
         });
         rows.push({
           ...row(`${prefix} GET /config (key)`, r.config),
           'auth/health': `${authVsHealth.toFixed(3)} (${r.ratios.map((ratio) => ratio.toFixed(2)).join(' ')})`,
+          'fwd/config': '',
           [`${label(large)}/${label(small)} cost`]: largeVsSmall === undefined ? '' : largeVsSmall.toFixed(3),
+        });
+        rows.push({
+          ...row(`${prefix} GET ${FORWARD_AUTH} (key)`, r.forward),
+          'auth/health': '',
+          'fwd/config': `${r.forwardRatio.toFixed(3)} (${r.forwardRatios.map((ratio) => ratio.toFixed(2)).join(' ')})`,
+          [`${label(large)}/${label(small)} cost`]: '',
         });
         checks.push({
           what: `${prefix} every request answered 2xx`,
-          pass: ok(r.health) && ok(r.config),
-          detail: `non2xx ${r.health.non2xx + r.config.non2xx}, errors ${r.health.errors + r.config.errors}`,
+          pass: ok(r.health) && ok(r.config) && ok(r.forward),
+          detail: `non2xx ${r.health.non2xx + r.config.non2xx + r.forward.non2xx}, errors ${r.health.errors + r.config.errors + r.forward.errors}`,
         });
         if (mode.name === 'on') {
+          checks.push({
+            what: `${prefix} forward-auth/config ≥ ${FORWARD_VS_CONFIG_TARGET}`,
+            pass: r.forwardRatio >= FORWARD_VS_CONFIG_TARGET,
+            detail: r.forwardRatio.toFixed(3),
+          });
           checks.push({
             what: `${prefix} authenticated/health ≥ ${AUTH_VS_HEALTH_TARGET}`,
             pass: authVsHealth >= AUTH_VS_HEALTH_TARGET,

@@ -6,6 +6,7 @@ import { ConfigModule } from './config/config.module';
 import { AccessModule } from './common/auth/access.module';
 import { DatabaseModule } from './database/database.module';
 import { DatabaseTarget } from './database/data-source.factory';
+import { ForwardAuthModule } from './forward-auth/forward-auth.module';
 import { HealthModule } from './health/health.module';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuditModule } from './audit/audit.module';
@@ -50,6 +51,7 @@ export class AppModule {
         UsageModule,
         DashboardModule,
         IdempotencyModule,
+        ForwardAuthModule,
         ...extraImports,
       ],
     };

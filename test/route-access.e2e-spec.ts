@@ -42,6 +42,8 @@ const EXPECTED: Record<string, string> = {
   'POST /v1/api-keys/:id/rotate': 'via apiKey|jwt|session; scopes keys:write',
   'POST /v1/keys/verify': 'via apiKey; scopes keys:verify',
   'POST /v1/keys/report-leak': 'public',
+  'GET /v1/forward-auth': 'forwardAuth',
+  'ALL /v1/forward-auth/*': 'forwardAuth',
   'GET /v1/api-keys/:id/usage': 'via apiKey|jwt|session; scopes keys:read',
   'GET /v1/usage': 'via apiKey|jwt|session; roles owner|admin; scopes keys:read',
   'GET /config': 'via apiKey; scopes config:read',

@@ -35,14 +35,14 @@ function routeTable(root) {
   const source = readFileSync(join(root, 'test', 'route-access.e2e-spec.ts'), 'utf8');
   const block = source.slice(source.indexOf('const EXPECTED'), source.indexOf('};', source.indexOf('const EXPECTED')));
   return [...block.matchAll(/'([A-Z]+) ([^']+)': '([^']+)'/g)].map(([, method, path, rule]) => ({
-    method,
+    method: method === 'ALL' ? 'GET' : method,
     path,
     rule: parseRule(rule),
   }));
 }
 
 function parseRule(text) {
-  if (text === 'public' || text === 'adminToken') return { type: text };
+  if (text === 'public' || text === 'adminToken' || text === 'forwardAuth') return { type: text };
   const rule = { type: 'authenticated', via: [], roles: null, scopes: [] };
   for (const part of text.split('; ')) {
     const [word, list] = part.split(' ');
@@ -61,6 +61,7 @@ function parseRule(text) {
 function allowed(rule, cred) {
   if (rule.type === 'public') return true;
   if (rule.type === 'adminToken') return cred.kind === 'admin';
+  if (rule.type === 'forwardAuth') return cred.kind === 'apiKey'; // any valid key, whatever its scopes
   if (!rule.via.includes(cred.kind)) return false;
   const scopes = cred.kind === 'apiKey' ? cred.scopes : ROLE_SCOPES[cred.role];
   if (cred.kind !== 'apiKey' && rule.roles && !rule.roles.includes(cred.role)) return false;

@@ -9,7 +9,19 @@ const { freePort } = require('../../bench/lib');
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
 
-function config(dir, port, upstream) {
+/** The default: one location that proxies everything to `upstream`. */
+const proxyAll = (port, upstream) => `
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass ${upstream};
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }`;
+
+function config(dir, port, servers) {
   return `daemon off;
 master_process off;
 worker_processes 1;
@@ -23,28 +35,21 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass ${upstream};
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
-  }
+${servers}
 }
 `;
 }
 
 /**
- * Starts nginx proxying to `upstream` (http://127.0.0.1:PORT). Resolves once it listens: nginx
- * writes its pid file after opening its sockets, so the pid file's appearance is the signal.
+ * Starts nginx proxying to `upstream` (http://127.0.0.1:PORT), or, given `servers(port)`, with
+ * those blocks of the http context instead. Resolves once it listens: nginx writes its pid file
+ * after opening its sockets, so the pid file's appearance is the signal.
  */
-async function startNginx(upstream, { timeoutMs = 15_000 } = {}) {
+async function startNginx(upstream, { timeoutMs = 15_000, servers } = {}) {
   if (!NGINX) throw new Error('nginx is not installed (apt-get install -y nginx)');
   const dir = mkdtempSync(join(tmpdir(), 'keyward-nginx-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), config(dir, port, upstream));
+  writeFileSync(join(dir, 'nginx.conf'), config(dir, port, servers ? servers(port) : proxyAll(port, upstream)));
   const test = spawnSync(NGINX, ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
     encoding: 'utf8',
   });

@@ -11,6 +11,7 @@ export type AccessRule =
   | { type: 'public' }
   | { type: 'adminToken' }
   | { type: 'metricsToken' }
+  | { type: 'forwardAuth' }
   | { type: 'authenticated'; via: CredentialKind[]; roles?: Role[]; scopes?: string[] };
 
 export const ACCESS_RULE = 'keyward:access-rule';
@@ -56,6 +57,14 @@ export const MetricsToken = () =>
     ApiBearerAuth(SECURITY_SCHEMES.jwt),
     ApiProblems(401, 403),
   );
+
+/**
+ * A reverse proxy's forward-auth check: an API key only, admitted by the handler itself through
+ * the same identify → authorize → meter steps, because the scopes it requires come with each
+ * request (set by the proxy) rather than with the route.
+ */
+export const ForwardAuth = () =>
+  applyDecorators(SetMetadata(ACCESS_RULE, { type: 'forwardAuth' } satisfies AccessRule), ApiSecurity('apiKey'));
 
 /**
  * A signed-in user or an API key. `roles` limits users, `scopes` limits keys; a user's

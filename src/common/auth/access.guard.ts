@@ -46,6 +46,7 @@ export class AccessGuard implements CanActivate {
     ]);
     switch (rule?.type) {
       case 'public':
+      case 'forwardAuth': // the handler admits the key (ForwardAuthController)
         return true;
       case 'adminToken':
         return this.adminTokenGuard.canActivate(context);

@@ -15,8 +15,12 @@ export const LOGGED_REQUEST_HEADERS = [
   'accept',
   'if-none-match',
   'x-request-id',
+  // The request a proxy asks forward-auth about (the URI without its query, as `location`).
+  'x-forwarded-method',
+  'x-forwarded-uri',
 ];
 export const LOGGED_RESPONSE_HEADERS = ['content-type', 'content-length', 'etag', 'retry-after', 'location'];
+const URL_HEADERS = new Set(['location', 'x-forwarded-uri']);
 
 /** The allowlisted headers; a URL-valued header keeps its path but loses its query. */
 export function loggableHeaders(headers: Record<string, unknown>, allowed: readonly string[]): Record<string, unknown> {
@@ -24,7 +28,7 @@ export function loggableHeaders(headers: Record<string, unknown>, allowed: reado
   for (const name of allowed) {
     const value = headers[name];
     if (value === undefined) continue;
-    kept[name] = name === 'location' && typeof value === 'string' ? value.split(/[?#]/)[0] : value;
+    kept[name] = URL_HEADERS.has(name) && typeof value === 'string' ? value.split(/[?#]/)[0] : value;
   }
   return kept;
 }

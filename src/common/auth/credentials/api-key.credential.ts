@@ -37,7 +37,14 @@ export class ApiKeyCredential implements Credential {
         'Send the API key in the x-api-key header, never in the URL',
       );
     }
-    const header = request.headers[API_KEY_HEADER];
+    return this.identifyPresented(request, request.headers[API_KEY_HEADER]);
+  }
+
+  /**
+   * The principal of a key presented some other way than `x-api-key` (forward-auth also takes a
+   * key-shaped `Authorization: Bearer`): null when none was presented, otherwise as `identify`.
+   */
+  identifyPresented(request: FastifyRequest, header: string | string[] | undefined): MaybePromise<Principal> | null {
     if (header === undefined) return null;
     if (typeof header !== 'string' || header === '') throw this.verifier.refuse(undefined, 'KEY_MALFORMED');
     return then(this.verifier.find(header), (key) => {

@@ -284,6 +284,17 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
     error: [({ narrowKey, key }) => ({ status: 403, headers: apiKey(narrowKey), body: { key } })],
   },
 
+  ForwardAuthController_checkForwardedRequest: {
+    ok: [({ narrowKey }) => ({ status: 200, headers: apiKey(narrowKey) })],
+    error: [
+      () => ({ status: 401 }),
+      ({ narrowKey }) => ({ status: 403, headers: { ...apiKey(narrowKey), 'x-keyward-require-scopes': 'audit:read' } }),
+      ({ narrowKey }) => ({
+        status: 400,
+        headers: { ...apiKey(narrowKey), 'x-keyward-require-scopes': 'no-such-scope' },
+      }),
+    ],
+  },
   TenantConfigController_getConfig: {
     ok: [
       ({ narrowKey }) => ({ status: 200, headers: apiKey(narrowKey) }),

@@ -1,5 +1,5 @@
 import { All, Controller, Get, Req, Res, UseFilters } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiHeader, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CachedKey } from '../api-keys/key-cache';
 import { ForwardAuth } from '../common/auth/access.decorators';
@@ -54,6 +54,19 @@ export class ForwardAuthController {
   @ApiQuery({ name: 'proxy', required: false, enum: ['nginx'], description: 'As the X-Keyward-Proxy header' })
   @ApiOperation({
     summary: 'Forward-auth for reverse proxies: 200 with the key’s identity in X-Keyward-* headers, else 401/403/429',
+  })
+  @ApiOkResponse({
+    description: 'The key may make this request; no body',
+    headers: {
+      'X-Keyward-Tenant': { description: 'The key’s tenant', schema: { type: 'string' } },
+      'X-Keyward-Key-Id': { description: 'The key’s id', schema: { type: 'string' } },
+      'X-Keyward-Owner': { description: 'The owner’s user id; empty for a service key', schema: { type: 'string' } },
+      'X-Keyward-Identity': {
+        description: 'The key’s identity in the tenant’s own system',
+        schema: { type: 'string' },
+      },
+      'X-Keyward-Scopes': { description: 'The key’s scopes, space-separated', schema: { type: 'string' } },
+    },
   })
   // @Req and @Res only, and synchronous for a cached key, as GET /config (see there).
   checkForwardedRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {

@@ -64,7 +64,11 @@ export const MetricsToken = () =>
  * request (set by the proxy) rather than with the route.
  */
 export const ForwardAuth = () =>
-  applyDecorators(SetMetadata(ACCESS_RULE, { type: 'forwardAuth' } satisfies AccessRule), ApiSecurity('apiKey'));
+  applyDecorators(
+    SetMetadata(ACCESS_RULE, { type: 'forwardAuth' } satisfies AccessRule),
+    ApiSecurity('apiKey'),
+    ApiProblems(400, 401, 403, 429),
+  );
 
 /**
  * A signed-in user or an API key. `roles` limits users, `scopes` limits keys; a user's

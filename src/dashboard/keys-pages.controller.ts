@@ -279,7 +279,7 @@ export class KeysPagesController {
         title: key.name,
         key: this.row(key, owners),
         graceChoices: GRACE_CHOICES,
-        changeable: key.status === 'active' || key.status === 'disabled',
+        changeable: key.status === 'active' || key.status === 'rotating' || key.status === 'disabled',
         per,
         usage,
         events: eventRows(events.items, owners),

@@ -100,8 +100,13 @@ export class UsersService {
     return users.map(toUserDto);
   }
 
-  async update(actor: Principal, id: string, dto: UpdateUserDto): Promise<UserDto> {
+  /**
+   * Changes a user's role or status. Disabling ends their sessions and revokes their keys for
+   * good (enabling the user again does not bring them back); the answer says how many keys.
+   */
+  async update(actor: Principal, id: string, dto: UpdateUserDto): Promise<UserDto & { revokedKeys?: number }> {
     const tenantId = actor.tenantId!;
+    let revokedKeys: number | undefined;
     const updated = await this.dataSource.transaction(async (manager) => {
       const repository = manager.getRepository(User);
       // Lock the tenant's owners first, so two concurrent demotions cannot both pass the check.
@@ -140,19 +145,31 @@ export class UsersService {
           metadata,
         });
       if (saved.role !== before.role) await record('user.role_changed', { from: before.role, to: saved.role });
+      if (dto.status === 'disabled') {
+        await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
+        revokedKeys = await this.revokeKeysOf(manager, tenantId, user.id);
+      }
       if (saved.status !== before.status)
         await record(saved.status === 'disabled' ? 'user.disabled' : 'user.enabled', {
           from: before.status,
           to: saved.status,
+          ...(revokedKeys === undefined ? {} : { revokedKeys }),
         });
-      if (dto.status === 'disabled')
-        await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
       return saved;
     });
     // On every instance: a disabled user's sessions and keys stop working at once, and a new
     // role changes what they may do.
     await this.invalidations.publish({ kind: 'user', userId: updated.id });
-    return toUserDto(updated);
+    return revokedKeys === undefined ? toUserDto(updated) : { ...toUserDto(updated), revokedKeys };
+  }
+
+  /** Revokes every key of the user that is not revoked yet (those in a grace period too); how many. */
+  private async revokeKeysOf(manager: EntityManager, tenantId: string, userId: string): Promise<number> {
+    const [rows]: [unknown[], number] = await manager.query(
+      'UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id',
+      [tenantId, userId],
+    );
+    return rows.length;
   }
 
   private assertMayManage(actor: Principal, role: Role): void {

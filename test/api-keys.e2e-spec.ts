@@ -1071,7 +1071,7 @@ describe('API keys', () => {
     });
 
     it('a key already rotated away cannot be rotated again, so its grace is never extended', async () => {
-      const key = await createKey(main.owner.auth);
+      const key = await createKey(main.owner.auth, { scopes: ['config:read', 'keys:read', 'keys:write'] });
       await rotate(main.owner.auth, key.id, { gracePeriodSeconds: 60 });
       const graceUntil = (await getKey(main.owner.auth, key.id)).graceUntil;
       for (const headers of [main.owner.auth, withKey(key.apiKey)]) {

@@ -479,7 +479,7 @@ describe('the keyward command line', () => {
     it('a closed pipe (keyward whoami | head) ends quietly, without an EPIPE stack trace', async () => {
       const bin = `'${process.execPath}' '${BIN}'`;
       // `true` exits before the answer comes, so the write meets a closed pipe.
-      const child = spawn('bash', ['-o', 'pipefail', '-c', `${bin} whoami | true; ${bin} config get --json | true`], {
+      const child = spawn('bash', ['-o', 'pipefail', '-c', `${bin} whoami | true; ${bin} keys list --json | true`], {
         cwd: ROOT,
         env: { PATH: process.env.PATH!, HOME: freshDir('home'), KEYWARD_CONFIG_DIR: home },
       });

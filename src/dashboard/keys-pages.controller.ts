@@ -107,7 +107,7 @@ export class KeysPagesController {
     });
     const checked = await checkForm(CreateTenantApiKeyDto, dto);
     if (checked.errors?.name) errors.name = 'Give the key a name of 1 to 100 characters.';
-    if (checked.errors?.scopes) errors.scopes = 'Choose scopes from the list.';
+    if (checked.errors?.scopes && !errors.scopes) errors.scopes = 'Choose scopes from the list.';
     let error: string | undefined;
     if (!Object.keys(errors).length) {
       try {

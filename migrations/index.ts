@@ -7,6 +7,7 @@ import { KeyLimitsAndUsage1795325000000 } from './1795325000000-KeyLimitsAndUsag
 import { IdempotencyKeys1795326000000 } from './1795326000000-IdempotencyKeys';
 import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuccessorIndex';
 import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
+import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -19,4 +20,5 @@ export const MIGRATIONS: Function[] = [
   IdempotencyKeys1795326000000,
   RotationSuccessorIndex1795327000000,
   EmailClaimedByPassword1795329100000,
+  ReadOnlyDefaultKeyScopes1795330000000,
 ];

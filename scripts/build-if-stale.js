@@ -18,7 +18,11 @@ function newestMtime(path) {
 function ensureBuilt({ quiet = false, force = false } = {}) {
   const builtAt = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
   if (!force && builtAt >= Math.max(...sources.map((s) => newestMtime(join(root, s))))) return false;
-  if (!quiet) process.stderr.write('keyward: compiling TypeScript (dist/ is missing or stale)...\n');
+  if (!quiet)
+    process.stderr.write(
+      'keyward: compiling TypeScript into dist/ (missing or older than the sources); this takes about 30 s, once...\n',
+    );
+  const started = Date.now();
   rmSync(join(root, 'dist'), { recursive: true, force: true });
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
   const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
@@ -27,6 +31,7 @@ function ensureBuilt({ quiet = false, force = false } = {}) {
   });
   if (result.status !== 0) throw new Error('TypeScript compilation failed');
   writeFileSync(stamp, new Date().toISOString() + '\n');
+  if (!quiet) process.stderr.write(`keyward: compiled in ${Math.round((Date.now() - started) / 1000)} s.\n`);
   return true;
 }
 

@@ -120,7 +120,9 @@ async function main() {
         `Demo tenant "${tenant.name}" (${tenant.id}) created with ${keys.length} API keys (one revoked), 4 configuration entries and a week of usage.`,
         'Sign in at /login with any of these (the password is shown only now):',
         ...people.map((person) => `  ${person.role.padEnd(6)} ${person.email}`),
-        `  password ${password}`,
+        // Alone on its line and quoted: the password has a space in it ("demo ...").
+        'Password of all three, everything between the double quotes:',
+        `  ${JSON.stringify(password)}`,
         '',
       ].join('\n'),
     );

@@ -11,7 +11,7 @@ import { SECURITY_SCHEMES } from './common/auth/access.decorators';
 import { ProblemDto } from './common/http/problem.dto';
 import { ProblemExceptionFilter } from './common/http/exception.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
-import { createValidationPipe, depthLimitedJsonParser } from './common/http/validation';
+import { createValidationPipe, depthLimitedJsonParser, refuseFormsOnApiRoutes } from './common/http/validation';
 import { NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
 import { Metrics } from './metrics/metrics.service';
@@ -56,6 +56,7 @@ export async function createApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
+  fastify.addHook('preValidation', refuseFormsOnApiRoutes);
   await registerWeb(app, config);
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);

@@ -44,10 +44,18 @@ async function bootstrap(): Promise<void> {
     await app?.close().catch(() => undefined);
     process.exit(1);
   }
+  const url = (await app.getUrl()).replace('[::1]', 'localhost');
+  const dashboardUrl = `${url}/login`;
+  const docsUrl = config.docsEnabled ? `${url}/docs` : undefined;
   logger.info(
-    { url: await app.getUrl(), embeddedDatabase: !config.databaseUrl, docs: config.docsEnabled },
+    { url, dashboardUrl, docsUrl, embeddedDatabase: !config.databaseUrl, docs: config.docsEnabled },
     'keyward listening',
   );
+  // Where to go next, in words, for a person at a terminal; production logs stay JSON only.
+  if (!config.isProduction)
+    process.stdout.write(
+      `Keyward is ready: dashboard ${dashboardUrl}${docsUrl ? `, API documentation ${docsUrl}` : ''}\n`,
+    );
 
   // Stop accepting, let in-flight requests finish, then close the database (shutdown hooks).
   let stopping = false;

@@ -44,7 +44,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const KEY_SHAPE = /^kw_[0-9A-Za-z]{49}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const DEFAULT_SCOPES = ['config:read', 'keys:read', 'keys:write'];
+/** A new tenant's default key scopes: read-only, so a key made without scopes cannot mint keys. */
+const DEFAULT_SCOPES = ['config:read', 'keys:read'];
 
 const withKey = (key: string): Headers => ({ 'x-api-key': key });
 /** "201", or "403 SCOPE_NOT_ALLOWED" for a refusal: compact enough for tables. */
@@ -230,7 +231,7 @@ describe('API keys', () => {
         'missing scope': await verify(narrow.apiKey, ['config:read']),
         'outside allowlist': await verify(fenced.apiKey),
         'other tenant': await verify(suspended.apiKey),
-        valid: await verify(valid.apiKey, ['config:read', 'keys:write']),
+        valid: await verify(valid.apiKey, ['config:read', 'keys:read']),
       }).toEqual({
         malformed: 'false KEY_MALFORMED',
         'bad checksum': 'false KEY_MALFORMED',
@@ -800,7 +801,8 @@ describe('API keys', () => {
         ),
       ).toBe('403 SCOPE_NOT_ALLOWED');
       const child = await createKey(withKey(parent.apiKey));
-      expect(child).toMatchObject({ ownerId: main.owner.id, scopes: ['config:read', 'keys:write'] });
+      // The tenant's defaults (config:read, keys:read) within the parent's own scopes.
+      expect(child).toMatchObject({ ownerId: main.owner.id, scopes: ['config:read'] });
       const narrower = await createKey(withKey(parent.apiKey), { scopes: ['config:read'] });
       expect(narrower.scopes).toEqual(['config:read']);
     });
@@ -1022,7 +1024,7 @@ describe('API keys', () => {
       expect(rotated.apiKey).toMatch(KEY_SHAPE);
       expect(rotated.apiKey).not.toBe(key.apiKey);
       const old = await getKey(main.owner.auth, key.id);
-      expect(old.status).toBe('active');
+      expect(old.status).toBe('rotating');
       expect(Math.abs(Date.parse(old.graceUntil!) - (Date.now() + 2 * HOUR))).toBeLessThan(MINUTE);
 
       expect([await use(key.apiKey), await use(rotated.apiKey)]).toEqual(['200', '200']);
@@ -1047,7 +1049,7 @@ describe('API keys', () => {
     });
 
     it('with gracePeriodSeconds 0 revokes the old key at once', async () => {
-      const key = await createKey(main.owner.auth);
+      const key = await createKey(main.owner.auth, { scopes: ['config:read', 'keys:read', 'keys:write'] });
       expect(await use(key.apiKey)).toBe('200');
       const rotated = await rotate(withKey(key.apiKey), key.id, { gracePeriodSeconds: 0 });
       expect(await use(key.apiKey)).toBe('401 KEY_REVOKED');
@@ -1069,14 +1071,14 @@ describe('API keys', () => {
     });
 
     it('a key already rotated away cannot be rotated again, so its grace is never extended', async () => {
-      const key = await createKey(main.owner.auth);
+      const key = await createKey(main.owner.auth, { scopes: ['config:read', 'keys:read', 'keys:write'] });
       await rotate(main.owner.auth, key.id, { gracePeriodSeconds: 60 });
       const graceUntil = (await getKey(main.owner.auth, key.id)).graceUntil;
       for (const headers of [main.owner.auth, withKey(key.apiKey)]) {
         const again = track(
           await t.http.post(`/v1/api-keys/${key.id}/rotate`).set(headers).send({ gracePeriodSeconds: 604_800 }),
         );
-        expect(outcome(again)).toBe('409 KEY_NOT_ACTIVE');
+        expect(outcome(again)).toBe('409 KEY_ALREADY_ROTATED');
       }
       expect((await getKey(main.owner.auth, key.id)).graceUntil).toBe(graceUntil);
       advanceClock(2 * MINUTE);
@@ -1432,7 +1434,8 @@ describe('API keys', () => {
     const service = await adminKey(tenant.id);
     expect(await use(key.apiKey)).toBe('200');
 
-    await t.http.patch(`/v1/users/${member.id}`).set(owner.auth).send({ status: 'disabled' }).expect(200);
+    const disabled = await t.http.patch(`/v1/users/${member.id}`).set(owner.auth).send({ status: 'disabled' });
+    expect(disabled.body).toMatchObject({ status: 'disabled', suspendedKeys: 1 });
     expect(await use(key.apiKey)).toBe('401 KEY_REVOKED');
     expect(await use(service.apiKey)).toBe('200');
     expect(

@@ -469,6 +469,95 @@ describe('the keyward command line', () => {
     });
   });
 
+  describe('edges a newcomer meets', () => {
+    const createKeyJson = async (...args: string[]) => {
+      const result = await keyward(['keys', 'create', '--json', ...args], { dir: home });
+      expect(result.code).toBe(0);
+      return JSON.parse(result.stdout) as { id: string; name: string; hint: string; apiKey: string };
+    };
+
+    it('a closed pipe (keyward whoami | head) ends quietly, without an EPIPE stack trace', async () => {
+      const bin = `'${process.execPath}' '${BIN}'`;
+      // `true` exits before the answer comes, so the write meets a closed pipe.
+      const child = spawn('bash', ['-o', 'pipefail', '-c', `${bin} whoami | true; ${bin} keys list --json | true`], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH!, HOME: freshDir('home'), KEYWARD_CONFIG_DIR: home },
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const code = await new Promise((resolve) => child.once('close', resolve));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    });
+
+    it('--expires-in-days and --grace-seconds are checked before anything is sent', async () => {
+      const offline = { KEYWARD_URL: 'http://127.0.0.1:9', KEYWARD_API_KEY: stored().apiKey };
+      for (const days of ['abc', '0', '1.5', '3651']) {
+        const result = await keyward(['keys', 'create', '--expires-in-days', days], { env: offline });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`--expires-in-days must be a whole number from 1 to 3650, not "${days}"`);
+      }
+      const grace = await keyward(['keys', 'rotate', '00000000-0000-4000-8000-000000000000', '--grace-seconds', 'x'], {
+        env: offline,
+      });
+      expect(grace.code).toBe(1);
+      expect(grace.stderr).toContain('--grace-seconds must be a whole number from 0 to 604800');
+    });
+
+    it('keys rotate and revoke take a name or the start of an id or hint when only one key matches', async () => {
+      const name = `rotate-me-${randomBytes(3).toString('hex')}`;
+      const key = await createKeyJson('--name', name, '--scopes', 'config:read');
+      const rotated = await keyward(['keys', 'rotate', name, '--json'], { dir: home });
+      expect(rotated.code).toBe(0);
+      const next = JSON.parse(rotated.stdout);
+      expect(next.rotatedFromId).toBe(key.id);
+
+      // The old key (rotating) and its successor now share the name: an id is needed.
+      const ambiguous = await keyward(['keys', 'rotate', name], { dir: home });
+      expect(ambiguous.code).toBe(1);
+      expect(ambiguous.stderr).toContain(`"${name}" matches 2 keys`);
+      expect(ambiguous.stderr).toContain('give the id of one');
+
+      const byPrefix = await keyward(['keys', 'revoke', next.id.slice(0, 13)], { dir: home });
+      expect(byPrefix.code).toBe(0);
+      expect(byPrefix.stderr).toContain(`Revoked key ${next.id}`);
+
+      const unknown = await keyward(['keys', 'rotate', 'no-such-key-name'], { dir: home });
+      expect(unknown.code).toBe(6);
+      expect(unknown.stderr).toContain('No key named or starting with "no-such-key-name"; give its id.');
+    });
+
+    it('revoking a key that is already revoked says so and exits 1', async () => {
+      const key = await createKeyJson('--scopes', 'config:read');
+      expect((await keyward(['keys', 'revoke', key.id], { dir: home })).code).toBe(0);
+      const again = await keyward(['keys', 'revoke', key.id], { dir: home });
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(`(${key.id}) was already revoked`);
+      expect(again.stderr).not.toContain('Revoked key');
+    });
+
+    it('a bad KEYWARD_API_KEY is reported as coming from that variable', async () => {
+      const result = await keyward(['whoami'], { env: { KEYWARD_URL: url, KEYWARD_API_KEY: 'kw_not-a-real-key' } });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toContain('The API key in KEYWARD_API_KEY is malformed');
+      expect(result.stderr).not.toContain('stored');
+    });
+
+    it('config get --env unsets a null entry instead of exporting the text null, and says how many secrets it omitted', async () => {
+      expect((await keyward(['config', 'set', 'nothing.here', 'null'], { dir: home })).code).toBe(0);
+      expect((await keyward(['config', 'set', 'text.null', '"null"'], { dir: home })).code).toBe(0);
+      expect((await keyward(['config', 'set', 'hidden.token', 'abc', '--secret'], { dir: home })).code).toBe(0);
+      const env = await keyward(['config', 'get', '--env'], { dir: home });
+      expect(env.code).toBe(0);
+      expect(env.stdout).toContain('unset NOTHING_HERE\n');
+      expect(env.stdout).toContain("export TEXT_NULL='null'\n");
+      expect(env.stdout).not.toContain('HIDDEN_TOKEN');
+      expect(env.stderr).toMatch(/\b\d+ secret entr(y was|ies were) omitted: this key lacks the config:secrets scope/);
+      // The same note when the answer is 304 and the cached copy is used.
+      const cached = await keyward(['config', 'get', '--json'], { dir: home });
+      expect(cached.stderr).toContain('omitted: this key lacks the config:secrets scope');
+    });
+  });
+
   it('logout revokes the stored key on the server, then deletes the credentials', async () => {
     const { apiKey } = stored();
     const result = await keyward(['logout'], { dir: home });
@@ -482,7 +571,9 @@ describe('the keyward command line', () => {
       code: 'KEY_REVOKED',
     });
 
+    // Logging out when not logged in is already done: exit 0 with a note, so scripts can always call it.
     const again = await keyward(['logout'], { dir: home });
-    expect(again.code).toBe(3);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('Not logged in');
   });
 });

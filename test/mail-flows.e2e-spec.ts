@@ -374,6 +374,12 @@ describe('mail without SMTP_URL', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(addressesOf(mail)).toEqual([user.email]);
     const resetToken = tokenIn(mail, 'reset');
+    // Beside it a plain-text copy whose link can be copied as it stands (the .eml is quoted-printable).
+    const plain = file.replace(/\.eml$/, '.txt');
+    expect(statSync(plain).mode & 0o777).toBe(0o600);
+    const plainText = readFileSync(plain, 'utf8');
+    expect(plainText).toContain(`To: ${user.email}\n`);
+    expect(plainText).toMatch(new RegExp(`${PUBLIC_URL}/reset\\?token=${resetToken}\\s`));
 
     const owner = await signIn(t, user);
     const email = `outbox-${unique()}@example.com`;
@@ -388,6 +394,7 @@ describe('mail without SMTP_URL', () => {
     const written = t.logs.filter((line) => line.includes('mail written to outbox'));
     expect(written).toHaveLength(2);
     expect(written.map((line) => JSON.parse(line).path)).toEqual([file, invitation.file]);
+    expect(written.map((line) => JSON.parse(line).text)).toEqual([plain, invitation.file.replace(/\.eml$/, '.txt')]);
     for (const line of t.logs) {
       expect(line).not.toContain(resetToken);
       expect(line).not.toContain(inviteToken);

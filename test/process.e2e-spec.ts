@@ -67,6 +67,11 @@ describe('the service process', () => {
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/"msg":"database closed"/);
     expect(first.output()).toMatch(/"msg":"shutdown complete"/);
+    // Once ready it says where to go: a JSON log line and a plain line for a person.
+    expect(first.output()).toContain(
+      `Keyward is ready: dashboard ${first.url}/login, API documentation ${first.url}/docs\n`,
+    );
+    expect(first.output()).toContain(`"dashboardUrl":"${first.url}/login","docsUrl":"${first.url}/docs"`);
     expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(false);
 
     // Write a row while the service is down, through the same database code.

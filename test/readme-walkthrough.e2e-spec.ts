@@ -9,13 +9,14 @@ import { TestApp } from './helpers/test-app';
 
 const README = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
 
-/** The ```sh block of a README section, as written. */
-function shellBlock(heading: string): string {
+/** The ```sh blocks of a README section, as written. */
+function shellBlocks(heading: string): string[] {
   const section = README.split(/^## /m).find((part) => part.startsWith(`${heading}\n`));
-  const block = section && /```sh\n([\s\S]*?)\n```/.exec(section);
-  if (!block) throw new Error(`README has no sh block under "## ${heading}"`);
-  return block[1];
+  const blocks = [...(section ?? '').matchAll(/```sh\n([\s\S]*?)\n```/g)].map((match) => match[1]);
+  if (!blocks.length) throw new Error(`README has no sh block under "## ${heading}"`);
+  return blocks;
 }
+const shellBlock = (heading: string) => shellBlocks(heading)[0];
 
 /**
  * The README's curl walk-through, run by bash against the real service, so the README cannot
@@ -42,22 +43,49 @@ describe('README: first tenant, user and key', () => {
     await database?.drop();
   });
 
-  it('ends with the configuration the README shows, then the owner signs in to the dashboard', async () => {
-    expect(expected).toBe('{"api_url":"https://api.example.com"}');
-    const run = script.replace(`KW=${defaultUrl}`, `KW=${service.url}`);
-    expect(run).not.toBe(script);
-    const { stdout } = await promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', run], {
+  const run = (text: string) =>
+    promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', text.replace(`KW=${defaultUrl}`, `KW=${service.url}`)], {
       env: { PATH: process.env.PATH },
       timeout: 30_000,
     });
-    // curl prints each answer without a newline; the last one is the configuration read with the key.
-    expect(stdout.endsWith(expected)).toBe(true);
+
+  it('Quick start starts the service with the ADMIN_TOKEN the walk-through uses, and names the dashboard URL', () => {
+    expect(shellBlock('Quick start')).toContain(`ADMIN_TOKEN=${adminToken} npm start`);
+    expect(README.split(/^## /m).find((part) => part.startsWith('Quick start\n'))).toContain(
+      'dashboard http://127.0.0.1:3000/login',
+    );
+  });
+
+  it('ends with the configuration the README shows, verifies a key as a service would, then the owner signs in to the dashboard', async () => {
+    expect(expected).toBe('{"api_url":"https://api.example.com"}');
+    expect(script).toContain(`KW=${defaultUrl}`);
+    const { stdout } = await run(script);
+    // Each answer ends with a newline; the last one is the configuration read with the key.
+    expect(stdout.endsWith(`${expected}\n`)).toBe(true);
     expect(stdout).toContain(`"email":"${owner.email}"`);
+    // The verify example: a keys:verify service key made by the operator checks the user's key.
+    expect(script).toContain('$KW/v1/keys/verify');
+    expect(script).toContain('$KW/admin/api-keys');
+    const verified = stdout.split('\n').find((line) => line.startsWith('{"valid":'));
+    expect(JSON.parse(verified!)).toMatchObject({ valid: true, code: 'VALID', scopes: ['config:read'] });
+    const shown = JSON.parse(/^# (\{"valid".*)$/m.exec(script)![1].replace(/"…"/g, 'null'));
+    expect(Object.keys(JSON.parse(verified!))).toEqual(Object.keys(shown));
 
     const browser = new Browser({ http: request(service.url) } as unknown as TestApp);
     await browser.signIn(owner);
     const keys = await browser.get('/dashboard/keys');
     expect(keys.status).toBe(200);
     expect(keys.text).toContain('laptop');
+  });
+
+  it('stops at the first step that fails (a wrong ADMIN_TOKEN), instead of running on with undefined ids', async () => {
+    const wrong = script.replace(`ADMIN_TOKEN=${adminToken}`, `ADMIN_TOKEN=${'x'.repeat(40)}`);
+    const failed = await run(wrong).then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failed?.code).not.toBe(0);
+    expect(failed?.stderr).toContain('curl: (22)');
+    expect(failed?.stdout).not.toContain('"email"');
   });
 });

@@ -44,7 +44,13 @@ describe('npm run seed:demo', () => {
       match[2],
     ]);
     expect(emails.map(([role]) => role)).toEqual(['owner', 'member', 'viewer']);
-    const password = /^\s+password (.+)$/m.exec(first.stdout)![1];
+    // The password (which begins with "demo ") stands quoted on its own line, under a line that says so.
+    const quoted = /^Password of all three, everything between the double quotes:\n {2}("[^"\n]+")$/m.exec(
+      first.stdout,
+    );
+    expect(quoted).not.toBeNull();
+    const password = JSON.parse(quoted![1]) as string;
+    expect(password).toMatch(/^demo \S+$/);
     expect(first.stdout.split(password)).toHaveLength(2);
     const owner = { email: emails[0][1], password };
 

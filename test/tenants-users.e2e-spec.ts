@@ -47,7 +47,7 @@ describe('tenants and users', () => {
         status: 'active',
         maxKeysPerUser: 10,
         maxKeysPerTenant: 100,
-        defaultKeyScopes: ['config:read', 'keys:read', 'keys:write'],
+        defaultKeyScopes: ['config:read', 'keys:read'],
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });

@@ -58,6 +58,10 @@ const DENIAL_MESSAGE: Record<DenialCode, string> = {
   QUOTA_EXCEEDED: 'This API key has used up its quota',
 };
 
+/** QUOTA_EXCEEDED for a quota without refill: waiting will not help. */
+const QUOTA_USED_UP_MESSAGE =
+  'This API key has used up its quota for good (it has no refill): retrying will not help; raise its quota or use another key';
+
 /** Where RateLimit-* headers go: a Fastify reply. */
 export interface HeaderSink {
   header(name: string, value: number): unknown;
@@ -201,9 +205,30 @@ export class ApiKeyVerifier {
 
   private async spendQuota(key: CachedKey, ip?: string): Promise<void> {
     if (!(await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now())))
-      throw this.refuse(key, 'QUOTA_EXCEEDED', ip);
+      throw await this.quotaRefusal(key, ip);
     this.metrics.keyVerified('valid');
     this.usage.record(key, this.clock.now().getTime());
+  }
+
+  /**
+   * A quota with a refill to come is a wait: 429 with Retry-After until the refill. One with no
+   * refill is used up for good: the same code, no Retry-After, and a message that says so.
+   */
+  private async quotaRefusal(key: CachedKey, ip?: string): Promise<AppException> {
+    const refillsAt = await this.lookups.nextQuotaRefill(key.id, key.tenantId);
+    this.countDenial(key, 'QUOTA_EXCEEDED', ip);
+    if (!refillsAt) {
+      return new AppException(HttpStatus.TOO_MANY_REQUESTS, 'QUOTA_EXCEEDED', QUOTA_USED_UP_MESSAGE, {
+        refillsAt: null,
+      });
+    }
+    const retryAfterSeconds = Math.max(1, Math.ceil((refillsAt.getTime() - this.clock.now().getTime()) / 1000));
+    return new AppException(
+      HttpStatus.TOO_MANY_REQUESTS,
+      'QUOTA_EXCEEDED',
+      `This API key has used up its quota until it refills at ${refillsAt.toISOString()}`,
+      { refillsAt: refillsAt.toISOString(), retryAfterSeconds },
+    );
   }
 
   private ipAllowed(key: CachedKey, ip: string): boolean {

@@ -95,6 +95,16 @@ export class ApiKeysRepository {
     return Boolean(result.affected);
   }
 
+  /** The key that replaced each of these keys by rotation, by id of the replaced one. */
+  async successorIds(tenantId: string, ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const rows: { id: string; rotated_from_id: string }[] = await this.manager.query(
+      'SELECT id, rotated_from_id FROM api_keys WHERE tenant_id = $1 AND rotated_from_id = ANY($2::uuid[])',
+      [tenantId, ids],
+    );
+    return new Map(rows.map((row) => [row.rotated_from_id, row.id]));
+  }
+
   /** A rotated-away key: revoked at once, or working until its grace ends. */
   async endWithGrace(tenantId: string, id: string, ends: { revokedAt: Date } | { graceUntil: Date }): Promise<void> {
     await this.keys.update({ id, tenantId }, ends);

@@ -157,14 +157,22 @@ export class ApiKeysService {
       },
       now,
     );
-    return { items: rows.map((row) => toApiKeyDto(row, now)), page: query.page, limit: query.limit, total };
+    const successors = await this.successorsOf(actor.tenantId!, rows);
+    const items = rows.map((row) => toApiKeyDto(row, now, successors.get(row.id) ?? null));
+    return { items, page: query.page, limit: query.limit, total };
   }
 
   async get(actor: Principal, id: string): Promise<ApiKeyDto> {
-    return toApiKeyDto(
-      await this.findVisible(new ApiKeysRepository(this.dataSource.manager), actor, id),
-      this.clock.now(),
-    );
+    const keys = new ApiKeysRepository(this.dataSource.manager);
+    const key = await this.findVisible(keys, actor, id);
+    const successors = await this.successorsOf(actor.tenantId!, [key], keys);
+    return toApiKeyDto(key, this.clock.now(), successors.get(key.id) ?? null);
+  }
+
+  /** Successors of the rotated keys among these (only those have one). */
+  private successorsOf(tenantId: string, rows: ApiKey[], keys = new ApiKeysRepository(this.dataSource.manager)) {
+    const rotated = rows.filter((row) => row.graceUntil !== null || row.revokedAt !== null).map((row) => row.id);
+    return keys.successorIds(tenantId, rotated);
   }
 
   /**
@@ -287,6 +295,14 @@ export class ApiKeysService {
       const old = await this.findVisible(keys, actor, id, true);
       // A key already rotated away is on its way out: rotating it again would extend its grace.
       if (isEnded(old, now) || old.graceUntil || isExpired(old, now)) {
+        const successorId = (await keys.successorIds(old.tenantId, [old.id])).get(old.id);
+        if (successorId)
+          throw new AppException(
+            HttpStatus.CONFLICT,
+            'KEY_ALREADY_ROTATED',
+            `This key was already rotated; its successor is ${successorId}: rotate that one instead`,
+            { successorId },
+          );
         throw new AppException(HttpStatus.CONFLICT, 'KEY_NOT_ACTIVE', 'Only an active key can be rotated');
       }
       // Rotating hands out a new key with the old one's terms: only a caller that could have created it may.

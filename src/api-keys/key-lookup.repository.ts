@@ -69,4 +69,27 @@ export class KeyLookupRepository {
     );
     return rows.length === 1;
   }
+
+  /**
+   * When the quota that refused a key is next refilled (null: it has no refill, so it is used up
+   * for good). Asked only after a refusal, on the same newest successor that spendQuota counts on.
+   */
+  async nextQuotaRefill(keyId: string, tenantId: string): Promise<Date | null> {
+    const rows: { refills_at: Date | null }[] = await this.dataSource.query(
+      `WITH RECURSIVE successors AS (
+         SELECT id, 0 AS generation FROM api_keys WHERE id = $1 AND tenant_id = $2
+         UNION ALL
+         SELECT k.id, s.generation + 1 FROM api_keys k JOIN successors s ON k.rotated_from_id = s.id
+          WHERE k.tenant_id = $2
+       )
+       SELECT quota_refilled_at + CASE quota_refill->>'interval'
+                WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END AS refills_at
+         FROM api_keys
+        WHERE id = (SELECT id FROM successors ORDER BY generation DESC LIMIT 1) AND tenant_id = $2
+          AND quota_refill IS NOT NULL`,
+      [keyId, tenantId],
+    );
+    const refillsAt = rows[0]?.refills_at;
+    return refillsAt ? new Date(refillsAt) : null;
+  }
 }

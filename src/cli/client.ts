@@ -1,3 +1,4 @@
+import type { KeySource } from './credentials';
 import { CliError, EXIT, notLoggedIn } from './errors';
 import { startSpinner } from './output';
 
@@ -46,7 +47,7 @@ export class ApiClient {
 
   constructor(
     baseUrl: string,
-    private readonly credential: { apiKey?: string; bearer?: string } = {},
+    private readonly credential: { apiKey?: string; bearer?: string; keySource?: KeySource } = {},
     private readonly timeoutMs = Number(process.env.KEYWARD_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS,
   ) {
     this.baseUrl = normalizeUrl(baseUrl);
@@ -85,7 +86,8 @@ export class ApiClient {
       }
     }
     const ok = (response.status >= 200 && response.status < 300) || response.status === 304;
-    if (!ok && !options.allow?.includes(response.status)) throw problemError(response.status, body, response.headers);
+    if (!ok && !options.allow?.includes(response.status))
+      throw problemError(response.status, body, response.headers, this.credential.keySource);
     return { status: response.status, headers: response.headers, body: body as T };
   }
 
@@ -109,23 +111,28 @@ export function retryAfterSeconds(headers: Headers, problem: Problem): number | 
   return problem.details?.retryAfterSeconds;
 }
 
-const KEY_PROBLEMS: Record<string, string> = {
-  KEY_REVOKED: 'This API key has been revoked.',
-  KEY_EXPIRED: 'This API key has expired.',
-  KEY_DISABLED: 'This API key is disabled.',
-  KEY_NOT_FOUND: 'The server does not know this API key.',
-  KEY_MALFORMED: 'The stored API key is malformed.',
-  KEY_MISSING: 'No API key was sent.',
+/** What is wrong with the key, naming where it came from ("the stored API key", "the API key in KEYWARD_API_KEY"). */
+const KEY_PROBLEMS: Record<string, (key: string) => string> = {
+  KEY_REVOKED: (key) => `${key} has been revoked.`,
+  KEY_EXPIRED: (key) => `${key} has expired.`,
+  KEY_DISABLED: (key) => `${key} is disabled.`,
+  KEY_NOT_FOUND: (key) => `The server does not know ${key.replace(/^T/, 't')}.`,
+  KEY_MALFORMED: (key) => `${key} is malformed (not a Keyward API key).`,
+  KEY_MISSING: () => 'No API key was sent.',
 };
 
+const keyLabel = (source?: KeySource) =>
+  source === 'KEYWARD_API_KEY' ? 'The API key in KEYWARD_API_KEY' : source ? 'The stored API key' : 'This API key';
+
 /** Turns an error answer into a message for people and an exit code for scripts. */
-export function problemError(status: number, body: unknown, headers: Headers): CliError {
+export function problemError(status: number, body: unknown, headers: Headers, keySource?: KeySource): CliError {
   const problem: Problem = typeof body === 'object' && body !== null ? (body as Problem) : {};
   const message = problem.message ?? (typeof body === 'string' && body ? body.slice(0, 200) : `HTTP ${status}`);
   const code = problem.code;
   if (status === 401) {
     if (code === 'INVALID_CREDENTIALS') return new CliError('Invalid email or password.', EXIT.NOT_LOGGED_IN);
-    return notLoggedIn(KEY_PROBLEMS[code ?? ''] ?? `${message}.`.replace(/\.\.$/, '.'));
+    const problem = KEY_PROBLEMS[code ?? ''];
+    return notLoggedIn(problem ? problem(keyLabel(keySource)) : `${message}.`.replace(/\.\.$/, '.'));
   }
   if (status === 403) {
     if (code === 'INSUFFICIENT_SCOPE') {
@@ -144,7 +151,17 @@ export function problemError(status: number, body: unknown, headers: Headers): C
       seconds === undefined
         ? 'later'
         : `in ${seconds} s (after ${new Date(Date.now() + seconds * 1000).toISOString()})`;
-    const what = code === 'TOO_MANY_ATTEMPTS' ? 'Too many sign-in attempts' : 'Rate limited by the server';
+    if (code === 'QUOTA_EXCEEDED' && seconds === undefined)
+      return new CliError(
+        'This API key has used up its quota for good (it has no refill): retrying will not help; ask for a key with a new quota.',
+        EXIT.RATE_LIMITED,
+      );
+    const what =
+      code === 'TOO_MANY_ATTEMPTS'
+        ? 'Too many sign-in attempts'
+        : code === 'QUOTA_EXCEEDED'
+          ? 'The quota of this API key is used up until it refills'
+          : 'Rate limited by the server';
     return new CliError(`${what}; retry ${when}.`, EXIT.RATE_LIMITED);
   }
   if (status === 404) return new CliError(`Not found: ${message}`, EXIT.NOT_FOUND);

@@ -29,7 +29,11 @@ export interface ActiveCredentials {
   apiKey: string;
   /** Set when the key is the stored one (not one from KEYWARD_API_KEY). */
   keyId?: string;
+  /** Where the key came from, for messages about it. */
+  keySource: KeySource;
 }
+
+export type KeySource = 'KEYWARD_API_KEY' | 'stored';
 
 export interface ConfigCache {
   /** Which server and key the body was fetched with (a hash, so the key is not stored twice). */
@@ -107,7 +111,8 @@ export function activeCredentials(env: NodeJS.ProcessEnv = process.env): ActiveC
   if (apiKey && !url)
     throw new CliError('KEYWARD_API_KEY is set but no server URL is known: set KEYWARD_URL too.', EXIT.NOT_LOGGED_IN);
   if (!url || !apiKey) throw notLoggedIn();
-  return { url, apiKey, keyId: apiKey === stored?.apiKey ? stored.keyId : undefined };
+  const keySource: KeySource = env.KEYWARD_API_KEY ? 'KEYWARD_API_KEY' : 'stored';
+  return { url, apiKey, keyId: apiKey === stored?.apiKey ? stored.keyId : undefined, keySource };
 }
 
 export const cacheOwner = (credentials: ActiveCredentials) =>

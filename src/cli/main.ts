@@ -13,8 +13,8 @@ import {
   writeConfigCache,
   writeCredentials,
 } from './credentials';
-import { CliError, EXIT, EXIT_CODES_HELP, notLoggedIn } from './errors';
-import { envLines, formatTable, note, print, printJson, valueText } from './output';
+import { CliError, EXIT, EXIT_CODES_HELP } from './errors';
+import { envLines, exitQuietlyOnClosedPipe, formatTable, note, print, printJson, valueText } from './output';
 import { promptHidden, promptLine, readPasswordFromStdin } from './prompt';
 
 /** A key as the API describes it (never its secret, except right after creation). */
@@ -47,7 +47,52 @@ function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...ar
 
 function keyClient() {
   const credentials = activeCredentials();
-  return { credentials, client: new ApiClient(credentials.url, { apiKey: credentials.apiKey }) };
+  return {
+    credentials,
+    client: new ApiClient(credentials.url, { apiKey: credentials.apiKey, keySource: credentials.keySource }),
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A whole number from min to max given on the command line, checked before anything is sent. */
+function wholeNumber(option: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max)
+    throw new CliError(`${option} must be a whole number from ${min} to ${max}, not "${text}".`);
+  return value;
+}
+
+/**
+ * The key a command names: its id, or else its exact name, the start of its id or of its hint
+ * (kw_abcd) when exactly one key that is not revoked matches. Needs keys:read for anything but an id.
+ */
+async function resolveKey(client: ApiClient, ref: string): Promise<string> {
+  if (UUID.test(ref)) return ref;
+  const keys = (await allKeys(client)).filter((key) => key.status !== 'revoked');
+  const byName = keys.filter((key) => key.name === ref);
+  const matches = byName.length
+    ? byName
+    : keys.filter((key) => ref.length >= 4 && (key.id.startsWith(ref) || key.hint.startsWith(ref)));
+  if (matches.length === 1) return matches[0].id;
+  if (!matches.length) throw new CliError(`No key named or starting with "${ref}"; give its id.`, EXIT.NOT_FOUND);
+  throw new CliError(
+    `"${ref}" matches ${matches.length} keys (${matches.map((key) => key.id).join(', ')}); give the id of one.`,
+  );
+}
+
+async function allKeys(client: ApiClient, status?: string): Promise<KeyDto[]> {
+  const keys: KeyDto[] = [];
+  for (let page = 1; ; page++) {
+    const query = new URLSearchParams({ page: String(page), limit: '100', ...(status ? { status } : {}) });
+    const body = (
+      await client.request<{ items: KeyDto[]; total: number }>('GET', `/v1/api-keys?${query}`, {
+        label: 'Listing keys',
+      })
+    ).body;
+    keys.push(...body.items);
+    if (!body.items.length || keys.length >= body.total) return keys;
+  }
 }
 
 /** Shows a key that was just created: the secret alone on stdout, once; the rest on stderr. */
@@ -150,7 +195,8 @@ async function whoami(options: { json?: boolean }): Promise<void> {
 
 async function logout(): Promise<void> {
   const stored = readCredentials();
-  if (!stored) throw notLoggedIn('Not logged in; nothing to log out of.');
+  // Already where logout leads: say so and succeed, so scripts can log out unconditionally.
+  if (!stored) return note(`Not logged in (no ${credentialsPath()}); nothing to do.`);
   const client = new ApiClient(stored.url, { apiKey: stored.apiKey });
   let reply;
   try {
@@ -176,21 +222,7 @@ async function logout(): Promise<void> {
 
 async function listKeys(options: { json?: boolean; status?: string }): Promise<void> {
   const { credentials, client } = keyClient();
-  const keys: KeyDto[] = [];
-  for (let page = 1; ; page++) {
-    const query = new URLSearchParams({
-      page: String(page),
-      limit: '100',
-      ...(options.status ? { status: options.status } : {}),
-    });
-    const body = (
-      await client.request<{ items: KeyDto[]; total: number }>('GET', `/v1/api-keys?${query}`, {
-        label: 'Listing keys',
-      })
-    ).body;
-    keys.push(...body.items);
-    if (!body.items.length || keys.length >= body.total) break;
-  }
+  const keys = await allKeys(client, options.status);
   if (options.json) return printJson(keys);
   const rows = keys.map((key) => [
     key.id,
@@ -211,26 +243,42 @@ async function createKey(options: {
   expiresInDays?: string;
   service?: boolean;
 }): Promise<void> {
-  const { client } = keyClient();
   const body: Record<string, unknown> = {};
   if (options.name) body.name = options.name;
   if (options.scopes) body.scopes = scopeList(options.scopes);
-  if (options.expiresInDays) body.expiresInDays = Number(options.expiresInDays);
+  if (options.expiresInDays !== undefined)
+    body.expiresInDays = wholeNumber('--expires-in-days', options.expiresInDays, 1, 3650);
+  const { client } = keyClient();
   if (options.service) body.service = true;
   const created = (await client.request<KeyDto>('POST', '/v1/api-keys', { body, label: 'Creating the key' })).body;
   showNewKey(created, Boolean(options.json), 'Created key');
 }
 
-async function revokeKey(id: string): Promise<void> {
+async function revokeKey(ref: string): Promise<void> {
   const { credentials, client } = keyClient();
+  const id = await resolveKey(client, ref);
+  // Revoking is idempotent on the server; the person asking should still learn it changed nothing.
+  const current = await client.request<KeyDto & { revokedAt?: string | null }>(
+    'GET',
+    `/v1/api-keys/${encodeURIComponent(id)}`,
+    { label: 'Looking up the key', allow: [403] },
+  );
+  if (current.status === 200 && current.body.status === 'revoked')
+    throw new CliError(
+      `Key "${current.body.name}" (${id}) was already revoked${current.body.revokedAt ? ` at ${date(current.body.revokedAt)}` : ''}; nothing changed.`,
+    );
   await client.request('DELETE', `/v1/api-keys/${encodeURIComponent(id)}`, { label: 'Revoking the key' });
   note(`Revoked key ${id}.`);
   if (id === credentials.keyId) note('That was the key of this machine: run `keyward login` to get a new one.');
 }
 
-async function rotateKey(id: string, options: { json?: boolean; graceSeconds?: string }): Promise<void> {
+async function rotateKey(ref: string, options: { json?: boolean; graceSeconds?: string }): Promise<void> {
+  const body =
+    options.graceSeconds === undefined
+      ? {}
+      : { gracePeriodSeconds: wholeNumber('--grace-seconds', options.graceSeconds, 0, 7 * 86_400) };
   const { credentials, client } = keyClient();
-  const body = options.graceSeconds === undefined ? {} : { gracePeriodSeconds: Number(options.graceSeconds) };
+  const id = await resolveKey(client, ref);
   const created = (
     await client.request<KeyDto>('POST', `/v1/api-keys/${encodeURIComponent(id)}/rotate`, {
       body,
@@ -254,6 +302,11 @@ async function getConfig(name: string | undefined, options: { json?: boolean; en
     label: 'Fetching configuration',
   });
   let config = reply.body;
+  const omitted = Number(reply.headers.get('keyward-omitted-secrets') ?? 0);
+  if (omitted > 0)
+    note(
+      `${omitted} secret ${omitted === 1 ? 'entry was' : 'entries were'} omitted: this key lacks the config:secrets scope.`,
+    );
   if (reply.status === 304) {
     if (!cache) throw new CliError('The server answered 304 Not Modified to a request without a cached copy.');
     config = cache.body;
@@ -366,12 +419,12 @@ export function buildProgram(): Command {
   keys
     .command('revoke')
     .description('Revoke a key at once and for good')
-    .argument('<id>', 'key id')
+    .argument('<key>', 'key id, or its name or the start of its id or hint when only one key matches')
     .action(run(revokeKey));
   keys
     .command('rotate')
     .description('Replace a key; the old one keeps working for the grace period')
-    .argument('<id>', 'key id')
+    .argument('<key>', 'key id, or its name or the start of its id or hint when only one key matches')
     .option('--grace-seconds <seconds>', 'how long the old key keeps working (default 86400)')
     .option('--json', 'print JSON, including the new key')
     .action(run(rotateKey));
@@ -397,5 +450,6 @@ export function buildProgram(): Command {
 }
 
 export async function runCli(argv: string[] = process.argv): Promise<void> {
+  exitQuietlyOnClosedPipe();
   await buildProgram().parseAsync(argv);
 }

@@ -15,7 +15,8 @@ describe('CLI output', () => {
       "export A='x'",
       "export N='3'",
       `export O='{"b":[1]}'`,
-      "export Z='null'",
+      // JSON null has no value in a shell: unset, not the text 'null'.
+      'unset Z',
     ]);
   });
 

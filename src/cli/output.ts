@@ -29,9 +29,25 @@ export function envName(key: string): string {
 /** Single quotes keep everything literal in POSIX shells; a quote inside becomes '\''. */
 export const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
-/** `export NAME='value'` lines, safe to `eval` in a POSIX shell. */
+/**
+ * `export NAME='value'` lines, safe to `eval` in a POSIX shell. A JSON null has no value in a
+ * shell: it becomes `unset NAME`, never the text 'null' (which a string "null" would give).
+ */
 export function envLines(config: Record<string, unknown>): string[] {
-  return Object.entries(config).map(([key, value]) => `export ${envName(key)}=${shellQuote(valueText(value))}`);
+  return Object.entries(config).map(([key, value]) =>
+    value === null ? `unset ${envName(key)}` : `export ${envName(key)}=${shellQuote(valueText(value))}`,
+  );
+}
+
+/**
+ * Exits quietly when stdout is closed early (`keyward whoami | head -2`): the reader has what
+ * it wanted, so a broken pipe is no error worth a stack trace.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 }
 
 const FRAMES = ['|', '/', '-', '\\'];

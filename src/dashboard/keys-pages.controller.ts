@@ -107,7 +107,7 @@ export class KeysPagesController {
     });
     const checked = await checkForm(CreateTenantApiKeyDto, dto);
     if (checked.errors?.name) errors.name = 'Give the key a name of 1 to 100 characters.';
-    if (checked.errors?.scopes) errors.scopes = 'Choose scopes from the list.';
+    if (checked.errors?.scopes && !errors.scopes) errors.scopes = 'Choose scopes from the list.';
     let error: string | undefined;
     if (!Object.keys(errors).length) {
       try {
@@ -279,7 +279,7 @@ export class KeysPagesController {
         title: key.name,
         key: this.row(key, owners),
         graceChoices: GRACE_CHOICES,
-        changeable: key.status === 'active' || key.status === 'disabled',
+        changeable: key.status === 'active' || key.status === 'rotating' || key.status === 'disabled',
         per,
         usage,
         events: eventRows(events.items, owners),

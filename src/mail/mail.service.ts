@@ -12,8 +12,9 @@ export interface Mail {
 
 /**
  * Sends mail through SMTP_URL; without it, writes each message as an .eml file to
- * DATA_DIR/outbox so a developer can open it. Only the path is logged, never the content
- * (it carries one-time links).
+ * DATA_DIR/outbox so a developer can open it, and beside it a plain-text copy (.txt): the .eml
+ * is quoted-printable (`token=3D…`, soft line breaks), so a link copied from it fails. Only the
+ * paths are logged, never the content (it carries one-time links).
  */
 @Injectable()
 export class MailService {
@@ -36,7 +37,9 @@ export class MailService {
       mkdirSync(this.outbox, { recursive: true, mode: 0o700 });
       const file = join(this.outbox, `${Date.now()}-${info.messageId.replace(/[^A-Za-z0-9.@-]/g, '')}.eml`);
       writeFileSync(file, info.message as Buffer, { mode: 0o600 });
-      this.logger.log({ msg: 'mail written to outbox', path: file, subject: mail.subject });
+      const text = file.replace(/\.eml$/, '.txt');
+      writeFileSync(text, `To: ${mail.to}\nSubject: ${mail.subject}\n\n${mail.text}\n`, { mode: 0o600 });
+      this.logger.log({ msg: 'mail written to outbox', path: file, text, subject: mail.subject });
     } else {
       this.logger.log({ msg: 'mail sent', subject: mail.subject, messageId: info.messageId });
     }

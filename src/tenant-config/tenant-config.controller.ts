@@ -11,12 +11,16 @@ import { ApiProblems } from '../common/http/problem.dto';
 import { ConfigEntryResponse } from './dto/tenant-config-responses.dto';
 
 /** The document's JSON with its ETag, or 304 when the client already holds this version. */
+/** How many secret entries a key without config:secrets was not sent. */
+export const OMITTED_SECRETS_HEADER = 'keyward-omitted-secrets';
+
 function sendDocument(
-  { json, etag }: ConfigDocument,
+  { json, etag, omittedSecrets }: ConfigDocument,
   request: FastifyRequest,
   reply: FastifyReply,
 ): string | undefined {
   reply.header('etag', etag).header('cache-control', 'private, no-cache');
+  if (omittedSecrets) reply.header(OMITTED_SECRETS_HEADER, String(omittedSecrets));
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim() === etag)) {
     reply.status(HttpStatus.NOT_MODIFIED);

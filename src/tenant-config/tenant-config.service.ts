@@ -20,6 +20,8 @@ export interface ConfigDocument {
   /** Serialized once, when the document is built: GET /config sends these bytes as they are. */
   json: string;
   etag: string;
+  /** Secret entries left out of this view (sent as a header, so the CLI can say so). */
+  omittedSecrets: number;
 }
 
 /** Both views of a tenant's configuration, ready to serve. */
@@ -101,11 +103,12 @@ export class TenantConfigService {
       withSecrets[entry.key] = value;
       if (!entry.secret) withoutSecrets[entry.key] = value;
     }
-    const serve = (body: object): ConfigDocument => {
+    const serve = (body: object, omittedSecrets: number): ConfigDocument => {
       const json = JSON.stringify(body);
-      return { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 32)}"` };
+      return { json, etag: `"${createHash('sha256').update(json).digest('base64url').slice(0, 32)}"`, omittedSecrets };
     };
-    return { withSecrets: serve(withSecrets), withoutSecrets: serve(withoutSecrets) };
+    const secrets = entries.filter((entry) => entry.secret).length;
+    return { withSecrets: serve(withSecrets, 0), withoutSecrets: serve(withoutSecrets, secrets) };
   }
 
   /** Listing for people and tools: secret values masked. */

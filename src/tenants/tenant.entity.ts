@@ -33,7 +33,7 @@ export class Tenant {
     name: 'default_key_scopes',
     type: 'text',
     array: true,
-    default: () => "'{config:read,keys:read,keys:write}'",
+    default: () => "'{config:read,keys:read}'",
   })
   defaultKeyScopes: string[];
 

@@ -13,6 +13,8 @@ import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from './user.entity';
+import { statusSql } from '../api-keys/key-policy';
+import { Clock } from '../common/clock';
 import { CreateUserDto, InviteUserDto, toUserDto, UpdateUserDto, UserDto } from './dto/users.dto';
 
 /** Which roles an actor may hand out or act on: owners everything, admins members and viewers. */
@@ -34,6 +36,7 @@ export class UsersService {
     private readonly sessions: SessionsService,
     private readonly invalidations: InvalidationBus,
     private readonly audit: AuditService,
+    private readonly clock: Clock,
   ) {}
 
   /** The operator creates a user; without a password it is invited and gets a one-time link. */
@@ -100,8 +103,14 @@ export class UsersService {
     return users.map(toUserDto);
   }
 
-  async update(actor: Principal, id: string, dto: UpdateUserDto): Promise<UserDto> {
+  /**
+   * Changes a user's role or status. Disabling ends their sessions for good and suspends their
+   * keys: they are refused while the user is disabled and work again once enabled. The answer
+   * says how many working keys that suspended.
+   */
+  async update(actor: Principal, id: string, dto: UpdateUserDto): Promise<UserDto & { suspendedKeys?: number }> {
     const tenantId = actor.tenantId!;
+    let suspendedKeys: number | undefined;
     const updated = await this.dataSource.transaction(async (manager) => {
       const repository = manager.getRepository(User);
       // Lock the tenant's owners first, so two concurrent demotions cannot both pass the check.
@@ -140,19 +149,31 @@ export class UsersService {
           metadata,
         });
       if (saved.role !== before.role) await record('user.role_changed', { from: before.role, to: saved.role });
+      if (dto.status === 'disabled') {
+        await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
+        suspendedKeys = await this.countWorkingKeys(manager, tenantId, user.id);
+      }
       if (saved.status !== before.status)
         await record(saved.status === 'disabled' ? 'user.disabled' : 'user.enabled', {
           from: before.status,
           to: saved.status,
+          ...(suspendedKeys === undefined ? {} : { suspendedKeys }),
         });
-      if (dto.status === 'disabled')
-        await this.sessions.revokeAllForUser(tenantId, user.id, 'user_disabled', undefined, manager);
       return saved;
     });
     // On every instance: a disabled user's sessions and keys stop working at once, and a new
     // role changes what they may do.
     await this.invalidations.publish({ kind: 'user', userId: updated.id });
-    return toUserDto(updated);
+    return suspendedKeys === undefined ? toUserDto(updated) : { ...toUserDto(updated), suspendedKeys };
+  }
+
+  /** The user's keys that worked until now: not revoked, not past their grace, not expired. */
+  private async countWorkingKeys(manager: EntityManager, tenantId: string, userId: string): Promise<number> {
+    const rows: { count: string }[] = await manager.query(
+      `SELECT count(*) AS count FROM api_keys k WHERE k.tenant_id = $1 AND k.user_id = $2 AND ${statusSql('holdsPlace', '$3')}`,
+      [tenantId, userId, this.clock.now()],
+    );
+    return Number(rows[0].count);
   }
 
   private assertMayManage(actor: Principal, role: Role): void {

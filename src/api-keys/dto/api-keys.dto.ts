@@ -2,19 +2,14 @@ import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
-  ArrayUnique,
-  IsArray,
   IsBoolean,
   IsDateString,
   IsIn,
-  IsInt,
   IsObject,
   IsOptional,
   IsString,
   IsUUID,
   Length,
-  Max,
-  Min,
   registerDecorator,
   ValidateNested,
 } from 'class-validator';
@@ -24,6 +19,7 @@ import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
 import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
 import { isCidr } from '../ip-allowlist';
 import { KeyStatus, keyStatus } from '../key-policy';
+import { IsIntBetween, IsNameList } from '../../common/validation/validators';
 
 export type { KeyStatus };
 
@@ -60,9 +56,7 @@ function IsSmallJsonObject(maxBytes: number) {
 
 export class QuotaRefillDto implements QuotaRefill {
   @ApiProperty({ example: 1000 })
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000_000)
+  @IsIntBetween(1, 1_000_000_000)
   amount: number;
 
   @ApiProperty({ enum: ['day', 'month'] })
@@ -72,9 +66,7 @@ export class QuotaRefillDto implements QuotaRefill {
 
 export class QuotaDto {
   @ApiProperty({ example: 1000, description: 'Uses left; each successful verification spends one' })
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000_000)
+  @IsIntBetween(0, 1_000_000_000)
   remaining: number;
 
   @ApiPropertyOptional({ type: QuotaRefillDto, description: 'Reset `remaining` to `amount` once per interval' })
@@ -93,9 +85,7 @@ export class CreateApiKeyDto {
 
   @ApiPropertyOptional({ enum: SCOPES, isArray: true, description: "Omitted: the tenant's default scopes" })
   @IsOptional()
-  @IsArray()
-  @ArrayUnique()
-  @IsIn(SCOPES, { each: true })
+  @IsNameList(SCOPES, 'scope', { nonEmpty: true })
   scopes?: string[];
 
   @ApiPropertyOptional({ description: 'ISO 8601 time in the future' })
@@ -105,9 +95,7 @@ export class CreateApiKeyDto {
 
   @ApiPropertyOptional({ description: 'Alternative to expiresAt' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(3650)
+  @IsIntBetween(1, 3650)
   expiresInDays?: number;
 
   @ApiPropertyOptional()
@@ -183,9 +171,7 @@ export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, [
 export class RotateApiKeyDto {
   @ApiPropertyOptional({ description: 'How long the old key keeps working (0..7 days); default 24 h' })
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(7 * 86_400)
+  @IsIntBetween(0, 7 * 86_400)
   gracePeriodSeconds?: number;
 }
 
@@ -210,8 +196,7 @@ export class VerifyKeyDto {
 
   @ApiPropertyOptional({ enum: SCOPES, isArray: true })
   @IsOptional()
-  @IsArray()
-  @IsIn(SCOPES, { each: true })
+  @IsNameList(SCOPES, 'scope')
   requiredScopes?: string[];
 }
 
@@ -235,18 +220,23 @@ export class ReportLeakDto {
   source?: string;
 }
 
+/** `rotating`: replaced by rotation and still working until `graceUntil` (see `successorId`). */
+export type KeyDtoStatus = KeyStatus | 'rotating';
+
 export interface ApiKeyDto {
   id: string;
   name: string;
   hint: string;
   ownerId: string | null;
   scopes: string[];
-  status: KeyStatus;
+  status: KeyDtoStatus;
   expiresAt: Date | null;
   revokedAt: Date | null;
   disabled: boolean;
   graceUntil: Date | null;
   rotatedFromId: string | null;
+  /** The key that replaced this one by rotation, if any. */
+  successorId: string | null;
   rateLimit: RateLimitSetting | null;
   quota: { remaining: number; refill: QuotaRefill | null; refilledAt: Date | null } | null;
   ipAllowlist: string[] | null;
@@ -255,19 +245,21 @@ export interface ApiKeyDto {
   createdAt: Date;
 }
 
-export function toApiKeyDto(key: ApiKey, now: Date): ApiKeyDto {
+export function toApiKeyDto(key: ApiKey, now: Date, successorId: string | null = null): ApiKeyDto {
+  const status = keyStatus(key, now);
   return {
     id: key.id,
     name: key.name,
     hint: key.hint,
     ownerId: key.userId,
     scopes: key.scopes,
-    status: keyStatus(key, now),
+    status: status === 'active' && key.graceUntil ? 'rotating' : status,
     expiresAt: key.expiresAt,
     revokedAt: key.revokedAt,
     disabled: Boolean(key.disabledAt),
     graceUntil: key.graceUntil,
     rotatedFromId: key.rotatedFromId,
+    successorId,
     rateLimit: key.rateLimit,
     quota:
       key.quotaRemaining === null

@@ -1,8 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { Principal } from '../../common/auth/principal';
 import { ActorType, AuditEvent, AuditOutcome } from '../audit-event.entity';
+import { IsIntBetween } from '../../common/validation/validators';
 
 export const ACTOR_TYPES: ActorType[] = ['user', 'api_key', 'admin_token', 'system'];
 export const OUTCOMES: AuditOutcome[] = ['success', 'failure', 'denied'];
@@ -97,9 +98,7 @@ export class ListAuditEventsQuery {
   @ApiPropertyOptional({ default: 50, maximum: 200 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
+  @IsIntBetween(1, 200)
   limit: number = 50;
 
   @ApiPropertyOptional({ enum: ['json', 'csv'], description: 'csv streams every matching event (no paging)' })

@@ -126,6 +126,53 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
         ),
       );
     }
-    parse(request, body as unknown as string, done as never);
+    parse(
+      request,
+      body as unknown as string,
+      ((error: (Error & { code?: string }) | null, parsed?: unknown) => {
+        // Fastify refuses `__proto__` (and `constructor.prototype`) keys with the same message as
+        // broken JSON; say which it was, since the text itself parses.
+        if (error?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' && parsesAsJson(body)) {
+          return done(
+            new AppException(
+              HttpStatus.BAD_REQUEST,
+              'FORBIDDEN_PROPERTY',
+              'The JSON body has a "__proto__" or "constructor.prototype" key, which is never accepted: rename or remove it',
+            ),
+          );
+        }
+        done(error, parsed);
+      }) as never,
+    );
   };
+}
+
+function parsesAsJson(body: Buffer): boolean {
+  try {
+    JSON.parse(body.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * The JSON API takes JSON only. `curl -d '{"name":"a"}'` without a content-type sends a form,
+ * which would be parsed into one strange property and refused as "should not exist"; answer
+ * 415 with what to send instead. Pages (the dashboard's forms) are not concerned.
+ */
+export function refuseFormsOnApiRoutes(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void) {
+  const type = request.headers['content-type'];
+  if (type?.toLowerCase().startsWith(FORM) && !request.routeOptions.config?.kind && !request.is404) {
+    return done(
+      new AppException(
+        HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `This endpoint takes a JSON body: send the header content-type: application/json (curl -H 'content-type: application/json'), not ${FORM}`,
+      ),
+    );
+  }
+  done();
 }

@@ -1,20 +1,17 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, Max, Min } from 'class-validator';
+import {} from 'class-validator';
 
 import type { RateLimitSetting } from '../rate-limit.types';
+import { IsIntBetween } from '../../common/validation/validators';
 
 export type { RateLimitSetting } from '../rate-limit.types';
 
 export class RateLimitDto implements RateLimitSetting {
   @ApiProperty({ example: 100 })
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
+  @IsIntBetween(1, 1_000_000)
   limit: number;
 
   @ApiProperty({ example: 1 })
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsIntBetween(1, 86_400)
   windowSeconds: number;
 }

@@ -13,7 +13,10 @@ function IsJsonOfAtMost(maxBytes: number) {
       propertyName,
       validator: {
         validate: (value: unknown) => value !== undefined && Buffer.byteLength(JSON.stringify(value)) <= maxBytes,
-        defaultMessage: () => `${propertyName} must be JSON of at most ${maxBytes} bytes`,
+        defaultMessage: (args) =>
+          args?.value === undefined
+            ? `${propertyName} is required (any JSON value, null included)`
+            : `${propertyName} must be JSON of at most ${maxBytes} bytes`,
       },
     });
 }

@@ -1,21 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayUnique,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, Matches, ValidateNested } from 'class-validator';
 import { RateLimitDto, RateLimitSetting } from '../../rate-limit/dto/rate-limit.dto';
 import { SCOPES } from '../../common/auth/scopes';
 import { Tenant, TenantStatus } from '../tenant.entity';
+import { IsIntBetween, IsNameList } from '../../common/validation/validators';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -47,30 +36,22 @@ export class UpdateTenantDto {
 
   @ApiPropertyOptional()
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(100_000)
+  @IsIntBetween(0, 100_000)
   maxKeysPerUser?: number;
 
   @ApiPropertyOptional()
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000)
+  @IsIntBetween(0, 1_000_000)
   maxKeysPerTenant?: number;
 
   @ApiPropertyOptional({ nullable: true, description: 'Longest lifetime of a new API key, in days; null = no limit' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(3650)
+  @IsIntBetween(1, 3650)
   maxKeyLifetimeDays?: number | null;
 
   @ApiPropertyOptional({ enum: SCOPES, isArray: true })
   @IsOptional()
-  @IsArray()
-  @ArrayUnique()
-  @IsIn(SCOPES, { each: true })
+  @IsNameList(SCOPES, 'scope')
   defaultKeyScopes?: string[];
 
   @ApiPropertyOptional({ type: RateLimitDto, description: 'Rate limit of keys that have none of their own' })

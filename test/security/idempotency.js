@@ -1,11 +1,30 @@
 // Check: Idempotency-Key replays reach only the credential that made the first request. A
 // narrow key (keys:write only) and a second sign-in of the same owner reuse a broad key's
-// Idempotency-Key and body; neither may receive the stored response (a full key).
+// Idempotency-Key and body; neither may receive the stored response (a full key). On a fresh
+// tenant of its own, so the keys other checks made count toward no cap here.
+const { randomBytes } = require('node:crypto');
+
 async function run({ lib, url, world }) {
   const findings = [];
-  // The admin holds every scope by role and, unlike the owner, no seeded keys (the cap is 10).
-  const owner = world.tenants[1].users.admin;
-  const bearer = { authorization: `Bearer ${owner.jwt}` };
+  const admin = { 'x-admin-token': world.adminToken };
+  const tenant = (
+    await lib.must(url, 'POST', '/admin/tenants', {
+      headers: admin,
+      body: { name: `Idempotency ${randomBytes(3).toString('hex')}` },
+    })
+  ).json;
+  const owner = {
+    email: `owner-idempotency-${randomBytes(3).toString('hex')}@example.com`,
+    password: lib.strongPassword(),
+  };
+  await lib.must(url, 'POST', `/admin/tenants/${tenant.id}/users`, {
+    headers: admin,
+    body: { ...owner, role: 'owner' },
+  });
+  const signedIn = (await lib.must(url, 'POST', '/auth/login', { body: owner })).json;
+  lib.remember('access token', signedIn.accessToken);
+  lib.remember('refresh token', signedIn.refreshToken);
+  const bearer = { authorization: `Bearer ${signedIn.accessToken}` };
   const mint = async (scopes) =>
     lib.remember(
       'API key',

@@ -45,7 +45,10 @@ export class ApiKeyResponse {
   @ApiProperty({ enum: SCOPES, isArray: true })
   scopes: string[];
 
-  @ApiProperty({ enum: ['active', 'disabled', 'revoked', 'expired'] })
+  @ApiProperty({
+    enum: ['active', 'rotating', 'disabled', 'revoked', 'expired'],
+    description: '`rotating`: rotated, still working until `graceUntil`; its successor is `successorId`',
+  })
   status: string;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
@@ -62,6 +65,9 @@ export class ApiKeyResponse {
 
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   rotatedFromId: string | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The key this one was rotated to' })
+  successorId: string | null;
 
   @ApiProperty({ type: RateLimitDto, nullable: true })
   rateLimit: RateLimitDto | null;

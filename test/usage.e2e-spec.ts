@@ -123,9 +123,10 @@ describe('leaked-key report', () => {
   function recipients(): string[] {
     const outbox = join(t.config.dataDir, 'outbox');
     if (!existsSync(outbox)) return [];
-    return readdirSync(outbox).map(
-      (file) => /^To: (.*)$/m.exec(readFileSync(join(outbox, file), 'utf8'))?.[1].trim() ?? '',
-    );
+    // One .eml per message (a plain-text .txt copy stands beside each).
+    return readdirSync(outbox)
+      .filter((file) => file.endsWith('.eml'))
+      .map((file) => /^To: (.*)$/m.exec(readFileSync(join(outbox, file), 'utf8'))?.[1].trim() ?? '');
   }
 
   it('revokes a valid key at once and mails its owner and the tenant admins; answers alike for any key; 5 reports a minute', async () => {
@@ -156,7 +157,11 @@ describe('leaked-key report', () => {
     await mailer.delivered();
     expect(recipients().sort()).toEqual([main.owner.email, main.admin.email, main.member.email].sort());
     const mail = readFileSync(
-      join(t.config.dataDir, 'outbox', readdirSync(join(t.config.dataDir, 'outbox'))[0]),
+      join(
+        t.config.dataDir,
+        'outbox',
+        readdirSync(join(t.config.dataDir, 'outbox')).find((file) => file.endsWith('.eml'))!,
+      ),
       'utf8',
     );
     expect(mail).toContain('laptop');

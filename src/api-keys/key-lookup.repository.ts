@@ -21,6 +21,20 @@ export interface KeyLookupRow {
   owner_role: Role | null;
 }
 
+/**
+ * The newest key of the rotation chain that starts at key $1 of tenant $2, as the CTE `newest`:
+ * a rotated key and its successors share one quota, counted on the newest of them.
+ */
+const NEWEST_OF_CHAIN = `WITH RECURSIVE successors AS (
+         SELECT id, 0 AS generation FROM api_keys WHERE id = $1 AND tenant_id = $2
+         UNION ALL
+         SELECT k.id, s.generation + 1 FROM api_keys k JOIN successors s ON k.rotated_from_id = s.id
+          WHERE k.tenant_id = $2
+       ), newest AS (SELECT id FROM successors ORDER BY generation DESC LIMIT 1)`;
+
+/** When a key's quota is next refilled, from its last refill and its interval. */
+const NEXT_REFILL = `quota_refilled_at + CASE quota_refill->>'interval' WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END`;
+
 /** The SQL of the verification path: the lookup by hash and the quota spend. */
 @Injectable()
 export class KeyLookupRepository {
@@ -49,20 +63,14 @@ export class KeyLookupRepository {
    * of them: otherwise every rotation would hand out the remaining uses again for the grace period.
    */
   async spendQuota(keyId: string, tenantId: string, now: Date): Promise<boolean> {
-    const due = `(quota_refill IS NOT NULL AND quota_refilled_at + CASE quota_refill->>'interval'
-      WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END <= $3)`;
+    const due = `(quota_refill IS NOT NULL AND ${NEXT_REFILL} <= $3)`;
     // TypeORM answers an UPDATE with [rows, affected].
     const [rows]: [unknown[], number] = await this.dataSource.query(
-      `WITH RECURSIVE successors AS (
-         SELECT id, 0 AS generation FROM api_keys WHERE id = $1 AND tenant_id = $2
-         UNION ALL
-         SELECT k.id, s.generation + 1 FROM api_keys k JOIN successors s ON k.rotated_from_id = s.id
-          WHERE k.tenant_id = $2
-       )
+      `${NEWEST_OF_CHAIN}
        UPDATE api_keys
           SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
               quota_refilled_at = CASE WHEN ${due} THEN $3 ELSE quota_refilled_at END
-        WHERE id = (SELECT id FROM successors ORDER BY generation DESC LIMIT 1) AND tenant_id = $2
+        WHERE id = (SELECT id FROM newest) AND tenant_id = $2
           AND (quota_remaining IS NULL OR quota_remaining > 0 OR ${due})
         RETURNING quota_remaining`,
       [keyId, tenantId, now],
@@ -76,16 +84,10 @@ export class KeyLookupRepository {
    */
   async nextQuotaRefill(keyId: string, tenantId: string): Promise<Date | null> {
     const rows: { refills_at: Date | null }[] = await this.dataSource.query(
-      `WITH RECURSIVE successors AS (
-         SELECT id, 0 AS generation FROM api_keys WHERE id = $1 AND tenant_id = $2
-         UNION ALL
-         SELECT k.id, s.generation + 1 FROM api_keys k JOIN successors s ON k.rotated_from_id = s.id
-          WHERE k.tenant_id = $2
-       )
-       SELECT quota_refilled_at + CASE quota_refill->>'interval'
-                WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END AS refills_at
+      `${NEWEST_OF_CHAIN}
+       SELECT ${NEXT_REFILL} AS refills_at
          FROM api_keys
-        WHERE id = (SELECT id FROM successors ORDER BY generation DESC LIMIT 1) AND tenant_id = $2
+        WHERE id = (SELECT id FROM newest) AND tenant_id = $2
           AND quota_refill IS NOT NULL`,
       [keyId, tenantId],
     );

@@ -16,6 +16,8 @@ import { KeyUsageService } from './key-usage.service';
 import { KeyDenialsService } from '../audit/key-denials.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { Metrics } from '../metrics/metrics.service';
+import { PermissionQuery, satisfies } from '../permissions/permission-query';
+import type { RateLimitResult } from '../rate-limit/rate-limit.types';
 
 export type DenialCode =
   | 'KEY_MISSING'
@@ -26,6 +28,7 @@ export type DenialCode =
   | 'KEY_DISABLED'
   | 'TENANT_SUSPENDED'
   | 'INSUFFICIENT_SCOPE'
+  | 'INSUFFICIENT_PERMISSIONS'
   | 'KEY_IP_NOT_ALLOWED'
   | 'RATE_LIMITED'
   | 'QUOTA_EXCEEDED';
@@ -39,6 +42,7 @@ const DENIAL_STATUS: Record<DenialCode, HttpStatus> = {
   KEY_DISABLED: HttpStatus.FORBIDDEN,
   TENANT_SUSPENDED: HttpStatus.FORBIDDEN,
   INSUFFICIENT_SCOPE: HttpStatus.FORBIDDEN,
+  INSUFFICIENT_PERMISSIONS: HttpStatus.FORBIDDEN,
   KEY_IP_NOT_ALLOWED: HttpStatus.FORBIDDEN,
   RATE_LIMITED: HttpStatus.TOO_MANY_REQUESTS,
   QUOTA_EXCEEDED: HttpStatus.TOO_MANY_REQUESTS,
@@ -53,6 +57,7 @@ const DENIAL_MESSAGE: Record<DenialCode, string> = {
   KEY_DISABLED: 'This API key is disabled',
   TENANT_SUSPENDED: 'The tenant of this API key is suspended',
   INSUFFICIENT_SCOPE: 'This API key lacks a required scope',
+  INSUFFICIENT_PERMISSIONS: 'This API key lacks the permissions the request needs',
   KEY_IP_NOT_ALLOWED: 'This API key may not be used from this address',
   RATE_LIMITED: 'Too many requests with this API key; retry later',
   QUOTA_EXCEEDED: 'This API key has used up its quota',
@@ -73,6 +78,15 @@ export interface UseContext {
   ip?: string;
   /** The scopes the request needs; absent for a check of the key alone. */
   requiredScopes?: readonly string[];
+  /** The tenant permissions the request needs, as a parsed query. */
+  permissions?: PermissionQuery;
+}
+
+/** What spending a use found out, for an answer that reports it. */
+export interface SpendOutcome {
+  limit?: RateLimitResult;
+  /** Uses left after this one; absent for a key without a quota. */
+  quotaRemaining?: number;
 }
 
 export function denial(code: DenialCode, details?: unknown): AppException {
@@ -131,6 +145,7 @@ export class ApiKeyVerifier {
     if (denied) return denied;
     if (use.ip !== undefined && key.ipAllowlist?.length && !this.ipAllowed(key, use.ip)) return 'KEY_IP_NOT_ALLOWED';
     if (use.requiredScopes?.some((scope) => !key.scopes.includes(scope))) return 'INSUFFICIENT_SCOPE';
+    if (use.permissions && !satisfies(use.permissions, key.permissionSet)) return 'INSUFFICIENT_PERMISSIONS';
     return undefined;
   }
 
@@ -144,23 +159,25 @@ export class ApiKeyVerifier {
     tenantId: string,
     rawKey: string,
     requiredScopes?: readonly string[],
-  ): Promise<{ key?: CachedKey; code?: DenialCode }> {
+    permissions?: PermissionQuery,
+  ): Promise<{ key?: CachedKey; code?: DenialCode; spent?: SpendOutcome }> {
     const key = await this.find(rawKey);
     if (!key || key.tenantId !== tenantId) {
       const code = key === undefined ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND';
       this.metrics.keyVerified(code);
       return { code };
     }
-    const code = this.refusal(key, { requiredScopes });
+    const code = this.refusal(key, { requiredScopes, permissions });
     if (code) {
       this.countDenial(key, code);
       return { key, code };
     }
+    const spent: SpendOutcome = {};
     try {
-      await this.spend(key);
-      return { key };
+      await this.spend(key, undefined, undefined, spent);
+      return { key, spent };
     } catch (refused) {
-      return { key, code: (refused as AppException).code as DenialCode };
+      return { key, code: (refused as AppException).code as DenialCode, spent };
     }
   }
 
@@ -170,15 +187,16 @@ export class ApiKeyVerifier {
    * The rate-limit state goes to `headers` (the reply) as RateLimit-* headers. Synchronous when the limit
    * is counted in memory and the key has no quota, as on every cached request without Redis.
    */
-  spend(key: CachedKey, ip?: string, headers?: HeaderSink): MaybePromise<void> {
+  spend(key: CachedKey, ip?: string, headers?: HeaderSink, outcome?: SpendOutcome): MaybePromise<void> {
     return then(this.limits.consume(key.limitName, key.rateLimit.limit, key.rateLimit.windowSeconds), (limit) => {
+      if (outcome) outcome.limit = limit;
       if (headers) {
         headers.header('ratelimit-limit', limit.limit);
         headers.header('ratelimit-remaining', limit.remaining);
         headers.header('ratelimit-reset', limit.resetSeconds);
       }
       if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
-      if (key.hasQuota) return this.spendQuota(key, ip);
+      if (key.hasQuota) return this.spendQuota(key, ip, outcome);
       this.metrics.keyVerified('valid');
       this.usage.record(key, this.clock.now().getTime());
     });
@@ -203,9 +221,10 @@ export class ApiKeyVerifier {
     }
   }
 
-  private async spendQuota(key: CachedKey, ip?: string): Promise<void> {
-    if (!(await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now())))
-      throw await this.quotaRefusal(key, ip);
+  private async spendQuota(key: CachedKey, ip?: string, outcome?: SpendOutcome): Promise<void> {
+    const remaining = await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now());
+    if (outcome) outcome.quotaRemaining = remaining ?? 0;
+    if (remaining === null) throw await this.quotaRefusal(key, ip);
     this.metrics.keyVerified('valid');
     this.usage.record(key, this.clock.now().getTime());
   }
@@ -258,6 +277,10 @@ function cachedKeyOf(row: KeyLookupRow): CachedKey {
     id: row.id,
     tenantId: row.tenant_id,
     userId: row.user_id,
+    name: row.name,
+    metadata: row.metadata ?? {},
+    permissions: row.permissions ?? [],
+    roles: row.roles ?? [],
     // A user's key can never do more than the user's current role allows.
     scopes: row.owner_role
       ? row.scopes.filter((scope) => (ROLE_SCOPES[row.owner_role!] as string[]).includes(scope))

@@ -31,6 +31,10 @@ import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 import { KeyLeaksService } from './key-leaks.service';
+import { Clock } from '../common/clock';
+import { PermissionQueryCache } from '../permissions/permission-query';
+import { permissionQueryOf } from '../permissions/query-input';
+import { verificationAnswer } from './verification-answer';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
 import {
@@ -196,9 +200,13 @@ export class AdminApiKeysController {
 @ApiTags('api-keys')
 @Controller('v1/keys')
 export class VerifyKeysController {
+  /** Services send the same few queries again and again: each text is parsed once. */
+  private readonly queries = new PermissionQueryCache();
+
   constructor(
     private readonly verifier: ApiKeyVerifier,
     private readonly leaks: KeyLeaksService,
+    private readonly clock: Clock,
   ) {}
 
   @Post('report-leak')
@@ -214,19 +222,17 @@ export class VerifyKeysController {
   @Post('verify')
   @Authenticated({ via: ['apiKey'], scopes: ['keys:verify'] })
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Verify a key of the caller’s tenant' })
+  @ApiOperation({
+    summary:
+      'Verify a key of the caller’s tenant, optionally against a permission query; the answer tells what the key may do',
+  })
   @ApiOkResponse({ type: KeyVerificationResponse })
+  @ApiProblems(400)
   async verifyKey(@CurrentPrincipal() principal: Principal, @Body() dto: VerifyKeyDto) {
-    const { key, code } = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes);
-    if (!key) return { valid: false, code };
-    return {
-      valid: !code,
-      code: code ?? 'VALID',
-      keyId: key.id,
-      tenantId: key.tenantId,
-      ownerId: key.userId,
-      scopes: key.scopes,
-      expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
-    };
+    // A malformed query is the caller's mistake whatever the key: 400 before the key is looked at.
+    const query =
+      dto.permissions === undefined ? undefined : permissionQueryOf(this.queries, dto.permissions, 'permissions');
+    const found = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes, query);
+    return verificationAnswer(found, query, this.clock.now().getTime());
   }
 }

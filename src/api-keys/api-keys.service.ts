@@ -24,6 +24,7 @@ import {
 } from './dto/api-keys.dto';
 import { ApiKeysRepository, OwnerScope } from './api-keys.repository';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
+import { KeyGrants, KeyGrantsRepository } from '../permissions/key-grants.repository';
 import {
   beyondBounds,
   boundsOfKey,
@@ -96,6 +97,10 @@ export class ApiKeysService {
       const beyond = scopes.filter((scope) => !grantable.includes(scope));
       if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
       const creator = await this.actingKey(manager, actor);
+      const grantsRepo = new KeyGrantsRepository(manager);
+      const grants: KeyGrants = { permissions: dto.permissions ?? [], roles: dto.roles ?? [] };
+      const permissionIds = await grantsRepo.permissionIds(tenantId, grants.permissions);
+      const roleIds = await grantsRepo.roleIds(tenantId, grants.roles);
       const expiry = expiryOfNewKey(dto, creator?.expiresAt ?? null, tenant.maxKeyLifetimeDays, now);
       if ('invalid' in expiry) throw invalid(expiry.invalid);
       if ('code' in expiry) throw forbidden(expiry.code, expiry.message);
@@ -115,7 +120,12 @@ export class ApiKeysService {
           : (creator?.rateLimit ?? null),
         ...this.quotaColumns(dto.quota ?? null),
       };
-      refuse(beyondBounds(termsOf(values, tenant.defaultKeyRateLimit), this.boundsOf(actor, creator, tenant)));
+      refuse(
+        beyondBounds(
+          termsOf(values, tenant.defaultKeyRateLimit, grants),
+          await this.boundsOf(manager, actor, creator, tenant),
+        ),
+      );
       await this.assertRoom(keys, tenant, ownerId, now);
 
       const created = await this.insertKey(keys, {
@@ -127,14 +137,15 @@ export class ApiKeysService {
         name: dto.name ?? 'API key',
         metadata: dto.metadata ?? {},
       });
+      await grantsRepo.setKeyGrants(tenantId, created.id, { permissionIds, roleIds });
       await this.audit.record(manager, {
         tenantId,
         actor: actorOf(actor),
         action: 'key.created',
         target: { type: 'api_key', id: created.id },
-        metadata: { name: created.name, scopes, ownerId, expiresAt: expiry.expiresAt },
+        metadata: { name: created.name, scopes, ownerId, expiresAt: expiry.expiresAt, ...grants },
       });
-      return created;
+      return { ...created, permissions: [...grants.permissions].sort(), roles: [...grants.roles].sort() };
     });
   }
 
@@ -158,7 +169,11 @@ export class ApiKeysService {
       now,
     );
     const successors = await this.successorsOf(actor.tenantId!, rows);
-    const items = rows.map((row) => toApiKeyDto(row, now, successors.get(row.id) ?? null));
+    const grants = await new KeyGrantsRepository(this.dataSource.manager).grantsOf(
+      actor.tenantId!,
+      rows.map((row) => row.id),
+    );
+    const items = rows.map((row) => toApiKeyDto(row, now, successors.get(row.id) ?? null, grants.get(row.id)));
     return { items, page: query.page, limit: query.limit, total };
   }
 
@@ -166,7 +181,8 @@ export class ApiKeysService {
     const keys = new ApiKeysRepository(this.dataSource.manager);
     const key = await this.findVisible(keys, actor, id);
     const successors = await this.successorsOf(actor.tenantId!, [key], keys);
-    return toApiKeyDto(key, this.clock.now(), successors.get(key.id) ?? null);
+    const grants = await new KeyGrantsRepository(this.dataSource.manager).grantsOf(key.tenantId, [key.id]);
+    return toApiKeyDto(key, this.clock.now(), successors.get(key.id) ?? null, grants.get(key.id));
   }
 
   /** Successors of the rotated keys among these (only those have one). */
@@ -182,9 +198,17 @@ export class ApiKeysService {
    */
   async update(actor: Principal, id: string, dto: UpdateApiKeyDto): Promise<ApiKeyDto> {
     const now = this.clock.now();
-    const saved = await this.dataSource.transaction(async (manager) => {
+    const [saved, grants] = await this.dataSource.transaction(async (manager) => {
       const keys = new ApiKeysRepository(manager);
       const key = await this.findVisible(keys, actor, id, true);
+      const grantsRepo = new KeyGrantsRepository(manager);
+      const before = (await grantsRepo.grantsOf(key.tenantId, [key.id])).get(key.id)!;
+      const grants: KeyGrants = {
+        permissions: dto.permissions ?? before.permissions,
+        roles: dto.roles ?? before.roles,
+      };
+      const permissionIds = dto.permissions && (await grantsRepo.permissionIds(key.tenantId, dto.permissions));
+      const roleIds = dto.roles && (await grantsRepo.roleIds(key.tenantId, dto.roles));
       if (key.revokedAt) throw new AppException(HttpStatus.CONFLICT, 'KEY_REVOKED', 'A revoked key cannot be changed');
       const wasDisabled = key.disabledAt !== null;
       if (dto.scopes) {
@@ -208,9 +232,10 @@ export class ApiKeysService {
         key.rateLimit = dto.rateLimit && { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
       if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist?.length ? dto.ipAllowlist : null;
       if (dto.quota !== undefined) Object.assign(key, this.quotaColumns(dto.quota));
-      await this.assertCouldHaveCreated(manager, actor, key);
+      await this.assertCouldHaveCreated(manager, actor, key, grants);
 
       const result = await keys.save(key);
+      await grantsRepo.setKeyGrants(key.tenantId, key.id, { permissionIds, roleIds });
       const record = (action: string, metadata: Record<string, unknown> = {}) =>
         this.audit.record(manager, {
           tenantId: key.tenantId,
@@ -225,11 +250,14 @@ export class ApiKeysService {
       const fields = Object.keys(dto).filter(
         (field) => field !== 'disabled' && dto[field as keyof UpdateApiKeyDto] !== undefined,
       );
-      if (fields.length) await record('key.updated', { fields });
-      return result;
+      if (fields.length) await record('key.updated', { fields, ...(dto.permissions || dto.roles ? grants : {}) });
+      return [result, grants] as const;
     });
     await this.invalidations.publish({ kind: 'key', keyId: id });
-    return toApiKeyDto(saved, now);
+    return toApiKeyDto(saved, now, null, {
+      permissions: [...grants.permissions].sort(),
+      roles: [...grants.roles].sort(),
+    });
   }
 
   /**
@@ -306,7 +334,9 @@ export class ApiKeysService {
         throw new AppException(HttpStatus.CONFLICT, 'KEY_NOT_ACTIVE', 'Only an active key can be rotated');
       }
       // Rotating hands out a new key with the old one's terms: only a caller that could have created it may.
-      await this.assertCouldHaveCreated(manager, actor, old, tenant);
+      const grantsRepo = new KeyGrantsRepository(manager);
+      const grants = (await grantsRepo.grantsOf(old.tenantId, [old.id])).get(old.id)!;
+      await this.assertCouldHaveCreated(manager, actor, old, grants, tenant);
       const graceMs = (dto.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
       const graceUntil = new Date(Math.min(now.getTime() + graceMs, old.expiresAt?.getTime() ?? Infinity));
       await keys.endWithGrace(old.tenantId, old.id, graceMs === 0 ? { revokedAt: now } : { graceUntil });
@@ -328,6 +358,8 @@ export class ApiKeysService {
         rotatedFromId: old.id,
         disabledAt: old.disabledAt,
       });
+      // The successor carries the same permissions and roles.
+      await grantsRepo.copyKeyGrants(old.tenantId, old.id, created.id);
       await this.audit.record(manager, {
         tenantId: old.tenantId,
         actor: actorOf(actor),
@@ -335,7 +367,7 @@ export class ApiKeysService {
         target: { type: 'api_key', id: old.id },
         metadata: { newKeyId: created.id, oldKeyEndsAt: graceMs === 0 ? now : graceUntil },
       });
-      return created;
+      return { ...created, ...grants };
     });
     await this.invalidations.publish({ kind: 'key', keyId: id });
     return created;
@@ -356,8 +388,20 @@ export class ApiKeysService {
     return key;
   }
 
-  private boundsOf(actor: Principal, actingKey: ApiKey | null, tenant: Tenant): KeyBounds {
-    return actingKey ? boundsOfKey(actor.scopes, actingKey, tenant.defaultKeyRateLimit) : boundsOfPerson(actor);
+  /** What the caller may hand out; a key's tenant permissions read fresh, in this transaction. */
+  private async boundsOf(
+    manager: EntityManager,
+    actor: Principal,
+    actingKey: ApiKey | null,
+    tenant: Tenant,
+  ): Promise<KeyBounds> {
+    if (!actingKey) return boundsOfPerson(actor);
+    const grants = new KeyGrantsRepository(manager);
+    const held = {
+      effectivePermissions: await grants.effectiveOf(actingKey.tenantId, actingKey.id),
+      roles: (await grants.grantsOf(actingKey.tenantId, [actingKey.id])).get(actingKey.id)!.roles,
+    };
+    return boundsOfKey(actor.scopes, actingKey, tenant.defaultKeyRateLimit, held);
   }
 
   /** 403 unless the caller could have created a key with these terms. */
@@ -365,11 +409,17 @@ export class ApiKeysService {
     manager: EntityManager,
     actor: Principal,
     key: ApiKey,
+    grants: KeyGrants,
     lockedTenant?: Tenant,
   ): Promise<void> {
     const tenant = lockedTenant ?? (await manager.getRepository(Tenant).findOneByOrFail({ id: key.tenantId }));
     const actingKey = await this.actingKey(manager, actor);
-    refuse(beyondBounds(termsOf(key, tenant.defaultKeyRateLimit), this.boundsOf(actor, actingKey, tenant)));
+    refuse(
+      beyondBounds(
+        termsOf(key, tenant.defaultKeyRateLimit, grants),
+        await this.boundsOf(manager, actor, actingKey, tenant),
+      ),
+    );
   }
 
   /** The quota columns for a new or changed key (null: unlimited uses). */

@@ -10,7 +10,15 @@ export interface CachedKey {
   id: string;
   tenantId: string;
   userId: string | null;
+  name: string;
+  /** The key's metadata, shared by every answer about it: frozen. */
+  metadata: Readonly<Record<string, unknown>>;
   scopes: string[];
+  /** Effective tenant permissions (the key's own and its roles'), sorted, computed once per entry. */
+  permissions: readonly string[];
+  roles: readonly string[];
+  /** The same permissions for the permission query, so a check allocates nothing. */
+  permissionSet: ReadonlySet<string>;
   expiresAt: number | null;
   revokedAt: number | null;
   disabledAt: number | null;
@@ -28,15 +36,30 @@ export interface CachedKey {
   limitName: string;
 }
 
-export function withPrincipal(key: Omit<CachedKey, 'principal' | 'limitName'>): CachedKey {
+export function withPrincipal(
+  key: Omit<CachedKey, 'principal' | 'limitName' | 'permissionSet' | 'permissions' | 'roles' | 'name' | 'metadata'> &
+    Partial<Pick<CachedKey, 'permissions' | 'roles' | 'name' | 'metadata'>>,
+): CachedKey {
+  const permissions = Object.freeze([...(key.permissions ?? [])]);
+  const permissionSet: ReadonlySet<string> = new Set(permissions);
   const principal: Principal = Object.freeze({
     kind: 'apiKey',
     tenantId: key.tenantId,
     userId: key.userId ?? undefined,
     apiKeyId: key.id,
     scopes: Object.freeze([...key.scopes]) as string[],
+    permissions: permissionSet,
   });
-  return { ...key, principal, limitName: `key:${key.id}` };
+  return {
+    ...key,
+    name: key.name ?? '',
+    metadata: Object.freeze({ ...(key.metadata ?? {}) }),
+    permissions,
+    roles: Object.freeze([...(key.roles ?? [])]),
+    permissionSet,
+    principal,
+    limitName: `key:${key.id}`,
+  };
 }
 
 /**

@@ -8,7 +8,12 @@ export interface KeyLookupRow {
   id: string;
   tenant_id: string;
   user_id: string | null;
+  name: string;
+  metadata: Record<string, unknown>;
   scopes: string[];
+  /** Effective tenant permissions (the key's own and its roles'), sorted. */
+  permissions: string[];
+  roles: string[];
   expires_at: Date | null;
   revoked_at: Date | null;
   disabled_at: Date | null;
@@ -43,10 +48,20 @@ export class KeyLookupRepository {
   /** By the stored HMAC, which is unique across tenants (the tenant comes from the row). */
   async findByHash(keyHash: string): Promise<KeyLookupRow | undefined> {
     const rows: KeyLookupRow[] = await this.dataSource.query(
-      `SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
+      `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
               k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit,
               k.quota_remaining IS NOT NULL AS has_quota,
-              t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role
+              t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role,
+              ARRAY(SELECT p.name FROM permissions p
+                     WHERE p.tenant_id = k.tenant_id
+                       AND (p.id IN (SELECT kp.permission_id FROM key_permissions kp
+                                      WHERE kp.tenant_id = k.tenant_id AND kp.api_key_id = k.id)
+                         OR p.id IN (SELECT rp.permission_id FROM key_roles kr
+                                       JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
+                                      WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id))
+                     ORDER BY p.name) AS permissions,
+              ARRAY(SELECT r.name FROM key_roles kr JOIN roles r ON r.id = kr.role_id AND r.tenant_id = kr.tenant_id
+                     WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id ORDER BY r.name) AS roles
          FROM api_keys k
          JOIN tenants t ON t.id = k.tenant_id
          LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
@@ -61,11 +76,12 @@ export class KeyLookupRepository {
    * instances; false when none is left. A refill that is due resets `remaining` to its amount in
    * the same statement. A rotated key and its successors share one quota, counted on the newest
    * of them: otherwise every rotation would hand out the remaining uses again for the grace period.
+   * The uses left after this one, or null when none was left to spend.
    */
-  async spendQuota(keyId: string, tenantId: string, now: Date): Promise<boolean> {
+  async spendQuota(keyId: string, tenantId: string, now: Date): Promise<number | null> {
     const due = `(quota_refill IS NOT NULL AND ${NEXT_REFILL} <= $3)`;
     // TypeORM answers an UPDATE with [rows, affected].
-    const [rows]: [unknown[], number] = await this.dataSource.query(
+    const [rows]: [{ quota_remaining: number }[], number] = await this.dataSource.query(
       `${NEWEST_OF_CHAIN}
        UPDATE api_keys
           SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
@@ -75,7 +91,7 @@ export class KeyLookupRepository {
         RETURNING quota_remaining`,
       [keyId, tenantId, now],
     );
-    return rows.length === 1;
+    return rows.length === 1 ? rows[0].quota_remaining : null;
   }
 
   /**

@@ -137,9 +137,14 @@ describe('who sees and owns keys', () => {
 
   it.each<[string, Principal, Principal['role'] | null, string[]]>([
     ['the operator', operator, null, [...SCOPES]],
-    ['a member', user('member'), null, ['keys:read', 'keys:write', 'config:read', 'users:read']],
+    ['a member', user('member'), null, ['keys:read', 'keys:write', 'config:read', 'users:read', 'permissions:read']],
     ['a key', key('u1', ['config:read', 'audit:read']), null, ['config:read', 'audit:read']],
-    ["an owner, for a viewer's key", user('owner'), 'viewer', ['keys:read', 'config:read', 'users:read']],
+    [
+      "an owner, for a viewer's key",
+      user('owner'),
+      'viewer',
+      ['keys:read', 'config:read', 'users:read', 'permissions:read'],
+    ],
     ["a key, for a member's key", key('u1', ['config:read', 'audit:read']), 'member', ['config:read']],
   ])('grantableScopes: %s', (_, caller, ownerRole, scopes) => {
     expect(grantableScopes(caller, ownerRole)).toEqual(scopes);
@@ -192,6 +197,8 @@ describe('containment', () => {
     ipAllowlist: ['10.1.0.0/16'],
     quota: { remaining: 5, refill: null },
     rateLimit: { limit: 3, windowSeconds: 60 },
+    permissions: ['orders:read'],
+    roles: ['support'],
   };
   const bounds: KeyBounds = {
     scopes: ['config:read', 'keys:write'],
@@ -199,6 +206,8 @@ describe('containment', () => {
     ipAllowlist: ['10.0.0.0/8'],
     quota: { remaining: 10, refill: null },
     rateLimit: { limit: 3, windowSeconds: 60 },
+    permissions: ['orders:read', 'invoices:read'],
+    roles: ['support', 'billing'],
   };
 
   it.each<[string, Partial<KeyTerms>, string | undefined]>([
@@ -211,6 +220,10 @@ describe('containment', () => {
     ['unlimited uses', { quota: null }, 'QUOTA_NOT_ALLOWED'],
     ['more uses', { quota: { remaining: 11, refill: null } }, 'QUOTA_NOT_ALLOWED'],
     ['a faster rate', { rateLimit: { limit: 1_000_000, windowSeconds: 1 } }, 'RATE_LIMIT_NOT_ALLOWED'],
+    ['a tenant permission beyond', { permissions: ['orders:read', 'orders:write'] }, 'PERMISSION_NOT_ALLOWED'],
+    ['permissions are case-sensitive', { permissions: ['Orders:read'] }, 'PERMISSION_NOT_ALLOWED'],
+    ['a role it does not carry', { roles: ['admin'] }, 'ROLE_NOT_ALLOWED'],
+    ['no permissions or roles at all', { permissions: [], roles: [] }, undefined],
     // The first term beyond is the answer.
     [
       'beyond in scopes and rate',
@@ -221,11 +234,14 @@ describe('containment', () => {
     expect(beyondBounds({ ...terms, ...changes }, bounds)?.code).toBe(code);
   });
 
-  it.each<[string, Principal, string[], string | undefined]>([
+  it.each<[string, Principal, string[], string | undefined, string[]?]>([
     ['a member, within its role', user('member'), ['keys:read', 'config:read'], undefined],
     ['a member, beyond its role', user('member'), ['config:secrets'], 'SCOPE_NOT_ALLOWED'],
     ['an admin, anything', user('admin'), [...SCOPES], undefined],
-  ])('beyondBounds, a person: %s → %s', (_, caller, scopes, code) => {
+    ['an admin, any tenant permission', user('admin'), ['keys:read'], undefined, ['orders:write']],
+    ['an owner, any tenant permission', user('owner'), ['keys:read'], undefined, ['orders:write']],
+    ['a member, no tenant permission', user('member'), ['keys:read'], 'PERMISSION_NOT_ALLOWED', ['orders:read']],
+  ])('beyondBounds, a person: %s → %s', (_, caller, scopes, code, permissions = []) => {
     // A person carries no allowlist, quota, expiry or rate limit to pass on.
     const unbounded: KeyTerms = {
       scopes,
@@ -233,6 +249,8 @@ describe('containment', () => {
       ipAllowlist: null,
       quota: null,
       rateLimit: { limit: 1_000_000, windowSeconds: 1 },
+      permissions,
+      roles: [],
     };
     expect(beyondBounds(unbounded, boundsOfPerson(caller))?.code).toBe(code);
   });
@@ -253,6 +271,8 @@ describe('containment', () => {
       ipAllowlist: null,
       quota: { remaining: 4, refill: null },
       rateLimit: tenantDefault,
+      permissions: [],
+      roles: [],
     });
     expect(boundsOfKey(['keys:read'], stored, tenantDefault).scopes).toEqual(['keys:read']);
   });

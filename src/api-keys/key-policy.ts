@@ -156,6 +156,10 @@ export interface KeyBounds {
   quota: QuotaTerms | null;
   /** The caller key's effective limit (its own, or the tenant default); null for a person. */
   rateLimit: RateLimitSetting | null;
+  /** The tenant's own permissions it may give (null: any, for owners, admins and the operator). */
+  permissions: readonly string[] | null;
+  /** The roles it may give: a key only those it carries itself, so a later change of a role moves both alike. */
+  roles: readonly string[] | null;
 }
 
 /** What a key carries, as far as containment is concerned (rateLimit: effective, after the tenant default). */
@@ -165,10 +169,34 @@ export interface KeyTerms {
   ipAllowlist: string[] | null;
   quota: QuotaTerms | null;
   rateLimit: RateLimitSetting;
+  /** The tenant's own permissions and roles it carries (by name). */
+  permissions: readonly string[];
+  roles: readonly string[];
 }
 
+/** A key's own permissions and roles (names), as far as containment is concerned. */
+export interface KeyGrantNames {
+  permissions: readonly string[];
+  roles: readonly string[];
+}
+
+const NONE: KeyGrantNames = { permissions: [], roles: [] };
+
+/**
+ * What a person may hand out. People hold no tenant permissions of their own: owners and admins
+ * (and the operator) may give any of them; members and viewers none.
+ */
 export function boundsOfPerson(caller: Pick<Principal, 'kind' | 'role' | 'scopes'>): KeyBounds {
-  return { scopes: grantableScopes(caller), expiresAt: null, ipAllowlist: null, quota: null, rateLimit: null };
+  const any = caller.kind === 'admin' || managesTenant(caller.role);
+  return {
+    scopes: grantableScopes(caller),
+    expiresAt: null,
+    ipAllowlist: null,
+    quota: null,
+    rateLimit: null,
+    permissions: any ? null : [],
+    roles: any ? null : [],
+  };
 }
 
 export const expiryWithin = (inner: Instant, outer: Instant): boolean =>
@@ -199,6 +227,8 @@ export function rateLimitWithin(inner: RateLimitSetting, outer: RateLimitSetting
 
 export type ContainmentCode =
   | 'SCOPE_NOT_ALLOWED'
+  | 'PERMISSION_NOT_ALLOWED'
+  | 'ROLE_NOT_ALLOWED'
   | 'EXPIRY_NOT_ALLOWED'
   | 'IP_ALLOWLIST_NOT_ALLOWED'
   | 'QUOTA_NOT_ALLOWED'
@@ -217,6 +247,15 @@ export interface ContainmentDenial {
 export function beyondBounds(key: KeyTerms, bounds: KeyBounds): ContainmentDenial | undefined {
   const scopes = key.scopes.filter((scope) => !bounds.scopes.includes(scope));
   if (scopes.length) return { code: 'SCOPE_NOT_ALLOWED', message: `Beyond your own scopes: ${scopes.join(' ')}` };
+  const permissions = beyond(key.permissions, bounds.permissions);
+  if (permissions.length)
+    return { code: 'PERMISSION_NOT_ALLOWED', message: `Beyond your own permissions: ${permissions.join(' ')}` };
+  const roles = beyond(key.roles, bounds.roles);
+  if (roles.length)
+    return {
+      code: 'ROLE_NOT_ALLOWED',
+      message: `A key can only give roles it carries itself; not allowed: ${roles.join(' ')}`,
+    };
   if (!expiryWithin(key.expiresAt, bounds.expiresAt))
     return { code: 'EXPIRY_NOT_ALLOWED', message: 'A key cannot make or change a key to outlive it' };
   if (!allowlistWithin(key.ipAllowlist, bounds.ipAllowlist))
@@ -232,6 +271,9 @@ export function beyondBounds(key: KeyTerms, bounds: KeyBounds): ContainmentDenia
   }
   return undefined;
 }
+
+const beyond = (given: readonly string[], allowed: readonly string[] | null): string[] =>
+  allowed === null ? [] : given.filter((name) => !allowed.includes(name));
 
 // ---------------------------------------------------------------------------------------------
 // Expiry of a new key
@@ -306,8 +348,14 @@ export const quotaTermsOf = (key: Pick<StoredKeyTerms, 'quotaRemaining' | 'quota
   key.quotaRemaining === null ? null : { remaining: key.quotaRemaining, refill: key.quotaRefill };
 
 /** A stored key's terms; a key without a rate limit of its own has the tenant's default. */
-export function termsOf(key: StoredKeyTerms, tenantRateLimit: RateLimitSetting): KeyTerms {
+export function termsOf(
+  key: StoredKeyTerms,
+  tenantRateLimit: RateLimitSetting,
+  grants: KeyGrantNames = NONE,
+): KeyTerms {
   return {
+    permissions: grants.permissions,
+    roles: grants.roles,
     scopes: key.scopes,
     expiresAt: key.expiresAt,
     ipAllowlist: key.ipAllowlist,
@@ -316,11 +364,18 @@ export function termsOf(key: StoredKeyTerms, tenantRateLimit: RateLimitSetting):
   };
 }
 
-/** What a request made with this key may hand out: its effective scopes and its own terms. */
+/**
+ * What a request made with this key may hand out: its effective scopes, its own terms, its
+ * effective permissions (its own and its roles') and the roles it carries.
+ */
 export function boundsOfKey(
   scopes: readonly string[],
   key: StoredKeyTerms,
   tenantRateLimit: RateLimitSetting,
+  held: { effectivePermissions: readonly string[]; roles: readonly string[] } = {
+    effectivePermissions: [],
+    roles: [],
+  },
 ): KeyBounds {
-  return { ...termsOf(key, tenantRateLimit), scopes };
+  return { ...termsOf(key, tenantRateLimit), scopes, permissions: held.effectivePermissions, roles: held.roles };
 }

@@ -7,6 +7,7 @@ import { OneTimeToken } from '../auth/one-time-token.entity';
 import { RefreshToken } from '../sessions/refresh-token.entity';
 import { Session } from '../sessions/session.entity';
 import { ConfigEntry } from '../tenant-config/config-entry.entity';
+import { KeyPermission, KeyRole, Permission, Role, RolePermission } from '../permissions/permission.entity';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
 
@@ -24,4 +25,9 @@ export const ENTITIES = [
   AuditEvent,
   AuditAnchor,
   IdempotencyRecord,
+  Permission,
+  Role,
+  RolePermission,
+  KeyPermission,
+  KeyRole,
 ];

@@ -12,6 +12,7 @@ const DENIAL_CODES = [
   'KEY_DISABLED',
   'TENANT_SUSPENDED',
   'INSUFFICIENT_SCOPE',
+  'INSUFFICIENT_PERMISSIONS',
   'KEY_IP_NOT_ALLOWED',
   'RATE_LIMITED',
   'QUOTA_EXCEEDED',
@@ -81,6 +82,12 @@ export class ApiKeyResponse {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'Free-form JSON object' })
   metadata: Record<string, unknown>;
 
+  @ApiProperty({ type: [String], example: ['orders:read'], description: 'Tenant permissions the key carries itself' })
+  permissions: string[];
+
+  @ApiProperty({ type: [String], example: ['support'], description: 'Tenant roles the key carries' })
+  roles: string[];
+
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   lastUsedAt: Date | null;
 
@@ -107,6 +114,20 @@ export class ApiKeyPageResponse {
   total: number;
 }
 
+export class RateLimitStateResponse {
+  @ApiProperty({ example: 'default', description: 'Which limit: `default` is the key’s own (or its tenant’s) limit' })
+  name: string;
+
+  @ApiProperty({ example: 100 })
+  limit: number;
+
+  @ApiProperty({ example: 99 })
+  remaining: number;
+
+  @ApiProperty({ example: 1796236447407, description: 'When the window resets, Unix time in milliseconds' })
+  reset: number;
+}
+
 export class KeyVerificationResponse {
   @ApiProperty()
   valid: boolean;
@@ -117,17 +138,64 @@ export class KeyVerificationResponse {
   @ApiPropertyOptional({ format: 'uuid' })
   keyId?: string;
 
+  @ApiPropertyOptional({ example: 'deploy bot' })
+  name?: string;
+
   @ApiPropertyOptional({ format: 'uuid' })
   tenantId?: string;
 
-  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true })
+  @ApiPropertyOptional({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'The owner user; null for a service key',
+  })
   ownerId?: string | null;
 
-  @ApiPropertyOptional({ enum: SCOPES, isArray: true })
+  @ApiPropertyOptional({
+    type: 'object',
+    nullable: true,
+    additionalProperties: true,
+    description: 'The identity of the tenant’s own system the key belongs to; null when it belongs to none',
+  })
+  identity?: Record<string, unknown> | null;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['orders:read'],
+    description: 'Effective tenant permissions: the key’s own and its roles’, sorted',
+  })
+  permissions?: string[];
+
+  @ApiPropertyOptional({ type: [String], example: ['support'] })
+  roles?: string[];
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, description: 'Keyward’s own scopes, separate from permissions' })
   scopes?: string[];
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The key’s metadata' })
+  meta?: Record<string, unknown>;
 
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
   expiresAt?: string | null;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'Quota uses left after this verification; null for a key without a quota (or when none was spent)',
+  })
+  remaining?: number | null;
+
+  @ApiPropertyOptional({ type: [RateLimitStateResponse], description: 'The rate limits this verification spent' })
+  ratelimits?: RateLimitStateResponse[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['orders:write'],
+    description:
+      'With INSUFFICIENT_PERMISSIONS: permissions whose presence would satisfy the query (each AND needs all its parts; each OR the alternative needing the fewest additions, the first of those)',
+  })
+  missingPermissions?: string[];
 }
 
 export class LeakReportResponse {

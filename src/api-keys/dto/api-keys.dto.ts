@@ -20,6 +20,9 @@ import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
 import { isCidr } from '../ip-allowlist';
 import { KeyStatus, keyStatus } from '../key-policy';
 import { IsIntBetween, IsNameList } from '../../common/validation/validators';
+import { IsPermissionNames } from '../../permissions/dto/permissions.dto';
+import { KeyGrants, NO_GRANTS } from '../../permissions/key-grants.repository';
+import { LIMITS, PERMISSION_NAME_GRAMMAR } from '../../permissions/permission-name';
 
 export type { KeyStatus };
 
@@ -88,6 +91,27 @@ export class CreateApiKeyDto {
   @IsNameList(SCOPES, 'scope', { nonEmpty: true })
   scopes?: string[];
 
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['orders:read'],
+    maxItems: LIMITS.permissionsPerKey,
+    description: `The tenant’s own permissions the key carries itself (defined at /v1/permissions; a name is ${PERMISSION_NAME_GRAMMAR}). Separate from Keyward’s own scopes. A key can give only permissions it holds; owners and admins any`,
+  })
+  @IsOptional()
+  @IsPermissionNames(LIMITS.permissionsPerKey)
+  permissions?: string[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['support'],
+    maxItems: LIMITS.rolesPerKey,
+    description:
+      'The tenant’s roles the key carries (defined at /v1/roles). A key can give only roles it carries itself; owners and admins any',
+  })
+  @IsOptional()
+  @IsPermissionNames(LIMITS.rolesPerKey)
+  roles?: string[];
+
   @ApiPropertyOptional({ description: 'ISO 8601 time in the future' })
   @IsOptional()
   @IsDateString({ strict: true })
@@ -155,6 +179,8 @@ export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, [
   'ipAllowlist',
   'metadata',
   'rateLimit',
+  'permissions',
+  'roles',
 ] as const) {
   @ApiPropertyOptional({ type: QuotaDto, nullable: true, description: 'null removes the quota' })
   @IsOptional()
@@ -198,6 +224,16 @@ export class VerifyKeyDto {
   @IsOptional()
   @IsNameList(SCOPES, 'scope')
   requiredScopes?: string[];
+
+  @ApiPropertyOptional({
+    example: 'orders:write AND (orders:read OR admin)',
+    maxLength: 1000,
+    description:
+      'A query on the key’s effective permissions (its own and its roles’): permission names with AND, OR and parentheses; AND binds tighter than OR; at most 1000 characters, 50 names and 8 nested parentheses. When it fails the answer is valid:false, INSUFFICIENT_PERMISSIONS, with missingPermissions',
+  })
+  @IsOptional()
+  @IsString()
+  permissions?: string;
 }
 
 export class RevokeOwnApiKeyDto {
@@ -241,11 +277,19 @@ export interface ApiKeyDto {
   quota: { remaining: number; refill: QuotaRefill | null; refilledAt: Date | null } | null;
   ipAllowlist: string[] | null;
   metadata: Record<string, unknown>;
+  /** The tenant's own permissions and roles the key carries itself (its effective ones add the roles'). */
+  permissions: string[];
+  roles: string[];
   lastUsedAt: Date | null;
   createdAt: Date;
 }
 
-export function toApiKeyDto(key: ApiKey, now: Date, successorId: string | null = null): ApiKeyDto {
+export function toApiKeyDto(
+  key: ApiKey,
+  now: Date,
+  successorId: string | null = null,
+  grants: KeyGrants = NO_GRANTS,
+): ApiKeyDto {
   const status = keyStatus(key, now);
   return {
     id: key.id,
@@ -267,6 +311,8 @@ export function toApiKeyDto(key: ApiKey, now: Date, successorId: string | null =
         : { remaining: key.quotaRemaining, refill: key.quotaRefill, refilledAt: key.quotaRefilledAt },
     ipAllowlist: key.ipAllowlist,
     metadata: key.metadata,
+    permissions: [...grants.permissions],
+    roles: [...grants.roles],
     lastUsedAt: key.lastUsedAt,
     createdAt: key.createdAt,
   };

@@ -9,6 +9,8 @@ export interface Principal {
   apiKeyId?: string;
   sessionId?: string;
   scopes: string[];
+  /** An API key's effective tenant permissions (its own and its roles'); people have none. */
+  permissions?: ReadonlySet<string>;
 }
 
 export const ADMIN_PRINCIPAL: Principal = Object.freeze({ kind: 'admin', scopes: [] }) as Principal;

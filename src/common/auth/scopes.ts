@@ -9,6 +9,9 @@ export const SCOPES = [
   'users:read',
   'audit:read',
   'keys:verify',
+  // The tenant's own permissions and roles (which keys carry them is keys:write).
+  'permissions:read',
+  'permissions:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -18,6 +21,6 @@ export const ROLES: Role[] = ['owner', 'admin', 'member', 'viewer'];
 export const ROLE_SCOPES: Record<Role, Scope[]> = {
   owner: [...SCOPES],
   admin: [...SCOPES],
-  member: ['keys:read', 'keys:write', 'config:read', 'users:read'],
-  viewer: ['keys:read', 'config:read', 'users:read'],
+  member: ['keys:read', 'keys:write', 'config:read', 'users:read', 'permissions:read'],
+  viewer: ['keys:read', 'config:read', 'users:read', 'permissions:read'],
 };

@@ -1,0 +1,68 @@
+import type { PermissionQuery } from '../permissions/permission-query';
+import { missingPermissions } from '../permissions/permission-query';
+import type { DenialCode, SpendOutcome } from './api-key-verifier.service';
+import type { CachedKey } from './key-cache';
+
+/** The state of one rate limit the verification spent. */
+export interface RateLimitState {
+  name: string;
+  limit: number;
+  remaining: number;
+  /** When the window resets, as Unix time in milliseconds. */
+  reset: number;
+}
+
+export interface KeyVerification {
+  valid: boolean;
+  code: string;
+  keyId?: string;
+  name?: string;
+  tenantId?: string;
+  ownerId?: string | null;
+  identity?: null;
+  permissions?: readonly string[];
+  roles?: readonly string[];
+  scopes?: string[];
+  meta?: Readonly<Record<string, unknown>>;
+  expiresAt?: string | null;
+  remaining?: number | null;
+  ratelimits?: RateLimitState[];
+  missingPermissions?: string[];
+}
+
+/**
+ * What a service is told about a key it asked about. An unknown key (or one of another tenant,
+ * which must look the same) is `valid: false` and its code only; a known one comes with what
+ * the service needs to act on it, also when refused, and with the permissions whose presence
+ * would have satisfied a failed permission query.
+ */
+export function verificationAnswer(
+  found: { key?: CachedKey; code?: DenialCode; spent?: SpendOutcome },
+  query: PermissionQuery | undefined,
+  now: number,
+): KeyVerification {
+  const { key, code, spent } = found;
+  if (!key) return { valid: false, code: code! };
+  const limit = spent?.limit;
+  return {
+    valid: !code,
+    code: code ?? 'VALID',
+    keyId: key.id,
+    name: key.name,
+    tenantId: key.tenantId,
+    ownerId: key.userId,
+    identity: null,
+    permissions: key.permissions,
+    roles: key.roles,
+    scopes: key.scopes,
+    meta: key.metadata,
+    expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
+    remaining: key.hasQuota ? (spent?.quotaRemaining ?? null) : null,
+    ratelimits: limit
+      ? [{ name: 'default', limit: limit.limit, remaining: limit.remaining, reset: now + limit.resetSeconds * 1000 }]
+      : [],
+    ...(code === 'INSUFFICIENT_PERMISSIONS' && query
+      ? { missingPermissions: missingPermissions(query, key.permissionSet) }
+      : {}),
+  };
+}

@@ -36,6 +36,47 @@ describe('forward-auth (GET /v1/forward-auth and every other method)', () => {
     expect(res.text).toBe('');
   });
 
+  it('checks a permission query from X-Keyward-Require-Permissions and names the effective permissions', async () => {
+    const owner = await signIn(t, await createUser(t, tenantId, 'owner'));
+    for (const name of ['orders:read', 'orders:write'])
+      await t.http.post('/v1/permissions').set(owner.auth).send({ name }).expect(201);
+    await t.http
+      .post('/v1/roles')
+      .set(owner.auth)
+      .send({ name: 'support', permissions: ['orders:read'] })
+      .expect(201);
+    const key = await makeKey({ roles: ['support'] });
+
+    const ok = await t.http
+      .get('/v1/forward-auth')
+      .set('x-api-key', key.apiKey)
+      .set('x-keyward-require-permissions', 'orders:read OR orders:write')
+      .expect(200);
+    expect(ok.headers).toMatchObject({ 'x-keyward-permissions': 'orders:read', 'x-keyward-roles': 'support' });
+    const before = Number(ok.headers['ratelimit-remaining']);
+
+    const refused = await t.http
+      .get('/v1/forward-auth')
+      .set('x-api-key', key.apiKey)
+      .set('x-keyward-require-permissions', 'orders:read AND orders:write');
+    expect(refused.status).toBe(403);
+    expect(refused.headers['x-keyward-code']).toBe('INSUFFICIENT_PERMISSIONS');
+    expect(refused.body.details).toEqual({ missingPermissions: ['orders:write'] });
+    // Refused before metering: the refusal spent nothing.
+    const after = await t.http.get('/v1/forward-auth').set('x-api-key', key.apiKey).expect(200);
+    expect(Number(after.headers['ratelimit-remaining'])).toBe(before - 1);
+
+    const malformed = await t.http
+      .get('/v1/forward-auth')
+      .set('x-api-key', key.apiKey)
+      .set('x-keyward-require-permissions', '(orders:read');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({
+      code: 'INVALID_PERMISSION_QUERY',
+      message: expect.stringContaining('Unbalanced'),
+    });
+  });
+
   it('answers HEAD, and any method at any path below it (Envoy appends the original path)', async () => {
     const key = await makeKey();
     await t.http.head('/v1/forward-auth').set('x-api-key', key.apiKey).expect(200);

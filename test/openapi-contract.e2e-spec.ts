@@ -51,6 +51,20 @@ const unique = () => randomBytes(4).toString('hex');
 const apiKey = (key: string): Headers => ({ 'x-api-key': key });
 const MISSING = randomUUID();
 
+/** A new permission of the fixtures' tenant, by name. */
+async function definePermission({ t, owner }: Fixtures): Promise<string> {
+  const name = `p${unique()}:write`;
+  await t.http.post('/v1/permissions').set(owner.auth).send({ name }).expect(201);
+  return name;
+}
+
+/** A new role of the fixtures' tenant (with no permissions), by name. */
+async function defineRole({ t, owner }: Fixtures): Promise<string> {
+  const name = `r${unique()}`;
+  await t.http.post('/v1/roles').set(owner.auth).send({ name }).expect(201);
+  return name;
+}
+
 const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noError: string }> = {
   HealthController_health: { ok: [() => ({ status: 200 })], noError: 'liveness answers whenever the process runs' },
   HealthController_ready: {
@@ -281,7 +295,85 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
       ({ key, narrowKey }) => ({ status: 200, headers: apiKey(key), body: { key: narrowKey } }),
       ({ key }) => ({ status: 200, headers: apiKey(key), body: { key: 'kw_unknown' } }),
     ],
-    error: [({ narrowKey, key }) => ({ status: 403, headers: apiKey(narrowKey), body: { key } })],
+    error: [
+      ({ narrowKey, key }) => ({ status: 403, headers: apiKey(narrowKey), body: { key } }),
+      ({ key, narrowKey }) => ({ status: 400, headers: apiKey(key), body: { key: narrowKey, permissions: '(a OR' } }),
+    ],
+  },
+
+  PermissionsController_listPermissions: {
+    ok: [({ key }) => ({ status: 200, headers: apiKey(key) })],
+    error: [({ narrowKey }) => ({ status: 403, headers: apiKey(narrowKey) })],
+  },
+  PermissionsController_createPermission: {
+    ok: [
+      ({ key }) => ({ status: 201, headers: apiKey(key), body: { name: `p${unique()}:read`, description: 'Read' } }),
+    ],
+    error: [
+      ({ key }) => ({ status: 400, headers: apiKey(key), body: { name: 'not a name' } }),
+      async (f) => ({ status: 409, headers: apiKey(f.key), body: { name: await definePermission(f) } }),
+    ],
+  },
+  PermissionsController_deletePermission: {
+    ok: [async (f) => ({ status: 204, headers: apiKey(f.key), params: { name: await definePermission(f) } })],
+    error: [
+      ({ key }) => ({ status: 404, headers: apiKey(key), params: { name: 'never.defined' } }),
+      async (f) => {
+        const name = await definePermission(f);
+        await f.t.http
+          .post('/v1/api-keys')
+          .set(f.owner.auth)
+          .send({ scopes: ['keys:read'], permissions: [name] })
+          .expect(201);
+        return { status: 409, headers: apiKey(f.key), params: { name } };
+      },
+    ],
+  },
+  RolesController_listRoles: {
+    ok: [({ key }) => ({ status: 200, headers: apiKey(key) })],
+    error: [({ narrowKey }) => ({ status: 403, headers: apiKey(narrowKey) })],
+  },
+  RolesController_getRole: {
+    ok: [async (f) => ({ status: 200, headers: apiKey(f.key), params: { name: await defineRole(f) } })],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { name: 'never.defined' } })],
+  },
+  RolesController_createRole: {
+    ok: [
+      async (f) => ({
+        status: 201,
+        headers: f.owner.auth,
+        body: { name: `r${unique()}`, permissions: [await definePermission(f)] },
+      }),
+    ],
+    error: [
+      ({ key }) => ({ status: 400, headers: apiKey(key), body: { name: `r${unique()}`, permissions: ['ghost'] } }),
+    ],
+  },
+  RolesController_updateRole: {
+    ok: [
+      async (f) => ({
+        status: 200,
+        headers: apiKey(f.key),
+        params: { name: await defineRole(f) },
+        body: { permissions: [] },
+      }),
+    ],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { name: 'never.defined' }, body: {} })],
+  },
+  RolesController_deleteRole: {
+    ok: [async (f) => ({ status: 204, headers: apiKey(f.key), params: { name: await defineRole(f) } })],
+    error: [
+      ({ key }) => ({ status: 404, headers: apiKey(key), params: { name: 'never.defined' } }),
+      async (f) => {
+        const name = await defineRole(f);
+        await f.t.http
+          .post('/v1/api-keys')
+          .set(f.owner.auth)
+          .send({ scopes: ['keys:read'], roles: [name] })
+          .expect(201);
+        return { status: 409, headers: apiKey(f.key), params: { name }, query: { force: 'false' } };
+      },
+    ],
   },
 
   ForwardAuthController_checkForwardedRequest: {

@@ -92,6 +92,59 @@ describeOnPostgres('two service processes on one PostgreSQL database', () => {
     }
     expect({ status: last.status, code: last.body?.code }).toEqual({ status: 401, code: 'KEY_REVOKED' });
   });
+
+  it('a role changed on A changes the verify answer on B within a second', async () => {
+    const admin = { 'x-admin-token': ADMIN_TOKEN };
+    const tenant = (await call(a.url, '/admin/tenants', { method: 'POST', headers: admin, body: { name: 'Roles' } }))
+      .body;
+    const owner = { email: 'owner@roles-two-processes.example', password: 'violet tractor umbrella roles' };
+    await call(a.url, `/admin/tenants/${tenant.id}/users`, {
+      method: 'POST',
+      headers: admin,
+      body: { ...owner, role: 'owner' },
+    });
+    const bearer = {
+      authorization: `Bearer ${(await call(a.url, '/auth/login', { method: 'POST', body: owner })).body.accessToken}`,
+    };
+    const onA = (path: string, method: string, body: unknown) => call(a.url, path, { method, headers: bearer, body });
+    for (const name of ['orders:read', 'orders:write'])
+      expect((await onA('/v1/permissions', 'POST', { name })).status).toBe(201);
+    expect((await onA('/v1/roles', 'POST', { name: 'support', permissions: ['orders:read'] })).status).toBe(201);
+    const verifier = (await onA('/v1/api-keys', 'POST', { name: 'service', scopes: ['keys:verify'] })).body.apiKey;
+    const key = (await onA('/v1/api-keys', 'POST', { name: 'support', scopes: ['keys:read'], roles: ['support'] }))
+      .body;
+    const verifyOnB = async (permissions: string) =>
+      (
+        await call(b.url, '/v1/keys/verify', {
+          method: 'POST',
+          headers: { 'x-api-key': verifier },
+          body: { key: key.apiKey, permissions },
+        })
+      ).body;
+
+    expect(await verifyOnB('orders:read')).toMatchObject({
+      valid: true,
+      roles: ['support'],
+      permissions: ['orders:read'],
+    });
+    // B has the key cached now, with what its role held then.
+    expect(await verifyOnB('orders:write')).toMatchObject({
+      valid: false,
+      code: 'INSUFFICIENT_PERMISSIONS',
+      missingPermissions: ['orders:write'],
+    });
+
+    const changed = await onA('/v1/roles/support', 'PATCH', { permissions: ['orders:read', 'orders:write'] });
+    expect(changed.status).toBe(200);
+    const since = Date.now();
+    let answer = await verifyOnB('orders:write');
+    while (!answer.valid && Date.now() - since < 2_000) {
+      await sleep(25);
+      answer = await verifyOnB('orders:write');
+    }
+    expect(answer).toMatchObject({ valid: true, permissions: ['orders:read', 'orders:write'] });
+    expect(Date.now() - since).toBeLessThan(1_000);
+  });
 });
 
 describeOnEmbedded('two service processes on one embedded data directory', () => {

@@ -8,7 +8,7 @@ import { Credential } from '../common/auth/credentials/credential';
 import { then } from '../common/maybe-promise';
 import { ForwardAuthKeyCredential } from './forward-auth.credential';
 import { ForwardAuthFilter, PROXY_HEADER } from './forward-auth.filter';
-import { REQUIRE_SCOPES_HEADER, RequiredScopeRules } from './required-scopes';
+import { REQUIRE_PERMISSIONS_HEADER, REQUIRE_SCOPES_HEADER, RequiredScopeRules } from './required-scopes';
 
 /** The identity a proxy copies onto the request it lets through. */
 function sendIdentity(reply: FastifyReply, key: CachedKey): undefined {
@@ -17,7 +17,9 @@ function sendIdentity(reply: FastifyReply, key: CachedKey): undefined {
     .header('x-keyward-key-id', key.id)
     .header('x-keyward-owner', key.userId ?? '')
     .header('x-keyward-identity', '')
-    .header('x-keyward-scopes', key.scopes.join(' '));
+    .header('x-keyward-scopes', key.scopes.join(' '))
+    .header('x-keyward-permissions', key.permissions.join(' '))
+    .header('x-keyward-roles', key.roles.join(' '));
   return undefined;
 }
 
@@ -47,6 +49,12 @@ export class ForwardAuthController {
     description: 'Scopes the key must hold (set by the proxy, never the client)',
   })
   @ApiHeader({
+    name: REQUIRE_PERMISSIONS_HEADER,
+    required: false,
+    description:
+      'A permission query on the key’s tenant permissions, e.g. `orders:write AND (orders:read OR admin)` (set by the proxy, never the client); refused with 403 INSUFFICIENT_PERMISSIONS',
+  })
+  @ApiHeader({
     name: PROXY_HEADER,
     required: false,
     description: '`nginx`: answer 429 as 403 with X-Keyward-Status: 429',
@@ -66,11 +74,19 @@ export class ForwardAuthController {
         schema: { type: 'string' },
       },
       'X-Keyward-Scopes': { description: 'The key’s scopes, space-separated', schema: { type: 'string' } },
+      'X-Keyward-Permissions': {
+        description: 'The key’s effective tenant permissions (its own and its roles’), space-separated',
+        schema: { type: 'string' },
+      },
+      'X-Keyward-Roles': { description: 'The key’s tenant roles, space-separated', schema: { type: 'string' } },
     },
   })
   // @Req and @Res only, and synchronous for a cached key, as GET /config (see there).
   checkForwardedRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const rule = this.rules.ruleFor(request.headers[REQUIRE_SCOPES_HEADER]);
+    const rule = this.rules.ruleFor(
+      request.headers[REQUIRE_SCOPES_HEADER],
+      request.headers[REQUIRE_PERMISSIONS_HEADER],
+    );
     return then(admit(this.credentials, rule, request, reply), () => sendIdentity(reply, request.apiKey!));
   }
 

@@ -22,6 +22,29 @@ describe('RequiredScopeRules', () => {
     expect(rules.ruleFor('audit:read')).toBe(rules.ruleFor('audit:read'));
   });
 
+  it('adds a permission query from its own header, parsed once per pair of values', () => {
+    const rule = rules.ruleFor('config:read', 'orders:read AND (orders:write OR admin)');
+    expect(rule).toMatchObject({ scopes: ['config:read'], permissions: { kind: 'and' } });
+    expect(rules.ruleFor('config:read', 'orders:read AND (orders:write OR admin)')).toBe(rule);
+    expect(rules.ruleFor(undefined, '')).toEqual({ type: 'authenticated', via: ['apiKey'] });
+    expect(rules.ruleFor(undefined, ['a', 'b OR c']).permissions).toEqual({
+      kind: 'and',
+      of: [
+        { kind: 'has', name: 'a' },
+        {
+          kind: 'or',
+          of: [
+            { kind: 'has', name: 'b' },
+            { kind: 'has', name: 'c' },
+          ],
+        },
+      ],
+    });
+    expect(() => rules.ruleFor(undefined, 'a AND')).toThrow(
+      expect.objectContaining({ code: 'INVALID_PERMISSION_QUERY' }),
+    );
+  });
+
   it('refuses an unknown scope with 400 INVALID_REQUIRED_SCOPES naming it', () => {
     let error: unknown;
     try {

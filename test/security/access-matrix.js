@@ -15,6 +15,8 @@ const ROLE_SCOPES = {
     'users:read',
     'audit:read',
     'keys:verify',
+    'permissions:read',
+    'permissions:write',
   ],
   admin: [
     'keys:read',
@@ -25,9 +27,11 @@ const ROLE_SCOPES = {
     'users:read',
     'audit:read',
     'keys:verify',
+    'permissions:read',
+    'permissions:write',
   ],
-  member: ['keys:read', 'keys:write', 'config:read', 'users:read'],
-  viewer: ['keys:read', 'config:read', 'users:read'],
+  member: ['keys:read', 'keys:write', 'config:read', 'users:read', 'permissions:read'],
+  viewer: ['keys:read', 'config:read', 'users:read', 'permissions:read'],
 };
 
 /** The reviewed table, read from the e2e test so there is one list of routes. */
@@ -150,6 +154,15 @@ async function run({ lib, url }) {
   const bSession = (await must(url, 'GET', '/auth/sessions', { headers: bOwner })).json;
   const bSessionId = (bSession.items ?? bSession)[0].id;
   await must(url, 'PUT', '/v1/config/entries/only.in.b', { headers: bOwner, body: { value: 1 } });
+  // A permission and a role only b defines: a's credentials must find neither.
+  await must(url, 'POST', '/v1/permissions', { headers: bOwner, body: { name: 'only.in.b' } }, 201);
+  await must(
+    url,
+    'POST',
+    '/v1/roles',
+    { headers: bOwner, body: { name: 'only.in.b', permissions: ['only.in.b'] } },
+    201,
+  );
   const targets = {
     '/auth/sessions/:id': bSessionId,
     '/dashboard/sessions/:id': bSessionId,
@@ -160,6 +173,8 @@ async function run({ lib, url }) {
     '/auth/api-key/revoke/:key': b.users.owner.keys['keys:read'].id,
     '/v1/config/entries/:key': 'only.in.b',
     '/dashboard/config/:key': 'only.in.b',
+    '/v1/permissions/:name': 'only.in.b',
+    '/v1/roles/:name': 'only.in.b',
   };
   const strongest = {
     session: creds.find((c) => c.label === 'a/owner/session'),
@@ -176,7 +191,7 @@ async function run({ lib, url }) {
     if (route.rule.type !== 'authenticated' || route.method === 'PUT') continue; // PUT of a config name creates a's own entry
     const prefix = Object.keys(targets).find((p) => route.path.startsWith(p));
     if (!prefix) continue;
-    const param = prefix.endsWith(':key') ? ':key' : ':id';
+    const param = prefix.endsWith(':key') ? ':key' : prefix.endsWith(':name') ? ':name' : ':id';
     const path = route.path.replace(param, encodeURIComponent(targets[prefix]));
     for (const via of route.rule.via) {
       const res = await send(route, strongest[via], path, {}); // a valid body: a leak would act
@@ -187,7 +202,10 @@ async function run({ lib, url }) {
     }
   }
   for (const route of routes) {
-    const path = route.path.replace(/:id/g, randomUUID()).replace(/:key/g, 'no.such.key');
+    const path = route.path
+      .replace(/:id/g, randomUUID())
+      .replace(/:key/g, 'no.such.key')
+      .replace(/:name/g, 'no.such.name');
     for (const cred of creds) {
       const res = await send(route, cred, path);
       cells++;

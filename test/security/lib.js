@@ -21,6 +21,8 @@ const SCOPES = [
   'users:read',
   'audit:read',
   'keys:verify',
+  'permissions:read',
+  'permissions:write',
 ];
 
 /** Every secret the run used or received; the leak scan looks for each of them. */
@@ -193,6 +195,8 @@ async function seed(url) {
         body: { name: `Security ${label} ${randomBytes(3).toString('hex')}` },
       })
     ).json;
+    // One key per scope and one with all of them: more than the default cap of 10 per user.
+    await must(url, 'PATCH', `/admin/tenants/${tenant.id}`, { headers: admin, body: { maxKeysPerUser: 20 } });
     const users = {};
     for (const role of ROLES) {
       const email = `${role}-${label}-${randomBytes(3).toString('hex')}@example.com`;

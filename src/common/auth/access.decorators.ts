@@ -2,6 +2,7 @@ import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } 
 import { ApiBearerAuth, ApiCookieAuth, ApiSecurity, DECORATORS } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ApiProblems } from '../http/problem.dto';
+import type { PermissionQuery } from '../../permissions/permission-query';
 import { Principal, Role } from './principal';
 
 export type CredentialKind = 'session' | 'jwt' | 'apiKey';
@@ -12,7 +13,14 @@ export type AccessRule =
   | { type: 'adminToken' }
   | { type: 'metricsToken' }
   | { type: 'forwardAuth' }
-  | { type: 'authenticated'; via: CredentialKind[]; roles?: Role[]; scopes?: string[] };
+  | {
+      type: 'authenticated';
+      via: CredentialKind[];
+      roles?: Role[];
+      scopes?: string[];
+      /** Tenant permissions an API key must hold; only forward-auth builds such a rule, per request. */
+      permissions?: PermissionQuery;
+    };
 
 export const ACCESS_RULE = 'keyward:access-rule';
 

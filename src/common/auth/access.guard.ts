@@ -10,6 +10,7 @@ import { Credential, CREDENTIALS } from './credentials/credential';
 import { JwtCredential } from './credentials/jwt.credential';
 import { SessionCredential } from './credentials/session.credential';
 import { MetricsTokenGuard } from './metrics-token.guard';
+import { missingPermissions, satisfies } from '../../permissions/permission-query';
 import { Principal } from './principal';
 
 export type AuthenticatedRule = Extract<AccessRule, { type: 'authenticated' }>;
@@ -101,6 +102,8 @@ export function admit(
   );
 }
 
+const NO_PERMISSIONS: ReadonlySet<string> = new Set();
+
 /** Why the rule refuses this principal, or undefined when it admits it. A user's role grants the scopes it implies. */
 export function authorize(rule: AuthenticatedRule, principal: Principal): AppException | undefined {
   if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
@@ -111,6 +114,18 @@ export function authorize(rule: AuthenticatedRule, principal: Principal): AppExc
     return new AppException(HttpStatus.FORBIDDEN, 'INSUFFICIENT_SCOPE', `Missing scope: ${missing.join(' ')}`, {
       requiredScopes: rule.scopes,
     });
+  }
+  if (rule.permissions) {
+    const held = principal.permissions ?? NO_PERMISSIONS;
+    if (!satisfies(rule.permissions, held)) {
+      const missingNames = missingPermissions(rule.permissions, held);
+      return new AppException(
+        HttpStatus.FORBIDDEN,
+        'INSUFFICIENT_PERMISSIONS',
+        `Missing permissions: ${missingNames.join(' ')}`,
+        { missingPermissions: missingNames },
+      );
+    }
   }
   return undefined;
 }

@@ -26,6 +26,11 @@ export interface KeywardClientOptions {
 export interface VerifyKeyOptions {
   /** Scopes the key must hold; otherwise the answer is INSUFFICIENT_SCOPE. */
   requiredScopes?: readonly string[];
+  /**
+   * A permission query on the key's tenant permissions (`orders:write AND (orders:read OR
+   * admin)`); otherwise the answer is INSUFFICIENT_PERMISSIONS with `missingPermissions`.
+   */
+  permissions?: string;
 }
 
 /** The service refuses keys outside these lengths with a 400; we answer as it would for the key. */
@@ -61,14 +66,25 @@ export class KeywardClient {
     if (typeof key !== 'string' || key.length === 0) return refused('KEY_MISSING');
     if (key.length > MAX_KEY_LENGTH) return refused('KEY_MALFORMED');
     const requiredScopes = [...new Set(options.requiredScopes ?? [])].sort();
-    const digest = createHash('sha256').update(key).update('\0').update(requiredScopes.join(' ')).digest('hex');
+    const permissions = options.permissions;
+    const digest = createHash('sha256')
+      .update(key)
+      .update('\0')
+      .update(requiredScopes.join(' '))
+      .update('\0')
+      .update(permissions ?? '')
+      .digest('hex');
 
     const cached = this.cache.get(digest);
     if (cached) return cached;
     const pending = this.inFlight.get(digest);
     if (pending) return pending;
 
-    const body: VerifyKeyRequest = requiredScopes.length ? { key, requiredScopes } : { key };
+    const body: VerifyKeyRequest = {
+      key,
+      ...(requiredScopes.length ? { requiredScopes } : {}),
+      ...(permissions !== undefined ? { permissions } : {}),
+    };
     const asking = this.post(body)
       .then((answer) => {
         if (answer.valid) this.cache.set(digest, answer);

@@ -17,6 +17,7 @@ export type DenialCode =
   | 'KEY_DISABLED'
   | 'TENANT_SUSPENDED'
   | 'INSUFFICIENT_SCOPE'
+  | 'INSUFFICIENT_PERMISSIONS'
   | 'KEY_IP_NOT_ALLOWED'
   | 'RATE_LIMITED'
   | 'QUOTA_EXCEEDED';
@@ -25,6 +26,8 @@ export type DenialCode =
 export interface VerifyKeyRequest {
   key: string;
   requiredScopes?: string[];
+  /** A permission query: `orders:write AND (orders:read OR admin)`. */
+  permissions?: string;
 }
 
 export const verifyKeyRequestSchema = {
@@ -33,8 +36,18 @@ export const verifyKeyRequestSchema = {
   properties: {
     key: { type: 'string' },
     requiredScopes: { type: 'array', items: { type: 'string' } },
+    permissions: { type: 'string' },
   },
 } as const;
+
+/** The state of one rate limit a verification spent. */
+export interface RateLimitState {
+  name: string;
+  limit: number;
+  remaining: number;
+  /** When the window resets, Unix time in milliseconds. */
+  reset: number;
+}
 
 /** Who a key belongs to and what it may do. */
 export interface KeyIdentity {
@@ -45,6 +58,21 @@ export interface KeyIdentity {
   scopes: string[];
   /** ISO 8601, or null when the key never expires. */
   expiresAt: string | null;
+  // Optional below: services older than tenant permissions do not send them.
+  name?: string;
+  /** The identity of your own system the key belongs to; null when none. */
+  identity?: Record<string, unknown> | null;
+  /** Effective tenant permissions: the key's own and its roles', sorted. */
+  permissions?: string[];
+  roles?: string[];
+  /** The key's metadata. */
+  meta?: Record<string, unknown>;
+  /** Quota uses left after this verification; null for a key without a quota. */
+  remaining?: number | null;
+  /** The rate limits this verification spent. */
+  ratelimits?: RateLimitState[];
+  /** With INSUFFICIENT_PERMISSIONS: the permissions whose presence would have satisfied the query. */
+  missingPermissions?: string[];
 }
 
 export interface ValidKey extends KeyIdentity {
@@ -72,6 +100,27 @@ export const verifyKeyResponseSchema = {
     ownerId: { type: 'string', nullable: true },
     scopes: { type: 'array', items: { type: 'string' } },
     expiresAt: { type: 'string', nullable: true },
+    name: { type: 'string' },
+    // Free-form objects: any JSON object (or null) is fine.
+    identity: {},
+    permissions: { type: 'array', items: { type: 'string' } },
+    roles: { type: 'array', items: { type: 'string' } },
+    meta: {},
+    remaining: { type: 'number', nullable: true },
+    ratelimits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'limit', 'remaining', 'reset'],
+        properties: {
+          name: { type: 'string' },
+          limit: { type: 'number' },
+          remaining: { type: 'number' },
+          reset: { type: 'number' },
+        },
+      },
+    },
+    missingPermissions: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 

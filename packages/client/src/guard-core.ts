@@ -5,6 +5,8 @@ import { KeywardError } from './errors';
 /** What a route asks of the key it is called with. Open for more kinds of requirement later. */
 export interface KeywardRequirement {
   scopes?: readonly string[];
+  /** A permission query on the key's tenant permissions. */
+  permissions?: string;
 }
 
 /** The JSON a guard answers a refused request with: the service's error shape. */
@@ -34,6 +36,7 @@ const STATUS_OF: Record<string, number> = {
   KEY_DISABLED: 403,
   TENANT_SUSPENDED: 403,
   INSUFFICIENT_SCOPE: 403,
+  INSUFFICIENT_PERMISSIONS: 403,
   KEY_IP_NOT_ALLOWED: 403,
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
@@ -48,6 +51,7 @@ const MESSAGE_OF: Record<string, string> = {
   KEY_DISABLED: 'This API key is disabled',
   TENANT_SUSPENDED: 'The tenant of this API key is suspended',
   INSUFFICIENT_SCOPE: 'This API key lacks a required scope',
+  INSUFFICIENT_PERMISSIONS: 'This API key lacks the permissions the request needs',
   KEY_IP_NOT_ALLOWED: 'This API key may not be used from this address',
   RATE_LIMITED: 'Too many requests with this API key; retry later',
   QUOTA_EXCEEDED: 'This API key has used up its quota',
@@ -75,7 +79,10 @@ export async function decide(
   if (Array.isArray(header) && header.length > 1) return refusal(401, 'KEY_MALFORMED', MESSAGE_OF.KEY_MALFORMED);
   const key = (Array.isArray(header) ? header[0] : header) ?? '';
   try {
-    const answer = await client.verifyKey(key, { requiredScopes: requirement.scopes });
+    const answer = await client.verifyKey(key, {
+      requiredScopes: requirement.scopes,
+      ...(requirement.permissions !== undefined ? { permissions: requirement.permissions } : {}),
+    });
     if (answer.valid) return { allowed: true, key: answer };
     // An unknown code from a newer service is still a refusal.
     return refusal(STATUS_OF[answer.code] ?? 403, answer.code, MESSAGE_OF[answer.code] ?? 'This API key is refused');

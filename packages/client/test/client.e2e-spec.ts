@@ -14,6 +14,27 @@ describe('KeywardClient against the real service', () => {
   const client = (options: Partial<ConstructorParameters<typeof KeywardClient>[0]> = {}) =>
     new KeywardClient({ baseUrl: service.url, apiKey: service.verifier.apiKey, ...options });
 
+  it('passes a permission query and surfaces effective permissions, roles and what is missing', async () => {
+    await service.define(['orders:read', 'orders:write'], { support: ['orders:read'] });
+    const key = await service.issue({ roles: ['support'] });
+    const kw = client();
+    expect(await kw.verifyKey(key.apiKey, { permissions: 'orders:read' })).toMatchObject({
+      valid: true,
+      permissions: ['orders:read'],
+      roles: ['support'],
+    });
+    // Not the cached answer of another query: each query is its own question.
+    expect(await kw.verifyKey(key.apiKey, { permissions: 'orders:read AND orders:write' })).toMatchObject({
+      valid: false,
+      code: 'INSUFFICIENT_PERMISSIONS',
+      missingPermissions: ['orders:write'],
+    });
+    await expect(kw.verifyKey(key.apiKey, { permissions: '(orders:read' })).rejects.toMatchObject({
+      code: 'INVALID_PERMISSION_QUERY',
+      status: 400,
+    });
+  });
+
   it('answers a valid key with its identity, and refuses malformed, empty, over-long and under-scoped keys', async () => {
     const key = await service.issue({ scopes: ['config:read', 'keys:read'] });
     const kw = client();
@@ -25,6 +46,15 @@ describe('KeywardClient against the real service', () => {
       ownerId: null,
       scopes: ['config:read', 'keys:read'],
       expiresAt: null,
+      name: 'API key',
+      identity: null,
+      permissions: [],
+      roles: [],
+      meta: {},
+      remaining: null,
+      ratelimits: [
+        { name: 'default', limit: expect.any(Number), remaining: expect.any(Number), reset: expect.any(Number) },
+      ],
     });
     const badChecksum = key.apiKey.replace(/^(kw_)(.)/, (_m, prefix, first) => prefix + (first === 'A' ? 'B' : 'A'));
     expect({

@@ -1,6 +1,6 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { adminHeaders, createTenant } from '../../../test/helpers/identity';
+import { adminHeaders, createTenant, createUser, signIn } from '../../../test/helpers/identity';
 import { createTestApp, TestApp } from '../../../test/helpers/test-app';
 
 export interface IssuedKey {
@@ -20,9 +20,13 @@ export interface Service {
   issue(body?: {
     scopes?: string[];
     rateLimit?: { limit: number; windowSeconds: number };
+    permissions?: string[];
+    roles?: string[];
     /** Another tenant's, for keys the verifier must not see. */
     tenantId?: string;
   }): Promise<IssuedKey>;
+  /** Defines tenant permissions and a role (name → its permissions), as the tenant's owner does. */
+  define(permissions: string[], roles?: Record<string, string[]>): Promise<void>;
   /** A new tenant of the same service. */
   otherTenant(): Promise<string>;
   revoke(key: IssuedKey): Promise<void>;
@@ -47,6 +51,12 @@ export async function startService(): Promise<Service> {
     tenantId: tenant.id,
     verifier: await issue({ scopes: ['keys:verify'] }),
     issue,
+    async define(permissions, roles = {}) {
+      const owner = (await signIn(t, await createUser(t, tenant.id, 'owner'))).auth;
+      for (const name of permissions) await t.http.post('/v1/permissions').set(owner).send({ name }).expect(201);
+      for (const [name, granted] of Object.entries(roles))
+        await t.http.post('/v1/roles').set(owner).send({ name, permissions: granted }).expect(201);
+    },
     otherTenant: async () => (await createTenant(t)).id,
     async revoke(key) {
       await t.http.delete(`/v1/api-keys/${key.id}`).set('x-api-key', manager.apiKey).expect(204);

@@ -89,3 +89,41 @@ describe('README: first tenant, user and key', () => {
     expect(failed?.stdout).not.toContain('"email"');
   });
 });
+
+describe('README: protect your own API with Keyward keys', () => {
+  const script = shellBlock('Protect your own API with Keyward keys');
+  const defaultUrl = /\bKW=(\S+)/.exec(script)![1];
+  const adminToken = /\bADMIN_TOKEN=(\S+)/.exec(script)![1];
+  /** The answers the README shows, one per comment line at the end of the block. */
+  const expected = script
+    .trim()
+    .split('\n')
+    .reverse()
+    .filter((line, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith('# ')))
+    .reverse()
+    .map((line) => line.slice(2));
+  let service: ServiceProcess;
+  let database: Awaited<ReturnType<typeof serviceDatabase>>;
+
+  beforeAll(async () => {
+    database = await serviceDatabase();
+    service = await startService({ ...database.env, ADMIN_TOKEN: adminToken });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await database?.drop();
+  });
+
+  it('defines permissions and a role, makes a key with the role, and verifies permission queries as shown', async () => {
+    expect(expected).toEqual(['true', 'INSUFFICIENT_PERMISSIONS', 'orders:write']);
+    for (const step of ['$KW/v1/permissions', '$KW/v1/roles', '"roles":["support"]', '\\"permissions\\":'])
+      expect(script).toContain(step);
+    const { stdout } = await promisify(execFile)(
+      'bash',
+      ['-e', '-o', 'pipefail', '-c', script.replace(`KW=${defaultUrl}`, `KW=${service.url}`)],
+      { env: { PATH: process.env.PATH }, timeout: 30_000 },
+    );
+    expect(stdout.endsWith(`${expected.join('\n')}\n`)).toBe(true);
+    expect(stdout).toContain('"name":"support","description":"","permissions":["orders:read"]');
+  });
+});

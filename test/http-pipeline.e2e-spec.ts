@@ -149,7 +149,14 @@ describe('request pipeline', () => {
           .expect(201)
       ).body;
       const res = await t.http.get('/probe/key-guard').set('x-api-key', key.apiKey).expect(200);
-      expect(res.body).toEqual({ kind: 'apiKey', tenantId: tenant.id, apiKeyId: key.id, scopes: ['config:read'] });
+      // The permission Set of the principal serializes as {}.
+      expect(res.body).toEqual({
+        kind: 'apiKey',
+        tenantId: tenant.id,
+        apiKeyId: key.id,
+        scopes: ['config:read'],
+        permissions: {},
+      });
       expect((await t.http.get('/probe/key-guard').expect(401)).body).toMatchObject({ code: 'KEY_MISSING' });
       expect((await t.http.get('/probe/key-guard').set('x-api-key', 'kw_nope').expect(401)).body).toMatchObject({
         code: 'KEY_MALFORMED',

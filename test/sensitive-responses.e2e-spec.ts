@@ -19,7 +19,7 @@ describe('responses and requests that carry a full key or token', () => {
       await t.http
         .post('/v1/api-keys')
         .set(owner.auth)
-        .send({ name: `k ${scopes.join(' ')}`, scopes })
+        .send({ name: `k ${scopes.join(' ')}`.slice(0, 100), scopes })
         .expect(201)
     ).body as { id: string; apiKey: string };
 

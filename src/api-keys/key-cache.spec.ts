@@ -138,6 +138,7 @@ describe('KeyCache', () => {
       userId: 'u1',
       apiKeyId: 'k1',
       scopes: ['config:read'],
+      permissions: new Set(),
     });
     expect(Object.isFrozen(cached.principal)).toBe(true);
     expect(Object.isFrozen(cached.principal.scopes)).toBe(true);

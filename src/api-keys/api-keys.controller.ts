@@ -31,6 +31,7 @@ import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyVerifier } from './api-key-verifier.service';
 import { KeyLeaksService } from './key-leaks.service';
+import { spendAnswer, spendRequestOf } from './verify-answer';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
 import {
@@ -217,7 +218,8 @@ export class VerifyKeysController {
   @ApiOperation({ summary: 'Verify a key of the caller’s tenant' })
   @ApiOkResponse({ type: KeyVerificationResponse })
   async verifyKey(@CurrentPrincipal() principal: Principal, @Body() dto: VerifyKeyDto) {
-    const { key, code } = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes);
+    const result = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes, spendRequestOf(dto));
+    const { key, code } = result;
     if (!key) return { valid: false, code };
     return {
       valid: !code,
@@ -227,6 +229,7 @@ export class VerifyKeysController {
       ownerId: key.userId,
       scopes: key.scopes,
       expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
+      ...spendAnswer(result),
     };
   }
 }

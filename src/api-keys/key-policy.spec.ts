@@ -192,6 +192,7 @@ describe('containment', () => {
     ipAllowlist: ['10.1.0.0/16'],
     quota: { remaining: 5, refill: null },
     rateLimit: { limit: 3, windowSeconds: 60 },
+    ratelimits: [{ name: 'expensive', limit: 2, windowSeconds: 60 }],
   };
   const bounds: KeyBounds = {
     scopes: ['config:read', 'keys:write'],
@@ -199,6 +200,7 @@ describe('containment', () => {
     ipAllowlist: ['10.0.0.0/8'],
     quota: { remaining: 10, refill: null },
     rateLimit: { limit: 3, windowSeconds: 60 },
+    ratelimits: [{ name: 'expensive', limit: 2, windowSeconds: 60 }],
   };
 
   it.each<[string, Partial<KeyTerms>, string | undefined]>([
@@ -211,6 +213,22 @@ describe('containment', () => {
     ['unlimited uses', { quota: null }, 'QUOTA_NOT_ALLOWED'],
     ['more uses', { quota: { remaining: 11, refill: null } }, 'QUOTA_NOT_ALLOWED'],
     ['a faster rate', { rateLimit: { limit: 1_000_000, windowSeconds: 1 } }, 'RATE_LIMIT_NOT_ALLOWED'],
+    ['without a named limit the caller has', { ratelimits: [] }, 'RATE_LIMIT_NOT_ALLOWED'],
+    [
+      'a looser named limit',
+      { ratelimits: [{ name: 'expensive', limit: 3, windowSeconds: 60 }] },
+      'RATE_LIMIT_NOT_ALLOWED',
+    ],
+    [
+      'a tighter named limit and one of its own',
+      {
+        ratelimits: [
+          { name: 'expensive', limit: 1, windowSeconds: 60 },
+          { name: 'search', limit: 1_000, windowSeconds: 1 },
+        ],
+      },
+      undefined,
+    ],
     // The first term beyond is the answer.
     [
       'beyond in scopes and rate',
@@ -233,6 +251,7 @@ describe('containment', () => {
       ipAllowlist: null,
       quota: null,
       rateLimit: { limit: 1_000_000, windowSeconds: 1 },
+      ratelimits: [{ name: 'expensive', limit: 1_000_000, windowSeconds: 1 }],
     };
     expect(beyondBounds(unbounded, boundsOfPerson(caller))?.code).toBe(code);
   });
@@ -253,6 +272,7 @@ describe('containment', () => {
       ipAllowlist: null,
       quota: { remaining: 4, refill: null },
       rateLimit: tenantDefault,
+      ratelimits: [],
     });
     expect(boundsOfKey(['keys:read'], stored, tenantDefault).scopes).toEqual(['keys:read']);
   });

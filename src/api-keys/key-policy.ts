@@ -6,6 +6,7 @@
 import type { Principal, Role } from '../common/auth/principal';
 import { ROLE_SCOPES, SCOPES } from '../common/auth/scopes';
 import type { QuotaRefill, RateLimitSetting } from './api-key.entity';
+import type { NamedRateLimit } from '../rate-limit/rate-limit.types';
 import { allowlistWithin } from './ip-allowlist';
 
 /** A time as the entity (Date) or the verifier's cache (epoch milliseconds) holds it. */
@@ -156,6 +157,8 @@ export interface KeyBounds {
   quota: QuotaTerms | null;
   /** The caller key's effective limit (its own, or the tenant default); null for a person. */
   rateLimit: RateLimitSetting | null;
+  /** The caller key's other named limits (a person: none, no bound). */
+  ratelimits: readonly NamedRateLimit[];
 }
 
 /** What a key carries, as far as containment is concerned (rateLimit: effective, after the tenant default). */
@@ -165,10 +168,18 @@ export interface KeyTerms {
   ipAllowlist: string[] | null;
   quota: QuotaTerms | null;
   rateLimit: RateLimitSetting;
+  ratelimits: readonly NamedRateLimit[];
 }
 
 export function boundsOfPerson(caller: Pick<Principal, 'kind' | 'role' | 'scopes'>): KeyBounds {
-  return { scopes: grantableScopes(caller), expiresAt: null, ipAllowlist: null, quota: null, rateLimit: null };
+  return {
+    scopes: grantableScopes(caller),
+    expiresAt: null,
+    ipAllowlist: null,
+    quota: null,
+    rateLimit: null,
+    ratelimits: [],
+  };
 }
 
 export const expiryWithin = (inner: Instant, outer: Instant): boolean =>
@@ -195,6 +206,20 @@ export function quotaWithin(inner: QuotaTerms | null, outer: QuotaTerms | null):
 export function rateLimitWithin(inner: RateLimitSetting, outer: RateLimitSetting | null): boolean {
   if (!outer) return true;
   return inner.limit <= outer.limit && inner.limit * outer.windowSeconds <= outer.limit * inner.windowSeconds;
+}
+
+/**
+ * Named limits no looser than a caller's: each limit the caller has, the key has too, within it.
+ * A name the caller has no limit of bounds nothing (it does not limit the caller either).
+ */
+export function namedLimitsWithin(
+  inner: readonly NamedRateLimit[],
+  outer: readonly NamedRateLimit[],
+): NamedRateLimit | undefined {
+  return outer.find((own) => {
+    const given = inner.find((limit) => limit.name === own.name);
+    return !given || !rateLimitWithin(given, own);
+  });
 }
 
 export type ContainmentCode =
@@ -228,6 +253,13 @@ export function beyondBounds(key: KeyTerms, bounds: KeyBounds): ContainmentDenia
     return {
       code: 'RATE_LIMIT_NOT_ALLOWED',
       message: `A key can only give a rate limit within its own (${own.limit} per ${own.windowSeconds} s)`,
+    };
+  }
+  const named = namedLimitsWithin(key.ratelimits, bounds.ratelimits);
+  if (named) {
+    return {
+      code: 'RATE_LIMIT_NOT_ALLOWED',
+      message: `A key can only give its limit ${named.name} or a tighter one (${named.limit} per ${named.windowSeconds} s)`,
     };
   }
   return undefined;
@@ -300,6 +332,8 @@ export interface StoredKeyTerms {
   quotaRemaining: number | null;
   quotaRefill: QuotaRefill | null;
   rateLimit: RateLimitSetting | null;
+  /** Named limits other than `default`; absent reads as none. */
+  ratelimits?: readonly NamedRateLimit[] | null;
 }
 
 export const quotaTermsOf = (key: Pick<StoredKeyTerms, 'quotaRemaining' | 'quotaRefill'>): QuotaTerms | null =>
@@ -313,6 +347,7 @@ export function termsOf(key: StoredKeyTerms, tenantRateLimit: RateLimitSetting):
     ipAllowlist: key.ipAllowlist,
     quota: quotaTermsOf(key),
     rateLimit: key.rateLimit ?? tenantRateLimit,
+    ratelimits: key.ratelimits ?? [],
   };
 }
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { SCOPES } from '../../common/auth/scopes';
-import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
+import { NamedRateLimitDto, RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
 import { QuotaRefillDto } from './api-keys.dto';
 
 const DENIAL_CODES = [
@@ -69,8 +69,17 @@ export class ApiKeyResponse {
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The key this one was rotated to' })
   successorId: string | null;
 
-  @ApiProperty({ type: RateLimitDto, nullable: true })
+  @ApiProperty({ type: RateLimitDto, nullable: true, description: 'The limit named `default`; null: the tenant’s' })
   rateLimit: RateLimitDto | null;
+
+  @ApiProperty({
+    type: [NamedRateLimitDto],
+    description: 'Every named limit of the key (`default` when it has its own)',
+  })
+  ratelimits: NamedRateLimitDto[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'The identity the key belongs to' })
+  externalId: string | null;
 
   @ApiProperty({ type: KeyQuotaResponse, nullable: true })
   quota: KeyQuotaResponse | null;
@@ -107,6 +116,28 @@ export class ApiKeyPageResponse {
   total: number;
 }
 
+export class LimitStateResponse {
+  @ApiProperty({ example: 'default' })
+  name: string;
+
+  @ApiProperty({ example: 100 })
+  limit: number;
+
+  @ApiProperty({ example: 99 })
+  remaining: number;
+
+  @ApiProperty({ example: 1, description: 'Seconds until the window resets' })
+  reset: number;
+}
+
+export class VerifiedIdentityResponse {
+  @ApiProperty({ example: 'org_4711' })
+  externalId: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  meta: Record<string, unknown>;
+}
+
 export class KeyVerificationResponse {
   @ApiProperty()
   valid: boolean;
@@ -128,6 +159,18 @@ export class KeyVerificationResponse {
 
   @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
   expiresAt?: string | null;
+
+  @ApiPropertyOptional({
+    type: [LimitStateResponse],
+    description: 'Each limit this call spent (the tighter of the key’s and its identity’s of that name)',
+  })
+  ratelimits?: LimitStateResponse[];
+
+  @ApiPropertyOptional({ type: Number, nullable: true, description: 'Quota uses left; null: unlimited' })
+  remaining?: number | null;
+
+  @ApiPropertyOptional({ type: VerifiedIdentityResponse, nullable: true })
+  identity?: VerifiedIdentityResponse | null;
 }
 
 export class LeakReportResponse {

@@ -1,0 +1,27 @@
+import type { SpendRequest, Verification } from './api-key-verifier.service';
+import { DEFAULT_SPEND } from './api-key-verifier.service';
+import type { VerifyKeyDto } from './dto/api-keys.dto';
+
+/** What a verify call asks to spend: the limits it names (default: `default` by 1) and the quota's cost. */
+export function spendRequestOf(dto: Pick<VerifyKeyDto, 'ratelimits' | 'cost'>): SpendRequest {
+  if (dto.ratelimits === undefined && dto.cost === undefined) return DEFAULT_SPEND;
+  return {
+    ratelimits: dto.ratelimits
+      ? dto.ratelimits.map(({ name, cost }) => ({ name, cost: cost ?? 1 }))
+      : DEFAULT_SPEND.ratelimits,
+    cost: dto.cost ?? 1,
+  };
+}
+
+/**
+ * The limits, quota and identity part of a verify answer. An unknown key (or one of another
+ * tenant) gets none of it: its answer must not differ from an unknown key's.
+ */
+export function spendAnswer(result: Verification) {
+  const identity = result.key?.identity;
+  return {
+    ratelimits: result.ratelimits,
+    remaining: result.remaining,
+    identity: identity ? identity.answer : null,
+  };
+}

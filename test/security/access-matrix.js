@@ -150,6 +150,7 @@ async function run({ lib, url }) {
   const bSession = (await must(url, 'GET', '/auth/sessions', { headers: bOwner })).json;
   const bSessionId = (bSession.items ?? bSession)[0].id;
   await must(url, 'PUT', '/v1/config/entries/only.in.b', { headers: bOwner, body: { value: 1 } });
+  await must(url, 'POST', '/v1/identities', { headers: bOwner, body: { externalId: 'only.in.b' } });
   const targets = {
     '/auth/sessions/:id': bSessionId,
     '/dashboard/sessions/:id': bSessionId,
@@ -160,6 +161,7 @@ async function run({ lib, url }) {
     '/auth/api-key/revoke/:key': b.users.owner.keys['keys:read'].id,
     '/v1/config/entries/:key': 'only.in.b',
     '/dashboard/config/:key': 'only.in.b',
+    '/v1/identities/:externalId': 'only.in.b',
   };
   const strongest = {
     session: creds.find((c) => c.label === 'a/owner/session'),
@@ -176,7 +178,7 @@ async function run({ lib, url }) {
     if (route.rule.type !== 'authenticated' || route.method === 'PUT') continue; // PUT of a config name creates a's own entry
     const prefix = Object.keys(targets).find((p) => route.path.startsWith(p));
     if (!prefix) continue;
-    const param = prefix.endsWith(':key') ? ':key' : ':id';
+    const param = prefix.slice(prefix.lastIndexOf(':'));
     const path = route.path.replace(param, encodeURIComponent(targets[prefix]));
     for (const via of route.rule.via) {
       const res = await send(route, strongest[via], path, {}); // a valid body: a leak would act
@@ -187,7 +189,10 @@ async function run({ lib, url }) {
     }
   }
   for (const route of routes) {
-    const path = route.path.replace(/:id/g, randomUUID()).replace(/:key/g, 'no.such.key');
+    const path = route.path
+      .replace(/:id/g, randomUUID())
+      .replace(/:key/g, 'no.such.key')
+      .replace(/:externalId/g, 'no.such.identity');
     for (const cred of creds) {
       const res = await send(route, cred, path);
       cells++;

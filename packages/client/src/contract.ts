@@ -25,6 +25,10 @@ export type DenialCode =
 export interface VerifyKeyRequest {
   key: string;
   requiredScopes?: string[];
+  /** The named limits to spend, each by `cost` (default 1); omitted: `default` by 1. */
+  ratelimits?: { name: string; cost?: number }[];
+  /** Quota uses to spend (default 1; 0 checks without spending). */
+  cost?: number;
 }
 
 export const verifyKeyRequestSchema = {
@@ -33,8 +37,25 @@ export const verifyKeyRequestSchema = {
   properties: {
     key: { type: 'string' },
     requiredScopes: { type: 'array', items: { type: 'string' } },
+    ratelimits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string' }, cost: { type: 'number' } },
+      },
+    },
+    cost: { type: 'number' },
   },
 } as const;
+
+/** The state of a limit the call spent; `reset` is in seconds. */
+export interface LimitState {
+  name: string;
+  limit: number;
+  remaining: number;
+  reset: number;
+}
 
 /** Who a key belongs to and what it may do. */
 export interface KeyIdentity {
@@ -45,6 +66,12 @@ export interface KeyIdentity {
   scopes: string[];
   /** ISO 8601, or null when the key never expires. */
   expiresAt: string | null;
+  /** Each limit the call spent. */
+  ratelimits: LimitState[];
+  /** Quota uses left; null when unlimited. */
+  remaining: number | null;
+  /** The identity (of the tenant's own system) the key belongs to. */
+  identity: { externalId: string; meta: Record<string, unknown> } | null;
 }
 
 export interface ValidKey extends KeyIdentity {
@@ -72,6 +99,26 @@ export const verifyKeyResponseSchema = {
     ownerId: { type: 'string', nullable: true },
     scopes: { type: 'array', items: { type: 'string' } },
     expiresAt: { type: 'string', nullable: true },
+    ratelimits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'limit', 'remaining', 'reset'],
+        properties: {
+          name: { type: 'string' },
+          limit: { type: 'number' },
+          remaining: { type: 'number' },
+          reset: { type: 'number' },
+        },
+      },
+    },
+    remaining: { type: 'number', nullable: true },
+    identity: {
+      type: 'object',
+      nullable: true,
+      required: ['externalId', 'meta'],
+      properties: { externalId: { type: 'string' }, meta: { type: 'object', additionalProperties: true } },
+    },
   },
 } as const;
 

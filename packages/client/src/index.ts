@@ -6,6 +6,7 @@ export type {
   DenialCode,
   ErrorBody,
   KeyIdentity,
+  LimitState,
   RefusedKey,
   ValidKey,
   VerifyKeyRequest,

@@ -25,6 +25,9 @@ describe('KeywardClient against the real service', () => {
       ownerId: null,
       scopes: ['config:read', 'keys:read'],
       expiresAt: null,
+      ratelimits: [expect.objectContaining({ name: 'default', remaining: expect.any(Number) })],
+      remaining: null,
+      identity: null,
     });
     const badChecksum = key.apiKey.replace(/^(kw_)(.)/, (_m, prefix, first) => prefix + (first === 'A' ? 'B' : 'A'));
     expect({

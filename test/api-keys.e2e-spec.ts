@@ -574,6 +574,10 @@ describe('API keys', () => {
         ownerId: main.member.id,
         scopes: ['config:read'],
         expiresAt,
+        // The one use this check spent, of the tenant's default limit; no quota, no identity.
+        ratelimits: [{ name: 'default', limit: 100, remaining: 99, reset: 1 }],
+        remaining: null,
+        identity: null,
       });
 
       const without = await adminKey(main.tenant.id, { scopes: ['keys:read'] });

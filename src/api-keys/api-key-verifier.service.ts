@@ -4,15 +4,15 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { ROLE_SCOPES } from '../common/auth/scopes';
 import { AppException } from '../common/http/problem';
-import { MaybePromise, then } from '../common/maybe-promise';
+import { MaybePromise, someInOrder, then } from '../common/maybe-promise';
 import { blockListOf } from './ip-allowlist';
 import { LRUCache } from 'lru-cache';
 import { READ } from '../common/cache/bounded-cache';
-import { CachedKey, CachedLimit, KeyCache, withPrincipal } from './key-cache';
+import { CachedKey, KeyCache, withPrincipal } from './key-cache';
 import { KeyFormat } from './key-format';
 import { keyDenial } from './key-policy';
 import { KeyLookupRepository, KeyLookupRow, QuotaTarget } from './key-lookup.repository';
-import { DEFAULT_LIMIT_NAME, RateLimitResult, RateLimitSetting } from '../rate-limit/rate-limit.types';
+import { DEFAULT_LIMIT_NAME, RateLimitResult } from '../rate-limit/rate-limit.types';
 import { KeyUsageService } from './key-usage.service';
 import { KeyDenialsService } from '../audit/key-denials.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
@@ -181,25 +181,26 @@ export class ApiKeyVerifier {
    * its rate limits and quota apply to checks on its behalf. A key of another tenant is answered
    * exactly like an unknown one, and nothing of it is counted.
    */
-  async verifyFor(
+  verifyFor(
     tenantId: string,
     rawKey: string,
     requiredScopes?: readonly string[],
     permissions?: PermissionQuery,
     spending: SpendRequest = DEFAULT_SPEND,
-  ): Promise<Verification> {
-    const key = await this.find(rawKey);
-    if (!key || key.tenantId !== tenantId) {
-      const code = key === undefined ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND';
-      this.metrics.keyVerified(code);
-      return { code, ratelimits: [], remaining: null };
-    }
-    const code = this.refusal(key, { requiredScopes, permissions });
-    if (code) {
-      this.countDenial(key, code);
-      return { key, code, ratelimits: [], remaining: null };
-    }
-    return this.spendNamed(key, spending);
+  ): MaybePromise<Verification> {
+    return then(this.find(rawKey), (key): MaybePromise<Verification> => {
+      if (!key || key.tenantId !== tenantId) {
+        const code = key === undefined ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND';
+        this.metrics.keyVerified(code);
+        return { code, ratelimits: [], remaining: null };
+      }
+      const code = this.refusal(key, { requiredScopes, permissions });
+      if (code) {
+        this.countDenial(key, code);
+        return { key, code, ratelimits: [], remaining: null };
+      }
+      return this.spendNamed(key, spending);
+    });
   }
 
   /**
@@ -235,51 +236,62 @@ export class ApiKeyVerifier {
    * A verify call's spend: each named limit by its cost, in the order named, stopping at the
    * first that refuses; then the quota by `cost`. A name is the key's own limit of that name
    * and its identity's (both apply; the state shown is the tighter); a name neither has limits
-   * nothing and is left out of the answer.
+   * nothing and is left out of the answer. Synchronous when the limits are counted in memory and
+   * there is no quota, as for the request path.
    */
-  private async spendNamed(key: CachedKey, spending: SpendRequest): Promise<Verification> {
+  private spendNamed(key: CachedKey, spending: SpendRequest): MaybePromise<Verification> {
     const ratelimits: LimitState[] = [];
-    for (const { name, cost } of spending.ratelimits) {
-      let state: RateLimitResult | undefined;
-      for (const bucket of this.bucketsOf(key, name)) {
-        const counted = await this.limits.consume(bucket.counter, bucket.limit, bucket.windowSeconds, cost);
-        state = state ? tighter(state, counted) : counted;
-        if (!counted.allowed) break;
-      }
-      if (!state) continue;
-      ratelimits.push({ name, limit: state.limit, remaining: state.remaining, reset: state.resetSeconds });
-      if (!state.allowed) {
+    const named = spending.ratelimits;
+    return then(
+      someInOrder(named.length, (index) => this.spendLimit(key, named[index], ratelimits)),
+      (refused): MaybePromise<Verification> => {
+        if (!refused) return this.spendCost(key, spending.cost, ratelimits);
         this.countDenial(key, 'RATE_LIMITED');
         return { key, code: 'RATE_LIMITED', ratelimits, remaining: null };
-      }
-    }
+      },
+    );
+  }
+
+  /** Spends one named limit on each of its counters, stopping at one that refuses; adds its state; true when refused. */
+  private spendLimit(
+    key: CachedKey,
+    { name, cost }: { name: string; cost: number },
+    states: LimitState[],
+  ): MaybePromise<boolean> {
+    const buckets = key.bucketsByName.get(name);
+    if (!buckets) return false;
+    let state: RateLimitResult | undefined;
+    const spendOn = (index: number) =>
+      then(
+        this.limits.consume(buckets[index].counter, buckets[index].limit, buckets[index].windowSeconds, cost),
+        (counted) => {
+          state = state ? tighter(state, counted) : counted;
+          return !counted.allowed;
+        },
+      );
+    return then(someInOrder(buckets.length, spendOn), () => {
+      states.push({ name, limit: state!.limit, remaining: state!.remaining, reset: state!.resetSeconds });
+      return !state!.allowed;
+    });
+  }
+
+  /** The quota part of a verify call, once its limits allowed it. */
+  private spendCost(key: CachedKey, cost: number, ratelimits: LimitState[]): MaybePromise<Verification> {
     if (!key.spendsQuota) {
       this.metrics.keyVerified('valid');
       this.usage.record(key, this.clock.now().getTime());
       return { key, ratelimits, remaining: null };
     }
-    const spent = await this.lookups.spendQuota(quotaTarget(key), this.clock.now(), spending.cost);
-    if (!spent.spent) {
-      const { remaining } = await this.lookups.quotaState(quotaTarget(key), spent.refusedBy);
-      this.countDenial(key, 'QUOTA_EXCEEDED');
-      return { key, code: 'QUOTA_EXCEEDED', ratelimits, remaining };
-    }
-    this.metrics.keyVerified('valid');
-    this.usage.record(key, this.clock.now().getTime());
-    return { key, ratelimits, remaining: spent.remaining };
-  }
-
-  /** The counters a limit name is spent on: the key's own, then its identity's. */
-  private bucketsOf(key: CachedKey, name: string): (RateLimitSetting & { counter: string })[] {
-    const buckets: (RateLimitSetting & { counter: string })[] = [];
-    if (name === DEFAULT_LIMIT_NAME) buckets.push({ ...key.rateLimit, counter: key.limitName });
-    else {
-      const own = key.limits.find((limit) => limit.name === name);
-      if (own) buckets.push(own);
-    }
-    const shared: CachedLimit | undefined = key.identity?.limits.find((limit) => limit.name === name);
-    if (shared) buckets.push(shared);
-    return buckets;
+    return this.lookups.spendQuota(quotaTarget(key), this.clock.now(), cost).then(async (spent) => {
+      if (!spent.spent) {
+        const { remaining } = await this.lookups.quotaState(quotaTarget(key), spent.refusedBy);
+        this.countDenial(key, 'QUOTA_EXCEEDED');
+        return { key, code: 'QUOTA_EXCEEDED' as const, ratelimits, remaining };
+      }
+      this.metrics.keyVerified('valid');
+      this.usage.record(key, this.clock.now().getTime());
+      return { key, ratelimits, remaining: spent.remaining };
+    });
   }
 
   /**

@@ -57,6 +57,11 @@ export interface CachedKey {
   principal: Principal;
   /** The key's rate-limit counter, named once rather than per request. */
   limitName: string;
+  /**
+   * The counters a limit name is spent on (the key's own, then its identity's), for every name
+   * the key or its identity has, so a verify call looks them up instead of building them.
+   */
+  bucketsByName: ReadonlyMap<string, readonly CachedLimit[]>;
 }
 
 export type CachedKeyFields = Omit<
@@ -66,6 +71,7 @@ export type CachedKeyFields = Omit<
   | 'limits'
   | 'identity'
   | 'spendsQuota'
+  | 'bucketsByName'
   | 'permissionSet'
   | 'permissions'
   | 'roles'
@@ -118,6 +124,13 @@ export function withPrincipal(fields: CachedKeyFields): CachedKey {
     permissions: permissionSet,
   });
   const identity = identityFields ? cachedIdentity(identityFields) : null;
+  const limits = Object.freeze(ratelimits.map((limit) => limitOn(`key:${key.id}`, limit)));
+  // The default limit keeps the counter name it always had, so an upgrade does not reset it.
+  const limitName = `key:${key.id}`;
+  const defaultBucket: CachedLimit = Object.freeze({ name: DEFAULT_LIMIT_NAME, ...key.rateLimit, counter: limitName });
+  const bucketsByName = new Map<string, readonly CachedLimit[]>();
+  for (const limit of [defaultBucket, ...limits, ...(identity?.limits ?? [])])
+    bucketsByName.set(limit.name, Object.freeze([...(bucketsByName.get(limit.name) ?? []), limit]));
   return {
     ...key,
     name: key.name ?? '',
@@ -126,9 +139,9 @@ export function withPrincipal(fields: CachedKeyFields): CachedKey {
     roles: Object.freeze([...(key.roles ?? [])]),
     permissionSet,
     principal,
-    // The default limit keeps the counter name it always had, so an upgrade does not reset it.
-    limitName: `key:${key.id}`,
-    limits: Object.freeze(ratelimits.map((limit) => limitOn(`key:${key.id}`, limit))),
+    limitName,
+    limits,
+    bucketsByName,
     identity,
     spendsQuota: key.hasQuota || Boolean(identity?.hasQuota),
   };

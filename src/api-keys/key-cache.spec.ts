@@ -1,6 +1,11 @@
-import { CachedKey, KeyCache, withPrincipal } from './key-cache';
+import { CachedKey, CachedKeyFields, KeyCache, withPrincipal } from './key-cache';
 
-const key = (id: string, tenantId = 't1', userId: string | null = null): CachedKey =>
+const key = (
+  id: string,
+  tenantId = 't1',
+  userId: string | null = null,
+  more: Partial<CachedKeyFields> = {},
+): CachedKey =>
   withPrincipal({
     id,
     tenantId,
@@ -15,6 +20,7 @@ const key = (id: string, tenantId = 't1', userId: string | null = null): CachedK
     ownerActive: true,
     rateLimit: { limit: 100, windowSeconds: 1 },
     hasQuota: false,
+    ...more,
   });
 
 describe('KeyCache', () => {
@@ -147,21 +153,8 @@ describe('KeyCache', () => {
 
 describe('KeyCache and identities', () => {
   const ofIdentity = (id: string, identityId: string | null) =>
-    withPrincipal({
-      id,
-      tenantId: 't1',
-      userId: null,
-      scopes: ['config:read'],
-      expiresAt: null,
-      revokedAt: null,
-      disabledAt: null,
-      graceUntil: null,
-      ipAllowlist: null,
-      tenantActive: true,
-      ownerActive: true,
-      rateLimit: { limit: 100, windowSeconds: 1 },
+    key(id, 't1', null, {
       ratelimits: [{ name: 'expensive', limit: 3, windowSeconds: 60 }],
-      hasQuota: false,
       identity: identityId
         ? {
             id: identityId,
@@ -192,6 +185,13 @@ describe('KeyCache and identities', () => {
     expect(Object.isFrozen(a.identity!.answer)).toBe(true);
     // The identity's quota is spent too, though the key has none of its own.
     expect([a.hasQuota, a.spendsQuota, ofIdentity('k3', null).spendsQuota]).toEqual([false, true, false]);
+    // What a verify call spends per limit name: the key's counter first, then the identity's.
+    const counters = (name: string) => a.bucketsByName.get(name)?.map((bucket) => bucket.counter);
+    expect([counters('default'), counters('expensive'), counters('search')]).toEqual([
+      ['key:k1', 'identity:i1:default'],
+      ['key:k1:expensive', 'identity:i1:expensive'],
+      undefined,
+    ]);
   });
 
   it('an identity change drops the cached keys of that identity only', () => {

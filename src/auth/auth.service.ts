@@ -6,9 +6,10 @@ import { actorOf } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
-import { Principal } from '../common/auth/principal';
+import { Principal, Role } from '../common/auth/principal';
 import { sha256 } from '../common/crypto/tokens';
 import { AppException } from '../common/http/problem';
+import { isUniqueViolation } from '../common/http/errors';
 import { MailService } from '../mail/mail.service';
 import { Metrics } from '../metrics/metrics.service';
 import type { ClientInfo } from '../common/http/client-info';
@@ -18,7 +19,16 @@ import { Tenant } from '../tenants/tenant.entity';
 import { Membership, User } from '../users/user.entity';
 import { Person } from '../people/person.entity';
 import { MembershipSummary, PeopleService } from '../people/people.service';
-import { AcceptInvitationDto, ChangePasswordDto, LoginDto, ResetPasswordDto, TokenPair } from './dto/auth.dto';
+import { SecurityNotices } from '../people/security-notices.service';
+import {
+  AcceptInvitationDto,
+  ChangeEmailDto,
+  ChangePasswordDto,
+  ConfirmEmailDto,
+  LoginDto,
+  ResetPasswordDto,
+  TokenPair,
+} from './dto/auth.dto';
 import { AuthThrottleService } from './auth-throttle.service';
 import { JWT_AUDIENCE, JWT_ISSUER } from './access-token';
 import { OneTimeTokenPurpose } from './one-time-token.entity';
@@ -32,6 +42,17 @@ export const RESET_LIMIT_PER_IP = 10;
 export const ACCOUNT_CEILING_FACTOR = 5;
 /** An address that signed in to an account this recently is not held by the account's ceiling. */
 export const KNOWN_ADDRESS_MS = 30 * 24 * 60 * 60 * 1000;
+/** A device not used to sign in for this long is new again, and its next sign-in is mailed. */
+export const KNOWN_DEVICE_MS = 90 * 24 * 60 * 60 * 1000;
+
+/** How a sign-in came about, for its audit record and the new-device notice. */
+export interface SignInContext {
+  client: ClientInfo;
+  /** The dashboard's device cookie, when the browser sent one. */
+  device?: string;
+  /** A tenant switch by a person already signed in (on this device). */
+  switched?: boolean;
+}
 
 const emailInUse = () =>
   new AppException(
@@ -65,6 +86,7 @@ export class AuthService {
     private readonly metrics: Metrics,
     private readonly invalidations: InvalidationBus,
     private readonly people: PeopleService,
+    private readonly notices: SecurityNotices,
   ) {}
 
   /**
@@ -73,7 +95,7 @@ export class AuthService {
    */
   async login(dto: LoginDto, client: ClientInfo): Promise<TokenPair> {
     const person = await this.verifyCredentials((dto.email ?? dto.username)!, dto.password, client);
-    return this.signInApi(person, dto.tenantId, client);
+    return this.signInApi(person, dto.tenantId, { client });
   }
 
   /**
@@ -82,13 +104,14 @@ export class AuthService {
    *   verifyCredentials (password) → [second factor] → chooseMembership → session and tokens,
    * the same for the dashboard (signInDashboard) and for a tenant switch.
    */
-  async signInApi(person: Person, tenantId: string | undefined, client: ClientInfo): Promise<TokenPair> {
+  async signInApi(person: Person, tenantId: string | undefined, context: SignInContext): Promise<TokenPair> {
     const user = await this.chooseMembership(person, tenantId);
     const { session, refreshToken } = await this.dataSource.transaction(async (manager) => {
-      const created = await this.sessions.createApiSession(user, client, manager);
-      await this.recordSignIn(manager, user, client, { sessionId: created.session.id });
+      const created = await this.sessions.createApiSession(user, context.client, manager);
+      await this.recordSignIn(manager, user, context, { sessionId: created.session.id });
       return created;
     });
+    await this.noteDevice(person, user, context);
     return this.tokenPair(user, session.id, refreshToken);
   }
 
@@ -100,15 +123,48 @@ export class AuthService {
   async signInDashboard(
     person: Person,
     tenantId: string | undefined,
-    client: ClientInfo,
+    context: SignInContext,
   ): Promise<{ token: string; tenants: MembershipSummary[] }> {
     const tenants = (await this.people.memberships(person.id)).filter((m) => m.usable);
     const user = await this.chooseMembership(person, tenantId ?? tenants[0]?.tenantId);
-    return this.dataSource.transaction(async (manager) => {
-      const { session, token } = await this.sessions.createDashboardSession(user, client, manager);
-      await this.recordSignIn(manager, user, client, { sessionId: session.id, via: 'dashboard' });
-      return { token, tenants };
+    const { token } = await this.dataSource.transaction(async (manager) => {
+      const created = await this.sessions.createDashboardSession(user, context.client, manager);
+      await this.recordSignIn(manager, user, context, { sessionId: created.session.id, via: 'dashboard' });
+      return created;
     });
+    await this.noteDevice(person, user, context);
+    return { token, tenants };
+  }
+
+  /** The caller's tenants, for a switcher: those they may sign in to now. */
+  async tenantsOf(principal: Principal): Promise<{ id: string; name: string; role: Role; current: boolean }[]> {
+    const memberships = await this.people.memberships(principal.personId!);
+    return memberships
+      .filter((m) => m.usable)
+      .map((m) => ({ id: m.tenantId, name: m.tenantName, role: m.role, current: m.tenantId === principal.tenantId }));
+  }
+
+  /**
+   * Moves a signed-in person to another of their tenants: a new session there (the same path as
+   * a sign-in), and the one they came from ends. A session stays bound to one tenant.
+   */
+  async switchTenant(principal: Principal, tenantId: string, client: ClientInfo): Promise<TokenPair>;
+  async switchTenant(
+    principal: Principal,
+    tenantId: string,
+    client: ClientInfo,
+    via: 'dashboard',
+  ): Promise<{ token: string; tenants: MembershipSummary[] }>;
+  async switchTenant(principal: Principal, tenantId: string, client: ClientInfo, via: 'api' | 'dashboard' = 'api') {
+    const person = await this.people.findById(principal.personId!);
+    if (!person) throw invalidCredentials();
+    const context = { client, switched: true };
+    const signedIn =
+      via === 'api'
+        ? await this.signInApi(person, tenantId, context)
+        : await this.signInDashboard(person, tenantId, context);
+    await this.sessions.revoke(principal.tenantId!, principal.sessionId!, 'switched_tenant');
+    return signedIn;
   }
 
   /**
@@ -130,26 +186,45 @@ export class AuthService {
         { tenants: usable.map((m) => ({ id: m.tenantId, name: m.tenantName, role: m.role })) },
       );
     }
-    const user = await this.dataSource
-      .getRepository(User)
-      .findOneByOrFail({ id: chosen.userId, tenantId: chosen.tenantId });
+    const users = this.dataSource.getRepository(User);
+    const user = await users.findOneByOrFail({ id: chosen.userId, tenantId: chosen.tenantId });
     user.lastLoginAt = this.clock.now();
-    await this.dataSource
-      .getRepository(User)
-      .update({ id: user.id, tenantId: user.tenantId }, { lastLoginAt: user.lastLoginAt });
+    await users.update({ id: user.id, tenantId: user.tenantId }, { lastLoginAt: user.lastLoginAt });
     return user;
   }
 
-  private recordSignIn(manager: EntityManager, user: User, client: ClientInfo, metadata: Record<string, unknown>) {
+  private recordSignIn(manager: EntityManager, user: User, context: SignInContext, metadata: Record<string, unknown>) {
     const self = { type: 'user', id: user.id } as const;
     return this.audit.record(manager, {
       tenantId: user.tenantId,
       actor: self,
       action: 'auth.login',
       target: self,
-      client,
-      metadata,
+      client: context.client,
+      metadata: context.switched ? { ...metadata, switchedTenant: true } : metadata,
     });
+  }
+
+  /**
+   * Mails the person when they sign in from a device not seen for KNOWN_DEVICE_MS. A device is
+   * the dashboard's long-lived device cookie when the browser has one, else the pair of user
+   * agent and address (API clients keep no cookie). The very first sign-in of a person is not
+   * news to them, and a tenant switch is the device that just signed in.
+   */
+  private async noteDevice(person: Person, user: User, context: SignInContext): Promise<void> {
+    if (context.switched) return;
+    const device = context.device ?? `${context.client.userAgent ?? ''}\n${context.client.ip ?? ''}`;
+    const key = `device:${person.id}:${sha256(device)}`;
+    const everKey = `device:${person.id}`;
+    const [known, signedInBefore] = await Promise.all([
+      this.throttle.touchedWithin(key, KNOWN_DEVICE_MS),
+      this.throttle.touchedWithin(everKey, Number.MAX_SAFE_INTEGER),
+    ]);
+    await this.throttle.touch(key);
+    await this.throttle.touch(everKey);
+    if (known || !signedInBefore) return;
+    const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: user.tenantId });
+    this.notices.newDeviceSignIn(person, { tenantName: tenant.name, client: context.client, at: this.clock.now() });
   }
 
   /**
@@ -304,6 +379,98 @@ export class AuthService {
       return ended;
     });
     await this.publishUsers(ended);
+    this.notices.passwordChanged(person, 'changed');
+  }
+
+  /**
+   * Asks to move the caller's account to another address: a link to the new address confirms
+   * it, and the old one is told. The answer is the same whether the new address is free or
+   * already someone's (that address is told instead, and nothing changes).
+   */
+  async requestEmailChange(principal: Principal, dto: ChangeEmailDto, client: ClientInfo = {}): Promise<void> {
+    const user = await this.dataSource
+      .getRepository(User)
+      .findOneOrFail({ where: { id: principal.userId!, tenantId: principal.tenantId! }, relations: { person: true } });
+    const person = user.person!;
+    const throttleKey = `email-change:account:${person.id}`;
+    await this.throttle.assertAllowed([{ key: throttleKey, limit: this.config.loginFailuresPerAccount }]);
+    if (!(await this.passwords.verify(person.passwordHash, dto.currentPassword))) {
+      await this.throttle.record([throttleKey]);
+      throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
+    }
+    // Each request mails two inboxes: as many as the sign-in failures allowed, per window.
+    await this.throttle.record([throttleKey]);
+    if (dto.newEmail === person.email)
+      throw new AppException(HttpStatus.BAD_REQUEST, 'EMAIL_UNCHANGED', 'This is already your email address');
+    const taken = await this.people.findByEmail(dto.newEmail);
+    const token = await this.dataSource.transaction(async (manager) => {
+      const issued = taken ? null : await this.tokens.issue('email_change', user, user.id, manager, dto.newEmail);
+      await this.audit.record(manager, {
+        tenantId: user.tenantId,
+        actor: actorOf(principal),
+        action: 'user.email_change_requested',
+        target: { type: 'user', id: user.id },
+        client,
+      });
+      return issued;
+    });
+    if (!token) {
+      this.mail.sendInBackground({
+        to: dto.newEmail,
+        subject: 'Your address was given for a Keyward account',
+        text: `Someone asked to move a Keyward account to ${dto.newEmail}, but this address already has an account. Nothing was changed.\n`,
+      });
+      return;
+    }
+    this.mail.sendInBackground({
+      to: dto.newEmail,
+      subject: 'Confirm your new Keyward email address',
+      text: `Confirm that ${dto.newEmail} is the new address of your Keyward account (the link works once, for 24 hours):\n${this.config.publicUrl}/email/confirm?token=${encodeURIComponent(token)}\n\nIf you did not ask for this, ignore this message.\n`,
+    });
+    this.notices.emailChangeRequested(person, dto.newEmail);
+  }
+
+  /** Spends the link mailed to the new address: the account moves there, and the old address is told. */
+  async confirmEmailChange(dto: ConfirmEmailDto, client: ClientInfo): Promise<void> {
+    const ipKey = `reset:ip:${client.ip ?? 'unknown'}`;
+    await this.throttle.assertAllowed([{ key: ipKey, limit: RESET_LIMIT_PER_IP }]);
+    const changed = await this.dataSource
+      .transaction(async (manager) => {
+        const spent = await this.tokens.consume('email_change', dto.token, manager);
+        if (!spent?.newEmail) return null;
+        const user = await manager
+          .getRepository(User)
+          .findOne({ where: { id: spent.userId, tenantId: spent.tenantId }, relations: { person: true } });
+        if (!user || user.status === 'disabled') return null;
+        const from = user.person!.email;
+        await manager
+          .getRepository(Person)
+          .update({ id: user.personId }, { email: spent.newEmail, emailVerifiedAt: this.clock.now() });
+        // Links mailed to the old address no longer work.
+        for (const m of await this.people.memberships(user.personId, manager))
+          await this.tokens.endAllFor({ id: m.userId, tenantId: m.tenantId }, manager, [
+            'password_reset',
+            'email_change',
+          ]);
+        const self = { type: 'user', id: user.id } as const;
+        await this.audit.record(manager, {
+          tenantId: user.tenantId,
+          actor: self,
+          action: 'user.email_changed',
+          target: self,
+          client,
+          metadata: { from, to: spent.newEmail },
+        });
+        return { from, to: spent.newEmail };
+      })
+      .catch((error: unknown) => {
+        // Taken since the request: the link's holder reads that inbox, so they may know.
+        if (isUniqueViolation(error, 'people_email_key'))
+          throw new AppException(HttpStatus.CONFLICT, 'EMAIL_TAKEN', 'This address already has a Keyward account');
+        throw error;
+      });
+    if (!changed) return this.invalidToken(ipKey);
+    this.notices.emailChanged({ email: changed.from }, changed.to);
   }
 
   /** Always the same answer; a link is mailed only when the account exists and may sign in. */
@@ -447,6 +614,7 @@ export class AuthService {
         purpose === 'invitation'
           ? (await this.tokens.endAllFor(user, manager), [user.id])
           : await this.endSignInsOf(manager, user.personId, 'password_reset');
+      if (purpose === 'password_reset') this.notices.passwordChanged(user.person!, 'reset');
       const self = { type: 'user', id: user.id } as const;
       await this.audit.record(manager, {
         tenantId: user.tenantId,

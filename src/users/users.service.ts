@@ -187,6 +187,42 @@ export class UsersService {
     return suspendedKeys === undefined ? toUserDto(updated) : { ...toUserDto(updated), suspendedKeys };
   }
 
+  /**
+   * Takes a person out of the caller's tenant: the membership goes, and with it (by cascade)
+   * their sessions, refresh tokens, links and personal keys there. Their other tenants, their
+   * password and the person themself are untouched. Every instance hears of it at once.
+   */
+  async remove(actor: Principal, id: string): Promise<void> {
+    const tenantId = actor.tenantId!;
+    await this.dataSource.transaction(async (manager) => {
+      const repository = manager.getRepository(User);
+      const owners = await repository.find({
+        where: { tenantId, role: 'owner', status: 'active' },
+        lock: { mode: 'pessimistic_write' },
+      });
+      const user = (await repository.findOne({ where: { tenantId, id }, relations: { person: true } })) as Membership;
+      if (!user) throw notFound('User');
+      this.assertMayManage(actor, user.role);
+      if (user.role === 'owner' && user.status === 'active' && owners.every((owner) => owner.id === user.id))
+        throw new AppException(HttpStatus.CONFLICT, 'LAST_OWNER', 'A tenant must keep at least one active owner');
+      const keys: { count: string }[] = await manager.query(
+        'SELECT count(*) AS count FROM api_keys WHERE tenant_id = $1 AND user_id = $2',
+        [tenantId, user.id],
+      );
+      await this.sessions.revokeAllForUser(tenantId, user.id, 'user_removed', undefined, manager);
+      await repository.delete({ tenantId, id: user.id });
+      await this.audit.record(manager, {
+        tenantId,
+        actor: actorOf(actor),
+        action: 'user.removed',
+        target: { type: 'user', id: user.id },
+        metadata: { email: user.person.email, role: user.role, deletedKeys: Number(keys[0].count) },
+      });
+    });
+    // Sessions and key checks cached on any instance stop at once.
+    await this.invalidations.publish({ kind: 'user', userId: id });
+  }
+
   /** The user's keys that worked until now: not revoked, not past their grace, not expired. */
   private async countWorkingKeys(manager: EntityManager, tenantId: string, userId: string): Promise<number> {
     const rows: { count: string }[] = await manager.query(

@@ -91,3 +91,29 @@ export interface TokenPair {
   tokenType: 'Bearer';
   expiresIn: number;
 }
+
+export class SwitchTenantDto {
+  @ApiProperty({ format: 'uuid', description: 'One of the caller’s tenants (GET /auth/tenants)' })
+  @IsUUID()
+  tenantId: string;
+}
+
+export class ChangeEmailDto {
+  @ApiProperty({ example: 'ada@example.org' })
+  @Transform(normalizeEmail)
+  @IsEmail()
+  @MaxLength(254)
+  newEmail: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  currentPassword: string;
+}
+
+export class ConfirmEmailDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 512)
+  token: string;
+}

@@ -9,6 +9,8 @@ import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuc
 import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
 import { TenantPermissions1795331000000 } from './1795331000000-TenantPermissions';
+import { People1795334000000 } from './1795334000000-People';
+import { EmailChangeTokens1795334100000 } from './1795334100000-EmailChangeTokens';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -23,4 +25,6 @@ export const MIGRATIONS: Function[] = [
   EmailClaimedByPassword1795329100000,
   ReadOnlyDefaultKeyScopes1795330000000,
   TenantPermissions1795331000000,
+  People1795334000000,
+  EmailChangeTokens1795334100000,
 ];

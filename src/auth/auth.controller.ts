@@ -8,16 +8,26 @@ import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import {
   AcceptInvitationDto,
+  ChangeEmailDto,
   ChangePasswordDto,
+  ConfirmEmailDto,
+  SwitchTenantDto,
   ForgotPasswordDto,
   LoginDto,
   RefreshDto,
   ResetPasswordDto,
 } from './dto/auth.dto';
 import { AuthService } from './auth.service';
-import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
-import { MeResponse, MessageResponse, SessionResponse, TokenPairResponse } from './dto/auth-responses.dto';
+import {
+  MeResponse,
+  MessageResponse,
+  MyTenantResponse,
+  SessionResponse,
+  TenantRequiredProblem,
+  TokenPairResponse,
+} from './dto/auth-responses.dto';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -31,8 +41,17 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.OK)
   @NoStore()
-  @ApiOperation({ summary: 'Sign in with email and password; returns an access JWT and a refresh token' })
+  @ApiOperation({
+    summary: 'Sign in with email and password; returns an access JWT and a refresh token',
+    description:
+      'A person who belongs to several tenants names one with `tenantId`; without it (or with one they cannot use) the answer is 409 TENANT_REQUIRED, whose `details.tenants` lists their tenants. The tokens are bound to that one tenant.',
+  })
   @ApiOkResponse({ type: TokenPairResponse })
+  @ApiResponse({
+    status: 409,
+    description: 'TENANT_REQUIRED: name one of `details.tenants`',
+    type: TenantRequiredProblem,
+  })
   @ApiProblems(400, 401, 429, 503)
   login(@Body() dto: LoginDto, @Client() client: ClientInfo) {
     return this.auth.login(dto, client);
@@ -64,6 +83,59 @@ export class AuthController {
   @ApiOkResponse({ type: MeResponse })
   me(@CurrentPrincipal() principal: Principal) {
     return this.auth.me(principal);
+  }
+
+  @Get('tenants')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @ApiOperation({ summary: 'The tenants the caller may sign in to, the current one marked' })
+  @ApiOkResponse({ type: [MyTenantResponse] })
+  listMyTenants(@CurrentPrincipal() principal: Principal) {
+    return this.auth.tenantsOf(principal);
+  }
+
+  @Post('switch-tenant')
+  @Authenticated({ via: ['jwt'] })
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({
+    summary: 'Move to another of the caller’s tenants: a new token pair bound to it; the current sign-in ends',
+  })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiResponse({
+    status: 409,
+    description: 'TENANT_REQUIRED: not one of `details.tenants`',
+    type: TenantRequiredProblem,
+  })
+  @ApiProblems(400)
+  switchTenant(@CurrentPrincipal() principal: Principal, @Body() dto: SwitchTenantDto, @Client() client: ClientInfo) {
+    return this.auth.switchTenant(principal, dto.tenantId, client);
+  }
+
+  @Post('email')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Change the caller’s email address: a link to the new address confirms it; the old one is told',
+  })
+  @ApiAcceptedResponse({ type: MessageResponse })
+  @ApiProblems(400, 429)
+  async changeEmail(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: ChangeEmailDto,
+    @Client() client: ClientInfo,
+  ) {
+    await this.auth.requestEmailChange(principal, dto, client);
+    return { message: 'Follow the link sent to the new address to confirm it.' };
+  }
+
+  @Post('email/confirm')
+  @Public()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Confirm a new email address with the token mailed to it' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 409, 429)
+  confirmEmail(@Body() dto: ConfirmEmailDto, @Client() client: ClientInfo) {
+    return this.auth.confirmEmailChange(dto, client);
   }
 
   @Get('sessions')
@@ -128,7 +200,9 @@ export class AuthController {
   @Post('invitations/accept')
   @Public()
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Accept an invitation by choosing a password' })
+  @ApiOperation({
+    summary: 'Accept an invitation: a person new to Keyward chooses a password, one with an account gives its password',
+  })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(400, 409, 429)
   acceptInvitation(@Body() dto: AcceptInvitationDto, @Client() client: ClientInfo) {

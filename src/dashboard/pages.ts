@@ -25,6 +25,9 @@ const FLASH: Record<string, string> = {
   'config-saved': 'The configuration entry has been saved.',
   'config-deleted': 'The configuration entry has been deleted.',
   'password-changed': 'Your password has been changed. Your other sessions were signed out.',
+  'email-change-sent': 'Follow the link sent to the new address to confirm it.',
+  'email-changed': 'Your email address has been changed. Sign in with the new one.',
+  'user-removed': 'The user has been removed from the tenant; their sessions and keys here have ended.',
 };
 
 export type FieldErrors = Record<string, string>;
@@ -43,6 +46,7 @@ export class PageRenderer {
   ): Promise<void> {
     const principal = request.principal;
     const me = principal?.kind === 'user' ? await this.auth.me(principal) : null;
+    const tenants = principal?.kind === 'user' ? await this.auth.tenantsOf(principal) : [];
     const role = principal?.role;
     const flash = FLASH[String((request.query as { flash?: unknown } | undefined)?.flash)];
     const html = await reply.viewAsync(page, {
@@ -50,7 +54,7 @@ export class PageRenderer {
       ...data,
       csrf: csrfToken(reply),
       passwordHint: PASSWORD_HINT,
-      me: me && { email: me.user?.email, role, tenant: me.tenant.name },
+      me: me && { email: me.user?.email, role, tenant: me.tenant.name, tenants, otherTenants: tenants.length > 1 },
       can: { manage: managesTenant(role), writeKeys: role === 'owner' || role === 'admin' || role === 'member' },
     });
     reply.status(status).type('text/html; charset=utf-8').send(html);

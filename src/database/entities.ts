@@ -10,10 +10,12 @@ import { ConfigEntry } from '../tenant-config/config-entry.entity';
 import { KeyPermission, KeyRole, Permission, Role, RolePermission } from '../permissions/permission.entity';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
+import { Person } from '../people/person.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
 export const ENTITIES = [
   Tenant,
+  Person,
   User,
   Session,
   RefreshToken,

@@ -26,7 +26,7 @@ function setUp() {
     cacheTtl: (ttl: number) => Math.min(ttl, lifetime.ms),
   } as unknown as InvalidationBus;
   const config = { configEncryptionKey: randomBytes(32), keyCacheTtlSeconds: 60 } as AppConfig;
-  const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService);
+  const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService, {} as StepUpService);
   return { service, find, reads, lifetime, changed: () => listener({ kind: 'config', tenantId: TENANT }) };
 }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { MfaModule } from '../mfa/mfa.module';
 import { AuthModule } from '../auth/auth.module';
 import { InvalidationModule } from '../invalidation/invalidation.module';
 import { SessionsModule } from '../sessions/sessions.module';
@@ -7,7 +8,7 @@ import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [AuditModule, AuthModule, SessionsModule, InvalidationModule],
+  imports: [AuditModule, MfaModule, AuthModule, SessionsModule, InvalidationModule],
   controllers: [UsersController],
   providers: [UsersService],
   exports: [UsersService],

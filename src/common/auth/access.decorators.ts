@@ -12,7 +12,14 @@ export type AccessRule =
   | { type: 'adminToken' }
   | { type: 'metricsToken' }
   | { type: 'forwardAuth' }
-  | { type: 'authenticated'; via: CredentialKind[]; roles?: Role[]; scopes?: string[] };
+  | {
+      type: 'authenticated';
+      via: CredentialKind[];
+      roles?: Role[];
+      scopes?: string[];
+      /** Reachable by a session that must first add a second factor (the tenant requires one). */
+      duringEnrolment?: boolean;
+    };
 
 export const ACCESS_RULE = 'keyward:access-rule';
 
@@ -76,7 +83,12 @@ export const ForwardAuth = () =>
  * each credential is one alternative security requirement; every such route can answer 401
  * and 403, and where keys are accepted, 400 (a key in the URL) and 429 (rate limit, quota).
  */
-export const Authenticated = (rule: { via: CredentialKind[]; roles?: Role[]; scopes?: string[] }) =>
+export const Authenticated = (rule: {
+  via: CredentialKind[];
+  roles?: Role[];
+  scopes?: string[];
+  duringEnrolment?: boolean;
+}) =>
   applyDecorators(
     SetMetadata(ACCESS_RULE, { type: 'authenticated', ...rule } satisfies AccessRule),
     ...(rule.via.includes('jwt') ? [ApiBearerAuth(SECURITY_SCHEMES.jwt)] : []),

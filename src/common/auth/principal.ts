@@ -8,6 +8,8 @@ export interface Principal {
   role?: Role;
   apiKeyId?: string;
   sessionId?: string;
+  /** The tenant requires a second factor this person has not added: only enrolment is open. */
+  mfaEnrolmentRequired?: boolean;
   scopes: string[];
 }
 

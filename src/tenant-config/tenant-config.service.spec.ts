@@ -4,6 +4,7 @@ import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../common/auth/principal';
 import type { AppConfig } from '../config/app-config';
 import type { InvalidationBus, InvalidationListener } from '../invalidation/invalidation.bus';
+import type { StepUpService } from '../mfa/step-up.service';
 import { ConfigEntry } from './config-entry.entity';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 

@@ -71,7 +71,7 @@ export class AuthPagesController {
   }
 
   @Post('logout')
-  @Authenticated({ via: ['session'] })
+  @Authenticated({ via: ['session'], duringEnrolment: true })
   async logout(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
     await this.auth.logout(principal);
     reply.clearCookie(this.cookies.session, sessionCookieOptions(this.cookies));

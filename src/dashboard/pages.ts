@@ -24,6 +24,15 @@ const FLASH: Record<string, string> = {
   'user-updated': 'The user has been updated.',
   'config-saved': 'The configuration entry has been saved.',
   'config-deleted': 'The configuration entry has been deleted.',
+  'mfa-expired': 'That sign-in step has expired. Sign in again.',
+  'mfa-required': 'Your tenant requires a second factor. Add an authenticator app or a passkey to continue.',
+  'totp-added': 'The authenticator app has been added.',
+  'totp-removed': 'The authenticator app has been removed.',
+  'passkey-added': 'The passkey has been added.',
+  'passkey-renamed': 'The passkey has been renamed.',
+  'passkey-removed': 'The passkey has been removed.',
+  'policy-saved': 'The second-factor policy has been saved.',
+  'stepped-up': 'Confirmed. You can go on for the next 5 minutes.',
   'password-changed': 'Your password has been changed. Your other sessions were signed out.',
 };
 

@@ -127,6 +127,15 @@ export class FactorsService {
     return { secret, uri, qrSvg };
   }
 
+  /** The enrolment in progress (to show its QR code again after a wrong code), or null. */
+  async pendingTotp(personId: string, email: string): Promise<{ secret: string; uri: string; qrSvg: string } | null> {
+    const pending = await this.dataSource.getRepository(TotpFactor).findOneBy({ personId, confirmedAt: IsNull() });
+    if (!pending) return null;
+    const secret = this.openSecret(pending);
+    const uri = otpauthUri(secret, 'Keyward', email);
+    return { secret, uri, qrSvg: await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }) };
+  }
+
   /**
    * Finishes adding the app with a code typed from it. The first factor a person adds comes with
    * ten recovery codes, returned here once.

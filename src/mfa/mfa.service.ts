@@ -46,6 +46,10 @@ export class MfaService {
     return this.factors.startTotp(personOf(principal), await this.emailOf(personOf(principal)));
   }
 
+  async pendingTotp(principal: Principal) {
+    return this.factors.pendingTotp(personOf(principal), await this.emailOf(personOf(principal)));
+  }
+
   async confirmTotp(principal: Principal, code: string, client: ClientInfo): Promise<{ recoveryCodes: string[] | null }> {
     const personId = personOf(principal);
     const result = await this.dataSource.transaction(async (manager) => {

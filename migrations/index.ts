@@ -8,6 +8,7 @@ import { IdempotencyKeys1795326000000 } from './1795326000000-IdempotencyKeys';
 import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuccessorIndex';
 import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
+import { People1795334000000 } from './1795334000000-People';
 import { SecondFactors1795335000000 } from './1795335000000-SecondFactors';
 
 /** Every migration, oldest first. Add new ones at the end. */
@@ -22,5 +23,6 @@ export const MIGRATIONS: Function[] = [
   RotationSuccessorIndex1795327000000,
   EmailClaimedByPassword1795329100000,
   ReadOnlyDefaultKeyScopes1795330000000,
+  People1795334000000,
   SecondFactors1795335000000,
 ];

@@ -1,14 +1,13 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { actorOf } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
 import { sha256 } from '../common/crypto/tokens';
-import { isUniqueViolation } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { MailService } from '../mail/mail.service';
 import { Metrics } from '../metrics/metrics.service';
@@ -16,10 +15,13 @@ import type { ClientInfo } from '../common/http/client-info';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
-import { User } from '../users/user.entity';
+import { Membership, User } from '../users/user.entity';
+import { Person } from '../people/person.entity';
+import { MembershipSummary, PeopleService } from '../people/people.service';
 import { AcceptInvitationDto, ChangePasswordDto, LoginDto, ResetPasswordDto, TokenPair } from './dto/auth.dto';
 import { AuthThrottleService } from './auth-throttle.service';
 import { JWT_AUDIENCE, JWT_ISSUER } from './access-token';
+import { OneTimeTokenPurpose } from './one-time-token.entity';
 import { OneTimeTokensService } from './one-time-tokens.service';
 import { PasswordService } from './password.service';
 
@@ -35,8 +37,12 @@ const emailInUse = () =>
   new AppException(
     HttpStatus.CONFLICT,
     'EMAIL_IN_USE',
-    'This email address already has a Keyward account. Sign in with it, or ask to be invited with another address.',
+    'This email address already has a Keyward account: accept the invitation with that account’s password (no new password is needed).',
   );
+
+/** Whether a membership may still spend a link issued for it. */
+const mayUseLink = (purpose: OneTimeTokenPurpose, user: User) =>
+  user.status !== 'disabled' && (purpose !== 'invitation' || user.status === 'invited');
 
 const invalidCredentials = () =>
   new AppException(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
@@ -58,45 +64,91 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly metrics: Metrics,
     private readonly invalidations: InvalidationBus,
+    private readonly people: PeopleService,
   ) {}
 
   /**
-   * Email + password → token pair. Unknown emails, wrong passwords and accounts that may not
-   * sign in all cost one argon2 verification and give the same answer.
+   * Email + password (+ tenant) → token pair. Unknown emails, wrong passwords and people who may
+   * not sign in anywhere all cost one argon2 verification and give the same answer.
    */
   async login(dto: LoginDto, client: ClientInfo): Promise<TokenPair> {
-    const email = (dto.email ?? dto.username)!;
-    const user = await this.verifyCredentials(email, dto.password, client);
+    const person = await this.verifyCredentials((dto.email ?? dto.username)!, dto.password, client);
+    return this.signInApi(person, dto.tenantId, client);
+  }
+
+  /**
+   * The end of every API sign-in, once every factor was checked: choose the tenant, then open
+   * a session bound to it. The sign-in path is
+   *   verifyCredentials (password) → [second factor] → chooseMembership → session and tokens,
+   * the same for the dashboard (signInDashboard) and for a tenant switch.
+   */
+  async signInApi(person: Person, tenantId: string | undefined, client: ClientInfo): Promise<TokenPair> {
+    const user = await this.chooseMembership(person, tenantId);
     const { session, refreshToken } = await this.dataSource.transaction(async (manager) => {
       const created = await this.sessions.createApiSession(user, client, manager);
-      const self = { type: 'user', id: user.id } as const;
-      await this.audit.record(manager, {
-        tenantId: user.tenantId,
-        actor: self,
-        action: 'auth.login',
-        target: self,
-        client,
-        metadata: { sessionId: created.session.id },
-      });
+      await this.recordSignIn(manager, user, client, { sessionId: created.session.id });
       return created;
     });
     return this.tokenPair(user, session.id, refreshToken);
   }
 
-  /** A dashboard sign-in for a user whose credentials were checked: the cookie token, audited. */
-  startDashboardSession(user: User, client: ClientInfo): Promise<{ token: string }> {
+  /**
+   * A dashboard sign-in for a person whose factors were checked: the cookie token of a session
+   * in the chosen tenant or, without a choice, in the tenant they used last (the dashboard then
+   * offers the others).
+   */
+  async signInDashboard(
+    person: Person,
+    tenantId: string | undefined,
+    client: ClientInfo,
+  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
+    const tenants = (await this.people.memberships(person.id)).filter((m) => m.usable);
+    const user = await this.chooseMembership(person, tenantId ?? tenants[0]?.tenantId);
     return this.dataSource.transaction(async (manager) => {
       const { session, token } = await this.sessions.createDashboardSession(user, client, manager);
-      const self = { type: 'user', id: user.id } as const;
-      await this.audit.record(manager, {
-        tenantId: user.tenantId,
-        actor: self,
-        action: 'auth.login',
-        target: self,
-        client,
-        metadata: { sessionId: session.id, via: 'dashboard' },
-      });
-      return { token };
+      await this.recordSignIn(manager, user, client, { sessionId: session.id, via: 'dashboard' });
+      return { token, tenants };
+    });
+  }
+
+  /**
+   * The membership a sign-in opens: the one named, or the only one. A person with several who
+   * named none (or one they cannot use) is told which they may choose, with 409 TENANT_REQUIRED;
+   * only after their credentials passed, so the list reveals nothing to a stranger.
+   */
+  async chooseMembership(person: Person, tenantId: string | undefined): Promise<User> {
+    const usable = (await this.people.memberships(person.id)).filter((m) => m.usable);
+    const chosen = tenantId ? usable.find((m) => m.tenantId === tenantId) : usable.length === 1 ? usable[0] : undefined;
+    if (!chosen) {
+      if (usable.length === 0) throw invalidCredentials();
+      throw new AppException(
+        HttpStatus.CONFLICT,
+        'TENANT_REQUIRED',
+        tenantId
+          ? 'You cannot sign in to that tenant; choose one of yours'
+          : 'You belong to several tenants; sign in again with the tenantId of one of them',
+        { tenants: usable.map((m) => ({ id: m.tenantId, name: m.tenantName, role: m.role })) },
+      );
+    }
+    const user = await this.dataSource
+      .getRepository(User)
+      .findOneByOrFail({ id: chosen.userId, tenantId: chosen.tenantId });
+    user.lastLoginAt = this.clock.now();
+    await this.dataSource
+      .getRepository(User)
+      .update({ id: user.id, tenantId: user.tenantId }, { lastLoginAt: user.lastLoginAt });
+    return user;
+  }
+
+  private recordSignIn(manager: EntityManager, user: User, client: ClientInfo, metadata: Record<string, unknown>) {
+    const self = { type: 'user', id: user.id } as const;
+    return this.audit.record(manager, {
+      tenantId: user.tenantId,
+      actor: self,
+      action: 'auth.login',
+      target: self,
+      client,
+      metadata,
     });
   }
 
@@ -110,8 +162,10 @@ export class AuthService {
    * applies only to addresses that have not signed in to this account in the last 30 days, so
    * from a known address the owner is held only by the per-address limit. Reaching a limit
    * answers 429 with Retry-After; the ceiling's count is not reset by a success.
+   *
+   * A person passes when the password matches and they may sign in to at least one tenant.
    */
-  async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<User> {
+  async verifyCredentials(email: string, password: string, client: ClientInfo): Promise<Person> {
     const ip = client.ip ?? 'unknown';
     const account = sha256(email);
     const keys = {
@@ -132,39 +186,24 @@ export class AuthService {
       this.metrics.rateLimitRejected('login');
       throw error;
     });
-    const found = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('u')
-      .innerJoin(Tenant, 't', 't.id = u.tenant_id')
-      .addSelect('t.status', 'tenant_status')
-      // Only an account with a password holds the address (invitations to it may exist in other tenants).
-      .where('u.email = :email AND u.password_hash IS NOT NULL', { email })
-      .getRawAndEntities();
-    const user = found.entities[0];
-    const canSignIn = user?.status === 'active' && found.raw[0]?.tenant_status === 'active';
-    const matches = await this.passwords.verify(canSignIn ? user.passwordHash : null, password);
+    const person = await this.people.findByEmail(email);
+    const memberships = person ? await this.people.memberships(person.id) : [];
+    const canSignIn = !!person?.passwordHash && memberships.some((m) => m.usable);
+    const matches = await this.passwords.verify(canSignIn ? person.passwordHash : null, password);
     if (!matches || !canSignIn) {
       this.metrics.login('failure');
       await this.throttle.record([keys.account, keys.ip, keys.allAddresses]);
-      if (user)
-        this.recordFailedLogin(
-          user,
-          found.raw[0]?.tenant_status === 'active'
-            ? user.status === 'active'
-              ? 'INVALID_PASSWORD'
-              : 'USER_NOT_ACTIVE'
-            : 'TENANT_NOT_ACTIVE',
-          client,
-        );
+      if (person?.passwordHash) this.recordFailedLogin(memberships, canSignIn, client);
       throw invalidCredentials();
     }
     this.metrics.login('success');
     await this.throttle.clear([keys.account]);
     await this.throttle.touch(keys.known);
-    const updates: Partial<User> = { lastLoginAt: this.clock.now() };
-    if (this.passwords.needsRehash(user.passwordHash!)) updates.passwordHash = await this.passwords.hash(password);
-    await this.dataSource.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, updates);
-    return Object.assign(user, updates);
+    if (this.passwords.needsRehash(person.passwordHash!)) {
+      person.passwordHash = await this.passwords.hash(password);
+      await this.dataSource.getRepository(Person).update({ id: person.id }, { passwordHash: person.passwordHash });
+    }
+    return person;
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {
@@ -191,31 +230,42 @@ export class AuthService {
   }
 
   /**
-   * Only for an existing account (an unknown email has no tenant). Written in the background so
-   * the answer takes the same time whether or not the account exists.
+   * Only for an existing account (an unknown email has no tenant): in each of the person's
+   * tenants, for its owners to see. Written in the background so the answer takes the same
+   * time whether or not the account exists.
    */
-  private recordFailedLogin(user: User, reason: string, client: ClientInfo): void {
-    this.audit
-      .record(this.dataSource.manager, {
-        tenantId: user.tenantId,
-        actor: { type: 'user', id: null },
-        action: 'auth.login_failed',
-        target: { type: 'user', id: user.id },
-        outcome: 'failure',
-        reason,
-        client,
-      })
-      .catch((err) => this.logger.warn({ msg: 'could not record a failed sign-in', err }));
+  private recordFailedLogin(memberships: MembershipSummary[], passwordChecked: boolean, client: ClientInfo): void {
+    for (const membership of memberships) {
+      // When no tenant could be signed in to, the password was not even checked.
+      const reason = passwordChecked
+        ? 'INVALID_PASSWORD'
+        : membership.status !== 'active'
+          ? 'USER_NOT_ACTIVE'
+          : 'TENANT_NOT_ACTIVE';
+      this.audit
+        .record(this.dataSource.manager, {
+          tenantId: membership.tenantId,
+          actor: { type: 'user', id: null },
+          action: 'auth.login_failed',
+          target: { type: 'user', id: membership.userId },
+          outcome: 'failure',
+          reason,
+          client,
+        })
+        .catch((err) => this.logger.warn({ msg: 'could not record a failed sign-in', err }));
+    }
   }
 
   async me(principal: Principal) {
     const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: principal.tenantId! });
     const user = principal.userId
-      ? await this.dataSource.getRepository(User).findOneBy({ id: principal.userId, tenantId: principal.tenantId! })
+      ? await this.dataSource
+          .getRepository(User)
+          .findOne({ where: { id: principal.userId, tenantId: principal.tenantId! }, relations: { person: true } })
       : null;
     return {
       kind: principal.kind,
-      user: user ? { id: user.id, email: user.email, role: user.role, status: user.status } : null,
+      user: user ? { id: user.id, email: user.person!.email, role: user.role, status: user.status } : null,
       tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug },
       role: principal.role ?? null,
       scopes: principal.scopes,
@@ -223,27 +273,27 @@ export class AuthService {
     };
   }
 
-  /** Changes the caller's password and signs out every other session of theirs. */
+  /** Changes the caller's password and signs out every other session of theirs, in every tenant. */
   async changePassword(principal: Principal, dto: ChangePasswordDto, client: ClientInfo = {}): Promise<void> {
     const user = await this.dataSource
       .getRepository(User)
-      .findOneByOrFail({ id: principal.userId!, tenantId: principal.tenantId! });
+      .findOneOrFail({ where: { id: principal.userId!, tenantId: principal.tenantId! }, relations: { person: true } });
+    const person = user.person!;
     // A stolen session must not become a way to guess the password: the same limit as sign-in.
-    const throttleKey = `password-change:account:${user.id}`;
+    const throttleKey = `password-change:account:${person.id}`;
     await this.throttle.assertAllowed([{ key: throttleKey, limit: this.config.loginFailuresPerAccount }]);
-    if (!(await this.passwords.verify(user.passwordHash, dto.currentPassword))) {
+    if (!(await this.passwords.verify(person.passwordHash, dto.currentPassword))) {
       await this.throttle.record([throttleKey]);
       throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CURRENT_PASSWORD', 'The current password is not correct');
     }
     await this.throttle.clear([throttleKey]);
-    this.passwords.assertAcceptable(dto.newPassword, [user.email]);
+    this.passwords.assertAcceptable(dto.newPassword, [person.email]);
     const passwordHash = await this.passwords.hash(dto.newPassword);
-    await this.dataSource.transaction(async (manager) => {
+    const ended = await this.dataSource.transaction(async (manager) => {
       await manager
-        .getRepository(User)
-        .update({ id: user.id, tenantId: user.tenantId }, { passwordHash, passwordChangedAt: this.clock.now() });
-      await this.tokens.endAllFor(user, manager);
-      await this.sessions.revokeAllForUser(user.tenantId, user.id, 'password_changed', principal.sessionId, manager);
+        .getRepository(Person)
+        .update({ id: person.id }, { passwordHash, passwordChangedAt: this.clock.now() });
+      const ended = await this.endSignInsOf(manager, person.id, 'password_changed', principal.sessionId);
       await this.audit.record(manager, {
         tenantId: user.tenantId,
         actor: actorOf(principal),
@@ -251,9 +301,9 @@ export class AuthService {
         target: { type: 'user', id: user.id },
         client,
       });
+      return ended;
     });
-    // After the commit: a check made before it may have cached the not yet revoked sessions.
-    await this.invalidations.publish({ kind: 'user', userId: user.id });
+    await this.publishUsers(ended);
   }
 
   /** Always the same answer; a link is mailed only when the account exists and may sign in. */
@@ -263,13 +313,10 @@ export class AuthService {
     const accountKey = `forgot:account:${sha256(email)}`;
     await this.throttle.assertAllowed([{ key: ipKey, limit: FORGOT_LIMIT_PER_IP }]);
     await this.throttle.record([ipKey, accountKey]);
-    const user = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('u')
-      .innerJoin(Tenant, 't', "t.id = u.tenant_id AND t.status = 'active'")
-      .where("u.email = :email AND u.status = 'active' AND u.password_hash IS NOT NULL", { email })
-      .getOne();
-    if (!user) return;
+    const person = await this.people.findByEmail(email);
+    // The link is issued through one membership the person can sign in to (tokens belong to one).
+    const membership = person?.passwordHash ? (await this.people.memberships(person.id)).find((m) => m.usable) : null;
+    if (!person || !membership) return;
     try {
       await this.throttle.assertAllowed([{ key: accountKey, limit: FORGOT_LIMIT_PER_ACCOUNT + 1 }]);
     } catch {
@@ -277,20 +324,21 @@ export class AuthService {
     }
     // The requester is not signed in: the actor is an anonymous user, the target the account.
     const token = await this.dataSource.transaction(async (manager) => {
-      const issued = await this.tokens.issue('password_reset', user, null, manager);
+      const link = { id: membership.userId, tenantId: membership.tenantId };
+      const issued = await this.tokens.issue('password_reset', link, null, manager);
       await this.audit.record(manager, {
-        tenantId: user.tenantId,
+        tenantId: membership.tenantId,
         actor: { type: 'user', id: null },
         action: 'password.reset_requested',
-        target: { type: 'user', id: user.id },
+        target: { type: 'user', id: membership.userId },
         client,
       });
       return issued;
     });
     this.mail.sendInBackground({
-      to: user.email,
+      to: person.email,
       subject: 'Reset your Keyward password',
-      text: `Someone asked to reset the password of ${user.email}.\n\nIf it was you, choose a new password here (the link works once, for 30 minutes):\n${this.config.publicUrl}/reset?token=${encodeURIComponent(token)}\n\nIf it was not you, ignore this message.\n`,
+      text: `Someone asked to reset the password of ${person.email}.\n\nIf it was you, choose a new password here (the link works once, for 30 minutes):\n${this.config.publicUrl}/reset?token=${encodeURIComponent(token)}\n\nIf it was not you, ignore this message.\n`,
     });
   }
 
@@ -300,15 +348,69 @@ export class AuthService {
     await this.setPasswordWithToken('password_reset', dto.token, dto.newPassword, ipKey, client);
   }
 
+  /**
+   * A person new to Keyward chooses their password; one who has an account already proves it
+   * with their password (nothing about it changes) and gains the membership.
+   */
   async acceptInvitation(dto: AcceptInvitationDto, client: ClientInfo): Promise<void> {
     const ipKey = `reset:ip:${client.ip ?? 'unknown'}`;
     await this.throttle.assertAllowed([{ key: ipKey, limit: RESET_LIMIT_PER_IP }]);
+    const invited = await this.linkedMembership('invitation', dto.token);
+    if (invited?.person.passwordHash) return this.joinWithPassword(invited, dto, ipKey, client);
     await this.setPasswordWithToken('invitation', dto.token, dto.password, ipKey, client);
   }
 
+  /** The membership a live link was issued for, if it may still use it. */
+  async linkedMembership(purpose: OneTimeTokenPurpose, token: string): Promise<Membership | null> {
+    const link = await this.tokens.peek(purpose, token);
+    if (!link) return null;
+    const user = await this.dataSource
+      .getRepository(User)
+      .findOne({ where: { id: link.userId, tenantId: link.tenantId }, relations: { person: true } });
+    return user && mayUseLink(purpose, user) ? (user as Membership) : null;
+  }
+
+  private async joinWithPassword(
+    invited: Membership,
+    dto: AcceptInvitationDto,
+    ipKey: string,
+    client: ClientInfo,
+  ): Promise<void> {
+    const accountKey = `invitation:account:${invited.personId}`;
+    await this.throttle.assertAllowed([{ key: accountKey, limit: this.config.loginFailuresPerAccount }]);
+    if (!(await this.passwords.verify(invited.person.passwordHash, dto.password))) {
+      await this.throttle.record([ipKey, accountKey]);
+      throw emailInUse();
+    }
+    const joined = await this.dataSource.transaction(async (manager) => {
+      const spent = await this.tokens.consume('invitation', dto.token, manager);
+      if (!spent) return false;
+      const updated = await manager
+        .getRepository(User)
+        .update({ id: spent.userId, tenantId: spent.tenantId, status: 'invited' }, { status: 'active' });
+      if (!updated.affected) return false;
+      await manager
+        .getRepository(Person)
+        .update({ id: invited.personId, emailVerifiedAt: IsNull() }, { emailVerifiedAt: this.clock.now() });
+      await this.tokens.endAllFor(invited, manager);
+      const self = { type: 'user', id: invited.id } as const;
+      await this.audit.record(manager, {
+        tenantId: invited.tenantId,
+        actor: self,
+        action: 'user.invitation_accepted',
+        target: self,
+        client,
+        metadata: { existingAccount: true },
+      });
+      return true;
+    });
+    if (!joined) return this.invalidToken(ipKey);
+    await this.invalidations.publish({ kind: 'user', userId: invited.id });
+  }
+
   /**
-   * Spends a one-time token and sets the password; the token dies even if the password is
-   * then refused, so check the password first (hashing happens before the transaction).
+   * Spends a one-time token and sets the person's password; the token dies even if the password
+   * is then refused, so check the password first (hashing happens before the transaction).
    */
   private async setPasswordWithToken(
     purpose: 'password_reset' | 'invitation',
@@ -321,44 +423,67 @@ export class AuthService {
     if (!(await this.tokens.isLive(purpose, token))) return this.invalidToken(throttleKey);
     this.passwords.assertAcceptable(password);
     const passwordHash = await this.passwords.hash(password);
-    const userId = await this.dataSource
-      .transaction(async (manager) => {
-        const spent = await this.tokens.consume(purpose, token, manager);
-        if (!spent) return null;
-        const users = manager.getRepository(User);
-        const user = await users.findOneBy({ id: spent.userId, tenantId: spent.tenantId });
-        if (!user || user.status === 'disabled' || (purpose === 'invitation' && user.status !== 'invited')) return null;
-        await users.update(
-          { id: user.id, tenantId: user.tenantId },
-          { passwordHash, passwordChangedAt: this.clock.now(), status: 'active' },
-        );
-        await this.tokens.endAllFor(user, manager);
-        await this.sessions.revokeAllForUser(
-          user.tenantId,
-          user.id,
-          purpose === 'invitation' ? 'invitation_accepted' : 'password_reset',
-          undefined,
-          manager,
-        );
-        const self = { type: 'user', id: user.id } as const;
-        await this.audit.record(manager, {
-          tenantId: user.tenantId,
-          actor: self,
-          action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset',
-          target: self,
-          client,
+    const ended = await this.dataSource.transaction(async (manager) => {
+      const spent = await this.tokens.consume(purpose, token, manager);
+      if (!spent) return null;
+      const user = await manager
+        .getRepository(User)
+        .findOne({ where: { id: spent.userId, tenantId: spent.tenantId }, relations: { person: true } });
+      if (!user || !mayUseLink(purpose, user)) return null;
+      const now = this.clock.now();
+      // An invitation sets a password only where there is none: if the person chose one meanwhile
+      // (another tenant's invitation), nothing changes and the link still works.
+      const set = await manager
+        .getRepository(Person)
+        .update(purpose === 'invitation' ? { id: user.personId, passwordHash: IsNull() } : { id: user.personId }, {
+          passwordHash,
+          passwordChangedAt: now,
+          emailVerifiedAt: user.person!.emailVerifiedAt ?? now,
         });
-        return user.id;
-      })
-      .catch((error: unknown) => {
-        // The address already has an account with a password (in another tenant): nothing was
-        // changed and the link still works, so the person can sign in or ask for another address.
-        if (isUniqueViolation(error, 'users_email_key')) throw emailInUse();
-        throw error;
+      if (!set.affected) throw emailInUse();
+      if (purpose === 'invitation')
+        await manager.getRepository(User).update({ id: user.id, tenantId: user.tenantId }, { status: 'active' });
+      const ended =
+        purpose === 'invitation'
+          ? (await this.tokens.endAllFor(user, manager), [user.id])
+          : await this.endSignInsOf(manager, user.personId, 'password_reset');
+      const self = { type: 'user', id: user.id } as const;
+      await this.audit.record(manager, {
+        tenantId: user.tenantId,
+        actor: self,
+        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'password.reset',
+        target: self,
+        client,
       });
-    if (!userId) return this.invalidToken(throttleKey);
+      return ended;
+    });
+    if (!ended) return this.invalidToken(throttleKey);
     // After the commit: a check made before it may have cached the not yet revoked sessions.
-    await this.invalidations.publish({ kind: 'user', userId });
+    await this.publishUsers(ended);
+  }
+
+  /**
+   * The password changed: every reset link of the person dies and their sessions end, in every
+   * tenant (but the one making the change, if any). Returns the memberships to publish once the
+   * transaction has committed.
+   */
+  private async endSignInsOf(
+    manager: EntityManager,
+    personId: string,
+    reason: string,
+    exceptSessionId?: string,
+  ): Promise<string[]> {
+    const memberships = await this.people.memberships(personId, manager);
+    for (const membership of memberships) {
+      const user = { id: membership.userId, tenantId: membership.tenantId };
+      await this.tokens.endAllFor(user, manager, ['password_reset']);
+      await this.sessions.revokeAllForUser(user.tenantId, user.id, reason, exceptSessionId, manager);
+    }
+    return memberships.map((m) => m.userId);
+  }
+
+  private async publishUsers(userIds: string[]): Promise<void> {
+    for (const userId of userIds) await this.invalidations.publish({ kind: 'user', userId });
   }
 
   private async invalidToken(throttleKey: string): Promise<never> {

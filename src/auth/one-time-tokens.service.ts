@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull, MoreThan } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, MoreThan } from 'typeorm';
 import { Clock } from '../common/clock';
 import { randomToken, sha256 } from '../common/crypto/tokens';
 import { OneTimeToken, OneTimeTokenPurpose } from './one-time-token.entity';
@@ -56,13 +56,32 @@ export class OneTimeTokensService {
   }
 
   /**
-   * Ends every unspent token of the user (reset links and invitations alike): called in the
+   * Ends every unspent token of the membership (of the given purposes, or all): called in the
    * transaction of any password change, so no older link sets the password again afterwards.
    */
-  async endAllFor(user: { id: string; tenantId: string }, manager: EntityManager): Promise<void> {
-    await manager
-      .getRepository(OneTimeToken)
-      .update({ tenantId: user.tenantId, userId: user.id, usedAt: IsNull() }, { usedAt: this.clock.now() });
+  async endAllFor(
+    user: { id: string; tenantId: string },
+    manager: EntityManager,
+    purposes?: OneTimeTokenPurpose[],
+  ): Promise<void> {
+    await manager.getRepository(OneTimeToken).update(
+      {
+        tenantId: user.tenantId,
+        userId: user.id,
+        usedAt: IsNull(),
+        ...(purposes ? { purpose: In(purposes) } : {}),
+      },
+      { usedAt: this.clock.now() },
+    );
+  }
+
+  /** The membership a live token was issued for; nothing changes (consume() still decides). */
+  async peek(purpose: OneTimeTokenPurpose, token: string): Promise<{ tenantId: string; userId: string } | null> {
+    const now = this.clock.now();
+    return this.dataSource.getRepository(OneTimeToken).findOne({
+      where: { tokenHash: sha256(token), purpose, usedAt: IsNull(), expiresAt: MoreThan(now) },
+      select: { tenantId: true, userId: true },
+    });
   }
 
   /** Whether the token could be spent now; nothing changes (consume() still decides). */

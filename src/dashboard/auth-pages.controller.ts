@@ -49,9 +49,9 @@ export class AuthPagesController {
     const again = (status: number, error: string) =>
       this.pages.render(request, reply, 'login', { title: 'Sign in', email, error }, status);
     if (!email || !password) return again(HttpStatus.BAD_REQUEST, 'Enter your email and password.');
-    let user;
+    let person;
     try {
-      user = await this.auth.verifyCredentials(email, password, client);
+      person = await this.auth.verifyCredentials(email, password, client);
     } catch (error) {
       if (error instanceof AppException && error.getStatus() === HttpStatus.UNAUTHORIZED)
         return again(HttpStatus.UNAUTHORIZED, 'Invalid email or password.');
@@ -64,10 +64,11 @@ export class AuthPagesController {
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
-    const { token } = await this.auth.startDashboardSession(user, client);
+    const { token, tenants } = await this.auth.signInDashboard(person, undefined, client);
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
     clearCsrfSecret(reply, this.cookies);
-    this.pages.redirect(reply, '/dashboard');
+    // Someone in several tenants first says which one they came for.
+    this.pages.redirect(reply, tenants.length > 1 ? '/dashboard' : '/dashboard');
   }
 
   @Post('logout')

@@ -11,10 +11,12 @@ import { Session } from '../sessions/session.entity';
 import { ConfigEntry } from '../tenant-config/config-entry.entity';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
+import { Person } from '../people/person.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
 export const ENTITIES = [
   Tenant,
+  Person,
   User,
   Session,
   RefreshToken,

@@ -115,6 +115,7 @@ export class SessionsService {
           id: string;
           tenant_id: string;
           user_id: string;
+          person_id: string;
           role: Role;
           last_seen_at: Date;
           expires_at: Date;
@@ -122,7 +123,7 @@ export class SessionsService {
         }
       | undefined = (
       await this.dataSource.query(
-        `SELECT s.id, s.tenant_id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds
+        `SELECT s.id, s.tenant_id, s.user_id, u.person_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds
            FROM sessions s
            JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id
            JOIN tenants t ON t.id = s.tenant_id
@@ -143,6 +144,7 @@ export class SessionsService {
       kind: 'user',
       tenantId: row.tenant_id,
       userId: row.user_id,
+      personId: row.person_id,
       role: row.role,
       sessionId: row.id,
       scopes: ROLE_SCOPES[row.role],
@@ -306,8 +308,8 @@ export class SessionsService {
   }
 
   private async principalForSessionWith(manager: EntityManager, session: Session): Promise<Principal | null> {
-    const rows: { role: Role }[] = await manager.query(
-      `SELECT u.role FROM users u JOIN tenants t ON t.id = u.tenant_id
+    const rows: { role: Role; person_id: string }[] = await manager.query(
+      `SELECT u.role, u.person_id FROM users u JOIN tenants t ON t.id = u.tenant_id
         WHERE u.id = $1 AND u.tenant_id = $2 AND u.status = 'active' AND t.status = 'active'`,
       [session.userId, session.tenantId],
     );
@@ -326,6 +328,7 @@ export class SessionsService {
       kind: 'user',
       tenantId: session.tenantId,
       userId: session.userId,
+      personId: rows[0].person_id,
       role: rows[0].role,
       sessionId: session.id,
       scopes: ROLE_SCOPES[rows[0].role],

@@ -4,7 +4,9 @@ export type Role = 'owner' | 'admin' | 'member' | 'viewer';
 export interface Principal {
   kind: 'user' | 'apiKey' | 'admin';
   tenantId?: string;
+  /** For a user: their membership in `tenantId`; `personId` is who they are in every tenant. */
   userId?: string;
+  personId?: string;
   role?: Role;
   apiKeyId?: string;
   sessionId?: string;

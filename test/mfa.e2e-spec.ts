@@ -368,11 +368,12 @@ describe('second factors', () => {
         return t.http
           .post('/auth/mfa/passkeys')
           .set(auth)
-          .send({ challenge: options.body.challenge, webauthn: device.register(options.body.webauthn), name });
+          .send({ challenge: options.body.challenge, webauthn: device.register(options.body.webauthn), name })
+          .expect(201);
       };
-      const laptop = await register('Laptop').expect(201);
+      const laptop = await register('Laptop');
       expect(laptop.body.recoveryCodes).toHaveLength(10);
-      const phone = await register('Phone').expect(201);
+      const phone = await register('Phone');
       expect(phone.body.recoveryCodes).toBeNull();
       await t.http
         .patch(`/auth/mfa/passkeys/${phone.body.passkey.id}`)

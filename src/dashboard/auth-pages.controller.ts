@@ -9,6 +9,7 @@ import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/dto/auth.dto';
+import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
 import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
@@ -59,6 +60,12 @@ export class AuthPagesController {
       const retryAfter = (error as AppException).details as { retryAfterSeconds?: number } | undefined;
       if (retryAfter?.retryAfterSeconds) reply.header('retry-after', String(retryAfter.retryAfterSeconds));
       return again(status, message);
+    }
+    // A second factor first, when the person has one: the challenge waits in a /login cookie.
+    const step = await this.auth.beginDashboardMfa(person);
+    if (step) {
+      MfaSignInPagesController.startStep(reply, this.cookies, step.challenge);
+      return this.pages.redirect(reply, '/login/mfa');
     }
     // A sign-in always starts a new session; the one this browser had (if any) ends.
     const previous = request.cookies[this.cookies.session];

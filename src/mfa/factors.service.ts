@@ -261,9 +261,12 @@ export class FactorsService {
   }
 
   /** Options for a passkey answer from this person (second factor or step-up). */
-  async passkeyRequestOptions(personId: string): Promise<PublicKeyCredentialRequestOptionsJSON | null> {
+  async passkeyRequestOptions(
+    personId: string,
+    challenge?: string,
+  ): Promise<PublicKeyCredentialRequestOptionsJSON | null> {
     const passkeys = await this.dataSource.getRepository(Passkey).findBy({ personId });
-    return passkeys.length ? authenticationOptions(this.rp, passkeys, 'preferred') : null;
+    return passkeys.length ? authenticationOptions(this.rp, passkeys, 'preferred', challenge) : null;
   }
 
   /** Options for a passwordless sign-in: any discoverable credential, user verification required. */

@@ -57,6 +57,18 @@ export class MfaSignInService {
     return { mfa_required: true, challenge: token, expiresAt, methods, ...(webauthn ? { webauthn } : {}) };
   }
 
+  /** The methods and passkey options of a live sign-in challenge (to show its page again), or null. */
+  async pending(token: unknown): Promise<{ methods: FactorMethod[]; webauthn: PublicKeyCredentialRequestOptionsJSON | null } | null> {
+    const challenge = await this.challenges.find('sign_in', token);
+    if (!challenge?.personId) return null;
+    const methods = await this.factors.methods(challenge.personId);
+    const webauthn =
+      methods.includes('webauthn') && challenge.webauthnChallenge
+        ? await this.factors.passkeyRequestOptions(challenge.personId, challenge.webauthnChallenge)
+        : null;
+    return { methods, webauthn };
+  }
+
   /**
    * Checks the answer; then `finish` (in the same transaction) decides what the sign-in opens and
    * may refuse (a tenant still to choose): a refusal rolls back what the answer spent and leaves

@@ -99,9 +99,12 @@ export function authenticationOptions(
   rp: RelyingParty,
   allow: StoredCredential[] | null,
   userVerification: 'required' | 'preferred',
+  /** An issued challenge (base64url), to show the same options again. */
+  challenge?: string,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   return generateAuthenticationOptions({
     rpID: rp.id,
+    ...(challenge ? { challenge: new Uint8Array(Buffer.from(challenge, 'base64url')) } : {}),
     allowCredentials: allow?.map((c) => ({ id: c.credentialId, transports: c.transports })),
     userVerification,
   });

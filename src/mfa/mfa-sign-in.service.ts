@@ -86,6 +86,7 @@ export class MfaSignInService {
     const challenge = await this.challenges.find('sign_in', token);
     if (!challenge?.personId) throw challengeInvalid();
     const personId = challenge.personId;
+    await this.secondFactor.assertAllowed(personId, client);
     try {
       const { result, check } = await this.dataSource.transaction(async (manager) => {
         const check = await this.secondFactor.verify(personId, answer, challenge.webauthnChallenge, client, manager);

@@ -26,7 +26,7 @@ export class SecondFactorService {
   /**
    * Checks `answer` for the person inside the caller's transaction, so what it spends (the TOTP
    * step, the recovery code, the passkey counter) is kept only if the caller's step completes.
-   * A wrong answer throws 401 INVALID_FACTOR (counted); too many answer 429.
+   * Call assertAllowed first, outside the transaction.
    */
   async verify(
     personId: string,
@@ -35,11 +35,6 @@ export class SecondFactorService {
     client: ClientInfo,
     manager: EntityManager,
   ): Promise<FactorCheck> {
-    const keys = this.keys(personId, client);
-    await this.throttle.assertAllowed([
-      { key: keys.person, limit: this.config.loginFailuresPerAccount },
-      { key: keys.ip, limit: this.config.loginFailuresPerIp },
-    ]);
     const check = await this.factors.check(personId, answer, webauthnChallenge, manager);
     if (!check.ok) return check;
     if (check.method === 'recovery_code')
@@ -49,6 +44,15 @@ export class SecondFactorService {
         metadata: { recoveryCodesLeft: check.recoveryCodesLeft },
       });
     return check;
+  }
+
+  /** 429 once the person, or this address, has given too many wrong answers lately. */
+  async assertAllowed(personId: string, client: ClientInfo): Promise<void> {
+    const keys = this.keys(personId, client);
+    await this.throttle.assertAllowed([
+      { key: keys.person, limit: this.config.loginFailuresPerAccount },
+      { key: keys.ip, limit: this.config.loginFailuresPerIp },
+    ]);
   }
 
   /** Counts a wrong answer against the person and the address (outside the step's transaction). */

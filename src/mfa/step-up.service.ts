@@ -88,6 +88,7 @@ export class StepUpService {
         throw challengeInvalid();
     }
     const now = this.clock.now();
+    await this.secondFactor.assertAllowed(personId, client);
     try {
       const check = await this.dataSource.transaction(async (manager) => {
         const result = await this.secondFactor.verify(

@@ -83,8 +83,12 @@ export class SecondFactors1795335000000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`ALTER TABLE "sessions" DROP COLUMN "mfa_enrolment_required", DROP COLUMN "factor_verified_at"`);
-    await queryRunner.query(`ALTER TABLE "tenants" DROP CONSTRAINT "tenants_mfa_policy_check", DROP COLUMN "mfa_policy"`);
+    await queryRunner.query(
+      `ALTER TABLE "sessions" DROP COLUMN "mfa_enrolment_required", DROP COLUMN "factor_verified_at"`,
+    );
+    await queryRunner.query(
+      `ALTER TABLE "tenants" DROP CONSTRAINT "tenants_mfa_policy_check", DROP COLUMN "mfa_policy"`,
+    );
     await queryRunner.query(`DROP TABLE "mfa_challenges"`);
     await queryRunner.query(`DROP TABLE "passkeys"`);
     await queryRunner.query(`DROP TABLE "recovery_codes"`);

@@ -46,7 +46,12 @@ describe('second factors', () => {
       .send({ code: codeAt(started.body.secret) })
       .expect(200);
     expect(confirmed.body.recoveryCodes).toHaveLength(10);
-    return { user, secret: started.body.secret as string, recoveryCodes: confirmed.body.recoveryCodes as string[], accessToken };
+    return {
+      user,
+      secret: started.body.secret as string,
+      recoveryCodes: confirmed.body.recoveryCodes as string[],
+      accessToken,
+    };
   }
 
   async function challengeFor(user: TestUser): Promise<Json> {
@@ -190,7 +195,10 @@ describe('second factors', () => {
       const again = await completeMfa((await challengeFor(user)).challenge, { recoveryCode: recoveryCodes[3] });
       expect(again.status).toBe(401);
       await mail.delivered();
-      const notices = mail.sent().slice(sentBefore).filter((m) => m.to === user.email);
+      const notices = mail
+        .sent()
+        .slice(sentBefore)
+        .filter((m) => m.to === user.email);
       expect(notices.map((m) => m.subject)).toEqual(['A recovery code was used to sign in to Keyward']);
       expect(notices[0].text).toContain('9 unused codes left');
       const events = await t.http
@@ -212,7 +220,9 @@ describe('second factors', () => {
       expect(fresh.body.recoveryCodes).toHaveLength(10);
       expect(fresh.body.recoveryCodes).not.toContain(recoveryCodes[0]);
       await completeMfa((await challengeFor(user)).challenge, { recoveryCode: recoveryCodes[0] }).expect(401);
-      await completeMfa((await challengeFor(user)).challenge, { recoveryCode: fresh.body.recoveryCodes[0] }).expect(200);
+      await completeMfa((await challengeFor(user)).challenge, { recoveryCode: fresh.body.recoveryCodes[0] }).expect(
+        200,
+      );
     });
   });
 
@@ -263,10 +273,18 @@ describe('second factors', () => {
         .expect(403);
       expect(key.body.code).toBe('STEP_UP_REQUIRED');
       // Other work goes on without it.
-      await t.http.post('/v1/api-keys').set(auth).send({ name: 'plain', scopes: ['config:read'] }).expect(201);
+      await t.http
+        .post('/v1/api-keys')
+        .set(auth)
+        .send({ name: 'plain', scopes: ['config:read'] })
+        .expect(201);
 
       await t.http.post('/auth/step-up').set(auth).send({ code: '000000' }).expect(401);
-      const stepped = await t.http.post('/auth/step-up').set(auth).send({ code: codeAt(secret) }).expect(200);
+      const stepped = await t.http
+        .post('/auth/step-up')
+        .set(auth)
+        .send({ code: codeAt(secret) })
+        .expect(200);
       expect(stepped.body.factorVerifiedAt).toBe(new Date(now).toISOString());
       await t.http.patch(`/v1/users/${target.id}`).set(auth).send({ role: 'admin' }).expect(200);
       await t.http
@@ -281,7 +299,11 @@ describe('second factors', () => {
       now += STEP_UP_WINDOW_MS + 1_000;
       const refused = await t.http.delete('/auth/mfa/totp').set(bearer(accessToken)).expect(403);
       expect(refused.body.code).toBe('STEP_UP_REQUIRED');
-      await t.http.post('/auth/step-up').set(bearer(accessToken)).send({ code: codeAt(secret) }).expect(200);
+      await t.http
+        .post('/auth/step-up')
+        .set(bearer(accessToken))
+        .send({ code: codeAt(secret) })
+        .expect(200);
       await t.http.delete('/auth/mfa/totp').set(bearer(accessToken)).expect(204);
       const status = await t.http.get('/auth/mfa').set(bearer(accessToken)).expect(200);
       expect(status.body).toEqual({ totp: false, passkeys: [], recoveryCodesLeft: 0 });
@@ -302,7 +324,10 @@ describe('second factors', () => {
       const owner = await createUser(t, tenant.id, 'owner');
       const member = await createUser(t, tenant.id, 'member');
       const ownerTokens = await login(t, owner.email, owner.password);
-      await t.http.get('/v1/tenant/mfa-policy').set(bearer(ownerTokens.accessToken)).expect(200, { policy: 'optional' });
+      await t.http
+        .get('/v1/tenant/mfa-policy')
+        .set(bearer(ownerTokens.accessToken))
+        .expect(200, { policy: 'optional' });
       const memberTokens = await login(t, member.email, member.password);
       await t.http
         .put('/v1/tenant/mfa-policy')
@@ -342,10 +367,16 @@ describe('second factors', () => {
       await t.http.delete(`/v1/users/${user.id}/factors`).set(bearer(accessToken)).expect(204);
       await t.http.delete(`/v1/users/${user.id}/factors`).set(bearer(accessToken)).expect(409);
       await mail.delivered();
-      expect(mail.sent().slice(sentBefore).map((m) => [m.to, m.subject])).toEqual([
-        [user.email, 'A sign-in factor was removed from your Keyward account'],
-      ]);
-      const signedIn = await t.http.post('/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      expect(
+        mail
+          .sent()
+          .slice(sentBefore)
+          .map((m) => [m.to, m.subject]),
+      ).toEqual([[user.email, 'A sign-in factor was removed from your Keyward account']]);
+      const signedIn = await t.http
+        .post('/auth/login')
+        .send({ email: user.email, password: user.password })
+        .expect(200);
       expect(signedIn.body.accessToken).toEqual(expect.any(String));
       const events = await t.http
         .get('/v1/audit-events')

@@ -53,7 +53,6 @@ const unique = () => randomBytes(4).toString('hex');
 const apiKey = (key: string): Headers => ({ 'x-api-key': key });
 const MISSING = randomUUID();
 
-
 const bearer = (token: string): Headers => ({ authorization: `Bearer ${token}` });
 /** The next step's code: within the ±1 window, and later than the step a confirmation used. */
 const nextCode = (secret: string) => totpCode(secret, new Date(Date.now() + 30_000));
@@ -177,9 +176,7 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
         };
       },
     ],
-    error: [
-      ({ owner }) => ({ status: 400, headers: owner.auth, body: { challenge: 'x', webauthn: {}, name: '' } }),
-    ],
+    error: [({ owner }) => ({ status: 400, headers: owner.auth, body: { challenge: 'x', webauthn: {}, name: '' } })],
   },
   MfaController_renamePasskey: {
     ok: [

@@ -55,7 +55,9 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.OK)
   @NoStore()
-  @ApiOperation({ summary: 'Second step of a sign-in: the challenge and a TOTP code, a recovery code or a passkey answer' })
+  @ApiOperation({
+    summary: 'Second step of a sign-in: the challenge and a TOTP code, a recovery code or a passkey answer',
+  })
   @ApiOkResponse({ type: TokenPairResponse })
   @ApiProblems(400, 401, 409, 429)
   loginMfa(@Body() dto: LoginMfaDto, @Client() client: ClientInfo) {
@@ -66,7 +68,9 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.OK)
   @NoStore()
-  @ApiOperation({ summary: 'Start a passwordless sign-in with a passkey: a challenge and options for navigator.credentials.get()' })
+  @ApiOperation({
+    summary: 'Start a passwordless sign-in with a passkey: a challenge and options for navigator.credentials.get()',
+  })
   @ApiOkResponse({ type: WebAuthnOptionsResponse })
   passkeyOptions() {
     return this.auth.passkeyOptions();

@@ -108,10 +108,14 @@ export class AuthService {
 
   /** A passkey alone, with user verification: a token pair. */
   async passkeyLogin(dto: PasskeySignInDto, client: ClientInfo): Promise<TokenPair> {
-    const personId = await this.mfaSignIn.completePasswordless(dto.challenge, dto.webauthn, async (id, _step, manager) => {
-      await this.assertMembershipChoice(id, dto.tenantId, manager);
-      return id;
-    });
+    const personId = await this.mfaSignIn.completePasswordless(
+      dto.challenge,
+      dto.webauthn,
+      async (id, _step, manager) => {
+        await this.assertMembershipChoice(id, dto.tenantId, manager);
+        return id;
+      },
+    );
     return this.signInApi(await this.personById(personId), dto.tenantId, client, this.clock.now());
   }
 

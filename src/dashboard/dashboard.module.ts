@@ -16,7 +16,16 @@ import { SecurityPagesController } from './security-pages.controller';
 import { CsrfGuard, PageRenderer } from './pages';
 
 @Module({
-  imports: [AuthModule, MfaModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule, AuditModule, UsageModule],
+  imports: [
+    AuthModule,
+    MfaModule,
+    SessionsModule,
+    ApiKeysModule,
+    UsersModule,
+    TenantConfigModule,
+    AuditModule,
+    UsageModule,
+  ],
   controllers: [
     AuthPagesController,
     DashboardController,

@@ -53,7 +53,12 @@ export class MfaSignInPagesController {
   @Post('mfa')
   @Public()
   @UseGuards(CsrfGuard)
-  async mfa(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async mfa(
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     const field = text(body, 'recoveryCode') ? 'recoveryCode' : 'code';
     const answer: FactorAnswer =
       field === 'code' ? { code: text(body, 'code').replace(/\s/g, '') } : { recoveryCode: text(body, 'recoveryCode') };
@@ -73,7 +78,12 @@ export class MfaSignInPagesController {
   @Post('mfa/passkey')
   @Public()
   @UseGuards(CsrfGuard)
-  async mfaPasskey(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async mfaPasskey(
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     try {
       const { token } = await this.auth.dashboardMfa(
         request.cookies[mfaCookie(this.cookies)],
@@ -101,9 +111,18 @@ export class MfaSignInPagesController {
   @Post('passkey')
   @Public()
   @UseGuards(CsrfGuard)
-  async passkey(@Body() body: Form, @Client() client: ClientInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async passkey(
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     try {
-      const { token } = await this.auth.dashboardPasskey(request.cookies[passkeyCookie(this.cookies)], body.webauthn, client);
+      const { token } = await this.auth.dashboardPasskey(
+        request.cookies[passkeyCookie(this.cookies)],
+        body.webauthn,
+        client,
+      );
       reply.clearCookie(passkeyCookie(this.cookies), challengeCookieOptions(this.cookies));
       await this.signedIn(request, reply, token);
     } catch (error) {

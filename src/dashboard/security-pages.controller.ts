@@ -49,13 +49,21 @@ export class SecurityPagesController {
 
   @Get('security')
   @Enrolling()
-  async securityPage(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async securityPage(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     return this.renderSecurity(principal, request, reply);
   }
 
   @Post('security/totp')
   @Enrolling()
-  async startTotp(@CurrentPrincipal() principal: Principal, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
+  async startTotp(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
     try {
       const enrolment = await this.mfa.startTotp(principal);
       return this.pages.render(request, reply, 'totp-enrol', { title: 'Set up an authenticator app', ...enrolment });
@@ -234,7 +242,9 @@ export class SecurityPagesController {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: `${safeNext(body.next)}${safeNext(body.next).includes('?') ? '&' : '?'}flash=stepped-up` });
+    return reply.send({
+      redirect: `${safeNext(body.next)}${safeNext(body.next).includes('?') ? '&' : '?'}flash=stepped-up`,
+    });
   }
 
   @Post('step-up/passkey/options')

@@ -140,18 +140,21 @@ export class FactorsService {
    * Finishes adding the app with a code typed from it. The first factor a person adds comes with
    * ten recovery codes, returned here once.
    */
-  async confirmTotp(personId: string, code: string, manager: EntityManager): Promise<{ recoveryCodes: string[] | null }> {
+  async confirmTotp(
+    personId: string,
+    code: string,
+    manager: EntityManager,
+  ): Promise<{ recoveryCodes: string[] | null }> {
     const pending = await manager
       .getRepository(TotpFactor)
       .findOne({ where: { personId, confirmedAt: IsNull() }, lock: { mode: 'pessimistic_write' } });
     if (!pending)
       throw new AppException(HttpStatus.CONFLICT, 'TOTP_NOT_STARTED', 'Start adding an authenticator app first');
     const step = matchTotp(this.openSecret(pending), code.trim(), this.clock.now(), null);
-    if (step === null) throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CODE', 'That code is not right; try the current one');
+    if (step === null)
+      throw new AppException(HttpStatus.BAD_REQUEST, 'INVALID_CODE', 'That code is not right; try the current one');
     const first = !(await this.hasFactor(personId, manager));
-    await manager
-      .getRepository(TotpFactor)
-      .update({ personId }, { confirmedAt: this.clock.now(), lastUsedStep: step });
+    await manager.getRepository(TotpFactor).update({ personId }, { confirmedAt: this.clock.now(), lastUsedStep: step });
     return { recoveryCodes: first ? await this.regenerateRecoveryCodes(personId, manager) : null };
   }
 
@@ -190,9 +193,14 @@ export class FactorsService {
   async regenerateRecoveryCodes(personId: string, manager: EntityManager): Promise<string[]> {
     const codes = newRecoveryCodes();
     await manager.getRepository(RecoveryCode).delete({ personId });
-    await manager.getRepository(RecoveryCode).insert(
-      codes.map((code) => ({ personId, codeHash: hashRecoveryCode(this.config.keyPepper, normalizeRecoveryCode(code)!) })),
-    );
+    await manager
+      .getRepository(RecoveryCode)
+      .insert(
+        codes.map((code) => ({
+          personId,
+          codeHash: hashRecoveryCode(this.config.keyPepper, normalizeRecoveryCode(code)!),
+        })),
+      );
     return codes;
   }
 
@@ -212,7 +220,10 @@ export class FactorsService {
 
   // --- passkeys ---------------------------------------------------------------------------
 
-  async passkeyRegistrationOptions(person: { id: string; email: string }): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async passkeyRegistrationOptions(person: {
+    id: string;
+    email: string;
+  }): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const existing = await this.dataSource.getRepository(Passkey).findBy({ personId: person.id });
     return registrationOptions(this.rp, person, existing);
   }

@@ -58,7 +58,9 @@ export class MfaSignInService {
   }
 
   /** The methods and passkey options of a live sign-in challenge (to show its page again), or null. */
-  async pending(token: unknown): Promise<{ methods: FactorMethod[]; webauthn: PublicKeyCredentialRequestOptionsJSON | null } | null> {
+  async pending(
+    token: unknown,
+  ): Promise<{ methods: FactorMethod[]; webauthn: PublicKeyCredentialRequestOptionsJSON | null } | null> {
     const challenge = await this.challenges.find('sign_in', token);
     if (!challenge?.personId) return null;
     const methods = await this.factors.methods(challenge.personId);

@@ -1,4 +1,16 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Put } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Put,
+} from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken, Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
@@ -178,7 +190,9 @@ export class MfaPolicyController {
   @Delete('v1/users/:id/factors')
   @Authenticated({ via: ['jwt', 'session'], roles: ['owner'] })
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Remove every second factor of a member who lost theirs (owners; step-up; audited and mailed)' })
+  @ApiOperation({
+    summary: 'Remove every second factor of a member who lost theirs (owners; step-up; audited and mailed)',
+  })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(400, 404, 409)
   resetUserFactors(

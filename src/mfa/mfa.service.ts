@@ -50,7 +50,11 @@ export class MfaService {
     return this.factors.pendingTotp(personOf(principal), await this.emailOf(personOf(principal)));
   }
 
-  async confirmTotp(principal: Principal, code: string, client: ClientInfo): Promise<{ recoveryCodes: string[] | null }> {
+  async confirmTotp(
+    principal: Principal,
+    code: string,
+    client: ClientInfo,
+  ): Promise<{ recoveryCodes: string[] | null }> {
     const personId = personOf(principal);
     const result = await this.dataSource.transaction(async (manager) => {
       const confirmed = await this.factors.confirmTotp(personId, code, manager);
@@ -98,7 +102,10 @@ export class MfaService {
 
   async passkeyOptions(principal: Principal) {
     const personId = personOf(principal);
-    const webauthn = await this.factors.passkeyRegistrationOptions({ id: personId, email: await this.emailOf(personId) });
+    const webauthn = await this.factors.passkeyRegistrationOptions({
+      id: personId,
+      email: await this.emailOf(personId),
+    });
     const { token, expiresAt } = await this.challenges.issue('passkey_registration', personId, {
       webauthnChallenge: webauthn.challenge,
       context: { sessionId: principal.sessionId },
@@ -201,7 +208,11 @@ export class MfaService {
       if (!personId) throw new AppException(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'User not found');
       if ('principal' in actor) {
         if (actor.principal.userId === userId)
-          throw new AppException(HttpStatus.BAD_REQUEST, 'SELF_RESET', 'Remove your own factors in your security settings');
+          throw new AppException(
+            HttpStatus.BAD_REQUEST,
+            'SELF_RESET',
+            'Remove your own factors in your security settings',
+          );
         const elsewhere: unknown[] = await manager.query(
           'SELECT 1 FROM users WHERE person_id = $1 AND tenant_id <> $2 LIMIT 1',
           [personId, tenantId],
@@ -257,7 +268,13 @@ export class MfaService {
     client: ClientInfo,
     metadata: Record<string, unknown>,
   ): Promise<void> {
-    await this.audit.recordIn(manager, principal.tenantId!, { action, actor: actorOf(principal), target, client, metadata });
+    await this.audit.recordIn(manager, principal.tenantId!, {
+      action,
+      actor: actorOf(principal),
+      target,
+      client,
+      metadata,
+    });
   }
 
   private async emailOf(personId: string): Promise<string> {

@@ -63,7 +63,8 @@ export class SecondFactorService {
 
   async succeeded(personId: string, client: ClientInfo, check: FactorCheck): Promise<void> {
     await this.throttle.clear([this.keys(personId, client).person]);
-    if (check.method === 'recovery_code') await this.notices.recoveryCodeUsed(personId, check.recoveryCodesLeft ?? 0, client);
+    if (check.method === 'recovery_code')
+      await this.notices.recoveryCodeUsed(personId, check.recoveryCodesLeft ?? 0, client);
   }
 
   private keys(personId: string, client: ClientInfo) {

@@ -130,10 +130,12 @@ describe('second factors in a browser', () => {
     await signInWithPassword();
     await page.waitForURL(url('/login/mfa'));
     await check('login-mfa');
-    await Promise.all([page.waitForURL(url('/dashboard')), page.getByRole('button', { name: 'Use a passkey' }).click()]);
+    await Promise.all([
+      page.waitForURL(url('/dashboard')),
+      page.getByRole('button', { name: 'Use a passkey' }).click(),
+    ]);
 
     // The re-verify page sensitive actions send to.
     await check('step-up', await page.goto(url('/dashboard/step-up?next=/dashboard/security')));
   });
 });
-

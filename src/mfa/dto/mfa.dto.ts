@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { MFA_POLICIES, MfaPolicy } from '../../tenants/tenant.entity';
 import { PASSKEY_NAME_MAX } from '../factors.service';
 
@@ -192,7 +192,11 @@ export class StepUpOptionsResponse {
 }
 
 export class StepUpResponse {
-  @ApiProperty({ type: String, format: 'date-time', description: 'Sensitive actions are allowed for 5 minutes from then' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    description: 'Sensitive actions are allowed for 5 minutes from then',
+  })
   factorVerifiedAt: Date;
 }
 

@@ -193,14 +193,12 @@ export class FactorsService {
   async regenerateRecoveryCodes(personId: string, manager: EntityManager): Promise<string[]> {
     const codes = newRecoveryCodes();
     await manager.getRepository(RecoveryCode).delete({ personId });
-    await manager
-      .getRepository(RecoveryCode)
-      .insert(
-        codes.map((code) => ({
-          personId,
-          codeHash: hashRecoveryCode(this.config.keyPepper, normalizeRecoveryCode(code)!),
-        })),
-      );
+    await manager.getRepository(RecoveryCode).insert(
+      codes.map((code) => ({
+        personId,
+        codeHash: hashRecoveryCode(this.config.keyPepper, normalizeRecoveryCode(code)!),
+      })),
+    );
     return codes;
   }
 

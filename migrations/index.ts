@@ -11,6 +11,7 @@ import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyD
 import { TenantPermissions1795331000000 } from './1795331000000-TenantPermissions';
 import { People1795334000000 } from './1795334000000-People';
 import { EmailChangeTokens1795334100000 } from './1795334100000-EmailChangeTokens';
+import { SecondFactors1795335000000 } from './1795335000000-SecondFactors';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -27,4 +28,5 @@ export const MIGRATIONS: Function[] = [
   TenantPermissions1795331000000,
   People1795334000000,
   EmailChangeTokens1795334100000,
+  SecondFactors1795335000000,
 ];

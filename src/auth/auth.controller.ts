@@ -18,7 +18,15 @@ import {
   ResetPasswordDto,
 } from './dto/auth.dto';
 import { AuthService } from './auth.service';
-import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiResponse } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiExtraModels,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { LoginMfaDto, MfaRequiredResponse, PasskeySignInDto, WebAuthnOptionsResponse } from '../mfa/dto/mfa.dto';
 import { ApiProblems } from '../common/http/problem.dto';
 import {
   MeResponse,
@@ -42,11 +50,15 @@ export class AuthController {
   @HttpCode(HttpStatus.OK)
   @NoStore()
   @ApiOperation({
-    summary: 'Sign in with email and password; returns an access JWT and a refresh token',
+    summary:
+      'Sign in with email and password: a token pair, or for a person with a second factor {mfa_required, challenge, methods} for POST /auth/login/mfa',
     description:
       'A person who belongs to several tenants names one with `tenantId`; without it (or with one they cannot use) the answer is 409 TENANT_REQUIRED, whose `details.tenants` lists their tenants. The tokens are bound to that one tenant.',
   })
-  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiExtraModels(TokenPairResponse, MfaRequiredResponse)
+  @ApiOkResponse({
+    schema: { oneOf: [{ $ref: getSchemaPath(TokenPairResponse) }, { $ref: getSchemaPath(MfaRequiredResponse) }] },
+  })
   @ApiResponse({
     status: 409,
     description: 'TENANT_REQUIRED: name one of `details.tenants`',
@@ -55,6 +67,42 @@ export class AuthController {
   @ApiProblems(400, 401, 429, 503)
   login(@Body() dto: LoginDto, @Client() client: ClientInfo) {
     return this.auth.login(dto, client);
+  }
+
+  @Post('login/mfa')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({
+    summary: 'Second step of a sign-in: the challenge and a TOTP code, a recovery code or a passkey answer',
+  })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiProblems(400, 401, 409, 429)
+  loginMfa(@Body() dto: LoginMfaDto, @Client() client: ClientInfo) {
+    return this.auth.loginMfa(dto, client);
+  }
+
+  @Post('passkey/options')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({
+    summary: 'Start a passwordless sign-in with a passkey: a challenge and options for navigator.credentials.get()',
+  })
+  @ApiOkResponse({ type: WebAuthnOptionsResponse })
+  passkeyOptions() {
+    return this.auth.passkeyOptions();
+  }
+
+  @Post('passkey')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({ summary: 'Sign in with a passkey alone (discoverable, user-verified): returns a token pair' })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiProblems(400, 401, 409)
+  passkeyLogin(@Body() dto: PasskeySignInDto, @Client() client: ClientInfo) {
+    return this.auth.passkeyLogin(dto, client);
   }
 
   @Post('refresh')
@@ -69,7 +117,7 @@ export class AuthController {
   }
 
   @Post('logout')
-  @Authenticated({ via: ['jwt'] })
+  @Authenticated({ via: ['jwt'], duringEnrolment: true })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'End the current sign-in' })
   @ApiNoContentResponse({ description: 'Done' })
@@ -78,7 +126,7 @@ export class AuthController {
   }
 
   @Get('me')
-  @Authenticated({ via: ['jwt', 'session', 'apiKey'] })
+  @Authenticated({ via: ['jwt', 'session', 'apiKey'], duringEnrolment: true })
   @ApiOperation({ summary: 'Who is calling: user, tenant, role, and for a key its scopes' })
   @ApiOkResponse({ type: MeResponse })
   me(@CurrentPrincipal() principal: Principal) {

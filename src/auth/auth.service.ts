@@ -14,7 +14,11 @@ import { MailService } from '../mail/mail.service';
 import { Metrics } from '../metrics/metrics.service';
 import type { ClientInfo } from '../common/http/client-info';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
-import { SessionsService } from '../sessions/sessions.service';
+import { SessionFactor, SessionsService } from '../sessions/sessions.service';
+import { LoginMfaDto, PasskeySignInDto } from '../mfa/dto/mfa.dto';
+import { FactorAnswer } from '../mfa/factors.service';
+import { MfaRequired, MfaSignInService } from '../mfa/mfa-sign-in.service';
+import { policyRequires } from '../mfa/mfa.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { Membership, User } from '../users/user.entity';
 import { Person } from '../people/person.entity';
@@ -87,15 +91,124 @@ export class AuthService {
     private readonly invalidations: InvalidationBus,
     private readonly people: PeopleService,
     private readonly notices: SecurityNotices,
+    private readonly mfaSignIn: MfaSignInService,
   ) {}
 
   /**
    * Email + password (+ tenant) → token pair. Unknown emails, wrong passwords and people who may
    * not sign in anywhere all cost one argon2 verification and give the same answer.
    */
-  async login(dto: LoginDto, client: ClientInfo): Promise<TokenPair> {
+  async login(dto: LoginDto, client: ClientInfo): Promise<TokenPair | MfaRequired> {
     const person = await this.verifyCredentials((dto.email ?? dto.username)!, dto.password, client);
+    // Only now, with the password right, does the answer say whether a second factor follows.
+    const methods = await this.mfaSignIn.methods(person.id);
+    if (methods.length) return this.mfaSignIn.begin(person.id, methods, { tenantId: dto.tenantId ?? null });
     return this.signInApi(person, dto.tenantId, { client });
+  }
+
+  /** The second step of an API sign-in: tokens once the factor is right (and the tenant chosen). */
+  async loginMfa(dto: LoginMfaDto, client: ClientInfo): Promise<TokenPair> {
+    const { challenge, tenantId: asked, ...answer } = dto;
+    const { personId, tenantId } = await this.mfaSignIn.complete(
+      challenge,
+      answer as FactorAnswer,
+      client,
+      async (step, manager) => {
+        const tenantId = asked ?? (step.context.tenantId as string | null) ?? undefined;
+        // A tenant still to choose refuses here, before anything is spent: the same answer works again.
+        await this.assertMembershipChoice(step.personId, tenantId, manager);
+        return { personId: step.personId, tenantId };
+      },
+    );
+    return this.signInApi(await this.personById(personId), tenantId, { client }, this.clock.now());
+  }
+
+  /** A passwordless sign-in starts here: a challenge for any passkey of this site. */
+  passkeyOptions() {
+    return this.mfaSignIn.beginPasswordless({});
+  }
+
+  /** A passkey alone, with user verification: a token pair. */
+  async passkeyLogin(dto: PasskeySignInDto, client: ClientInfo): Promise<TokenPair> {
+    const personId = await this.mfaSignIn.completePasswordless(
+      dto.challenge,
+      dto.webauthn,
+      async (id, _step, manager) => {
+        await this.assertMembershipChoice(id, dto.tenantId, manager);
+        return id;
+      },
+    );
+    return this.signInApi(await this.personById(personId), dto.tenantId, { client }, this.clock.now());
+  }
+
+  /** The dashboard's password step: a second-factor challenge, or null when the person has none. */
+  async beginDashboardMfa(person: Person): Promise<MfaRequired | null> {
+    const methods = await this.mfaSignIn.methods(person.id);
+    return methods.length ? this.mfaSignIn.begin(person.id, methods, { via: 'dashboard' }) : null;
+  }
+
+  /** What the dashboard's second-step page shows for a live challenge, or null. */
+  pendingDashboardMfa(token: unknown) {
+    return this.mfaSignIn.pending(token);
+  }
+
+  async dashboardMfa(token: unknown, answer: FactorAnswer, client: ClientInfo): Promise<{ token: string }> {
+    const personId = await this.mfaSignIn.complete(token, answer, client, async (step, manager) => {
+      await this.assertMembershipChoice(step.personId, undefined, manager, true);
+      return step.personId;
+    });
+    return this.signInDashboard(await this.personById(personId), undefined, { client }, this.clock.now());
+  }
+
+  async dashboardPasskey(token: unknown, webauthn: unknown, client: ClientInfo): Promise<{ token: string }> {
+    const personId = await this.mfaSignIn.completePasswordless(token, webauthn, async (id, _step, manager) => {
+      await this.assertMembershipChoice(id, undefined, manager, true);
+      return id;
+    });
+    return this.signInDashboard(await this.personById(personId), undefined, { client }, this.clock.now());
+  }
+
+  /**
+   * Refuses, as chooseMembership would, a sign-in that has no membership to open, without
+   * writing anything (inside the second step's transaction). The dashboard takes any usable one.
+   */
+  private async assertMembershipChoice(
+    personId: string,
+    tenantId: string | undefined,
+    manager: EntityManager,
+    anyUsable = false,
+  ): Promise<void> {
+    const usable = (await this.people.memberships(personId, manager)).filter((m) => m.usable);
+    if (usable.length === 0) throw invalidCredentials();
+    if (anyUsable) return;
+    if (tenantId ? usable.some((m) => m.tenantId === tenantId) : usable.length === 1) return;
+    throw new AppException(
+      HttpStatus.CONFLICT,
+      'TENANT_REQUIRED',
+      tenantId
+        ? 'You cannot sign in to that tenant; choose one of yours'
+        : 'You belong to several tenants; send the same answer again with the tenantId of one of them',
+      { tenants: usable.map((m) => ({ id: m.tenantId, name: m.tenantName, role: m.role })) },
+    );
+  }
+
+  private async personById(id: string): Promise<Person> {
+    const person = await this.people.findById(id);
+    if (!person) throw invalidCredentials();
+    return person;
+  }
+
+  /**
+   * What a new session records of the second factor: when it was checked (now, for a sign-in
+   * that just passed one), or, when the tenant requires one the person does not have, that the
+   * session may only add one.
+   */
+  private async sessionFactor(person: Person, user: User, factorVerifiedAt: Date | null): Promise<SessionFactor> {
+    if (factorVerifiedAt) return { factorVerifiedAt, mfaEnrolmentRequired: false };
+    const tenant = await this.dataSource.getRepository(Tenant).findOneByOrFail({ id: user.tenantId });
+    const mfaEnrolmentRequired =
+      policyRequires(tenant.mfaPolicy, user.role) && !(await this.mfaSignIn.methods(person.id)).length;
+    return { factorVerifiedAt: null, mfaEnrolmentRequired };
   }
 
   /**
@@ -104,10 +217,16 @@ export class AuthService {
    *   verifyCredentials (password) → [second factor] → chooseMembership → session and tokens,
    * the same for the dashboard (signInDashboard) and for a tenant switch.
    */
-  async signInApi(person: Person, tenantId: string | undefined, context: SignInContext): Promise<TokenPair> {
+  async signInApi(
+    person: Person,
+    tenantId: string | undefined,
+    context: SignInContext,
+    factorVerifiedAt: Date | null = null,
+  ): Promise<TokenPair> {
     const user = await this.chooseMembership(person, tenantId);
+    const factor = await this.sessionFactor(person, user, factorVerifiedAt);
     const { session, refreshToken } = await this.dataSource.transaction(async (manager) => {
-      const created = await this.sessions.createApiSession(user, context.client, manager);
+      const created = await this.sessions.createApiSession(user, context.client, manager, factor);
       await this.recordSignIn(manager, user, context, { sessionId: created.session.id });
       return created;
     });
@@ -124,11 +243,13 @@ export class AuthService {
     person: Person,
     tenantId: string | undefined,
     context: SignInContext,
+    factorVerifiedAt: Date | null = null,
   ): Promise<{ token: string; tenants: MembershipSummary[] }> {
     const tenants = (await this.people.memberships(person.id)).filter((m) => m.usable);
     const user = await this.chooseMembership(person, tenantId ?? tenants[0]?.tenantId);
+    const factor = await this.sessionFactor(person, user, factorVerifiedAt);
     const { token } = await this.dataSource.transaction(async (manager) => {
-      const created = await this.sessions.createDashboardSession(user, context.client, manager);
+      const created = await this.sessions.createDashboardSession(user, context.client, manager, factor);
       await this.recordSignIn(manager, user, context, { sessionId: created.session.id, via: 'dashboard' });
       return created;
     });

@@ -10,6 +10,7 @@ import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/dto/auth.dto';
 import { randomToken } from '../common/crypto/tokens';
+import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
 import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
@@ -61,6 +62,12 @@ export class AuthPagesController {
       if (retryAfter?.retryAfterSeconds) reply.header('retry-after', String(retryAfter.retryAfterSeconds));
       return again(status, message);
     }
+    // A second factor first, when the person has one: the challenge waits in a /login cookie.
+    const step = await this.auth.beginDashboardMfa(person);
+    if (step) {
+      MfaSignInPagesController.startStep(reply, this.cookies, step.challenge);
+      return this.pages.redirect(reply, '/login/mfa');
+    }
     // A sign-in always starts a new session; the one this browser had (if any) ends.
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
@@ -76,7 +83,7 @@ export class AuthPagesController {
   }
 
   @Post('logout')
-  @Authenticated({ via: ['session'] })
+  @Authenticated({ via: ['session'], duringEnrolment: true })
   async logout(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
     await this.auth.logout(principal);
     reply.clearCookie(this.cookies.session, sessionCookieOptions(this.cookies));

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
 import helmet from 'helmet';
 import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppConfig } from '../config/app-config';
 import { requestKind, routeKind } from '../common/http/page-paths';
@@ -105,6 +105,16 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
     prefix: '/static/',
     decorateReply: false,
     index: false,
+  });
+  // The browser half of WebAuthn, from its package and from this origin (script-src 'self', no CDN).
+  const webauthnBrowser = readFileSync(
+    join(root, 'node_modules', '@simplewebauthn', 'browser', 'dist', 'bundle', 'index.umd.min.js'),
+  );
+  fastify.get('/static/vendor/simplewebauthn-browser.js', (_request, reply) => {
+    void reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(webauthnBrowser);
   });
   await app.register(fastifyView as never, {
     engine: { handlebars: handlebars() },

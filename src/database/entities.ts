@@ -1,6 +1,8 @@
 import { ApiKey } from '../api-keys/api-key.entity';
 import { KeyUsage } from '../api-keys/key-usage.entity';
 import { AuditAnchor, AuditEvent } from '../audit/audit-event.entity';
+import { MfaChallenge } from '../mfa/mfa-challenge.entity';
+import { Passkey, RecoveryCode, TotpFactor } from '../mfa/factor.entities';
 import { IdempotencyRecord } from '../idempotency/idempotency-record.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
@@ -32,4 +34,8 @@ export const ENTITIES = [
   RolePermission,
   KeyPermission,
   KeyRole,
+  TotpFactor,
+  RecoveryCode,
+  Passkey,
+  MfaChallenge,
 ];

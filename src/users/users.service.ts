@@ -10,6 +10,7 @@ import { PasswordService } from '../auth/password.service';
 import { OneTimeTokensService } from '../auth/one-time-tokens.service';
 import { MailService } from '../mail/mail.service';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
+import { StepUpService } from '../mfa/step-up.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { Tenant } from '../tenants/tenant.entity';
 import { Membership, User } from './user.entity';
@@ -41,6 +42,7 @@ export class UsersService {
     private readonly invalidations: InvalidationBus,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly stepUp: StepUpService,
     private readonly people: PeopleService,
   ) {}
 
@@ -141,6 +143,7 @@ export class UsersService {
       if (!user) throw notFound('User');
       this.assertMayManage(actor, user.role);
       if (dto.role) this.assertMayManage(actor, dto.role);
+      if (dto.role && dto.role !== user.role) await this.stepUp.assertFresh(actor, manager);
       if (dto.status === 'active' && (user.status === 'invited' || !user.person.passwordHash))
         throw new AppException(
           HttpStatus.CONFLICT,

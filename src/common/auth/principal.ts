@@ -10,6 +10,8 @@ export interface Principal {
   role?: Role;
   apiKeyId?: string;
   sessionId?: string;
+  /** The tenant requires a second factor this person has not added: only enrolment is open. */
+  mfaEnrolmentRequired?: boolean;
   scopes: string[];
   /** An API key's effective tenant permissions (its own and its roles'); people have none. */
   permissions?: ReadonlySet<string>;

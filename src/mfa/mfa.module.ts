@@ -6,7 +6,7 @@ import { FactorsService } from './factors.service';
 import { MfaAudit } from './mfa-audit';
 import { MfaChallengesService } from './mfa-challenges.service';
 import { MfaController, MfaPolicyController } from './mfa.controller';
-import { MfaNotices } from './mfa-notices';
+import { PeopleModule } from '../people/people.module';
 import { MfaService } from './mfa.service';
 import { MfaSignInService } from './mfa-sign-in.service';
 import { SecondFactorService } from './second-factor.service';
@@ -18,14 +18,13 @@ import { StepUpService } from './step-up.service';
  * asks MfaSignInService for its second step.
  */
 @Module({
-  imports: [AuditModule, InvalidationModule],
+  imports: [AuditModule, InvalidationModule, PeopleModule],
   controllers: [MfaController, MfaPolicyController],
   providers: [
     AuthThrottleService,
     FactorsService,
     MfaAudit,
     MfaChallengesService,
-    MfaNotices,
     MfaService,
     MfaSignInService,
     SecondFactorService,

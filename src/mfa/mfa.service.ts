@@ -11,7 +11,7 @@ import { MfaPolicy, Tenant } from '../tenants/tenant.entity';
 import { FactorsService, FactorStatus, PasskeyDto } from './factors.service';
 import { MfaAudit } from './mfa-audit';
 import { MfaChallengesService } from './mfa-challenges.service';
-import { MfaNotices } from './mfa-notices';
+import { SecurityNotices } from '../people/security-notices.service';
 import { challengeInvalid } from './mfa-sign-in.service';
 import { StepUpService } from './step-up.service';
 import { looksLikeCredential } from './webauthn';
@@ -34,7 +34,7 @@ export class MfaService {
     private readonly challenges: MfaChallengesService,
     private readonly stepUp: StepUpService,
     private readonly audit: MfaAudit,
-    private readonly notices: MfaNotices,
+    private readonly notices: SecurityNotices,
     private readonly invalidations: InvalidationBus,
   ) {}
 
@@ -62,7 +62,7 @@ export class MfaService {
       return confirmed;
     });
     await this.afterFactorAdded(principal);
-    await this.notices.factorAdded(personId, 'An authenticator app', client);
+    await this.notices.factorAdded({ personId }, 'An authenticator app', client);
     return result;
   }
 
@@ -80,7 +80,7 @@ export class MfaService {
       return true;
     });
     if (!removed) throw new AppException(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'No authenticator app is set up');
-    await this.notices.factorRemoved(personId, 'Your authenticator app', client);
+    await this.notices.factorRemoved({ personId }, 'Your authenticator app', client);
   }
 
   async regenerateRecoveryCodes(principal: Principal, client: ClientInfo): Promise<{ recoveryCodes: string[] }> {
@@ -136,7 +136,7 @@ export class MfaService {
       return added;
     });
     await this.afterFactorAdded(principal);
-    await this.notices.factorAdded(personId, `A passkey ("${result.passkey.name}")`, client);
+    await this.notices.factorAdded({ personId }, `A passkey ("${result.passkey.name}")`, client);
     return result;
   }
 
@@ -159,7 +159,7 @@ export class MfaService {
       return passkey;
     });
     if (!removed) throw new AppException(HttpStatus.NOT_FOUND, 'NOT_FOUND', 'Passkey not found');
-    await this.notices.factorRemoved(personId, `The passkey "${removed.name}"`, client);
+    await this.notices.factorRemoved({ personId }, `The passkey "${removed.name}"`, client);
   }
 
   // --- tenant policy and resets -------------------------------------------------------------
@@ -230,7 +230,7 @@ export class MfaService {
       return personId;
     });
     await this.notices.factorRemoved(
-      personId,
+      { personId },
       'Every second factor of your account (authenticator app, passkeys and recovery codes)',
       client,
       'principal' in actor ? 'an owner of your tenant' : 'the operator',

@@ -6,7 +6,7 @@ import type { ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { FactorAnswer, FactorCheck, FactorsService } from './factors.service';
 import { MfaAudit } from './mfa-audit';
-import { MfaNotices } from './mfa-notices';
+import { SecurityNotices } from '../people/security-notices.service';
 
 /**
  * Every place a person answers a second-factor question goes through `verify`: the sign-in's
@@ -20,7 +20,7 @@ export class SecondFactorService {
     private readonly factors: FactorsService,
     private readonly throttle: AuthThrottleService,
     private readonly audit: MfaAudit,
-    private readonly notices: MfaNotices,
+    private readonly notices: SecurityNotices,
   ) {}
 
   /**
@@ -64,7 +64,7 @@ export class SecondFactorService {
   async succeeded(personId: string, client: ClientInfo, check: FactorCheck): Promise<void> {
     await this.throttle.clear([this.keys(personId, client).person]);
     if (check.method === 'recovery_code')
-      await this.notices.recoveryCodeUsed(personId, check.recoveryCodesLeft ?? 0, client);
+      await this.notices.recoveryCodeUsed({ personId }, check.recoveryCodesLeft ?? 0, client);
   }
 
   private keys(personId: string, client: ClientInfo) {

@@ -2,9 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import type { ClientInfo } from '../common/http/client-info';
 import { MailService } from '../mail/mail.service';
+import { PeopleService } from './people.service';
 
-/** Who a notice goes to. */
-export interface Recipient {
+/** Who a notice goes to: an address, or a person by id (their current address). */
+export type Recipient = Address | { personId: string };
+/** An email address to write to. */
+export interface Address {
   email: string;
 }
 
@@ -18,9 +21,10 @@ export class SecurityNotices {
   constructor(
     private readonly mail: MailService,
     private readonly config: AppConfig,
+    private readonly people: PeopleService,
   ) {}
 
-  newDeviceSignIn(to: Recipient, where: { tenantName: string; client: ClientInfo; at: Date }): void {
+  newDeviceSignIn(to: Address, where: { tenantName: string; client: ClientInfo; at: Date }): void {
     this.send(
       to,
       'New sign-in to your Keyward account',
@@ -29,7 +33,7 @@ export class SecurityNotices {
     );
   }
 
-  passwordChanged(to: Recipient, how: 'changed' | 'reset'): void {
+  passwordChanged(to: Address, how: 'changed' | 'reset'): void {
     this.send(
       to,
       'Your Keyward password was changed',
@@ -37,7 +41,7 @@ export class SecurityNotices {
     );
   }
 
-  emailChangeRequested(to: Recipient, newEmail: string): void {
+  emailChangeRequested(to: Address, newEmail: string): void {
     this.send(
       to,
       'A change of your Keyward email address was requested',
@@ -45,27 +49,48 @@ export class SecurityNotices {
     );
   }
 
-  emailChanged(to: Recipient, newEmail: string): void {
+  emailChanged(to: Address, newEmail: string): void {
     this.send(to, 'Your Keyward email address was changed', `The email address of your account is now ${newEmail}.`);
   }
 
-  factorAdded(to: Recipient, factor: string): void {
-    this.send(to, 'A sign-in factor was added to your Keyward account', `A second factor was added: ${factor}.`);
-  }
-
-  factorRemoved(to: Recipient, factor: string): void {
-    this.send(to, 'A sign-in factor was removed from your Keyward account', `A second factor was removed: ${factor}.`);
-  }
-
-  recoveryCodeUsed(to: Recipient, remaining: number): void {
+  /** `what` names the factor as a sentence's subject, e.g. 'An authenticator app'. */
+  async factorAdded(to: Recipient, what: string, client: ClientInfo): Promise<void> {
     this.send(
-      to,
-      'A recovery code of your Keyward account was used',
-      `A recovery code was used to sign in. ${remaining} unused code${remaining === 1 ? '' : 's'} remain.`,
+      await this.recipient(to),
+      'A sign-in factor was added to your Keyward account',
+      `${what} was added as a way to confirm your sign-in${from(client)}.\n\n` +
+        `Security settings: ${this.config.publicUrl}/dashboard/security`,
     );
   }
 
-  private send(to: Recipient, subject: string, what: string): void {
+  /** `by` names who removed it when it was not the person (an owner, the operator). */
+  async factorRemoved(to: Recipient, what: string, client: ClientInfo, by?: string): Promise<void> {
+    this.send(
+      await this.recipient(to),
+      'A sign-in factor was removed from your Keyward account',
+      `${what} was removed${by ? ` by ${by}` : ''}${from(client)}.\n\n` +
+        `Security settings: ${this.config.publicUrl}/dashboard/security`,
+    );
+  }
+
+  async recoveryCodeUsed(to: Recipient, remaining: number, client: ClientInfo): Promise<void> {
+    this.send(
+      await this.recipient(to),
+      'A recovery code was used to sign in to Keyward',
+      `One of your recovery codes was just used${from(client)}. ${remaining} unused code${remaining === 1 ? '' : 's'} left. ` +
+        `If this was not you, your codes may have been seen: make new ones at ${this.config.publicUrl}/dashboard/security.`,
+    );
+  }
+
+  /** The address of a recipient named by person id; null for a person no longer there. */
+  private async recipient(to: Recipient): Promise<Address | null> {
+    if ('email' in to) return to;
+    const person = await this.people.findById(to.personId);
+    return person ? { email: person.email } : null;
+  }
+
+  private send(to: Address | null, subject: string, what: string): void {
+    if (!to) return;
     this.mail.sendInBackground({
       to: to.email,
       subject,
@@ -73,3 +98,5 @@ export class SecurityNotices {
     });
   }
 }
+
+const from = (client: ClientInfo) => (client.ip ? ` from ${client.ip}` : '');

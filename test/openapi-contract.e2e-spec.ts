@@ -97,6 +97,23 @@ async function withPasskey(f: Fixtures) {
   return { user, device, auth: user.auth, passkeyId: added.body.passkey.id as string };
 }
 
+/** A fresh member of the fixtures' tenant who also accepted a membership in a second tenant. */
+async function inTwoTenants(f: Fixtures): Promise<{ user: SignedIn; otherTenantId: string }> {
+  const user = await f.freshUser();
+  const other = await f.t.http
+    .post('/admin/tenants')
+    .set(adminHeaders)
+    .send({ name: `Other ${unique()}` });
+  const invited = await f.t.http
+    .post(`/admin/tenants/${other.body.id}/users`)
+    .set(adminHeaders)
+    .send({ email: user.email, role: 'member' })
+    .expect(201);
+  const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+  await f.t.http.post('/auth/invitations/accept').send({ token, password: user.password }).expect(204);
+  return { user, otherTenantId: other.body.id as string };
+}
+
 const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noError: string }> = {
   HealthController_health: { ok: [() => ({ status: 200 })], noError: 'liveness answers whenever the process runs' },
   HealthController_ready: {
@@ -325,6 +342,56 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
     error: [() => ({ status: 400, body: { token: 'unknown', password: strongPassword() } })],
   },
 
+  AuthController_listMyTenants: {
+    ok: [
+      ({ owner }) => ({ status: 200, headers: owner.auth }),
+      ({ sessionCookie }) => ({ status: 200, headers: { cookie: sessionCookie } }),
+    ],
+    error: [() => ({ status: 401 }), ({ key }) => ({ status: 401, headers: apiKey(key) })],
+  },
+  AuthController_switchTenant: {
+    ok: [
+      async (f) => {
+        const { user, otherTenantId } = await inTwoTenants(f);
+        return { status: 200, headers: user.auth, body: { tenantId: otherTenantId } };
+      },
+    ],
+    error: [
+      async (f) => ({ status: 409, headers: (await f.freshUser()).auth, body: { tenantId: MISSING } }),
+      ({ owner }) => ({ status: 400, headers: owner.auth, body: { tenantId: 'nope' } }),
+    ],
+  },
+  AuthController_changeEmail: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        return {
+          status: 202,
+          headers: user.auth,
+          body: { newEmail: `moved-${unique()}@example.com`, currentPassword: user.password },
+        };
+      },
+    ],
+    error: [
+      async (f) => ({
+        status: 400,
+        headers: (await f.freshUser()).auth,
+        body: { newEmail: `moved-${unique()}@example.com`, currentPassword: 'not it' },
+      }),
+    ],
+  },
+  AuthController_confirmEmail: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        const token = await f.t.app
+          .get(OneTimeTokensService)
+          .issue('email_change', user, user.id, undefined, `confirmed-${unique()}@example.com`);
+        return { status: 204, body: { token } };
+      },
+    ],
+    error: [() => ({ status: 400, body: { token: 'used-or-unknown' } }), () => ({ status: 400, body: {} })],
+  },
   UsersController_listUsers: {
     ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
     error: [({ narrowKey }) => ({ status: 403, headers: apiKey(narrowKey) })],
@@ -339,6 +406,15 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
       }),
     ],
     error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING }, body: { role: 'viewer' } })],
+  },
+  UsersController_removeUser: {
+    ok: [async (f) => ({ status: 204, headers: f.owner.auth, params: { id: (await f.freshUser()).id } })],
+    error: [
+      ({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING } }),
+      ({ owner }) => ({ status: 400, headers: owner.auth, params: { id: 'nope' } }),
+      async (f) => ({ status: 403, headers: f.viewer.auth, params: { id: (await f.freshUser()).id } }),
+      ({ owner }) => ({ status: 409, headers: owner.auth, params: { id: owner.id } }),
+    ],
   },
   UsersController_inviteUser: {
     ok: [

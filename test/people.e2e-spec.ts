@@ -1,0 +1,302 @@
+import { ApiKeyVerifier } from '../src/api-keys/api-key-verifier.service';
+import { InvalidationBus } from '../src/invalidation/invalidation.bus';
+import { Browser } from './helpers/dashboard';
+import { adminHeaders, createTenant, createUser, SignedIn, signIn, TestTenant, TestUser } from './helpers/identity';
+import { createTestApp, TestApp } from './helpers/test-app';
+import { createTestDatabase, describeOnPostgres, dropTestDatabase } from './helpers/test-database';
+
+/**
+ * One person (one email, one password) with memberships in two tenants: every sign-in, token,
+ * session and key is bound to one tenant, and what happens in one never reaches the other.
+ */
+
+type Json = Record<string, any>;
+
+const claimsOf = (token: string): Json => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * A person who is owner of tenant A (with a second owner there) and, after accepting an
+ * invitation with their own password, admin of tenant B.
+ */
+async function personInTwoTenants(t: TestApp) {
+  const a = await createTenant(t);
+  const b = await createTenant(t);
+  const inA = await createUser(t, a.id, 'owner');
+  const otherOwnerOfA = await signIn(t, await createUser(t, a.id, 'owner'));
+  const ownerOfB = await signIn(t, await createUser(t, b.id, 'owner'));
+  const invited = await t.http
+    .post(`/admin/tenants/${b.id}/users`)
+    .set(adminHeaders)
+    .send({ email: inA.email, role: 'admin' })
+    .expect(201);
+  const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+  // An existing person accepts with the password they already have; no new one is set.
+  await t.http.post('/auth/invitations/accept').send({ token, password: inA.password }).expect(204);
+  const inB: TestUser = { ...inA, id: invited.body.id, tenantId: b.id, role: 'admin' };
+  return { a, b, inA, inB, otherOwnerOfA, ownerOfB };
+}
+
+/** API sign-in to one of the person's tenants. */
+async function signInTo(t: TestApp, user: TestUser, tenantId: string): Promise<SignedIn> {
+  const res = await t.http
+    .post('/auth/login')
+    .send({ email: user.email, password: user.password, tenantId })
+    .expect(200);
+  return { ...user, ...res.body, auth: bearer(res.body.accessToken) };
+}
+
+describe('a person in two tenants', () => {
+  let t: TestApp;
+  let a: TestTenant;
+  let b: TestTenant;
+  let inA: TestUser;
+  let inB: TestUser;
+  let ownerOfB: SignedIn;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    ({ a, b, inA, inB, ownerOfB } = await personInTwoTenants(t));
+  });
+  afterAll(() => t.close());
+
+  it('signs in by API only once a tenant is named: 409 TENANT_REQUIRED lists both, and the tokens carry the chosen one', async () => {
+    const ask = await t.http.post('/auth/login').send({ email: inA.email, password: inA.password }).expect(409);
+    expect(ask.body.code).toBe('TENANT_REQUIRED');
+    expect(
+      (ask.body.details.tenants as Json[])
+        .map(({ id, name, role }) => ({ id, name, role }))
+        .sort((x, y) => x.role.localeCompare(y.role)),
+    ).toEqual([
+      { id: b.id, name: b.name, role: 'admin' },
+      { id: a.id, name: a.name, role: 'owner' },
+    ]);
+    expect(ask.body).not.toHaveProperty('accessToken');
+
+    const toA = await signInTo(t, inA, a.id);
+    expect(claimsOf(toA.accessToken)).toMatchObject({ sub: inA.id, tid: a.id, role: 'owner' });
+    const toB = await signInTo(t, inB, b.id);
+    expect(claimsOf(toB.accessToken)).toMatchObject({ sub: inB.id, tid: b.id, role: 'admin' });
+    expect((await t.http.get('/auth/me').set(toA.auth).expect(200)).body.tenant.id).toBe(a.id);
+    expect((await t.http.get('/auth/me').set(toB.auth).expect(200)).body.tenant.id).toBe(b.id);
+
+    const tenants = (await t.http.get('/auth/tenants').set(toA.auth).expect(200)).body as Json[];
+    expect(
+      tenants.map(({ id, current }) => ({ id, current })).sort((x, y) => Number(y.current) - Number(x.current)),
+    ).toEqual([
+      { id: a.id, current: true },
+      { id: b.id, current: false },
+    ]);
+  });
+
+  it('switches tenant by API: a pair bound to the other tenant, the old sign-in ends, and each sees only its own keys', async () => {
+    const toA = await signInTo(t, inA, a.id);
+    const keyA = (await t.http.post('/v1/api-keys').set(toA.auth).send({ name: 'made in A' }).expect(201)).body;
+    const toB = await signInTo(t, inB, b.id);
+    const keyB = (await t.http.post('/v1/api-keys').set(toB.auth).send({ name: 'made in B' }).expect(201)).body;
+
+    const switched = await t.http.post('/auth/switch-tenant').set(toA.auth).send({ tenantId: b.id }).expect(200);
+    expect(claimsOf(switched.body.accessToken)).toMatchObject({ sub: inB.id, tid: b.id, role: 'admin' });
+    expect((await t.http.get('/auth/me').set(toA.auth).expect(401)).body.code).toBe('SESSION_ENDED');
+    await t.http.post('/auth/refresh').send({ refreshToken: toA.refreshToken }).expect(401);
+
+    const names = async (auth: Json, path: string) => {
+      const body = (await t.http.get(path).set(auth).expect(200)).body;
+      return ((Array.isArray(body) ? body : body.items) as Json[]).map((key) => key.name).sort();
+    };
+    const inBNow = bearer(switched.body.accessToken);
+    expect(await names(inBNow, '/v1/api-keys')).toEqual(['made in B']);
+    expect(await names(inBNow, '/auth/api-key/list')).toEqual(['made in B']);
+    const backInA = await t.http.post('/auth/switch-tenant').set(inBNow).send({ tenantId: a.id }).expect(200);
+    expect(await names(bearer(backInA.body.accessToken), '/v1/api-keys')).toEqual(['made in A']);
+    expect(await names(bearer(backInA.body.accessToken), '/auth/api-key/list')).toEqual(['made in A']);
+    expect(keyA.id).not.toBe(keyB.id);
+
+    // A tenant that is not theirs is refused, and the caller's sign-in is left as it was.
+    const stranger = await createTenant(t);
+    const refused = await t.http
+      .post('/auth/switch-tenant')
+      .set(bearer(backInA.body.accessToken))
+      .send({ tenantId: stranger.id })
+      .expect(409);
+    expect(refused.body.code).toBe('TENANT_REQUIRED');
+    await t.http.get('/auth/me').set(bearer(backInA.body.accessToken)).expect(200);
+  });
+
+  it('switches tenant in the dashboard: the chooser after sign-in, the keys page shows only that tenant’s keys', async () => {
+    const toA = await signInTo(t, inA, a.id);
+    await t.http.post('/v1/api-keys').set(toA.auth).send({ name: 'dashboard A key' }).expect(201);
+    const toB = await signInTo(t, inB, b.id);
+    await t.http.post('/v1/api-keys').set(toB.auth).send({ name: 'dashboard B key' }).expect(201);
+
+    const browser = new Browser(t);
+    const signedIn = await browser.signIn(inA);
+    expect(signedIn.headers.location).toBe('/dashboard/tenants');
+    const chooser = await browser.get('/dashboard/tenants');
+    expect(chooser.status).toBe(200);
+    expect(chooser.text).toContain(a.name);
+    expect(chooser.text).toContain(b.name);
+
+    const open = async (tenantId: string) => {
+      const res = await browser.post('/dashboard/tenants', { tenantId });
+      expect([res.status, res.headers.location]).toEqual([303, '/dashboard']);
+      const keys = await browser.get('/dashboard/keys');
+      expect(keys.status).toBe(200);
+      return keys.text;
+    };
+    const pageA = await open(a.id);
+    expect(pageA).toContain('dashboard A key');
+    expect(pageA).not.toContain('dashboard B key');
+    const pageB = await open(b.id);
+    expect(pageB).toContain('dashboard B key');
+    expect(pageB).not.toContain('dashboard A key');
+
+    const stranger = await createTenant(t);
+    expect((await browser.post('/dashboard/tenants', { tenantId: stranger.id })).status).toBe(400);
+  });
+
+  it('a key made in tenant A is refused in tenant B’s routes, and tells B’s verifier no more than an unknown key', async () => {
+    const toA = await signInTo(t, inA, a.id);
+    const keyA = (
+      await t.http
+        .post('/v1/api-keys')
+        .set(toA.auth)
+        .send({ name: 'only for A', scopes: ['keys:read', 'keys:write', 'config:read'] })
+        .expect(201)
+    ).body;
+    const toB = await signInTo(t, inB, b.id);
+
+    // The person's tenant-B sign-in cannot reach A's key by id, in any route.
+    const inBRoutes = {
+      get: (await t.http.get(`/v1/api-keys/${keyA.id}`).set(toB.auth)).status,
+      patch: (await t.http.patch(`/v1/api-keys/${keyA.id}`).set(toB.auth).send({ name: 'taken over' })).status,
+      rotate: (await t.http.post(`/v1/api-keys/${keyA.id}/rotate`).set(toB.auth).send({})).status,
+      revoke: (await t.http.delete(`/v1/api-keys/${keyA.id}`).set(toB.auth)).status,
+      usage: (await t.http.get(`/v1/api-keys/${keyA.id}/usage`).set(toB.auth)).status,
+      revokeOwn: (await t.http.post('/auth/api-key/revoke').set(toB.auth).send({ key: keyA.apiKey })).status,
+    };
+    expect(inBRoutes).toEqual({ get: 404, patch: 404, rotate: 404, revoke: 404, usage: 404, revokeOwn: 404 });
+
+    // The key itself acts in A only: its caller is tenant A, and B's data is not listed to it.
+    expect((await t.http.get('/auth/me').set('x-api-key', keyA.apiKey).expect(200)).body.tenant.id).toBe(a.id);
+    const namesFor = async (auth: Json) =>
+      ((await t.http.get('/v1/api-keys').set(auth).expect(200)).body.items as Json[]).map((key) => key.name).sort();
+    const seenByKey = await namesFor({ 'x-api-key': keyA.apiKey });
+    expect(seenByKey).toEqual(await namesFor(toA.auth));
+    expect(seenByKey).toContain('only for A');
+    expect(await namesFor(toB.auth)).not.toContain('only for A');
+    for (const name of await namesFor(toB.auth)) expect(seenByKey).not.toContain(name);
+
+    // Tenant B's verifier: A's key answers exactly as a key that does not exist.
+    const verifier = (
+      await t.http
+        .post('/v1/api-keys')
+        .set(ownerOfB.auth)
+        .send({ name: 'B verifier', scopes: ['keys:verify'] })
+        .expect(201)
+    ).body.apiKey as string;
+    const verify = async (key: string) =>
+      (await t.http.post('/v1/keys/verify').set('x-api-key', verifier).send({ key }).expect(200)).body;
+    const unknown = t.app.get(ApiKeyVerifier).format.generate();
+    const withoutRequestId = ({ requestId: _, ...rest }: Json) => rest;
+    const fromA = await verify(keyA.apiKey);
+    expect(fromA).toMatchObject({ valid: false, code: 'KEY_NOT_FOUND' });
+    expect(withoutRequestId(fromA)).toEqual(withoutRequestId(await verify(unknown)));
+
+    // And the key still works in A: nothing above touched it.
+    expect((await t.http.get(`/v1/api-keys/${keyA.id}`).set(toA.auth).expect(200)).body.name).toBe('only for A');
+  });
+});
+
+/** Instances of one deployment share their secrets (see two-instances.e2e-spec.ts). */
+const SHARED_SECRETS = {
+  JWT_SECRET: 'people-two-instances-jwt-secret-0123456789abcdef',
+  KEY_PEPPER: 'people-two-instances-key-pepper-0123456789abcdef',
+  CONFIG_ENCRYPTION_KEY: 'ef'.repeat(32),
+};
+
+describeOnPostgres('removal from a tenant, seen by another instance', () => {
+  let databaseName: string | undefined;
+  let one!: TestApp;
+  let two!: TestApp;
+
+  beforeAll(async () => {
+    databaseName = await createTestDatabase();
+    one = await createTestApp({ reuseDatabase: { name: databaseName }, env: SHARED_SECRETS });
+    two = await createTestApp({ reuseDatabase: { name: databaseName }, env: SHARED_SECRETS });
+  });
+  afterAll(async () => {
+    await one?.close().catch(() => undefined);
+    await two?.close().catch(() => undefined);
+    if (databaseName) await dropTestDatabase(databaseName);
+  });
+
+  it('ends the person’s sessions and keys in A at once on the other instance, and leaves their tenant B alone', async () => {
+    const { a, b, inA, inB, otherOwnerOfA } = await personInTwoTenants(one);
+    const apiA = await signInTo(one, inA, a.id);
+    const apiB = await signInTo(one, inB, b.id);
+    const keyA = (
+      await one.http
+        .post('/v1/api-keys')
+        .set(apiA.auth)
+        .send({ name: 'A key', scopes: ['keys:read'] })
+        .expect(201)
+    ).body.apiKey as string;
+    const keyB = (
+      await one.http
+        .post('/v1/api-keys')
+        .set(apiB.auth)
+        .send({ name: 'B key', scopes: ['keys:read'] })
+        .expect(201)
+    ).body.apiKey as string;
+    // A dashboard session in A, opened on instance one and then used on instance two.
+    const browserOne = new Browser(one);
+    await browserOne.signIn(inA);
+    await browserOne.get('/dashboard/tenants');
+    await browserOne.post('/dashboard/tenants', { tenantId: a.id });
+    const browserTwo = new Browser(two);
+    for (const [name, value] of browserOne.cookies) browserTwo.cookies.set(name, value);
+
+    // Instance two checks each of them once, and so holds them in its caches.
+    expect((await two.http.get('/auth/me').set(apiA.auth).expect(200)).body.tenant.id).toBe(a.id);
+    expect((await two.http.get('/auth/me').set('x-api-key', keyA).expect(200)).body.tenant.id).toBe(a.id);
+    expect((await two.http.get('/auth/me').set(apiB.auth).expect(200)).body.tenant.id).toBe(b.id);
+    expect((await browserTwo.get('/dashboard')).status).toBe(200);
+
+    const heard = new Promise<void>((resolve) =>
+      two.app
+        .get(InvalidationBus)
+        .subscribe((change) => change.kind === 'user' && change.userId === inA.id && resolve()),
+    );
+    await one.http.delete(`/v1/users/${inA.id}`).set(otherOwnerOfA.auth).expect(204);
+    const removedAt = Date.now();
+    // Instance one refuses at once.
+    expect((await one.http.get('/auth/me').set(apiA.auth).expect(401)).body.code).toBe('SESSION_ENDED');
+    await heard;
+    // Instance two's very next answers reflect it: no cached check survives.
+    const meA = await two.http.get('/auth/me').set(apiA.auth);
+    const keyAOnTwo = await two.http.get('/auth/me').set('x-api-key', keyA);
+    const dashboardOnTwo = await browserTwo.get('/dashboard');
+    const elapsed = Date.now() - removedAt;
+    expect([meA.status, meA.body.code]).toEqual([401, 'SESSION_ENDED']);
+    expect(keyAOnTwo.status).toBe(401);
+    expect(dashboardOnTwo.status).toBe(303);
+    expect(dashboardOnTwo.headers.location).toMatch(/^\/login/);
+    expect(elapsed).toBeLessThan(1000);
+    await two.http.post('/auth/refresh').send({ refreshToken: apiA.refreshToken }).expect(401);
+
+    // Tenant B: the same person's session and key go on working, on both instances.
+    for (const app of [one, two]) {
+      expect((await app.http.get('/auth/me').set(apiB.auth).expect(200)).body.tenant.id).toBe(b.id);
+      expect((await app.http.get('/auth/me').set('x-api-key', keyB).expect(200)).body.tenant.id).toBe(b.id);
+    }
+    // Signing in now opens B, the only tenant left; A is refused.
+    const again = await two.http.post('/auth/login').send({ email: inA.email, password: inA.password }).expect(200);
+    expect(claimsOf(again.body.accessToken).tid).toBe(b.id);
+    const refused = await two.http
+      .post('/auth/login')
+      .send({ email: inA.email, password: inA.password, tenantId: a.id })
+      .expect(409);
+    expect(refused.body.details.tenants.map((m: Json) => m.id)).toEqual([b.id]);
+  });
+});

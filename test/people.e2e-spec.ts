@@ -1,7 +1,18 @@
 import { ApiKeyVerifier } from '../src/api-keys/api-key-verifier.service';
 import { InvalidationBus } from '../src/invalidation/invalidation.bus';
+import { totpCode } from '../src/mfa/totp';
 import { Browser } from './helpers/dashboard';
-import { adminHeaders, createTenant, createUser, SignedIn, signIn, TestTenant, TestUser } from './helpers/identity';
+import { watchMail } from './helpers/mail';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  SignedIn,
+  signIn,
+  strongPassword,
+  TestTenant,
+  TestUser,
+} from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 import { createTestDatabase, describeOnPostgres, dropTestDatabase } from './helpers/test-database';
 
@@ -87,6 +98,49 @@ describe('a person in two tenants', () => {
       { id: a.id, current: true },
       { id: b.id, current: false },
     ]);
+  });
+
+  it('with an authenticator app: the second step asks for the tenant without spending the code, then opens the one named', async () => {
+    const c = await createTenant(t);
+    const d = await createTenant(t);
+    const inC = await createUser(t, c.id, 'member');
+    const invited = await t.http
+      .post(`/admin/tenants/${d.id}/users`)
+      .set(adminHeaders)
+      .send({ email: inC.email, role: 'viewer' })
+      .expect(201);
+    const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+    await t.http.post('/auth/invitations/accept').send({ token, password: inC.password }).expect(204);
+    const first = await signInTo(t, inC, c.id);
+    const { secret } = (await t.http.post('/auth/mfa/totp').set(first.auth).expect(200)).body;
+    await t.http
+      .post('/auth/mfa/totp/confirm')
+      .set(first.auth)
+      .send({ code: totpCode(secret, new Date()) })
+      .expect(200);
+
+    // The password alone gives a challenge, never tokens, whether or not a tenant is named.
+    const step = await t.http.post('/auth/login').send({ email: inC.email, password: inC.password }).expect(200);
+    expect(step.body).toMatchObject({ mfa_required: true, challenge: expect.any(String) });
+    expect(step.body).not.toHaveProperty('accessToken');
+    const code = totpCode(secret, new Date(Date.now() + 30_000));
+    const ask = await t.http.post('/auth/login/mfa').send({ challenge: step.body.challenge, code }).expect(409);
+    expect(ask.body.code).toBe('TENANT_REQUIRED');
+    expect((ask.body.details.tenants as Json[]).map((m) => m.id).sort()).toEqual([c.id, d.id].sort());
+    // The same challenge and code still work once the tenant is named, and only once.
+    const done = await t.http
+      .post('/auth/login/mfa')
+      .send({ challenge: step.body.challenge, code, tenantId: d.id })
+      .expect(200);
+    expect(claimsOf(done.body.accessToken)).toMatchObject({ sub: invited.body.id, tid: d.id, role: 'viewer' });
+    await t.http.post('/auth/login/mfa').send({ challenge: step.body.challenge, code, tenantId: d.id }).expect(401);
+    // Switching keeps the person signed in without a new second step, in the other tenant.
+    const switched = await t.http
+      .post('/auth/switch-tenant')
+      .set(bearer(done.body.accessToken))
+      .send({ tenantId: c.id })
+      .expect(200);
+    expect(claimsOf(switched.body.accessToken)).toMatchObject({ sub: inC.id, tid: c.id });
   });
 
   it('switches tenant by API: a pair bound to the other tenant, the old sign-in ends, and each sees only its own keys', async () => {
@@ -298,5 +352,107 @@ describeOnPostgres('removal from a tenant, seen by another instance', () => {
       .send({ email: inA.email, password: inA.password, tenantId: a.id })
       .expect(409);
     expect(refused.body.details.tenants.map((m: Json) => m.id)).toEqual([b.id]);
+  });
+});
+
+describe('email change', () => {
+  let t: TestApp;
+  let mail: ReturnType<typeof watchMail>;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    mail = watchMail(t.app);
+  });
+  afterAll(() => t.close());
+
+  /** The mail sent to each address since `from`, by subject. */
+  const mailSince = async (from: number) => {
+    await mail.delivered();
+    return mail
+      .sent()
+      .slice(from)
+      .map((m) => ({ to: m.to, subject: m.subject, text: m.text }));
+  };
+
+  it('moves the person to the new address by a link mailed there, tells the old one, and works in every tenant', async () => {
+    const { inA, inB, a, b } = await personInTwoTenants(t);
+    const signedIn = await signInTo(t, inA, a.id);
+    const newEmail = `moved-${Date.now()}@example.com`;
+    const before = mail.sent().length;
+    const wrong = await t.http
+      .post('/auth/email')
+      .set(signedIn.auth)
+      .send({ newEmail, currentPassword: strongPassword() })
+      .expect(400);
+    expect(wrong.body.code).toBe('INVALID_CURRENT_PASSWORD');
+    expect(await mailSince(before)).toEqual([]);
+
+    await t.http.post('/auth/email').set(signedIn.auth).send({ newEmail, currentPassword: inA.password }).expect(202);
+    const sent = await mailSince(before);
+    expect(sent.map(({ to, subject }) => [to, subject]).sort()).toEqual(
+      [
+        [newEmail, 'Confirm your new Keyward email address'],
+        [inA.email, 'A change of your Keyward email address was requested'],
+      ].sort(),
+    );
+    const link = /\/email\/confirm\?token=(\S+)/.exec(sent.find((m) => m.to === newEmail)!.text)!;
+    expect(sent.find((m) => m.to === inA.email)!.text).not.toContain(link[1]);
+    // Nothing changed yet: the old address still signs in.
+    await t.http.post('/auth/login').send({ email: inA.email, password: inA.password, tenantId: a.id }).expect(200);
+
+    const confirmedAt = mail.sent().length;
+    await t.http
+      .post('/auth/email/confirm')
+      .send({ token: decodeURIComponent(link[1]) })
+      .expect(204);
+    expect((await mailSince(confirmedAt)).map(({ to, subject }) => [to, subject])).toEqual([
+      [inA.email, 'Your Keyward email address was changed'],
+    ]);
+    // The link works once; the person signs in with the new address only, to either tenant.
+    await t.http
+      .post('/auth/email/confirm')
+      .send({ token: decodeURIComponent(link[1]) })
+      .expect(400);
+    await t.http.post('/auth/login').send({ email: inA.email, password: inA.password, tenantId: a.id }).expect(401);
+    for (const [tenantId, id] of [
+      [a.id, inA.id],
+      [b.id, inB.id],
+    ]) {
+      const res = await t.http
+        .post('/auth/login')
+        .send({ email: newEmail, password: inA.password, tenantId })
+        .expect(200);
+      expect(claimsOf(res.body.accessToken)).toMatchObject({ sub: id, tid: tenantId });
+    }
+  });
+
+  it('answers the same for an address that is someone’s, which is told instead, and changes nothing', async () => {
+    const tenant = await createTenant(t);
+    const user = await signIn(t, await createUser(t, tenant.id, 'member'));
+    const someoneElse = await createUser(t, (await createTenant(t)).id, 'viewer');
+    const free = await t.http
+      .post('/auth/email')
+      .set(user.auth)
+      .send({ newEmail: `free-${Date.now()}@example.com`, currentPassword: user.password })
+      .expect(202);
+    const before = mail.sent().length;
+    const taken = await t.http
+      .post('/auth/email')
+      .set(user.auth)
+      .send({ newEmail: someoneElse.email, currentPassword: user.password })
+      .expect(202);
+    const { requestId: _a, ...freeBody } = free.body;
+    const { requestId: _b, ...takenBody } = taken.body;
+    expect(takenBody).toEqual(freeBody);
+    const sent = await mailSince(before);
+    expect(sent.map(({ to, subject }) => [to, subject]).sort()).toEqual(
+      [
+        [someoneElse.email, 'Your address was given for a Keyward account'],
+        [user.email, 'A change of your Keyward email address was requested'],
+      ].sort(),
+    );
+    expect(sent.some((m) => /token=/.test(m.text))).toBe(false);
+    await t.http.post('/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    await t.http.post('/auth/login').send({ email: someoneElse.email, password: someoneElse.password }).expect(200);
   });
 });

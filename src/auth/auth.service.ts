@@ -524,8 +524,11 @@ export class AuthService {
     if (dto.newEmail === person.email)
       throw new AppException(HttpStatus.BAD_REQUEST, 'EMAIL_UNCHANGED', 'This is already your email address');
     const taken = await this.people.findByEmail(dto.newEmail);
+    // The same statements and the same number of mails either way, so the time of the answer
+    // does not tell whether the address is someone's: a link is issued for a taken address
+    // too, but never sent (following it would fail on the taken address anyway).
     const token = await this.dataSource.transaction(async (manager) => {
-      const issued = taken ? null : await this.tokens.issue('email_change', user, user.id, manager, dto.newEmail);
+      const issued = await this.tokens.issue('email_change', user, user.id, manager, dto.newEmail);
       await this.audit.record(manager, {
         tenantId: user.tenantId,
         actor: actorOf(principal),
@@ -535,19 +538,18 @@ export class AuthService {
       });
       return issued;
     });
-    if (!token) {
+    if (taken)
       this.mail.sendInBackground({
         to: dto.newEmail,
         subject: 'Your address was given for a Keyward account',
         text: `Someone asked to move a Keyward account to ${dto.newEmail}, but this address already has an account. Nothing was changed.\n`,
       });
-      return;
-    }
-    this.mail.sendInBackground({
-      to: dto.newEmail,
-      subject: 'Confirm your new Keyward email address',
-      text: `Confirm that ${dto.newEmail} is the new address of your Keyward account (the link works once, for 24 hours):\n${this.config.publicUrl}/email/confirm?token=${encodeURIComponent(token)}\n\nIf you did not ask for this, ignore this message.\n`,
-    });
+    else
+      this.mail.sendInBackground({
+        to: dto.newEmail,
+        subject: 'Confirm your new Keyward email address',
+        text: `Confirm that ${dto.newEmail} is the new address of your Keyward account (the link works once, for 24 hours):\n${this.config.publicUrl}/email/confirm?token=${encodeURIComponent(token)}\n\nIf you did not ask for this, ignore this message.\n`,
+      });
     this.notices.emailChangeRequested(person, dto.newEmail);
   }
 

@@ -84,6 +84,20 @@ describe('second factors', () => {
       expect(me.body.user.email).toBe(user.email);
     });
 
+    it('mails the person when the authenticator app is added, with no secret in it', async () => {
+      const sentBefore = mail.sent().length;
+      const { user, secret, recoveryCodes } = await withTotp();
+      await mail.delivered();
+      const notices = mail
+        .sent()
+        .slice(sentBefore)
+        .filter((m) => m.to === user.email);
+      expect(notices.map((m) => m.subject)).toEqual(['A sign-in factor was added to your Keyward account']);
+      expect(notices[0].text).toContain('An authenticator app was added');
+      expect(notices[0].text).not.toContain(secret);
+      for (const code of recoveryCodes) expect(notices[0].text).not.toContain(code);
+    });
+
     it('accepts codes one step either side of now, refuses them further out, and each only once', async () => {
       const { user, secret } = await withTotp(); // the current step was used to confirm
       now += 10 * STEP_MS;

@@ -1,4 +1,5 @@
 import { ApiKeyVerifier } from '../src/api-keys/api-key-verifier.service';
+import { DataSource } from 'typeorm';
 import { InvalidationBus } from '../src/invalidation/invalidation.bus';
 import { totpCode } from '../src/mfa/totp';
 import { Browser } from './helpers/dashboard';
@@ -408,6 +409,10 @@ describe('email change', () => {
     expect((await mailSince(confirmedAt)).map(({ to, subject }) => [to, subject])).toEqual([
       [inA.email, 'Your Keyward email address was changed'],
     ]);
+    const [moved] = (await t.app
+      .get(DataSource)
+      .query('SELECT email_verified_at FROM people WHERE email = $1', [newEmail])) as Json[];
+    expect(moved.email_verified_at).toBeInstanceOf(Date);
     // The link works once; the person signs in with the new address only, to either tenant.
     await t.http
       .post('/auth/email/confirm')
@@ -424,6 +429,40 @@ describe('email change', () => {
         .expect(200);
       expect(claimsOf(res.body.accessToken)).toMatchObject({ sub: id, tid: tenantId });
     }
+  });
+
+  it('counts an address as verified only once a link mailed to it was followed (an invitation; the email change test checks its own)', async () => {
+    const verifiedAt = async (email: string) =>
+      (
+        (await t.app.get(DataSource).query('SELECT email_verified_at FROM people WHERE email = $1', [email])) as Json[]
+      )[0].email_verified_at as Date | null;
+    const tenant = await createTenant(t);
+    // Made by the operator with a password: nothing proved the address yet.
+    const operatorMade = await createUser(t, tenant.id, 'member');
+    expect(await verifiedAt(operatorMade.email)).toBeNull();
+    // Invited (no password): choosing one through the mailed link verifies it.
+    const email = `invited-${Date.now()}@example.com`;
+    const invited = await t.http
+      .post(`/admin/tenants/${tenant.id}/users`)
+      .set(adminHeaders)
+      .send({ email, role: 'viewer' })
+      .expect(201);
+    expect(await verifiedAt(email)).toBeNull();
+    const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+    await t.http.post('/auth/invitations/accept').send({ token, password: strongPassword() }).expect(204);
+    expect(await verifiedAt(email)).toBeInstanceOf(Date);
+    // The operator-made person's address is verified by their next mailed link, here an invitation elsewhere.
+    const elsewhere = await createTenant(t);
+    const second = await t.http
+      .post(`/admin/tenants/${elsewhere.id}/users`)
+      .set(adminHeaders)
+      .send({ email: operatorMade.email, role: 'viewer' })
+      .expect(201);
+    await t.http
+      .post('/auth/invitations/accept')
+      .send({ token: new URL(second.body.inviteUrl).searchParams.get('token')!, password: operatorMade.password })
+      .expect(204);
+    expect(await verifiedAt(operatorMade.email)).toBeInstanceOf(Date);
   });
 
   it('answers the same for an address that is someone’s, which is told instead, and changes nothing', async () => {

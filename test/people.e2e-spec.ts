@@ -144,6 +144,54 @@ describe('a person in two tenants', () => {
     expect(claimsOf(switched.body.accessToken)).toMatchObject({ sub: inC.id, tid: c.id });
   });
 
+  it('in the dashboard with an authenticator app: the second step lands on the tenant chooser, and the browser is known next time', async () => {
+    const mail = watchMail(t.app);
+    const e = await createTenant(t);
+    const f = await createTenant(t);
+    const inE = await createUser(t, e.id, 'member');
+    const invited = await t.http
+      .post(`/admin/tenants/${f.id}/users`)
+      .set(adminHeaders)
+      .send({ email: inE.email, role: 'member' })
+      .expect(201);
+    const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+    await t.http.post('/auth/invitations/accept').send({ token, password: inE.password }).expect(204);
+    const api = await signInTo(t, inE, e.id);
+    const { secret } = (await t.http.post('/auth/mfa/totp').set(api.auth).expect(200)).body;
+    const { recoveryCodes } = (
+      await t.http
+        .post('/auth/mfa/totp/confirm')
+        .set(api.auth)
+        .send({ code: totpCode(secret, new Date()) })
+        .expect(200)
+    ).body;
+
+    const browser = new Browser(t);
+    const newDeviceNotices = async () => {
+      await mail.delivered();
+      return mail.sent().filter((m) => m.to === inE.email && m.subject === 'New sign-in to your Keyward account')
+        .length;
+    };
+    const signInWith = async (answer: Record<string, string>) => {
+      await browser.get('/login');
+      const password = await browser.post('/login', { email: inE.email, password: inE.password });
+      expect([password.status, password.headers.location]).toEqual([303, '/login/mfa']);
+      await browser.get('/login/mfa');
+      return browser.post('/login/mfa', answer);
+    };
+    const first = await signInWith({ code: totpCode(secret, new Date(Date.now() + 30_000)) });
+    expect([first.status, first.headers.location]).toEqual([303, '/dashboard/tenants']);
+    expect((await browser.get('/dashboard/tenants')).status).toBe(200);
+    // A browser never seen before, although the API client came from the same address.
+    expect(await newDeviceNotices()).toBe(1);
+    await browser.post('/logout');
+
+    const second = await signInWith({ recoveryCode: recoveryCodes[0] });
+    expect([second.status, second.headers.location]).toEqual([303, '/dashboard/tenants']);
+    // The same browser (its device cookie): no new notice.
+    expect(await newDeviceNotices()).toBe(1);
+  });
+
   it('switches tenant by API: a pair bound to the other tenant, the old sign-in ends, and each sees only its own keys', async () => {
     const toA = await signInTo(t, inA, a.id);
     const keyA = (await t.http.post('/v1/api-keys').set(toA.auth).send({ name: 'made in A' }).expect(201)).body;

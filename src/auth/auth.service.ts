@@ -152,20 +152,31 @@ export class AuthService {
     return this.mfaSignIn.pending(token);
   }
 
-  async dashboardMfa(token: unknown, answer: FactorAnswer, client: ClientInfo): Promise<{ token: string }> {
+  /** The dashboard's second step; `device` is the browser's device cookie, for the new-device notice. */
+  async dashboardMfa(
+    token: unknown,
+    answer: FactorAnswer,
+    client: ClientInfo,
+    device?: string,
+  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
     const personId = await this.mfaSignIn.complete(token, answer, client, async (step, manager) => {
       await this.assertMembershipChoice(step.personId, undefined, manager, true);
       return step.personId;
     });
-    return this.signInDashboard(await this.personById(personId), undefined, { client }, this.clock.now());
+    return this.signInDashboard(await this.personById(personId), undefined, { client, device }, this.clock.now());
   }
 
-  async dashboardPasskey(token: unknown, webauthn: unknown, client: ClientInfo): Promise<{ token: string }> {
+  async dashboardPasskey(
+    token: unknown,
+    webauthn: unknown,
+    client: ClientInfo,
+    device?: string,
+  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
     const personId = await this.mfaSignIn.completePasswordless(token, webauthn, async (id, _step, manager) => {
       await this.assertMembershipChoice(id, undefined, manager, true);
       return id;
     });
-    return this.signInDashboard(await this.personById(personId), undefined, { client }, this.clock.now());
+    return this.signInDashboard(await this.personById(personId), undefined, { client, device }, this.clock.now());
   }
 
   /**

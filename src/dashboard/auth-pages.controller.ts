@@ -9,10 +9,9 @@ import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/dto/auth.dto';
-import { randomToken } from '../common/crypto/tokens';
 import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
-import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
+import { browserDevice, clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
 
@@ -72,9 +71,7 @@ export class AuthPagesController {
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
-    // The browser's device id: a sign-in from a browser without one is from a new device.
-    const device = request.cookies[deviceCookieName(this.cookies)] || randomToken('kwd');
-    reply.setCookie(deviceCookieName(this.cookies), device, deviceCookieOptions(this.cookies));
+    const device = browserDevice(request, reply, this.cookies);
     const { token, tenants } = await this.auth.signInDashboard(person, undefined, { client, device });
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
     clearCsrfSecret(reply, this.cookies);
@@ -269,15 +266,4 @@ const tokenCookieOptions = (names: CookieNames, page: TokenPage) => ({
   sameSite: 'lax' as const,
   secure: names.secure,
   maxAge: TOKEN_COOKIE_MAX_AGE_S,
-});
-
-/** A random id per browser, kept long, so a sign-in from a browser never seen is noticed. */
-export const deviceCookieName = (names: CookieNames) => `${names.secure ? '__Host-' : ''}kw_device`;
-
-const deviceCookieOptions = (names: CookieNames) => ({
-  path: '/',
-  httpOnly: true,
-  sameSite: 'lax' as const,
-  secure: names.secure,
-  maxAge: 400 * 24 * 60 * 60,
 });

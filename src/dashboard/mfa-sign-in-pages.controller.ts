@@ -10,7 +10,7 @@ import { CHALLENGE_TTL_MS } from '../mfa/mfa-challenges.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { CsrfGuard, PageRenderer, text } from './pages';
 import { factorError, inlineJson } from './security-pages.controller';
-import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
+import { browserDevice, clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
 
@@ -30,6 +30,9 @@ const challengeCookieOptions = (names: CookieNames) => ({
  * travels in an HttpOnly cookie of /login (never in a URL or the page), lives five minutes,
  * and is spent by the step that succeeds.
  */
+/** Where a finished sign-in lands: the chooser for someone in several tenants. */
+const landing = (tenants: unknown[]) => (tenants.length > 1 ? '/dashboard/tenants' : '/dashboard');
+
 @ApiExcludeController()
 @Controller('login')
 export class MfaSignInPagesController {
@@ -64,14 +67,22 @@ export class MfaSignInPagesController {
       field === 'code' ? { code: text(body, 'code').replace(/\s/g, '') } : { recoveryCode: text(body, 'recoveryCode') };
     if (field === 'code' && !/^\d{6}$/.test(answer.code!))
       return this.renderMfa(request, reply, { code: 'Enter the 6 digits your app shows.' }, HttpStatus.BAD_REQUEST);
+    let next: string;
     try {
-      const { token } = await this.auth.dashboardMfa(request.cookies[mfaCookie(this.cookies)], answer, client);
+      const { token, tenants } = await this.auth.dashboardMfa(
+        request.cookies[mfaCookie(this.cookies)],
+        answer,
+        client,
+        browserDevice(request, reply, this.cookies),
+      );
       await this.signedIn(request, reply, token);
+      // Someone in several tenants first says which one they came for, as after a password alone.
+      next = landing(tenants);
     } catch (error) {
       const { status, message } = factorError(error);
       return this.renderMfa(request, reply, { [field]: message }, status);
     }
-    this.pages.redirect(reply, '/dashboard');
+    this.pages.redirect(reply, next);
   }
 
   /** The passkey answer to the second step (JSON, from mfa.js). */
@@ -84,18 +95,21 @@ export class MfaSignInPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
+    let next: string;
     try {
-      const { token } = await this.auth.dashboardMfa(
+      const { token, tenants } = await this.auth.dashboardMfa(
         request.cookies[mfaCookie(this.cookies)],
         { webauthn: body.webauthn as never },
         client,
+        browserDevice(request, reply, this.cookies),
       );
       await this.signedIn(request, reply, token);
+      next = landing(tenants);
     } catch (error) {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: '/dashboard' });
+    return reply.send({ redirect: next });
   }
 
   /** Starts a passwordless sign-in: options for any passkey of this site the browser holds. */
@@ -117,19 +131,22 @@ export class MfaSignInPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
+    let next: string;
     try {
-      const { token } = await this.auth.dashboardPasskey(
+      const { token, tenants } = await this.auth.dashboardPasskey(
         request.cookies[passkeyCookie(this.cookies)],
         body.webauthn,
         client,
+        browserDevice(request, reply, this.cookies),
       );
       reply.clearCookie(passkeyCookie(this.cookies), challengeCookieOptions(this.cookies));
       await this.signedIn(request, reply, token);
+      next = landing(tenants);
     } catch (error) {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: '/dashboard' });
+    return reply.send({ redirect: next });
   }
 
   /** Called by the password step when a second factor is needed. */

@@ -10,6 +10,9 @@ import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaime
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
 import { TenantPermissions1795331000000 } from './1795331000000-TenantPermissions';
 import { IdentitiesAndNamedLimits1795332000000 } from './1795332000000-IdentitiesAndNamedLimits';
+import { People1795334000000 } from './1795334000000-People';
+import { EmailChangeTokens1795334100000 } from './1795334100000-EmailChangeTokens';
+import { SecondFactors1795335000000 } from './1795335000000-SecondFactors';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -25,4 +28,7 @@ export const MIGRATIONS: Function[] = [
   ReadOnlyDefaultKeyScopes1795330000000,
   TenantPermissions1795331000000,
   IdentitiesAndNamedLimits1795332000000,
+  People1795334000000,
+  EmailChangeTokens1795334100000,
+  SecondFactors1795335000000,
 ];

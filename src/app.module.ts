@@ -17,6 +17,7 @@ import { IdempotencyModule } from './idempotency/idempotency.module';
 import { MailModule } from './mail/mail.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PermissionsModule } from './permissions/permissions.module';
+import { MfaModule } from './mfa/mfa.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
@@ -46,6 +47,7 @@ export class AppModule {
         MailModule,
         RateLimitModule,
         AuthModule,
+        MfaModule,
         UsersModule,
         TenantsModule,
         ApiKeysModule,

@@ -175,7 +175,7 @@ describe('authentication', () => {
     });
 
     it.each([
-      ['tenantId', { tenantId: randomUUID() }],
+      ['tenant', { tenant: randomUUID() }],
       ['role', { role: 'owner' }],
       ['userId and status', { userId: randomUUID(), status: 'active' }],
     ])('refuses extra body fields (%s) with 400 VALIDATION_FAILED', async (_, extra) => {
@@ -183,6 +183,19 @@ describe('authentication', () => {
       expect(res.body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
       expect(res.body.details.map((d: { field: string }) => d.field).sort()).toEqual(Object.keys(extra).sort());
       expect(res.body).not.toHaveProperty('accessToken');
+    });
+
+    it('refuses a tenantId that is not one of the person’s tenants with 409 TENANT_REQUIRED, listing their own; a malformed one with 400', async () => {
+      const other = await createTenant(t);
+      const res = await login({ email: user.email, password: user.password, tenantId: other.id }).expect(409);
+      expect(res.body).toMatchObject({
+        code: 'TENANT_REQUIRED',
+        details: { tenants: [{ id: user.tenantId, name: expect.any(String), role: user.role }] },
+      });
+      expect(res.body).not.toHaveProperty('accessToken');
+      const malformed = await login({ email: user.email, password: user.password, tenantId: 'nope' }).expect(400);
+      expect(malformed.body.details.map((d: { field: string }) => d.field)).toEqual(['tenantId']);
+      await login({ email: user.email, password: user.password, tenantId: user.tenantId }).expect(200);
     });
 
     it('refuses a body without an email or username', async () => {

@@ -411,7 +411,10 @@ describe('dashboard pages', () => {
   async function issueInvite(email: string): Promise<{ token: string }> {
     const [user] = await t.app
       .get(DataSource)
-      .query('SELECT id, tenant_id AS "tenantId" FROM users WHERE email = $1', [email]);
+      .query(
+        'SELECT u.id, u.tenant_id AS "tenantId" FROM users u JOIN people p ON p.id = u.person_id WHERE p.email = $1',
+        [email],
+      );
     return { token: await t.app.get(OneTimeTokensService).issue('invitation', user, null) };
   }
 

@@ -5,7 +5,9 @@ import { Response } from 'supertest';
 import { SCOPES } from '../src/common/auth/scopes';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
 import { DatabaseHealth } from '../src/database/database.health';
+import { totpCode } from '../src/mfa/totp';
 import { Browser } from './helpers/dashboard';
+import { SoftAuthenticator } from './helpers/soft-authenticator';
 import { adminHeaders, createUser, SignedIn, signIn, strongPassword, tenantWithRoles } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
@@ -76,6 +78,53 @@ async function identity(f: Fixtures): Promise<string> {
   return externalId;
 }
 
+const bearer = (token: string): Headers => ({ authorization: `Bearer ${token}` });
+/** The next step's code: within the ±1 window, and later than the step a confirmation used. */
+const nextCode = (secret: string) => totpCode(secret, new Date(Date.now() + 30_000));
+const credentialShape = { id: 'abc', rawId: 'abc', type: 'public-key', response: { clientDataJSON: 'e30' } };
+
+/** A fresh member with an authenticator app, signed in (their factor is fresh for step-up). */
+async function withTotp(f: Fixtures) {
+  const user = await f.freshUser();
+  const { secret } = (await f.t.http.post('/auth/mfa/totp').set(user.auth).expect(200)).body;
+  await f.t.http
+    .post('/auth/mfa/totp/confirm')
+    .set(user.auth)
+    .send({ code: totpCode(secret, new Date()) })
+    .expect(200);
+  return { user, secret: secret as string, accessToken: user.accessToken };
+}
+
+/** A fresh member with one passkey on a software authenticator. */
+async function withPasskey(f: Fixtures) {
+  const user = await f.freshUser();
+  const device = new SoftAuthenticator(new URL(f.t.config.publicUrl).origin);
+  const options = (await f.t.http.post('/auth/mfa/passkeys/options').set(user.auth).expect(200)).body;
+  const added = await f.t.http
+    .post('/auth/mfa/passkeys')
+    .set(user.auth)
+    .send({ challenge: options.challenge, webauthn: device.register(options.webauthn), name: 'Laptop' })
+    .expect(201);
+  return { user, device, auth: user.auth, passkeyId: added.body.passkey.id as string };
+}
+
+/** A fresh member of the fixtures' tenant who also accepted a membership in a second tenant. */
+async function inTwoTenants(f: Fixtures): Promise<{ user: SignedIn; otherTenantId: string }> {
+  const user = await f.freshUser();
+  const other = await f.t.http
+    .post('/admin/tenants')
+    .set(adminHeaders)
+    .send({ name: `Other ${unique()}` });
+  const invited = await f.t.http
+    .post(`/admin/tenants/${other.body.id}/users`)
+    .set(adminHeaders)
+    .send({ email: user.email, role: 'member' })
+    .expect(201);
+  const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+  await f.t.http.post('/auth/invitations/accept').send({ token, password: user.password }).expect(204);
+  return { user, otherTenantId: other.body.id as string };
+}
+
 const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noError: string }> = {
   HealthController_health: { ok: [() => ({ status: 200 })], noError: 'liveness answers whenever the process runs' },
   HealthController_ready: {
@@ -91,6 +140,144 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
   AuthController_login: {
     ok: [({ owner }) => ({ status: 200, body: { email: owner.email, password: owner.password } })],
     error: [({ owner }) => ({ status: 401, body: { email: owner.email, password: 'not it' } })],
+  },
+  AuthController_loginMfa: {
+    ok: [
+      async (f) => {
+        const { user, secret } = await withTotp(f);
+        const { challenge } = (await f.t.http.post('/auth/login').send({ email: user.email, password: user.password }))
+          .body;
+        return { status: 200, body: { challenge, code: nextCode(secret) } };
+      },
+    ],
+    error: [
+      () => ({ status: 401, body: { challenge: 'kwc_unknown', code: '123456' } }),
+      () => ({ status: 400, body: { challenge: 'kwc_unknown' } }),
+    ],
+  },
+  AuthController_passkeyOptions: {
+    ok: [() => ({ status: 200, body: {} })],
+    noError: 'anyone may start a passkey sign-in; the options hold no account data',
+  },
+  AuthController_passkeyLogin: {
+    ok: [
+      async (f) => {
+        const { device } = await withPasskey(f);
+        const options = (await f.t.http.post('/auth/passkey/options').send({})).body;
+        return { status: 200, body: { challenge: options.challenge, webauthn: device.authenticate(options.webauthn) } };
+      },
+    ],
+    error: [
+      () => ({ status: 401, body: { challenge: 'kwc_unknown', webauthn: credentialShape } }),
+      () => ({ status: 400, body: { challenge: 'kwc_unknown', webauthn: 'nope' } }),
+    ],
+  },
+  MfaController_getFactors: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [() => ({ status: 401 })],
+  },
+  MfaController_startTotp: {
+    ok: [async (f) => ({ status: 200, headers: (await f.freshUser()).auth })],
+    error: [async (f) => ({ status: 409, headers: bearer((await withTotp(f)).accessToken) })],
+  },
+  MfaController_confirmTotp: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        const { secret } = (await f.t.http.post('/auth/mfa/totp').set(user.auth)).body;
+        return { status: 200, headers: user.auth, body: { code: totpCode(secret, new Date()) } };
+      },
+    ],
+    error: [
+      async (f) => ({ status: 409, headers: (await f.freshUser()).auth, body: { code: '123456' } }),
+      ({ owner }) => ({ status: 400, headers: owner.auth, body: { code: 'abc' } }),
+    ],
+  },
+  MfaController_removeTotp: {
+    ok: [async (f) => ({ status: 204, headers: bearer((await withTotp(f)).accessToken) })],
+    error: [async (f) => ({ status: 404, headers: (await f.freshUser()).auth })],
+  },
+  MfaController_regenerateRecoveryCodes: {
+    ok: [async (f) => ({ status: 200, headers: bearer((await withTotp(f)).accessToken) })],
+    error: [async (f) => ({ status: 409, headers: (await f.freshUser()).auth })],
+  },
+  MfaController_passkeyOptions: {
+    ok: [async (f) => ({ status: 200, headers: (await f.freshUser()).auth })],
+    error: [() => ({ status: 401 })],
+  },
+  MfaController_addPasskey: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        const options = (await f.t.http.post('/auth/mfa/passkeys/options').set(user.auth)).body;
+        const device = new SoftAuthenticator(new URL(f.t.config.publicUrl).origin);
+        return {
+          status: 201,
+          headers: user.auth,
+          body: { challenge: options.challenge, webauthn: device.register(options.webauthn), name: 'Laptop' },
+        };
+      },
+    ],
+    error: [({ owner }) => ({ status: 400, headers: owner.auth, body: { challenge: 'x', webauthn: {}, name: '' } })],
+  },
+  MfaController_renamePasskey: {
+    ok: [
+      async (f) => {
+        const { auth, passkeyId } = await withPasskey(f);
+        return { status: 200, headers: auth, params: { id: passkeyId }, body: { name: 'Phone' } };
+      },
+    ],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING }, body: { name: 'Phone' } })],
+  },
+  MfaController_removePasskey: {
+    ok: [
+      async (f) => {
+        const { auth, passkeyId } = await withPasskey(f);
+        return { status: 204, headers: auth, params: { id: passkeyId } };
+      },
+    ],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING } })],
+  },
+  MfaController_stepUpOptions: {
+    ok: [async (f) => ({ status: 200, headers: bearer((await withTotp(f)).accessToken) })],
+    error: [() => ({ status: 401 })],
+  },
+  MfaController_stepUpVerify: {
+    ok: [
+      async (f) => {
+        const { accessToken, secret } = await withTotp(f);
+        return { status: 200, headers: bearer(accessToken), body: { code: nextCode(secret) } };
+      },
+    ],
+    error: [
+      async (f) => ({ status: 409, headers: (await f.freshUser()).auth, body: { code: '123456' } }),
+      ({ owner }) => ({ status: 400, headers: owner.auth, body: {} }),
+    ],
+  },
+  MfaPolicyController_getMfaPolicy: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
+    error: [() => ({ status: 401 })],
+  },
+  MfaPolicyController_setMfaPolicy: {
+    ok: [({ owner }) => ({ status: 200, headers: owner.auth, body: { policy: 'optional' } })],
+    error: [
+      ({ owner }) => ({ status: 400, headers: owner.auth, body: { policy: 'sometimes' } }),
+      ({ viewer }) => ({ status: 403, headers: viewer.auth, body: { policy: 'optional' } }),
+    ],
+  },
+  MfaPolicyController_resetUserFactors: {
+    ok: [async (f) => ({ status: 204, headers: f.owner.auth, params: { id: (await withTotp(f)).user.id } })],
+    error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING } })],
+  },
+  MfaPolicyController_adminResetUserFactors: {
+    ok: [
+      async (f) => ({
+        status: 204,
+        headers: adminHeaders,
+        params: { id: f.tenantId, userId: (await withTotp(f)).user.id },
+      }),
+    ],
+    error: [({ tenantId }) => ({ status: 404, headers: adminHeaders, params: { id: tenantId, userId: MISSING } })],
   },
   AuthController_refresh: {
     ok: [async (f) => ({ status: 200, body: { refreshToken: (await f.freshUser()).refreshToken } })],
@@ -166,6 +353,56 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
     error: [() => ({ status: 400, body: { token: 'unknown', password: strongPassword() } })],
   },
 
+  AuthController_listMyTenants: {
+    ok: [
+      ({ owner }) => ({ status: 200, headers: owner.auth }),
+      ({ sessionCookie }) => ({ status: 200, headers: { cookie: sessionCookie } }),
+    ],
+    error: [() => ({ status: 401 }), ({ key }) => ({ status: 401, headers: apiKey(key) })],
+  },
+  AuthController_switchTenant: {
+    ok: [
+      async (f) => {
+        const { user, otherTenantId } = await inTwoTenants(f);
+        return { status: 200, headers: user.auth, body: { tenantId: otherTenantId } };
+      },
+    ],
+    error: [
+      async (f) => ({ status: 409, headers: (await f.freshUser()).auth, body: { tenantId: MISSING } }),
+      ({ owner }) => ({ status: 400, headers: owner.auth, body: { tenantId: 'nope' } }),
+    ],
+  },
+  AuthController_changeEmail: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        return {
+          status: 202,
+          headers: user.auth,
+          body: { newEmail: `moved-${unique()}@example.com`, currentPassword: user.password },
+        };
+      },
+    ],
+    error: [
+      async (f) => ({
+        status: 400,
+        headers: (await f.freshUser()).auth,
+        body: { newEmail: `moved-${unique()}@example.com`, currentPassword: 'not it' },
+      }),
+    ],
+  },
+  AuthController_confirmEmail: {
+    ok: [
+      async (f) => {
+        const user = await f.freshUser();
+        const token = await f.t.app
+          .get(OneTimeTokensService)
+          .issue('email_change', user, user.id, undefined, `confirmed-${unique()}@example.com`);
+        return { status: 204, body: { token } };
+      },
+    ],
+    error: [() => ({ status: 400, body: { token: 'used-or-unknown' } }), () => ({ status: 400, body: {} })],
+  },
   UsersController_listUsers: {
     ok: [({ owner }) => ({ status: 200, headers: owner.auth })],
     error: [({ narrowKey }) => ({ status: 403, headers: apiKey(narrowKey) })],
@@ -180,6 +417,15 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
       }),
     ],
     error: [({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING }, body: { role: 'viewer' } })],
+  },
+  UsersController_removeUser: {
+    ok: [async (f) => ({ status: 204, headers: f.owner.auth, params: { id: (await f.freshUser()).id } })],
+    error: [
+      ({ owner }) => ({ status: 404, headers: owner.auth, params: { id: MISSING } }),
+      ({ owner }) => ({ status: 400, headers: owner.auth, params: { id: 'nope' } }),
+      async (f) => ({ status: 403, headers: f.viewer.auth, params: { id: (await f.freshUser()).id } }),
+      ({ owner }) => ({ status: 409, headers: owner.auth, params: { id: owner.id } }),
+    ],
   },
   UsersController_inviteUser: {
     ok: [

@@ -20,13 +20,15 @@ describe('password hashes with weaker parameters', () => {
       timeCost: 1,
       parallelism: 1,
     });
-    await dataSource.query('UPDATE users SET password_hash = $1 WHERE id = $2 AND tenant_id = $3', [
-      weak,
-      user.id,
-      tenant.id,
-    ]);
+    const personOf = 'SELECT person_id FROM users WHERE id = $2 AND tenant_id = $3';
+    await dataSource.query(`UPDATE people SET password_hash = $1 WHERE id = (${personOf})`, [weak, user.id, tenant.id]);
     const storedHash = async () =>
-      (await dataSource.query('SELECT password_hash FROM users WHERE id = $1', [user.id]))[0].password_hash as string;
+      (
+        await dataSource.query(
+          'SELECT p.password_hash FROM people p JOIN users u ON u.person_id = p.id WHERE u.id = $1',
+          [user.id],
+        )
+      )[0].password_hash as string;
 
     await t.http.post('/auth/login').send({ email: user.email, password: 'not the password at all' }).expect(401);
     expect(await storedHash()).toBe(weak);

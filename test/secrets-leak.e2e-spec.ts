@@ -126,7 +126,7 @@ describe('secrets in logs and responses', () => {
 
     const dataSource = t.app.get(DataSource);
     const hashes: string[] = [
-      ...(await dataSource.query('SELECT password_hash AS h FROM users WHERE password_hash IS NOT NULL')),
+      ...(await dataSource.query('SELECT password_hash AS h FROM people WHERE password_hash IS NOT NULL')),
       ...(await dataSource.query('SELECT token_hash AS h FROM refresh_tokens')),
       ...(await dataSource.query('SELECT token_hash AS h FROM one_time_tokens')),
     ].map((row: { h: string }) => row.h);

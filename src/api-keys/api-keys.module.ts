@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { MfaModule } from '../mfa/mfa.module';
 import { InvalidationModule } from '../invalidation/invalidation.module';
 import {
   AdminApiKeysController,
@@ -15,7 +16,7 @@ import { KeyLookupRepository } from './key-lookup.repository';
 import { KeyUsageService } from './key-usage.service';
 
 @Module({
-  imports: [AuditModule, InvalidationModule],
+  imports: [AuditModule, MfaModule, InvalidationModule],
   controllers: [ApiKeysController, CliApiKeysController, AdminApiKeysController, VerifyKeysController],
   providers: [
     ApiKeysService,

@@ -23,6 +23,7 @@ import {
   UpdateApiKeyDto,
 } from './dto/api-keys.dto';
 import { ApiKeysRepository, OwnerScope } from './api-keys.repository';
+import { StepUpService } from '../mfa/step-up.service';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { KeyGrants, KeyGrantsRepository } from '../permissions/key-grants.repository';
 import { IdentitiesRepository } from '../identities/identities.repository';
@@ -69,6 +70,7 @@ export class ApiKeysService {
     private readonly verifier: ApiKeyVerifier,
     private readonly invalidations: InvalidationBus,
     private readonly audit: AuditService,
+    private readonly stepUp: StepUpService,
   ) {}
 
   /** The operator makes a key for a tenant (its first one, typically). */
@@ -101,6 +103,7 @@ export class ApiKeysService {
       const scopes = dto.scopes ?? tenant.defaultKeyScopes.filter((scope) => grantable.includes(scope));
       const beyond = scopes.filter((scope) => !grantable.includes(scope));
       if (beyond.length) throw forbidden('SCOPE_NOT_ALLOWED', `You may not grant: ${beyond.join(' ')}`);
+      if (scopes.includes('config:secrets')) await this.stepUp.assertFresh(actor, manager);
       const creator = await this.actingKey(manager, actor);
       const grantsRepo = new KeyGrantsRepository(manager);
       const grants: KeyGrants = { permissions: dto.permissions ?? [], roles: dto.roles ?? [] };
@@ -417,6 +420,8 @@ export class ApiKeysService {
       const tenant = await keys.lockTenant(actor.tenantId!);
       if (!tenant) throw notFound('API key');
       const old = await this.findVisible(keys, actor, id, true);
+      // A rotation makes a new secret with the same scopes: the same step-up as creating it.
+      if (old.scopes.includes('config:secrets')) await this.stepUp.assertFresh(actor, manager);
       // A key already rotated away is on its way out: rotating it again would extend its grace.
       if (isEnded(old, now) || old.graceUntil || isExpired(old, now)) {
         const successorId = (await keys.successorIds(old.tenantId, [old.id])).get(old.id);

@@ -67,6 +67,7 @@ export class KeyLeaksService {
     source?: string,
   ): Promise<void> {
     const users = await this.dataSource.getRepository(User).find({
+      relations: { person: true },
       where: [
         { tenantId: key.tenantId, status: 'active', role: In(['owner', 'admin']) },
         ...(key.userId ? [{ tenantId: key.tenantId, id: key.userId, status: 'active' as const }] : []),
@@ -77,7 +78,7 @@ export class KeyLeaksService {
       'It has been revoked and no longer works. Create a new key where it was used.',
     ].join('\n\n');
     const subject = 'An API key was reported as leaked and has been revoked';
-    for (const email of new Set(users.map((user) => user.email)))
+    for (const email of new Set(users.map((user) => user.person!.email)))
       this.mail.sendInBackground({ to: email, subject, text });
   }
 }

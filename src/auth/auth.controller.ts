@@ -8,16 +8,34 @@ import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import {
   AcceptInvitationDto,
+  ChangeEmailDto,
   ChangePasswordDto,
+  ConfirmEmailDto,
+  SwitchTenantDto,
   ForgotPasswordDto,
   LoginDto,
   RefreshDto,
   ResetPasswordDto,
 } from './dto/auth.dto';
 import { AuthService } from './auth.service';
-import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiExtraModels,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { LoginMfaDto, MfaRequiredResponse, PasskeySignInDto, WebAuthnOptionsResponse } from '../mfa/dto/mfa.dto';
 import { ApiProblems } from '../common/http/problem.dto';
-import { MeResponse, MessageResponse, SessionResponse, TokenPairResponse } from './dto/auth-responses.dto';
+import {
+  MeResponse,
+  MessageResponse,
+  MyTenantResponse,
+  SessionResponse,
+  TenantRequiredProblem,
+  TokenPairResponse,
+} from './dto/auth-responses.dto';
 
 @ApiTags('auth')
 @Controller('auth')
@@ -31,11 +49,60 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.OK)
   @NoStore()
-  @ApiOperation({ summary: 'Sign in with email and password; returns an access JWT and a refresh token' })
-  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiOperation({
+    summary:
+      'Sign in with email and password: a token pair, or for a person with a second factor {mfa_required, challenge, methods} for POST /auth/login/mfa',
+    description:
+      'A person who belongs to several tenants names one with `tenantId`; without it (or with one they cannot use) the answer is 409 TENANT_REQUIRED, whose `details.tenants` lists their tenants. The tokens are bound to that one tenant.',
+  })
+  @ApiExtraModels(TokenPairResponse, MfaRequiredResponse)
+  @ApiOkResponse({
+    schema: { oneOf: [{ $ref: getSchemaPath(TokenPairResponse) }, { $ref: getSchemaPath(MfaRequiredResponse) }] },
+  })
+  @ApiResponse({
+    status: 409,
+    description: 'TENANT_REQUIRED: name one of `details.tenants`',
+    type: TenantRequiredProblem,
+  })
   @ApiProblems(400, 401, 429, 503)
   login(@Body() dto: LoginDto, @Client() client: ClientInfo) {
     return this.auth.login(dto, client);
+  }
+
+  @Post('login/mfa')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({
+    summary: 'Second step of a sign-in: the challenge and a TOTP code, a recovery code or a passkey answer',
+  })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiProblems(400, 401, 409, 429)
+  loginMfa(@Body() dto: LoginMfaDto, @Client() client: ClientInfo) {
+    return this.auth.loginMfa(dto, client);
+  }
+
+  @Post('passkey/options')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({
+    summary: 'Start a passwordless sign-in with a passkey: a challenge and options for navigator.credentials.get()',
+  })
+  @ApiOkResponse({ type: WebAuthnOptionsResponse })
+  passkeyOptions() {
+    return this.auth.passkeyOptions();
+  }
+
+  @Post('passkey')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({ summary: 'Sign in with a passkey alone (discoverable, user-verified): returns a token pair' })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiProblems(400, 401, 409)
+  passkeyLogin(@Body() dto: PasskeySignInDto, @Client() client: ClientInfo) {
+    return this.auth.passkeyLogin(dto, client);
   }
 
   @Post('refresh')
@@ -50,7 +117,7 @@ export class AuthController {
   }
 
   @Post('logout')
-  @Authenticated({ via: ['jwt'] })
+  @Authenticated({ via: ['jwt'], duringEnrolment: true })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'End the current sign-in' })
   @ApiNoContentResponse({ description: 'Done' })
@@ -59,11 +126,64 @@ export class AuthController {
   }
 
   @Get('me')
-  @Authenticated({ via: ['jwt', 'session', 'apiKey'] })
+  @Authenticated({ via: ['jwt', 'session', 'apiKey'], duringEnrolment: true })
   @ApiOperation({ summary: 'Who is calling: user, tenant, role, and for a key its scopes' })
   @ApiOkResponse({ type: MeResponse })
   me(@CurrentPrincipal() principal: Principal) {
     return this.auth.me(principal);
+  }
+
+  @Get('tenants')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @ApiOperation({ summary: 'The tenants the caller may sign in to, the current one marked' })
+  @ApiOkResponse({ type: [MyTenantResponse] })
+  listMyTenants(@CurrentPrincipal() principal: Principal) {
+    return this.auth.tenantsOf(principal);
+  }
+
+  @Post('switch-tenant')
+  @Authenticated({ via: ['jwt'] })
+  @HttpCode(HttpStatus.OK)
+  @NoStore()
+  @ApiOperation({
+    summary: 'Move to another of the caller’s tenants: a new token pair bound to it; the current sign-in ends',
+  })
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiResponse({
+    status: 409,
+    description: 'TENANT_REQUIRED: not one of `details.tenants`',
+    type: TenantRequiredProblem,
+  })
+  @ApiProblems(400)
+  switchTenant(@CurrentPrincipal() principal: Principal, @Body() dto: SwitchTenantDto, @Client() client: ClientInfo) {
+    return this.auth.switchTenant(principal, dto.tenantId, client);
+  }
+
+  @Post('email')
+  @Authenticated({ via: ['jwt', 'session'] })
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Change the caller’s email address: a link to the new address confirms it; the old one is told',
+  })
+  @ApiAcceptedResponse({ type: MessageResponse })
+  @ApiProblems(400, 429)
+  async changeEmail(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: ChangeEmailDto,
+    @Client() client: ClientInfo,
+  ) {
+    await this.auth.requestEmailChange(principal, dto, client);
+    return { message: 'Follow the link sent to the new address to confirm it.' };
+  }
+
+  @Post('email/confirm')
+  @Public()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Confirm a new email address with the token mailed to it' })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 409, 429)
+  confirmEmail(@Body() dto: ConfirmEmailDto, @Client() client: ClientInfo) {
+    return this.auth.confirmEmailChange(dto, client);
   }
 
   @Get('sessions')
@@ -128,7 +248,9 @@ export class AuthController {
   @Post('invitations/accept')
   @Public()
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Accept an invitation by choosing a password' })
+  @ApiOperation({
+    summary: 'Accept an invitation: a person new to Keyward chooses a password, one with an account gives its password',
+  })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(400, 409, 429)
   acceptInvitation(@Body() dto: AcceptInvitationDto, @Client() client: ClientInfo) {

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { MfaModule } from '../mfa/mfa.module';
 import { InvalidationModule } from '../invalidation/invalidation.module';
+import { PeopleModule } from '../people/people.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
@@ -10,7 +12,7 @@ import { PasswordService } from './password.service';
 
 /** Sign-in, tokens and passwords. Access JWTs are checked by JwtCredential (common/auth). */
 @Module({
-  imports: [AuditModule, SessionsModule, InvalidationModule],
+  imports: [AuditModule, SessionsModule, InvalidationModule, PeopleModule, MfaModule],
   controllers: [AuthController],
   providers: [AuthService, PasswordService, AuthThrottleService, OneTimeTokensService],
   exports: [AuthService, PasswordService, OneTimeTokensService],

@@ -2,11 +2,11 @@ import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, JoinColu
 import { User } from '../users/user.entity';
 import { Tenant } from '../tenants/tenant.entity';
 
-/** Password reset and invitation tokens: single use, stored as SHA-256. */
-export type OneTimeTokenPurpose = 'password_reset' | 'invitation';
+/** Password reset, invitation and email-change tokens: single use, stored as SHA-256. */
+export type OneTimeTokenPurpose = 'password_reset' | 'invitation' | 'email_change';
 
 @Entity('one_time_tokens')
-@Check('one_time_tokens_purpose_check', "purpose IN ('password_reset', 'invitation')")
+@Check('one_time_tokens_purpose_check', "purpose IN ('password_reset', 'invitation', 'email_change')")
 export class OneTimeToken {
   @PrimaryColumn({ name: 'token_hash', type: 'text', primaryKeyConstraintName: 'one_time_tokens_pkey' })
   tokenHash: string;
@@ -33,6 +33,10 @@ export class OneTimeToken {
 
   @Column({ name: 'used_at', type: 'timestamptz', nullable: true })
   usedAt: Date | null;
+
+  /** For an email change: the address the link was sent to, which it confirms. */
+  @Column({ name: 'new_email', type: 'text', nullable: true })
+  newEmail: string | null;
 
   @ManyToOne(() => Tenant, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'tenant_id', foreignKeyConstraintName: 'one_time_tokens_tenant_id_fkey' })

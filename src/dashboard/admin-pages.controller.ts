@@ -56,6 +56,25 @@ export class UsersPagesController {
     return this.render(principal, request, reply, { values, errors: fields, error }, HttpStatus.BAD_REQUEST);
   }
 
+  @Post(':id/remove')
+  @Manages()
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    try {
+      await this.users.remove(principal, id);
+    } catch (caught) {
+      const { status: code, message } = userError(caught);
+      return this.render(principal, request, reply, { error: message }, code);
+    }
+    // Whoever removed themself has no session here any more.
+    if (id === principal.userId) return this.pages.redirect(reply, '/login', 'signed-out');
+    this.pages.redirect(reply, '/dashboard/users', 'user-removed');
+  }
+
   @Post(':id')
   @Manages()
   async update(

@@ -9,8 +9,9 @@ import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/dto/auth.dto';
+import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
 import { checkForm, CsrfGuard, PageRenderer, text, userError } from './pages';
-import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
+import { browserDevice, clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
 
@@ -49,9 +50,9 @@ export class AuthPagesController {
     const again = (status: number, error: string) =>
       this.pages.render(request, reply, 'login', { title: 'Sign in', email, error }, status);
     if (!email || !password) return again(HttpStatus.BAD_REQUEST, 'Enter your email and password.');
-    let user;
+    let person;
     try {
-      user = await this.auth.verifyCredentials(email, password, client);
+      person = await this.auth.verifyCredentials(email, password, client);
     } catch (error) {
       if (error instanceof AppException && error.getStatus() === HttpStatus.UNAUTHORIZED)
         return again(HttpStatus.UNAUTHORIZED, 'Invalid email or password.');
@@ -60,18 +61,26 @@ export class AuthPagesController {
       if (retryAfter?.retryAfterSeconds) reply.header('retry-after', String(retryAfter.retryAfterSeconds));
       return again(status, message);
     }
+    // A second factor first, when the person has one: the challenge waits in a /login cookie.
+    const step = await this.auth.beginDashboardMfa(person);
+    if (step) {
+      MfaSignInPagesController.startStep(reply, this.cookies, step.challenge);
+      return this.pages.redirect(reply, '/login/mfa');
+    }
     // A sign-in always starts a new session; the one this browser had (if any) ends.
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
-    const { token } = await this.auth.startDashboardSession(user, client);
+    const device = browserDevice(request, reply, this.cookies);
+    const { token, tenants } = await this.auth.signInDashboard(person, undefined, { client, device });
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
     clearCsrfSecret(reply, this.cookies);
-    this.pages.redirect(reply, '/dashboard');
+    // Someone in several tenants first says which one they came for.
+    this.pages.redirect(reply, tenants.length > 1 ? '/dashboard/tenants' : '/dashboard');
   }
 
   @Post('logout')
-  @Authenticated({ via: ['session'] })
+  @Authenticated({ via: ['session'], duringEnrolment: true })
   async logout(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply) {
     await this.auth.logout(principal);
     reply.clearCookie(this.cookies.session, sessionCookieOptions(this.cookies));
@@ -138,6 +147,28 @@ export class AuthPagesController {
     return this.tokenPage('invite', token, request, reply);
   }
 
+  @Get('email/confirm')
+  @Public()
+  confirmEmailPage(
+    @Query('token') token: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.tokenPage('email', token, request, reply);
+  }
+
+  @Post('email/confirm')
+  @Public()
+  @UseGuards(CsrfGuard)
+  confirmEmail(
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.spendToken('email', body, request, reply, (token) => this.auth.confirmEmailChange({ token }, client));
+  }
+
   @Post('invite')
   @Public()
   @UseGuards(CsrfGuard)
@@ -153,13 +184,20 @@ export class AuthPagesController {
    * requests and any link followed from it never carry the token (no Referer, no history, no
    * request log), and no Referer at all leaves these pages.
    */
-  private tokenPage(page: TokenPage, token: string | undefined, request: FastifyRequest, reply: FastifyReply) {
+  private async tokenPage(page: TokenPage, token: string | undefined, request: FastifyRequest, reply: FastifyReply) {
     reply.header('referrer-policy', 'no-referrer');
     if (token) {
       reply.setCookie(tokenCookieName(this.cookies, page), token, tokenCookieOptions(this.cookies, page));
-      return this.pages.redirect(reply, `/${page}`);
+      return this.pages.redirect(reply, TOKEN_PAGES[page].action);
     }
-    return this.pages.render(request, reply, 'set-password', { ...TOKEN_PAGES[page] });
+    return this.pages.render(request, reply, TOKEN_PAGES[page].view, await this.tokenView(page, request));
+  }
+
+  /** What the page asks for: a person who already has an account accepts with its password. */
+  private async tokenView(page: TokenPage, request: FastifyRequest): Promise<Record<string, unknown>> {
+    const token = request.cookies[tokenCookieName(this.cookies, page)];
+    const invited = page === 'invite' && token ? await this.auth.linkedMembership('invitation', token) : null;
+    return invited?.person.passwordHash ? { ...TOKEN_PAGES[page], ...EXISTING_ACCOUNT } : { ...TOKEN_PAGES[page] };
   }
 
   /** The form post: the token comes from the page's cookie (or a `token` field, for scripts). */
@@ -173,6 +211,7 @@ export class AuthPagesController {
     reply.header('referrer-policy', 'no-referrer');
     const cookie = tokenCookieName(this.cookies, page);
     const token = request.cookies[cookie] || text(body, 'token');
+    const view = await this.tokenView(page, request);
     try {
       await spend(token, text(body, 'password'));
     } catch (error) {
@@ -182,21 +221,36 @@ export class AuthPagesController {
       return this.pages.render(
         request,
         reply,
-        'set-password',
-        { ...TOKEN_PAGES[page], errors: { password: message } },
+        TOKEN_PAGES[page].view,
+        { ...view, errors: { password: message } },
         status,
       );
     }
     reply.clearCookie(cookie, tokenCookieOptions(this.cookies, page));
-    this.pages.redirect(reply, '/login', page === 'invite' ? 'invitation-accepted' : 'password-reset');
+    this.pages.redirect(reply, '/login', TOKEN_PAGES[page].done);
   }
 }
 
-type TokenPage = 'reset' | 'invite';
+type TokenPage = 'reset' | 'invite' | 'email';
 
-const TOKEN_PAGES: Record<TokenPage, { title: string; action: string }> = {
-  reset: { title: 'Choose a new password', action: '/reset' },
-  invite: { title: 'Accept the invitation', action: '/invite' },
+const TOKEN_PAGES: Record<TokenPage, { title: string; action: string; view: string; done: string }> = {
+  reset: { title: 'Choose a new password', action: '/reset', view: 'set-password', done: 'password-reset' },
+  invite: { title: 'Accept the invitation', action: '/invite', view: 'set-password', done: 'invitation-accepted' },
+  email: {
+    title: 'Confirm your new email address',
+    action: '/email/confirm',
+    view: 'confirm-email',
+    done: 'email-changed',
+  },
+};
+
+/** The invitation page for someone who already has a Keyward account: no new password. */
+const EXISTING_ACCOUNT = {
+  existing: true,
+  passwordLabel: 'Your Keyward password',
+  passwordAutocomplete: 'current-password',
+  button: 'Accept the invitation',
+  intro: 'This address already has a Keyward account: accept with its password to join.',
 };
 
 /** Long enough to choose a password; the token itself lives 30 minutes (reset) or 7 days. */
@@ -207,7 +261,7 @@ export const tokenCookieName = (names: CookieNames, page: TokenPage) =>
   `${names.secure ? '__Secure-' : ''}kw_${page}_token`;
 
 const tokenCookieOptions = (names: CookieNames, page: TokenPage) => ({
-  path: `/${page}`,
+  path: TOKEN_PAGES[page].action,
   httpOnly: true,
   sameSite: 'lax' as const,
   secure: names.secure,

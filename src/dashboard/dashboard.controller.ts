@@ -16,8 +16,10 @@ import { SessionsService } from '../sessions/sessions.service';
 import { UsageService } from '../usage/usage.service';
 import { UsersService } from '../users/users.service';
 import { eventRows, lastBuckets, usageView } from './activity';
-import { PageRenderer, text, userError } from './pages';
-import { cookieNames, sessionCookieOptions } from './web';
+import { ChangeEmailDto, SwitchTenantDto } from '../auth/dto/auth.dto';
+import { Client, ClientInfo } from '../common/http/client-info';
+import { checkForm, PageRenderer, text, userError } from './pages';
+import { clearCsrfSecret, cookieNames, sessionCookieOptions } from './web';
 
 /** Every signed-in user, whatever the role. */
 export const SignedIn = () => Authenticated({ via: ['session'] });
@@ -115,6 +117,80 @@ export class DashboardController {
     const names = cookieNames(this.config);
     reply.clearCookie(names.session, sessionCookieOptions(names));
     this.pages.redirect(reply, '/login', 'signed-out');
+  }
+
+  @Get('tenants')
+  @SignedIn()
+  async tenantsPage(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const tenants = await this.auth.tenantsOf(principal);
+    return this.pages.render(request, reply, 'tenants', { title: 'Choose a tenant', tenants });
+  }
+
+  /** The chooser and the top bar's switcher: a new session in the chosen tenant replaces this one. */
+  @Post('tenants')
+  @SignedIn()
+  async switchTenant(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Record<string, unknown>,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const { dto, errors } = await checkForm(SwitchTenantDto, { tenantId: text(body, 'tenantId') });
+    let error = errors ? 'Choose one of your tenants.' : undefined;
+    if (!error) {
+      try {
+        const { token } = await this.auth.switchTenant(principal, dto.tenantId, client, 'dashboard');
+        const names = cookieNames(this.config);
+        reply.setCookie(names.session, token, sessionCookieOptions(names));
+        clearCsrfSecret(reply, names);
+        return this.pages.redirect(reply, '/dashboard');
+      } catch (caught) {
+        error = userError(caught).message;
+      }
+    }
+    const tenants = await this.auth.tenantsOf(principal);
+    return this.pages.render(
+      request,
+      reply,
+      'tenants',
+      { title: 'Choose a tenant', tenants, error },
+      HttpStatus.BAD_REQUEST,
+    );
+  }
+
+  @Post('account/email')
+  @SignedIn()
+  async changeEmail(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Record<string, unknown>,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const values = { newEmail: text(body, 'newEmail') };
+    const { dto, errors: invalid } = await checkForm(ChangeEmailDto, {
+      newEmail: values.newEmail,
+      currentPassword: text(body, 'emailPassword'),
+    });
+    const errors: Record<string, string> = {};
+    if (invalid?.newEmail) errors.newEmail = 'Enter a valid email address.';
+    if (invalid?.currentPassword) errors.emailPassword = 'Enter your current password.';
+    if (!Object.keys(errors).length) {
+      try {
+        await this.auth.requestEmailChange(principal, dto, client);
+        return this.pages.redirect(reply, '/dashboard/account', 'email-change-sent');
+      } catch (caught) {
+        const { message } = userError(caught);
+        errors[(caught as { code?: string }).code === 'INVALID_CURRENT_PASSWORD' ? 'emailPassword' : 'newEmail'] =
+          message;
+      }
+    }
+    return this.pages.render(request, reply, 'account', { title: 'Account', errors, values }, HttpStatus.BAD_REQUEST);
   }
 
   @Get('account')

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
+import { MfaModule } from '../mfa/mfa.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TenantConfigModule } from '../tenant-config/tenant-config.module';
 import { UsageModule } from '../usage/usage.module';
@@ -10,10 +11,21 @@ import { AuditPagesController, ConfigPagesController, UsersPagesController } fro
 import { AuthPagesController } from './auth-pages.controller';
 import { DashboardController } from './dashboard.controller';
 import { KeysPagesController } from './keys-pages.controller';
+import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
+import { SecurityPagesController } from './security-pages.controller';
 import { CsrfGuard, PageRenderer } from './pages';
 
 @Module({
-  imports: [AuthModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule, AuditModule, UsageModule],
+  imports: [
+    AuthModule,
+    MfaModule,
+    SessionsModule,
+    ApiKeysModule,
+    UsersModule,
+    TenantConfigModule,
+    AuditModule,
+    UsageModule,
+  ],
   controllers: [
     AuthPagesController,
     DashboardController,
@@ -21,6 +33,8 @@ import { CsrfGuard, PageRenderer } from './pages';
     UsersPagesController,
     ConfigPagesController,
     AuditPagesController,
+    SecurityPagesController,
+    MfaSignInPagesController,
   ],
   providers: [PageRenderer, CsrfGuard],
 })

@@ -24,7 +24,19 @@ const FLASH: Record<string, string> = {
   'user-updated': 'The user has been updated.',
   'config-saved': 'The configuration entry has been saved.',
   'config-deleted': 'The configuration entry has been deleted.',
+  'mfa-expired': 'That sign-in step has expired. Sign in again.',
+  'mfa-required': 'Your tenant requires a second factor. Add an authenticator app or a passkey to continue.',
+  'totp-added': 'The authenticator app has been added.',
+  'totp-removed': 'The authenticator app has been removed.',
+  'passkey-added': 'The passkey has been added.',
+  'passkey-renamed': 'The passkey has been renamed.',
+  'passkey-removed': 'The passkey has been removed.',
+  'policy-saved': 'The second-factor policy has been saved.',
+  'stepped-up': 'Confirmed. You can go on for the next 5 minutes.',
   'password-changed': 'Your password has been changed. Your other sessions were signed out.',
+  'email-change-sent': 'Follow the link sent to the new address to confirm it.',
+  'email-changed': 'Your email address has been changed. Sign in with the new one.',
+  'user-removed': 'The user has been removed from the tenant; their sessions and keys here have ended.',
 };
 
 export type FieldErrors = Record<string, string>;
@@ -43,6 +55,7 @@ export class PageRenderer {
   ): Promise<void> {
     const principal = request.principal;
     const me = principal?.kind === 'user' ? await this.auth.me(principal) : null;
+    const tenants = principal?.kind === 'user' ? await this.auth.tenantsOf(principal) : [];
     const role = principal?.role;
     const flash = FLASH[String((request.query as { flash?: unknown } | undefined)?.flash)];
     const html = await reply.viewAsync(page, {
@@ -50,7 +63,7 @@ export class PageRenderer {
       ...data,
       csrf: csrfToken(reply),
       passwordHint: PASSWORD_HINT,
-      me: me && { email: me.user?.email, role, tenant: me.tenant.name },
+      me: me && { email: me.user?.email, role, tenant: me.tenant.name, tenants, otherTenants: tenants.length > 1 },
       can: { manage: managesTenant(role), writeKeys: role === 'owner' || role === 'admin' || role === 'member' },
     });
     reply.status(status).type('text/html; charset=utf-8').send(html);

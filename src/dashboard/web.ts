@@ -8,12 +8,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
 import helmet from 'helmet';
 import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AppConfig } from '../config/app-config';
 import { requestKind, routeKind } from '../common/http/page-paths';
 import { AppException } from '../common/http/problem';
-import { sha256 } from '../common/crypto/tokens';
+import { randomToken, sha256 } from '../common/crypto/tokens';
 
 export interface CookieNames {
   session: string;
@@ -80,6 +80,24 @@ function handlebars(): typeof Handlebars {
  * on pages and static files: the JSON API and /docs keep their own. (Form bodies are parsed
  * by the Nest adapter's own urlencoded parser, so @fastify/formbody is not registered.)
  */
+/** A random id per browser, kept long, so a sign-in from a browser never seen is noticed. */
+export const deviceCookieName = (names: CookieNames) => `${names.secure ? '__Host-' : ''}kw_device`;
+
+const deviceCookieOptions = (names: CookieNames) => ({
+  path: '/',
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  secure: names.secure,
+  maxAge: 400 * 24 * 60 * 60,
+});
+
+/** The browser's device id, given one now if it has none: a sign-in from such a browser is from a new device. */
+export function browserDevice(request: FastifyRequest, reply: FastifyReply, names: CookieNames): string {
+  const device = request.cookies[deviceCookieName(names)] || randomToken('kwd');
+  reply.setCookie(deviceCookieName(names), device, deviceCookieOptions(names));
+  return device;
+}
+
 export async function registerWeb(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const names = cookieNames(config);
   const root = projectRoot();
@@ -105,6 +123,16 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
     prefix: '/static/',
     decorateReply: false,
     index: false,
+  });
+  // The browser half of WebAuthn, from its package and from this origin (script-src 'self', no CDN).
+  const webauthnBrowser = readFileSync(
+    join(root, 'node_modules', '@simplewebauthn', 'browser', 'dist', 'bundle', 'index.umd.min.js'),
+  );
+  fastify.get('/static/vendor/simplewebauthn-browser.js', (_request, reply) => {
+    void reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(webauthnBrowser);
   });
   await app.register(fastifyView as never, {
     engine: { handlebars: handlebars() },

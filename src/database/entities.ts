@@ -2,6 +2,8 @@ import { ApiKey } from '../api-keys/api-key.entity';
 import { KeyUsage } from '../api-keys/key-usage.entity';
 import { AuditAnchor, AuditEvent } from '../audit/audit-event.entity';
 import { Identity } from '../identities/identity.entity';
+import { MfaChallenge } from '../mfa/mfa-challenge.entity';
+import { Passkey, RecoveryCode, TotpFactor } from '../mfa/factor.entities';
 import { IdempotencyRecord } from '../idempotency/idempotency-record.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
@@ -11,10 +13,12 @@ import { ConfigEntry } from '../tenant-config/config-entry.entity';
 import { KeyPermission, KeyRole, Permission, Role, RolePermission } from '../permissions/permission.entity';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
+import { Person } from '../people/person.entity';
 
 /** Every entity TypeORM maps; the schema itself comes only from migrations/. */
 export const ENTITIES = [
   Tenant,
+  Person,
   User,
   Session,
   RefreshToken,
@@ -32,4 +36,8 @@ export const ENTITIES = [
   RolePermission,
   KeyPermission,
   KeyRole,
+  TotpFactor,
+  RecoveryCode,
+  Passkey,
+  MfaChallenge,
 ];

@@ -47,6 +47,14 @@ export class Session {
   @Column({ name: 'idle_timeout_seconds', type: 'integer', nullable: true })
   idleTimeoutSeconds: number | null;
 
+  /** When this sign-in last proved a second factor (at sign-in or a step-up); null = never. */
+  @Column({ name: 'factor_verified_at', type: 'timestamptz', nullable: true })
+  factorVerifiedAt: Date | null;
+
+  /** The tenant requires a factor the person does not have: the session may only enrol one. */
+  @Column({ name: 'mfa_enrolment_required', type: 'boolean', default: false })
+  mfaEnrolmentRequired: boolean;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 

@@ -25,6 +25,13 @@ export interface SessionDto {
   current: boolean;
 }
 
+/** What a sign-in proved of the second factor: when it was checked, or that one must be added first. */
+export interface SessionFactor {
+  factorVerifiedAt: Date | null;
+  mfaEnrolmentRequired: boolean;
+}
+const NO_FACTOR: SessionFactor = { factorVerifiedAt: null, mfaEnrolmentRequired: false };
+
 /** How long a positive session check is trusted before asking the database again. */
 const CACHE_TTL_MS = 5_000;
 /** last_seen_at is written at most this often per session, not on every request. */
@@ -61,6 +68,7 @@ export class SessionsService {
     user: { id: string; tenantId: string },
     client: ClientInfo,
     manager: EntityManager = this.dataSource.manager,
+    factor: SessionFactor = NO_FACTOR,
   ) {
     const now = this.clock.now();
     const session = await manager.getRepository(Session).save({
@@ -73,6 +81,7 @@ export class SessionsService {
       lastSeenAt: now,
       expiresAt: new Date(now.getTime() + this.config.refreshTokenDays * 86_400_000),
       idleTimeoutSeconds: null,
+      ...factor,
     });
     const refreshToken = await this.issueRefreshToken(manager, session);
     return { session, refreshToken };
@@ -83,6 +92,7 @@ export class SessionsService {
     user: { id: string; tenantId: string },
     client: ClientInfo,
     manager: EntityManager = this.dataSource.manager,
+    factor: SessionFactor = NO_FACTOR,
   ) {
     const now = this.clock.now();
     const token = randomToken();
@@ -96,6 +106,7 @@ export class SessionsService {
       lastSeenAt: now,
       expiresAt: new Date(now.getTime() + this.config.sessionAbsoluteHours * 3_600_000),
       idleTimeoutSeconds: this.config.sessionIdleMinutes * 60,
+      ...factor,
     });
     return { session, token };
   }
@@ -115,14 +126,17 @@ export class SessionsService {
           id: string;
           tenant_id: string;
           user_id: string;
+          person_id: string;
           role: Role;
           last_seen_at: Date;
           expires_at: Date;
           idle_timeout_seconds: number | null;
+          mfa_enrolment_required: boolean;
         }
       | undefined = (
       await this.dataSource.query(
-        `SELECT s.id, s.tenant_id, s.user_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds
+        `SELECT s.id, s.tenant_id, s.user_id, u.person_id, u.role, s.last_seen_at, s.expires_at, s.idle_timeout_seconds,
+                s.mfa_enrolment_required
            FROM sessions s
            JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id
            JOIN tenants t ON t.id = s.tenant_id
@@ -143,8 +157,10 @@ export class SessionsService {
       kind: 'user',
       tenantId: row.tenant_id,
       userId: row.user_id,
+      personId: row.person_id,
       role: row.role,
       sessionId: row.id,
+      ...(row.mfa_enrolment_required ? { mfaEnrolmentRequired: true } : {}),
       scopes: ROLE_SCOPES[row.role],
     };
     this.cache.set(sessionId, { principal, kind }, nowMs + CACHE_TTL_MS, epoch);
@@ -306,8 +322,8 @@ export class SessionsService {
   }
 
   private async principalForSessionWith(manager: EntityManager, session: Session): Promise<Principal | null> {
-    const rows: { role: Role }[] = await manager.query(
-      `SELECT u.role FROM users u JOIN tenants t ON t.id = u.tenant_id
+    const rows: { role: Role; person_id: string }[] = await manager.query(
+      `SELECT u.role, u.person_id FROM users u JOIN tenants t ON t.id = u.tenant_id
         WHERE u.id = $1 AND u.tenant_id = $2 AND u.status = 'active' AND t.status = 'active'`,
       [session.userId, session.tenantId],
     );
@@ -326,8 +342,10 @@ export class SessionsService {
       kind: 'user',
       tenantId: session.tenantId,
       userId: session.userId,
+      personId: rows[0].person_id,
       role: rows[0].role,
       sessionId: session.id,
+      ...(session.mfaEnrolmentRequired ? { mfaEnrolmentRequired: true } : {}),
       scopes: ROLE_SCOPES[rows[0].role],
     };
   }

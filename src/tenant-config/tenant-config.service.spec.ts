@@ -4,6 +4,7 @@ import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../common/auth/principal';
 import type { AppConfig } from '../config/app-config';
 import type { InvalidationBus, InvalidationListener } from '../invalidation/invalidation.bus';
+import type { StepUpService } from '../mfa/step-up.service';
 import { ConfigEntry } from './config-entry.entity';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 
@@ -26,7 +27,7 @@ function setUp() {
     cacheTtl: (ttl: number) => Math.min(ttl, lifetime.ms),
   } as unknown as InvalidationBus;
   const config = { configEncryptionKey: randomBytes(32), keyCacheTtlSeconds: 60 } as AppConfig;
-  const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService);
+  const service = new TenantConfigService(dataSource, invalidations, config, {} as AuditService, {} as StepUpService);
   return { service, find, reads, lifetime, changed: () => listener({ kind: 'config', tenantId: TENANT }) };
 }
 

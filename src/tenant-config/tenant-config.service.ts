@@ -10,6 +10,7 @@ import { SecretBox } from '../common/crypto/secret-box';
 import { notFound } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
+import { StepUpService } from '../mfa/step-up.service';
 import { ConfigEntry } from './config-entry.entity';
 import { CONFIG_KEY, ConfigEntryDto, PutConfigEntryDto } from './dto/tenant-config.dto';
 import { MaybePromise, then } from '../common/maybe-promise';
@@ -51,6 +52,7 @@ export class TenantConfigService {
     private readonly invalidations: InvalidationBus,
     config: AppConfig,
     private readonly audit: AuditService,
+    private readonly stepUp: StepUpService,
   ) {
     this.box = new SecretBox(config.configEncryptionKey);
     // The key cache may be off (0) to measure or debug key lookups; documents still live their minute.
@@ -188,6 +190,7 @@ export class TenantConfigService {
     return this.dataSource.transaction(async (manager) => {
       const entry = await manager.getRepository(ConfigEntry).findOneBy({ tenantId, key, secret: true });
       if (!entry) throw notFound('Secret configuration entry');
+      await this.stepUp.assertFresh(principal, manager);
       await this.audit.record(manager, {
         tenantId,
         actor: actorOf(principal),

@@ -3,9 +3,14 @@ import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique
 
 export type TenantStatus = 'active' | 'suspended';
 
+/** Who must have a second factor: nobody, owners and admins, or every member. */
+export type MfaPolicy = 'optional' | 'admins' | 'everyone';
+export const MFA_POLICIES: MfaPolicy[] = ['optional', 'admins', 'everyone'];
+
 @Entity('tenants')
 @Unique('tenants_slug_key', ['slug'])
 @Check('tenants_status_check', "status IN ('active', 'suspended')")
+@Check('tenants_mfa_policy_check', "mfa_policy IN ('optional', 'admins', 'everyone')")
 export class Tenant {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'tenants_pkey' })
   id: string;
@@ -40,6 +45,9 @@ export class Tenant {
   /** Rate limit of keys that have none of their own. */
   @Column({ name: 'default_key_rate_limit', type: 'jsonb', default: () => `'{"limit": 100, "windowSeconds": 1}'` })
   defaultKeyRateLimit: RateLimitSetting;
+
+  @Column({ name: 'mfa_policy', type: 'text', default: 'optional' })
+  mfaPolicy: MfaPolicy;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

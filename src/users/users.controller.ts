@@ -1,11 +1,11 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { InviteUserDto, UpdateUserDto } from './dto/users.dto';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { UsersService } from './users.service';
-import { ApiCreatedResponse, ApiOkResponse } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
 import { UserResponse } from './dto/user-responses.dto';
 
@@ -33,6 +33,19 @@ export class UsersController {
     @Body() dto: UpdateUserDto,
   ) {
     return this.users.update(principal, id, dto);
+  }
+
+  @Delete(':id')
+  @Authenticated({ via: ['jwt', 'session'], roles: ['owner', 'admin'] })
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary:
+      'Remove someone from the caller’s tenant: their sessions and keys here end at once; their other tenants are untouched',
+  })
+  @ApiNoContentResponse({ description: 'Done' })
+  @ApiProblems(400, 403, 404, 409)
+  removeUser(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
+    return this.users.remove(principal, id);
   }
 
   @Post('invitations')

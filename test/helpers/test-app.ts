@@ -38,6 +38,8 @@ export interface TestAppOptions {
   reuseDatabase?: { name?: string; embeddedDir?: string };
   /** Listen on a real port (for clients that need their own source address). */
   listen?: boolean;
+  /** With `listen`: this port rather than any free one (when PUBLIC_URL must name it). */
+  port?: number;
 }
 
 /** Boots the whole application in-process on its own database. */
@@ -67,7 +69,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     database = { url: databaseUrl(databaseName), poolSize: 4 };
   }
   const app = await createApp(config, { logger, database, imports: options.imports });
-  if (options.listen) await app.listen({ port: 0, host: '0.0.0.0' });
+  if (options.listen) await app.listen({ port: options.port ?? 0, host: '0.0.0.0' });
   else await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
@@ -83,4 +85,17 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

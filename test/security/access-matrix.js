@@ -203,6 +203,31 @@ async function run({ lib, url }) {
         findings.push(`cross-tenant ${route.method} ${path} with ${strongest[via].label}: ${res.status}, expected 404`);
     }
   }
+  // A person of tenant a only cannot move into b: by API (409, their tenants list a alone) or
+  // from the dashboard's chooser (400), and the refused attempt leaves them signed in to a.
+  const intoB = [
+    await http(url, 'POST', '/auth/switch-tenant', { headers: strongest.jwt.headers, body: { tenantId: b.id } }),
+    await http(url, 'POST', '/dashboard/tenants', {
+      headers: { cookie: `kw_csrf=${csrfCookie}; ${strongest.session.cookie}` },
+      form: { _csrf: strongest.session.csrfToken, tenantId: b.id },
+    }),
+  ];
+  cells += 2;
+  crossCells += 2;
+  if (intoB[0].status !== 409 || intoB[0].json?.code !== 'TENANT_REQUIRED')
+    findings.push(`cross-tenant POST /auth/switch-tenant into b with a/owner/jwt: ${intoB[0].status}, expected 409`);
+  if (intoB[1].status !== 400)
+    findings.push(`cross-tenant POST /dashboard/tenants into b with a/owner/session: ${intoB[1].status}, expected 400`);
+  const listed = await http(url, 'GET', '/auth/tenants', { headers: strongest.jwt.headers });
+  cells++;
+  crossCells++;
+  if (listed.status !== 200 || listed.json.map((tenant) => tenant.id).join() !== a.id)
+    findings.push(
+      `GET /auth/tenants with a/owner/jwt: ${listed.status} ${listed.text.slice(0, 120)}, expected a alone`,
+    );
+  const stillA = await http(url, 'GET', '/auth/me', { headers: strongest.jwt.headers });
+  if (stillA.json?.tenant?.id !== a.id) findings.push(`a/owner/jwt after the refused switch: ${stillA.status}`);
+
   for (const route of routes) {
     const path = route.path
       .replace(/:id/g, randomUUID())

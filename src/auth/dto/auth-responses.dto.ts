@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ROLES, SCOPES } from '../../common/auth/scopes';
+import { ProblemDto } from '../../common/http/problem.dto';
 
 export class TokenPairResponse {
   @ApiProperty({ description: 'HS256 JWT, sent as Authorization: Bearer' })
@@ -89,4 +90,31 @@ export class SessionResponse {
 export class MessageResponse {
   @ApiProperty()
   message: string;
+}
+
+export class TenantChoiceResponse {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty({ enum: ROLES, description: 'The person’s role in that tenant' })
+  role: string;
+}
+
+export class TenantRequiredDetails {
+  @ApiProperty({ type: [TenantChoiceResponse], description: 'The tenants the person may sign in to' })
+  tenants: TenantChoiceResponse[];
+}
+
+/** 409 TENANT_REQUIRED: the person belongs to several tenants and must name one. */
+export class TenantRequiredProblem extends ProblemDto {
+  @ApiProperty({ type: TenantRequiredDetails })
+  declare details: TenantRequiredDetails;
+}
+
+export class MyTenantResponse extends TenantChoiceResponse {
+  @ApiProperty({ description: 'The tenant of the calling session' })
+  current: boolean;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsString, Length, MaxLength, ValidateIf } from 'class-validator';
+import { IsEmail, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateIf } from 'class-validator';
 import { normalizeEmail } from '../../users/dto/users.dto';
 
 @ApiSchema({ description: 'Give `email` (or its alias `username`) and `password`' })
@@ -23,6 +23,15 @@ export class LoginDto {
   @IsString()
   @Length(1, 1024)
   password: string;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'The tenant to sign in to. Needed only by a person who belongs to several: without it they are answered 409 TENANT_REQUIRED with the list of their tenants',
+  })
+  @IsOptional()
+  @IsUUID()
+  tenantId?: string;
 }
 
 export class RefreshDto {
@@ -81,4 +90,30 @@ export interface TokenPair {
   refreshToken: string;
   tokenType: 'Bearer';
   expiresIn: number;
+}
+
+export class SwitchTenantDto {
+  @ApiProperty({ format: 'uuid', description: 'One of the caller’s tenants (GET /auth/tenants)' })
+  @IsUUID()
+  tenantId: string;
+}
+
+export class ChangeEmailDto {
+  @ApiProperty({ example: 'ada@example.org' })
+  @Transform(normalizeEmail)
+  @IsEmail()
+  @MaxLength(254)
+  newEmail: string;
+
+  @ApiProperty()
+  @IsString()
+  @Length(1, 1024)
+  currentPassword: string;
+}
+
+export class ConfirmEmailDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 512)
+  token: string;
 }

@@ -20,6 +20,8 @@ export type AccessRule =
       scopes?: string[];
       /** Tenant permissions an API key must hold; only forward-auth builds such a rule, per request. */
       permissions?: PermissionQuery;
+      /** Reachable by a session that must first add a second factor (the tenant requires one). */
+      duringEnrolment?: boolean;
     };
 
 export const ACCESS_RULE = 'keyward:access-rule';
@@ -84,7 +86,12 @@ export const ForwardAuth = () =>
  * each credential is one alternative security requirement; every such route can answer 401
  * and 403, and where keys are accepted, 400 (a key in the URL) and 429 (rate limit, quota).
  */
-export const Authenticated = (rule: { via: CredentialKind[]; roles?: Role[]; scopes?: string[] }) =>
+export const Authenticated = (rule: {
+  via: CredentialKind[];
+  roles?: Role[];
+  scopes?: string[];
+  duringEnrolment?: boolean;
+}) =>
   applyDecorators(
     SetMetadata(ACCESS_RULE, { type: 'authenticated', ...rule } satisfies AccessRule),
     ...(rule.via.includes('jwt') ? [ApiBearerAuth(SECURITY_SCHEMES.jwt)] : []),

@@ -106,6 +106,13 @@ const NO_PERMISSIONS: ReadonlySet<string> = new Set();
 
 /** Why the rule refuses this principal, or undefined when it admits it. A user's role grants the scopes it implies. */
 export function authorize(rule: AuthenticatedRule, principal: Principal): AppException | undefined {
+  if (principal.mfaEnrolmentRequired && !rule.duringEnrolment) {
+    return new AppException(
+      HttpStatus.FORBIDDEN,
+      'MFA_ENROLMENT_REQUIRED',
+      'Your tenant requires a second factor: add an authenticator app or a passkey first (/auth/mfa)',
+    );
+  }
   if (principal.kind === 'user' && rule.roles && !rule.roles.includes(principal.role!)) {
     return new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Your role does not allow this');
   }

@@ -4,10 +4,14 @@ export type Role = 'owner' | 'admin' | 'member' | 'viewer';
 export interface Principal {
   kind: 'user' | 'apiKey' | 'admin';
   tenantId?: string;
+  /** For a user: their membership in `tenantId`; `personId` is who they are in every tenant. */
   userId?: string;
+  personId?: string;
   role?: Role;
   apiKeyId?: string;
   sessionId?: string;
+  /** The tenant requires a second factor this person has not added: only enrolment is open. */
+  mfaEnrolmentRequired?: boolean;
   scopes: string[];
   /** An API key's effective tenant permissions (its own and its roles'); people have none. */
   permissions?: ReadonlySet<string>;

@@ -32,17 +32,30 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       });
     }
     if (reply.sent) return;
-    if (isHtmlPage(request)) return this.page(reply, problem);
+    if (isHtmlPage(request)) return this.page(reply, problem, request);
     const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retryAfter) reply.header('retry-after', String(retryAfter));
     else if (problem.statusCode === 503) reply.header('retry-after', '5');
     reply.status(problem.statusCode).header('content-type', 'application/json; charset=utf-8').send(problem);
   }
 
-  /** Pages: a sign-in is needed → /login; anything else → an HTML error page. */
-  private page(reply: FastifyReply, problem: Problem): void {
+  /**
+   * Pages: a sign-in is needed → /login; a second factor to add first → the security page; a
+   * fresh factor needed → the re-verify page, which comes back here (or, after a form post, to
+   * the page the form was on); anything else → an HTML error page.
+   */
+  private page(reply: FastifyReply, problem: Problem, request: FastifyRequest): void {
     if (problem.statusCode === HttpStatus.UNAUTHORIZED) {
       reply.redirect('/login', HttpStatus.SEE_OTHER);
+      return;
+    }
+    if (problem.code === 'MFA_ENROLMENT_REQUIRED') {
+      reply.redirect('/dashboard/security?flash=mfa-required', HttpStatus.SEE_OTHER);
+      return;
+    }
+    if (problem.code === 'STEP_UP_REQUIRED') {
+      const back = request.method === 'GET' ? request.url : refererPath(request);
+      reply.redirect(`/dashboard/step-up?next=${encodeURIComponent(back)}`, HttpStatus.SEE_OTHER);
       return;
     }
     const titles: Record<number, string> = { 403: 'Not allowed', 404: 'Not found', 429: 'Too many requests' };
@@ -135,4 +148,16 @@ function fastifyCode(code: string, status: number): string {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The dashboard path of the page a form was posted from (same origin only), else the overview. */
+function refererPath(request: FastifyRequest): string {
+  const referer = request.headers.referer;
+  try {
+    const url = new URL(String(referer), `http://${request.headers.host}`);
+    if (url.host === request.headers.host && url.pathname.startsWith('/dashboard')) return url.pathname + url.search;
+  } catch {
+    // no or unreadable Referer
+  }
+  return '/dashboard';
 }

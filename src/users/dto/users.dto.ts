@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { Role } from '../../common/auth/principal';
 import { ROLES } from '../../common/auth/scopes';
-import { User, UserStatus } from '../user.entity';
+import { Membership, UserStatus } from '../user.entity';
 
 export const normalizeEmail = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? value.trim().toLowerCase() : value;
@@ -52,7 +52,7 @@ export interface UserDto {
   lastLoginAt: Date | null;
 }
 
-export function toUserDto(user: User): UserDto {
-  const { id, tenantId, email, role, status, createdAt, lastLoginAt } = user;
-  return { id, tenantId, email, role, status, createdAt, lastLoginAt };
+export function toUserDto(user: Membership): UserDto {
+  const { id, tenantId, role, status, createdAt, lastLoginAt } = user;
+  return { id, tenantId, email: user.person.email, role, status, createdAt, lastLoginAt };
 }

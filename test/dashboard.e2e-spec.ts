@@ -552,9 +552,11 @@ describe('dashboard pages', () => {
       expect(first.status).toBe(200);
       expect(first.text).toContain('Chain verified');
       const rows = (html: string) =>
-        [...html.matchAll(/<tr>\s*<td class="when">[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map(
-          (m) => ({ seq: Number(m[1]), action: m[2] }),
-        );
+        [
+          ...html.matchAll(
+            /<tr>\s*<td class="when"><time [^>]*>.*?<\/time><\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g,
+          ),
+        ].map((m) => ({ seq: Number(m[1]), action: m[2] }));
       const page1 = rows(first.text);
       expect(page1).toHaveLength(50);
       expect(page1.every((row) => row.action === 'test.bulk')).toBe(true);

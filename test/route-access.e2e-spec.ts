@@ -7,6 +7,7 @@ import { createTestApp, TestApp } from './helpers/test-app';
  * table, so it shows up in review. A route without a rule fails the second test.
  */
 const EXPECTED: Record<string, string> = {
+  'GET /': 'public',
   'GET /health': 'public',
   'GET /ready': 'public',
   'GET /metrics': 'metricsToken',

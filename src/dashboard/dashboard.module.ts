@@ -9,12 +9,14 @@ import { UsersModule } from '../users/users.module';
 import { AuditPagesController, ConfigPagesController, UsersPagesController } from './admin-pages.controller';
 import { AuthPagesController } from './auth-pages.controller';
 import { DashboardController } from './dashboard.controller';
+import { HomeController } from './home.controller';
 import { KeysPagesController } from './keys-pages.controller';
 import { CsrfGuard, PageRenderer } from './pages';
 
 @Module({
   imports: [AuthModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule, AuditModule, UsageModule],
   controllers: [
+    HomeController,
     AuthPagesController,
     DashboardController,
     KeysPagesController,

@@ -66,10 +66,16 @@ function handlebars(): typeof Handlebars {
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hbs.registerHelper('gt', (a: unknown, b: unknown) => Number(a) > Number(b));
   hbs.registerHelper('includes', (list: unknown, item: unknown) => Array.isArray(list) && list.includes(item));
+  // A <time> element, machine-readable; built from a Date, never from input text.
   hbs.registerHelper('date', (value: unknown) => {
     if (!value) return '—';
     const date = new Date(value as string);
-    return Number.isNaN(date.getTime()) ? '—' : date.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    if (Number.isNaN(date.getTime())) return '—';
+    const iso = date.toISOString();
+    // Where a column is narrow the time goes under the date, never split further.
+    return new hbs.SafeString(
+      `<time datetime="${iso}"><span>${iso.slice(0, 10)}</span> <span>${iso.slice(11, 16)} UTC</span></time>`,
+    );
   });
   hbs.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.join(', ') : ''));
   return hbs;

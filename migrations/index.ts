@@ -8,6 +8,7 @@ import { IdempotencyKeys1795326000000 } from './1795326000000-IdempotencyKeys';
 import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuccessorIndex';
 import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
+import { KeyLastUsedIp1795331700000 } from './1795331700000-KeyLastUsedIp';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -21,4 +22,5 @@ export const MIGRATIONS: Function[] = [
   RotationSuccessorIndex1795327000000,
   EmailClaimedByPassword1795329100000,
   ReadOnlyDefaultKeyScopes1795330000000,
+  KeyLastUsedIp1795331700000,
 ];

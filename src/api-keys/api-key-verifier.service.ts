@@ -180,7 +180,7 @@ export class ApiKeyVerifier {
       if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
       if (key.hasQuota) return this.spendQuota(key, ip);
       this.metrics.keyVerified('valid');
-      this.usage.record(key, this.clock.now().getTime());
+      this.usage.record(key, this.clock.now().getTime(), ip);
     });
   }
 
@@ -207,7 +207,7 @@ export class ApiKeyVerifier {
     if (!(await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now())))
       throw await this.quotaRefusal(key, ip);
     this.metrics.keyVerified('valid');
-    this.usage.record(key, this.clock.now().getTime());
+    this.usage.record(key, this.clock.now().getTime(), ip);
   }
 
   /**

@@ -186,6 +186,12 @@ export class ListApiKeysQuery extends PageQuery {
   @IsOptional()
   @IsIn(['active', 'disabled', 'revoked', 'expired'])
   status?: 'active' | 'disabled' | 'revoked' | 'expired';
+
+  @ApiPropertyOptional({ description: 'Part of the name, or the start of the key (its prefix and first characters)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  q?: string;
 }
 
 export class VerifyKeyDto {
@@ -242,6 +248,7 @@ export interface ApiKeyDto {
   ipAllowlist: string[] | null;
   metadata: Record<string, unknown>;
   lastUsedAt: Date | null;
+  lastUsedIp: string | null;
   createdAt: Date;
 }
 
@@ -268,6 +275,7 @@ export function toApiKeyDto(key: ApiKey, now: Date, successorId: string | null =
     ipAllowlist: key.ipAllowlist,
     metadata: key.metadata,
     lastUsedAt: key.lastUsedAt,
+    lastUsedIp: key.lastUsedIp ?? null,
     createdAt: key.createdAt,
   };
 }

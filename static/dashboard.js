@@ -24,7 +24,7 @@
   try {
     zone = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' })
       .formatToParts(new Date()).filter(function (p) { return p.type === 'timeZoneName'; })[0].value;
-  } catch (e) { zone = ''; }
+  } catch { zone = ''; }
   function local(date) {
     return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + ' ' +
       pad(date.getHours()) + ':' + pad(date.getMinutes()) + (zone ? ' ' + zone : '');
@@ -55,7 +55,8 @@
       clearTimeout(timer);
       var page = form.querySelector('input[name="page"]');
       if (page) page.remove();
-      form.requestSubmit ? form.requestSubmit() : form.submit();
+      if (form.requestSubmit) form.requestSubmit();
+      else form.submit();
     };
     form.querySelectorAll('select').forEach(function (select) { select.addEventListener('change', submit); });
     form.querySelectorAll('input[type="search"]').forEach(function (input) {

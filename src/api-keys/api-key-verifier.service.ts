@@ -198,7 +198,7 @@ export class ApiKeyVerifier {
       if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
       if (key.hasQuota) return this.spendQuota(key, ip, outcome);
       this.metrics.keyVerified('valid');
-      this.usage.record(key, this.clock.now().getTime());
+      this.usage.record(key, this.clock.now().getTime(), ip);
     });
   }
 
@@ -226,7 +226,7 @@ export class ApiKeyVerifier {
     if (outcome) outcome.quotaRemaining = remaining ?? 0;
     if (remaining === null) throw await this.quotaRefusal(key, ip);
     this.metrics.keyVerified('valid');
-    this.usage.record(key, this.clock.now().getTime());
+    this.usage.record(key, this.clock.now().getTime(), ip);
   }
 
   /**

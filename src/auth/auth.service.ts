@@ -60,6 +60,11 @@ export class AuthService {
     private readonly invalidations: InvalidationBus,
   ) {}
 
+  /** The tenant, email and role an invitation link is for (null when the link cannot be used). */
+  describeInvitation(token: string): Promise<{ email: string; role: string; tenant: string } | null> {
+    return token ? this.tokens.describe('invitation', token) : Promise.resolve(null);
+  }
+
   /**
    * Email + password → token pair. Unknown emails, wrong passwords and accounts that may not
    * sign in all cost one argon2 verification and give the same answer.

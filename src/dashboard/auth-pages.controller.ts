@@ -153,13 +153,18 @@ export class AuthPagesController {
    * requests and any link followed from it never carry the token (no Referer, no history, no
    * request log), and no Referer at all leaves these pages.
    */
-  private tokenPage(page: TokenPage, token: string | undefined, request: FastifyRequest, reply: FastifyReply) {
+  private async tokenPage(page: TokenPage, token: string | undefined, request: FastifyRequest, reply: FastifyReply) {
     reply.header('referrer-policy', 'no-referrer');
     if (token) {
       reply.setCookie(tokenCookieName(this.cookies, page), token, tokenCookieOptions(this.cookies, page));
       return this.pages.redirect(reply, `/${page}`);
     }
-    return this.pages.render(request, reply, 'set-password', { ...TOKEN_PAGES[page] });
+    // Whoever holds the link learns whom it is for: the tenant, the email and the role.
+    const invitation =
+      page === 'invite'
+        ? await this.auth.describeInvitation(request.cookies[tokenCookieName(this.cookies, page)] ?? '')
+        : null;
+    return this.pages.render(request, reply, 'set-password', { ...TOKEN_PAGES[page], invitation });
   }
 
   /** The form post: the token comes from the page's cookie (or a `token` field, for scripts). */

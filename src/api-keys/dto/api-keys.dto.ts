@@ -212,6 +212,12 @@ export class ListApiKeysQuery extends PageQuery {
   @IsOptional()
   @IsIn(['active', 'disabled', 'revoked', 'expired'])
   status?: 'active' | 'disabled' | 'revoked' | 'expired';
+
+  @ApiPropertyOptional({ description: 'Part of the name, or the start of the key (its prefix and first characters)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  q?: string;
 }
 
 export class VerifyKeyDto {
@@ -281,6 +287,7 @@ export interface ApiKeyDto {
   permissions: string[];
   roles: string[];
   lastUsedAt: Date | null;
+  lastUsedIp: string | null;
   createdAt: Date;
 }
 
@@ -314,6 +321,7 @@ export function toApiKeyDto(
     permissions: [...grants.permissions],
     roles: [...grants.roles],
     lastUsedAt: key.lastUsedAt,
+    lastUsedIp: key.lastUsedIp ?? null,
     createdAt: key.createdAt,
   };
 }

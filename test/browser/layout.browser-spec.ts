@@ -25,7 +25,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const WIDTHS = [1280, 390] as const;
 const THEMES = ['light', 'dark'] as const;
 
-type Who = 'nobody' | 'owner' | 'viewer';
+type Who = 'nobody' | 'owner' | 'viewer' | 'newcomer';
 interface PageCase {
   name: string;
   /** The route pattern this page is served by (as listRouteAccess names it). */
@@ -64,7 +64,8 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
   const sessions: Partial<Record<Who, Awaited<ReturnType<BrowserContext['storageState']>>>> = {};
   let owner: TestUser;
   let viewer: TestUser;
-  let demo: { keyId: string; rotatedId: string; resetToken: string; inviteToken: string };
+  let newcomer: TestUser;
+  let demo: Awaited<ReturnType<typeof seedDemo>>;
   const visited = new Set<string>();
 
   const url = (path: string) => `${t.url}${path}`;
@@ -78,11 +79,14 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
     const tenant = await createTenant(t, 'Acme Robotics International');
     owner = await createUser(t, tenant.id, 'owner', 'olivia.owner-with-a-long-address@acme-robotics.example.com');
     viewer = await createUser(t, tenant.id, 'viewer');
+    // The owner of a tenant with nothing in it yet (the overview shows the first steps).
+    newcomer = await createUser(t, (await createTenant(t, 'Brand New Co')).id, 'owner');
     demo = await seedDemo(t, tenant.id, await signIn(t, owner));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     for (const [who, user] of [
       ['owner', owner],
       ['viewer', viewer],
+      ['newcomer', newcomer],
     ] as const) {
       const context = await browser.newContext();
       const page = await context.newPage();
@@ -107,12 +111,13 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
     { name: 'invite', route: '/invite', who: 'nobody', path: () => `/invite?token=${demo.inviteToken}` },
     { name: 'overview', route: '/dashboard', who: 'owner', path: '/dashboard' },
     { name: 'overview-viewer', route: '/dashboard', who: 'viewer', path: '/dashboard' },
+    { name: 'overview-onboarding', route: '/dashboard', who: 'newcomer', path: '/dashboard' },
     { name: 'keys', route: '/dashboard/keys', who: 'owner', path: '/dashboard/keys' },
     { name: 'keys-viewer', route: '/dashboard/keys', who: 'viewer', path: '/dashboard/keys' },
     { name: 'key-new', route: '/dashboard/keys/new', who: 'owner', path: '/dashboard/keys/new' },
     {
       name: 'key-created',
-      route: '/dashboard/keys/new',
+      route: '/dashboard/keys/:id/secret',
       who: 'owner',
       path: '/dashboard/keys/new',
       open: async (page) => {
@@ -124,6 +129,13 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
         ]);
         await page.locator('#new-key').waitFor();
       },
+    },
+    {
+      // A reload of the created page: the secret is gone, no key is made.
+      name: 'key-secret-gone',
+      route: '/dashboard/keys/:id/secret',
+      who: 'owner',
+      path: () => `/dashboard/keys/${demo.keyId}/secret`,
     },
     { name: 'key', route: '/dashboard/keys/:id', who: 'owner', path: () => `/dashboard/keys/${demo.keyId}` },
     {
@@ -145,9 +157,27 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
       path: () => `/dashboard/keys/${demo.keyId}/revoke`,
     },
     { name: 'users', route: '/dashboard/users', who: 'owner', path: '/dashboard/users' },
+    {
+      name: 'user-disable',
+      route: '/dashboard/users/:id/disable',
+      who: 'owner',
+      path: () => `/dashboard/users/${demo.memberId}/disable`,
+    },
     { name: 'config', route: '/dashboard/config', who: 'owner', path: '/dashboard/config' },
     { name: 'config-edit', route: '/dashboard/config', who: 'owner', path: '/dashboard/config?edit=feature_flags' },
+    {
+      name: 'config-delete',
+      route: '/dashboard/config/:key/delete',
+      who: 'owner',
+      path: '/dashboard/config/feature_flags/delete',
+    },
     { name: 'audit', route: '/dashboard/audit', who: 'owner', path: '/dashboard/audit' },
+    {
+      name: 'audit-event',
+      route: '/dashboard/audit/:id',
+      who: 'owner',
+      path: () => `/dashboard/audit/${demo.auditEventId}`,
+    },
     { name: 'sessions', route: '/dashboard/sessions', who: 'owner', path: '/dashboard/sessions' },
     { name: 'account', route: '/dashboard/account', who: 'owner', path: '/dashboard/account' },
     { name: 'error-404', route: '', who: 'owner', path: '/dashboard/no-such-page', status: 404 },
@@ -227,7 +257,8 @@ function isDark(color: string): boolean {
 async function seedDemo(t: TestApp, tenantId: string, owner: SignedIn) {
   const api = (method: 'post' | 'put' | 'patch' | 'delete', path: string, body?: object) =>
     t.http[method](path).set(owner.auth).send(body);
-  for (const role of ['admin', 'member'] as const) await createUser(t, tenantId, role);
+  await createUser(t, tenantId, 'admin');
+  const member = await createUser(t, tenantId, 'member');
   const leaving = await createUser(t, tenantId, 'member', 'mallory.member@acme-robotics.example.com');
   await api('patch', `/v1/users/${leaving.id}`, { status: 'disabled' }).expect(200);
   const invited = await api('post', '/v1/users/invitations', {
@@ -295,5 +326,16 @@ async function seedDemo(t: TestApp, tenantId: string, owner: SignedIn) {
     .set('user-agent', 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148')
     .send({ email: owner.email, password: owner.password })
     .expect(200);
-  return { keyId: keys[0].id, rotatedId: rotated.body.rotatedFromId ?? keys[2].id, resetToken, inviteToken };
+  const [event] = await dataSource.query(
+    `SELECT id FROM audit_events WHERE tenant_id = $1 AND action = 'key.created' ORDER BY id LIMIT 1`,
+    [tenantId],
+  );
+  return {
+    keyId: keys[0].id,
+    rotatedId: rotated.body.rotatedFromId ?? keys[2].id,
+    memberId: member.id,
+    auditEventId: String(event.id),
+    resetToken,
+    inviteToken,
+  };
 }

@@ -88,24 +88,51 @@ describe('audit events of key and config changes carry the client', () => {
     await expectClient('config.changed', headers, { metadata: { operation: 'delete' } });
   });
 
-  it('on the dashboard: a key made and revoked through the forms', async () => {
+  it('on the dashboard: a key made, edited, rotated and revoked, a config value set and deleted, through the forms', async () => {
     const browser = new Browser(t);
     await browser.signIn(owner);
     await browser.get('/dashboard/keys/new');
-    const created = await t.http
-      .post('/dashboard/keys')
-      .set('cookie', browser.cookieHeader)
-      .set({ 'user-agent': 'dashboard-form/1', 'x-request-id': 'dashboard-form-1' })
-      .type('form')
-      .send({ _csrf: browser.csrf, name: 'from the form', scopes: 'config:read' })
-      .expect(303);
-    const id = /\/dashboard\/keys\/([0-9a-f-]{36})\/secret/.exec(created.headers.location)![1];
-    await expectClient(
-      'key.created',
-      { 'user-agent': 'dashboard-form/1', 'x-request-id': 'dashboard-form-1' },
-      {
-        target: { type: 'api_key', id },
-      },
-    );
+    let m = 0;
+    /** A form posted as a browser would, with this request's own user agent and request id. */
+    const form = async (path: string, fields: Record<string, string>) => {
+      m++;
+      const headers = { 'user-agent': `dashboard-form/${m}`, 'x-request-id': `dashboard-form-${m}` };
+      const res = await t.http
+        .post(path)
+        .set('cookie', browser.cookieHeader)
+        .set(headers)
+        .type('form')
+        .send({ _csrf: browser.csrf, ...fields })
+        .expect(303);
+      return { headers, location: res.headers.location as string };
+    };
+
+    const created = await form('/dashboard/keys', { name: 'from the form', scopes: 'config:read' });
+    const id = /\/dashboard\/keys\/([0-9a-f-]{36})\/secret/.exec(created.location)![1];
+    await expectClient('key.created', created.headers, { target: { type: 'api_key', id } });
+
+    const edited = await form(`/dashboard/keys/${id}`, {
+      name: 'from the form',
+      scopes: 'config:read',
+      metadata: '{"team": "billing"}',
+      quotaRemainingShown: '',
+    });
+    await expectClient('key.updated', edited.headers, { target: { type: 'api_key', id } });
+
+    const disabled = await form(`/dashboard/keys/${id}/disable`, { confirm: 'yes' });
+    await expectClient('key.disabled', disabled.headers, { target: { type: 'api_key', id } });
+    await form(`/dashboard/keys/${id}/enable`, {});
+
+    const rotated = await form(`/dashboard/keys/${id}/rotate`, { gracePeriodSeconds: '0' });
+    await expectClient('key.rotated', rotated.headers, { target: { type: 'api_key', id } });
+    const successor = /\/dashboard\/keys\/([0-9a-f-]{36})\/secret/.exec(rotated.location)![1];
+
+    const revoked = await form(`/dashboard/keys/${successor}/revoke`, { confirm: 'yes' });
+    await expectClient('key.revoked', revoked.headers, { target: { type: 'api_key', id: successor } });
+
+    const saved = await form('/dashboard/config', { key: 'form.flag', value: '{"rps": 5}', type: 'json' });
+    await expectClient('config.changed', saved.headers, { metadata: { operation: 'set', secret: false } });
+    const deleted = await form('/dashboard/config/form.flag/delete', { confirm: 'yes' });
+    await expectClient('config.changed', deleted.headers, { metadata: { operation: 'delete' } });
   });
 });

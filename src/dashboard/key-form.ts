@@ -18,6 +18,8 @@ export function keyFormValues(key: ApiKeyDto) {
     refillInterval: key.quota?.refill?.interval ?? '',
     ipAllowlist: (key.ipAllowlist ?? []).join('\n'),
     metadata: JSON.stringify(key.metadata ?? {}, null, 2),
+    permissions: (key.permissions ?? []).join('\n'),
+    roles: (key.roles ?? []).join('\n'),
   };
 }
 
@@ -44,6 +46,8 @@ export async function keyChanges(
     refillInterval: text(body, 'refillInterval').trim(),
     ipAllowlist: text(body, 'ipAllowlist'),
     metadata: text(body, 'metadata'),
+    permissions: text(body, 'permissions'),
+    roles: text(body, 'roles'),
   };
   const errors: FieldErrors = {};
   const dto = new UpdateApiKeyDto();
@@ -103,10 +107,7 @@ export async function keyChanges(
     }
   }
 
-  const addresses = values.ipAllowlist
-    .split(/[\s,]+/)
-    .map((entry) => entry.trim())
-    .filter(Boolean);
+  const addresses = words(values.ipAllowlist);
   if (addresses.join('\n') !== was.ipAllowlist) {
     const wrong = addresses.filter((entry) => !isCidr(entry));
     if (wrong.length)
@@ -119,6 +120,12 @@ export async function keyChanges(
   if ('error' in metadata) errors.metadata = metadata.error;
   else if (JSON.stringify(metadata.value) !== JSON.stringify(key.metadata ?? {})) dto.metadata = metadata.value;
 
+  // Permissions and roles: names one per line (or separated by commas or spaces), sent only when changed.
+  for (const field of ['permissions', 'roles'] as const) {
+    const names = [...new Set(words(values[field]))].sort();
+    if (names.join('\n') !== [...(key[field] ?? [])].sort().join('\n')) dto[field] = names;
+  }
+
   // The API's own rules last (sizes, ranges), for anything the checks above let through.
   const checked = await checkForm(UpdateApiKeyDto, dto);
   for (const [field, message] of Object.entries(checked.errors ?? {})) {
@@ -126,6 +133,14 @@ export async function keyChanges(
     errors[name] ??= field === 'metadata' ? 'Metadata must be a JSON object of at most 4 kB.' : message;
   }
   return { dto, values, errors };
+}
+
+/** The entries of a list typed one per line (or separated by commas or spaces). */
+function words(raw: string): string[] {
+  return raw
+    .split(/[\s,]+/)
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 /** A JSON object typed in a form, or the reason it is not one (the parser's words, with the place). */

@@ -1,3 +1,4 @@
+import { AppException } from '../common/http/problem';
 import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -213,7 +214,12 @@ export class KeysPagesController {
         if (Object.keys(dto).length) await this.keys.update(principal, id, dto, client);
         return this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-updated');
       } catch (caught) {
-        error = userError(caught).message;
+        const { message } = userError(caught);
+        // Names the tenant has not defined belong to their field.
+        const code = caught instanceof AppException ? caught.code : undefined;
+        if (code === 'UNKNOWN_PERMISSIONS') errors.permissions = message;
+        else if (code === 'UNKNOWN_ROLES') errors.roles = message;
+        else error = message;
       }
     }
     return this.renderKey(principal, request, reply, key, { values, errors, error }, HttpStatus.BAD_REQUEST);

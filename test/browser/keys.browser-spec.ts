@@ -25,6 +25,8 @@ interface KeyDto {
   metadata: Record<string, unknown>;
   rateLimit: { limit: number; windowSeconds: number } | null;
   expiresAt: string | null;
+  permissions: string[];
+  roles: string[];
 }
 
 /** The keys pages: secrets shown once, paging and search, limits set and seen, confirm steps, audit and onboarding. */
@@ -294,6 +296,47 @@ describe('keys and destructive actions in a browser', () => {
     await page.getByLabel('Expires at the end of (UTC day)').fill(later);
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Expiry can only be made earlier').waitFor();
+  });
+
+  it('shows and changes the permissions and roles a key carries', async () => {
+    for (const name of ['orders.read', 'orders.write', 'refunds.create'])
+      await t.http.post('/v1/permissions').set(ownerApi.auth).send({ name }).expect(201);
+    await t.http
+      .post('/v1/roles')
+      .set(ownerApi.auth)
+      .send({ name: 'support', permissions: ['orders.read', 'refunds.create'] })
+      .expect(201);
+    const key = await makeKey('granted');
+    await signIn(page, owner);
+    await page.goto(url(`/dashboard/keys/${key.id}`));
+    expect(await page.locator('#fact-permissions').innerText()).toBe('none of its own');
+    expect(await page.locator('#fact-roles').innerText()).toBe('none');
+
+    // A name the tenant has not defined is refused, and nothing changes.
+    await page.getByLabel('Permissions', { exact: true }).fill('orders.read\nno.such-permission');
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url() === url(`/dashboard/keys/${key.id}`) && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Save' }).click(),
+    ]);
+    expect(refused.status()).toBe(400);
+    expect(await page.locator('#f-permissions-error').innerText()).toContain('no.such-permission');
+    expect(await page.getByLabel('Permissions', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+    expect(await apiKey(key.id)).toMatchObject({ permissions: [], roles: [] });
+
+    await page.getByLabel('Permissions', { exact: true }).fill('orders.write\norders.read');
+    await page.getByLabel('Roles', { exact: true }).fill('support');
+    await Promise.all([page.waitForURL(/flash=key-updated/), page.getByRole('button', { name: 'Save' }).click()]);
+    expect(await page.locator('#fact-permissions').innerText()).toBe('orders.read, orders.write');
+    expect(await page.locator('#fact-roles').innerText()).toBe('support');
+    expect(await page.getByLabel('Permissions', { exact: true }).inputValue()).toBe('orders.read\norders.write');
+    expect(await apiKey(key.id)).toMatchObject({ permissions: ['orders.read', 'orders.write'], roles: ['support'] });
+
+    // Emptying both takes them away.
+    await page.getByLabel('Permissions', { exact: true }).fill('');
+    await page.getByLabel('Roles', { exact: true }).fill('');
+    await Promise.all([page.waitForURL(/flash=key-updated/), page.getByRole('button', { name: 'Save' }).click()]);
+    expect(await apiKey(key.id)).toMatchObject({ permissions: [], roles: [] });
+    expect(await page.locator('#fact-permissions').innerText()).toBe('none of its own');
   });
 
   it('shows usage by denial code, the last use with its address, and links a key in its grace period to its successor', async () => {

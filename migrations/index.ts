@@ -10,6 +10,7 @@ import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaime
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
 import { TenantPermissions1795331000000 } from './1795331000000-TenantPermissions';
 import { KeyLastUsedIp1795331700000 } from './1795331700000-KeyLastUsedIp';
+import { IdentitiesAndNamedLimits1795332000000 } from './1795332000000-IdentitiesAndNamedLimits';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -25,4 +26,5 @@ export const MIGRATIONS: Function[] = [
   ReadOnlyDefaultKeyScopes1795330000000,
   TenantPermissions1795331000000,
   KeyLastUsedIp1795331700000,
+  IdentitiesAndNamedLimits1795332000000,
 ];

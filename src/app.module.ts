@@ -12,6 +12,7 @@ import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { IdentitiesModule } from './identities/identities.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
 import { MailModule } from './mail/mail.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -49,6 +50,7 @@ export class AppModule {
         TenantsModule,
         ApiKeysModule,
         PermissionsModule,
+        IdentitiesModule,
         TenantConfigModule,
         UsageModule,
         DashboardModule,

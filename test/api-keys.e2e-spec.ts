@@ -561,11 +561,13 @@ describe('API keys', () => {
       const verifier = await adminKey(main.tenant.id, { scopes: ['keys:verify'] });
       const expiresAt = new Date(Date.now() + DAY).toISOString();
       const key = await createKey(main.member.auth, { scopes: ['config:read'], expiresAt });
+      const before = Date.now();
       const res = await t.http
         .post('/v1/keys/verify')
         .set(withKey(verifier.apiKey))
         .send({ key: key.apiKey, requiredScopes: ['config:read'] })
         .expect(200);
+      const after = Date.now();
       expect(res.body).toMatchObject({
         valid: true,
         code: 'VALID',
@@ -578,7 +580,12 @@ describe('API keys', () => {
         identity: null,
         remaining: null,
         expiresAt,
+        // The one use this check spent, of the tenant's default limit; no quota, no identity.
+        ratelimits: [{ name: 'default', limit: 100, remaining: 99, reset: expect.any(Number) }],
       });
+      // reset is the moment the one-second window ends, in Unix milliseconds.
+      expect(res.body.ratelimits[0].reset).toBeGreaterThanOrEqual(before);
+      expect(res.body.ratelimits[0].reset).toBeLessThanOrEqual(after + 1000);
 
       const without = await adminKey(main.tenant.id, { scopes: ['keys:read'] });
       expect(outcome(await t.http.post('/v1/keys/verify').set(withKey(without.apiKey)).send({ key: key.apiKey }))).toBe(

@@ -77,6 +77,24 @@ describe('forward-auth (GET /v1/forward-auth and every other method)', () => {
     });
   });
 
+  it('names the key’s identity in X-Keyward-Identity and spends the limit it shares with the identity’s other keys', async () => {
+    const owner = await signIn(t, await createUser(t, tenantId, 'owner'));
+    await t.http
+      .post('/v1/identities')
+      .set(owner.auth)
+      .send({ externalId: 'org_fa', ratelimits: [{ name: 'default', limit: 3, windowSeconds: 60 }] })
+      .expect(201);
+    const [first, second] = [await makeKey({ externalId: 'org_fa' }), await makeKey({ externalId: 'org_fa' })];
+    const ok = await t.http.get('/v1/forward-auth').set('x-api-key', first.apiKey).expect(200);
+    expect(ok.headers).toMatchObject({ 'x-keyward-identity': 'org_fa', 'ratelimit-remaining': '2' });
+    await t.http.get('/v1/forward-auth').set('x-api-key', second.apiKey).expect(200);
+    await t.http.get('/v1/forward-auth').set('x-api-key', second.apiKey).expect(200);
+    // Three uses across two keys spent the identity's limit of 3: the first key is refused too.
+    const refused = await t.http.get('/v1/forward-auth').set('x-api-key', first.apiKey);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['x-keyward-code']).toBe('RATE_LIMITED');
+  });
+
   it('answers HEAD, and any method at any path below it (Envoy appends the original path)', async () => {
     const key = await makeKey();
     await t.http.head('/v1/forward-auth').set('x-api-key', key.apiKey).expect(200);

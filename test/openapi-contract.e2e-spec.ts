@@ -65,6 +65,17 @@ async function defineRole({ t, owner }: Fixtures): Promise<string> {
   return name;
 }
 
+/** A fresh identity of the fixtures' tenant, with a shared limit; its externalId. */
+async function identity(f: Fixtures): Promise<string> {
+  const externalId = `org_${unique()}`;
+  await f.t.http
+    .post('/v1/identities')
+    .set(f.owner.auth)
+    .send({ externalId, meta: { tier: 'gold' }, ratelimits: [{ name: 'default', limit: 50, windowSeconds: 60 }] })
+    .expect(201);
+  return externalId;
+}
+
 const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noError: string }> = {
   HealthController_health: { ok: [() => ({ status: 200 })], noError: 'liveness answers whenever the process runs' },
   HealthController_ready: {
@@ -294,6 +305,16 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
     ok: [
       ({ key, narrowKey }) => ({ status: 200, headers: apiKey(key), body: { key: narrowKey } }),
       ({ key }) => ({ status: 200, headers: apiKey(key), body: { key: 'kw_unknown' } }),
+      async (f) => {
+        const externalId = await identity(f);
+        const made = await f.t.http
+          .post('/v1/api-keys')
+          .set(f.owner.auth)
+          .send({ externalId, ratelimits: [{ name: 'search', limit: 5, windowSeconds: 60 }], quota: { remaining: 3 } })
+          .expect(201);
+        const body = { key: made.body.apiKey, ratelimits: [{ name: 'default' }, { name: 'search', cost: 2 }], cost: 2 };
+        return { status: 200, headers: apiKey(f.key), body };
+      },
     ],
     error: [
       ({ narrowKey, key }) => ({ status: 403, headers: apiKey(narrowKey), body: { key } }),
@@ -374,6 +395,64 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
         return { status: 409, headers: apiKey(f.key), params: { name }, query: { force: 'false' } };
       },
     ],
+  },
+
+  IdentitiesController_createIdentity: {
+    ok: [
+      ({ key }) => ({
+        status: 201,
+        headers: apiKey(key),
+        body: {
+          externalId: `org_${unique()}`,
+          meta: { plan: 'pro' },
+          ratelimits: [{ name: 'default', limit: 10, windowSeconds: 60 }],
+          quota: { remaining: 100, refill: { amount: 100, interval: 'day' } },
+        },
+      }),
+    ],
+    error: [
+      ({ key }) => ({ status: 400, headers: apiKey(key), body: { externalId: 'not valid' } }),
+      async (f) => ({ status: 409, headers: apiKey(f.key), body: { externalId: await identity(f) } }),
+    ],
+  },
+  IdentitiesController_listIdentities: {
+    ok: [({ key }) => ({ status: 200, headers: apiKey(key) })],
+    error: [() => ({ status: 401 })],
+  },
+  IdentitiesController_getIdentity: {
+    ok: [async (f) => ({ status: 200, headers: apiKey(f.key), params: { externalId: await identity(f) } })],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { externalId: 'nobody' } })],
+  },
+  IdentitiesController_updateIdentity: {
+    ok: [
+      async (f) => ({
+        status: 200,
+        headers: apiKey(f.key),
+        params: { externalId: await identity(f) },
+        body: { meta: { plan: 'enterprise' }, quota: null },
+      }),
+    ],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { externalId: 'nobody' }, body: { meta: {} } })],
+  },
+  IdentitiesController_deleteIdentity: {
+    ok: [async (f) => ({ status: 204, headers: apiKey(f.key), params: { externalId: await identity(f) } })],
+    error: [
+      async (f) => {
+        const externalId = await identity(f);
+        await f.t.http.post('/v1/api-keys').set(f.owner.auth).send({ externalId }).expect(201);
+        return { status: 409, headers: apiKey(f.key), params: { externalId } };
+      },
+    ],
+  },
+  IdentitiesController_revokeIdentityKeys: {
+    ok: [
+      async (f) => {
+        const externalId = await identity(f);
+        await f.t.http.post('/v1/api-keys').set(f.owner.auth).send({ externalId }).expect(201);
+        return { status: 200, headers: apiKey(f.key), params: { externalId } };
+      },
+    ],
+    error: [({ key }) => ({ status: 404, headers: apiKey(key), params: { externalId: 'nobody' } })],
   },
 
   ForwardAuthController_checkForwardedRequest: {

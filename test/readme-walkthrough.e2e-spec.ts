@@ -18,6 +18,28 @@ function shellBlocks(heading: string): string[] {
 }
 const shellBlock = (heading: string) => shellBlocks(heading)[0];
 
+/** Runs README shell text with bash against the service, which listens on its own port. */
+function runAgainst(service: () => ServiceProcess, text: string, defaultUrl: string) {
+  return promisify(execFile)(
+    'bash',
+    ['-e', '-o', 'pipefail', '-c', text.replace(`KW=${defaultUrl}`, `KW=${service().url}`)],
+    {
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    },
+  );
+}
+
+/** The answers a block shows: the comment lines at its end, one per answer. */
+const shownAnswers = (block: string) =>
+  block
+    .trim()
+    .split('\n')
+    .reverse()
+    .filter((line, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith('# ')))
+    .reverse()
+    .map((line) => line.slice(2));
+
 /**
  * The README's curl walk-through, run by bash against the real service, so the README cannot
  * drift from the code. Only the server URL is changed (the service listens on a free port).
@@ -43,11 +65,7 @@ describe('README: first tenant, user and key', () => {
     await database?.drop();
   });
 
-  const run = (text: string) =>
-    promisify(execFile)('bash', ['-e', '-o', 'pipefail', '-c', text.replace(`KW=${defaultUrl}`, `KW=${service.url}`)], {
-      env: { PATH: process.env.PATH },
-      timeout: 30_000,
-    });
+  const run = (text: string) => runAgainst(() => service, text, defaultUrl);
 
   it('Quick start starts the service with the ADMIN_TOKEN the walk-through uses, and names the dashboard URL', () => {
     expect(shellBlock('Quick start')).toContain(`ADMIN_TOKEN=${adminToken} npm start`);
@@ -91,17 +109,9 @@ describe('README: first tenant, user and key', () => {
 });
 
 describe('README: protect your own API with Keyward keys', () => {
-  const script = shellBlock('Protect your own API with Keyward keys');
+  const [script, identities] = shellBlocks('Protect your own API with Keyward keys');
   const defaultUrl = /\bKW=(\S+)/.exec(script)![1];
   const adminToken = /\bADMIN_TOKEN=(\S+)/.exec(script)![1];
-  /** The answers the README shows, one per comment line at the end of the block. */
-  const expected = script
-    .trim()
-    .split('\n')
-    .reverse()
-    .filter((line, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith('# ')))
-    .reverse()
-    .map((line) => line.slice(2));
   let service: ServiceProcess;
   let database: Awaited<ReturnType<typeof serviceDatabase>>;
 
@@ -114,16 +124,21 @@ describe('README: protect your own API with Keyward keys', () => {
     await database?.drop();
   });
 
-  it('defines permissions and a role, makes a key with the role, and verifies permission queries as shown', async () => {
+  it('defines permissions and a role, verifies permission queries, then shares an identity’s quota and limit between two keys, as shown', async () => {
+    const expected = shownAnswers(script);
     expect(expected).toEqual(['true', 'INSUFFICIENT_PERMISSIONS', 'orders:write']);
     for (const step of ['$KW/v1/permissions', '$KW/v1/roles', '"roles":["support"]', '\\"permissions\\":'])
       expect(script).toContain(step);
-    const { stdout } = await promisify(execFile)(
-      'bash',
-      ['-e', '-o', 'pipefail', '-c', script.replace(`KW=${defaultUrl}`, `KW=${service.url}`)],
-      { env: { PATH: process.env.PATH }, timeout: 30_000 },
-    );
-    expect(stdout.endsWith(`${expected.join('\n')}\n`)).toBe(true);
+    const shared = shownAnswers(identities);
+    // Two verifies draw on one quota of 1000 by 5 each; the shared `requests` limit counts both.
+    expect(shared).toEqual(['org_4711 995 requests:99,exports:9', 'org_4711 990 requests:98', '2', '2']);
+    for (const step of ['$KW/v1/identities', '"externalId":"org_4711"', '\\"cost\\":5', '/revoke-keys'])
+      expect(identities).toContain(step);
+
+    // The second block goes on from the first one's variables, as a reader would run them.
+    const { stdout } = await runAgainst(() => service, `${script}\n${identities}`, defaultUrl);
+    expect(stdout).toContain(`\n${expected.join('\n')}\n`);
     expect(stdout).toContain('"name":"support","description":"","permissions":["orders:read"]');
+    expect(stdout.endsWith(`${shared.join('\n')}\n`)).toBe(true);
   });
 });

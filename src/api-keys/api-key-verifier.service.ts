@@ -4,20 +4,20 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { ROLE_SCOPES } from '../common/auth/scopes';
 import { AppException } from '../common/http/problem';
-import { MaybePromise, then } from '../common/maybe-promise';
+import { MaybePromise, someInOrder, then } from '../common/maybe-promise';
 import { blockListOf } from './ip-allowlist';
 import { LRUCache } from 'lru-cache';
 import { READ } from '../common/cache/bounded-cache';
 import { CachedKey, KeyCache, withPrincipal } from './key-cache';
 import { KeyFormat } from './key-format';
 import { keyDenial } from './key-policy';
-import { KeyLookupRepository, KeyLookupRow } from './key-lookup.repository';
+import { KeyLookupRepository, KeyLookupRow, QuotaTarget } from './key-lookup.repository';
+import { DEFAULT_LIMIT_NAME, RateLimitResult } from '../rate-limit/rate-limit.types';
 import { KeyUsageService } from './key-usage.service';
 import { KeyDenialsService } from '../audit/key-denials.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { Metrics } from '../metrics/metrics.service';
 import { PermissionQuery, satisfies } from '../permissions/permission-query';
-import type { RateLimitResult } from '../rate-limit/rate-limit.types';
 
 export type DenialCode =
   | 'KEY_MISSING'
@@ -82,12 +82,37 @@ export interface UseContext {
   permissions?: PermissionQuery;
 }
 
-/** What spending a use found out, for an answer that reports it. */
-export interface SpendOutcome {
-  limit?: RateLimitResult;
-  /** Uses left after this one; absent for a key without a quota. */
-  quotaRemaining?: number;
+/** What a verify call spends: named limits, each by a cost, and the quota by `cost`. */
+export interface SpendRequest {
+  ratelimits: readonly { name: string; cost: number }[];
+  cost: number;
 }
+
+/** The state of one limit after a verify call spent it (reset: seconds until its window ends). */
+export interface LimitState {
+  name: string;
+  limit: number;
+  remaining: number;
+  reset: number;
+}
+
+/** The outcome of a verify call: the refusal (if any), the limits it spent, the quota left (null: unlimited). */
+export interface Verification {
+  key?: CachedKey;
+  code?: DenialCode;
+  ratelimits: LimitState[];
+  remaining: number | null;
+}
+
+/** Spends the `default` limit by one: what a request with the key costs. */
+export const DEFAULT_SPEND: SpendRequest = Object.freeze({
+  ratelimits: Object.freeze([Object.freeze({ name: DEFAULT_LIMIT_NAME, cost: 1 })]),
+  cost: 1,
+});
+
+/** Of two counts of one use, the one that decides: a refusal, else the one with fewer left. */
+const tighter = (a: RateLimitResult, b: RateLimitResult): RateLimitResult =>
+  !b.allowed || (a.allowed && b.remaining < a.remaining) ? b : a;
 
 export function denial(code: DenialCode, details?: unknown): AppException {
   return new AppException(DENIAL_STATUS[code], code, DENIAL_MESSAGE[code], details);
@@ -152,53 +177,120 @@ export class ApiKeyVerifier {
   /**
    * A key checked on behalf of its tenant (a service asking whether a key it received is good):
    * the key when it is one of the tenant's, and the code that refuses it, if any. A valid key
-   * spends one use: its rate limit and quota apply to checks on its behalf. A key of another
-   * tenant is answered exactly like an unknown one, and nothing of it is counted.
+   * spends what the call names (by default one use of its `default` limit and of its quota):
+   * its rate limits and quota apply to checks on its behalf. A key of another tenant is answered
+   * exactly like an unknown one, and nothing of it is counted.
    */
-  async verifyFor(
+  verifyFor(
     tenantId: string,
     rawKey: string,
     requiredScopes?: readonly string[],
     permissions?: PermissionQuery,
-  ): Promise<{ key?: CachedKey; code?: DenialCode; spent?: SpendOutcome }> {
-    const key = await this.find(rawKey);
-    if (!key || key.tenantId !== tenantId) {
-      const code = key === undefined ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND';
-      this.metrics.keyVerified(code);
-      return { code };
-    }
-    const code = this.refusal(key, { requiredScopes, permissions });
-    if (code) {
-      this.countDenial(key, code);
-      return { key, code };
-    }
-    const spent: SpendOutcome = {};
-    try {
-      await this.spend(key, undefined, undefined, spent);
-      return { key, spent };
-    } catch (refused) {
-      return { key, code: (refused as AppException).code as DenialCode, spent };
-    }
+    spending: SpendRequest = DEFAULT_SPEND,
+  ): MaybePromise<Verification> {
+    return then(this.find(rawKey), (key): MaybePromise<Verification> => {
+      if (!key || key.tenantId !== tenantId) {
+        const code = key === undefined ? 'KEY_MALFORMED' : 'KEY_NOT_FOUND';
+        this.metrics.keyVerified(code);
+        return { code, ratelimits: [], remaining: null };
+      }
+      const code = this.refusal(key, { requiredScopes, permissions });
+      if (code) {
+        this.countDenial(key, code);
+        return { key, code, ratelimits: [], remaining: null };
+      }
+      return this.spendNamed(key, spending);
+    });
   }
 
   /**
-   * Spends one use of a key that is allowed to make this request: its rate limit, then (only
-   * for keys that have one) its quota; counts the use, or throws the denial (counted).
-   * The rate-limit state goes to `headers` (the reply) as RateLimit-* headers. Synchronous when the limit
-   * is counted in memory and the key has no quota, as on every cached request without Redis.
+   * Spends one use of a key that is allowed to make this request: its `default` rate limit (and
+   * its identity's, shared by all the identity's keys), then its quota (and its identity's);
+   * counts the use, or throws the denial (counted). The rate-limit state goes to `headers` (the
+   * reply) as RateLimit-* headers. Synchronous when the limits are counted in memory and there
+   * is no quota, as on every cached request without Redis.
    */
-  spend(key: CachedKey, ip?: string, headers?: HeaderSink, outcome?: SpendOutcome): MaybePromise<void> {
-    return then(this.limits.consume(key.limitName, key.rateLimit.limit, key.rateLimit.windowSeconds), (limit) => {
-      if (outcome) outcome.limit = limit;
-      if (headers) {
-        headers.header('ratelimit-limit', limit.limit);
-        headers.header('ratelimit-remaining', limit.remaining);
-        headers.header('ratelimit-reset', limit.resetSeconds);
-      }
-      if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
-      if (key.hasQuota) return this.spendQuota(key, ip, outcome);
+  spend(key: CachedKey, ip?: string, headers?: HeaderSink): MaybePromise<void> {
+    return then(this.limits.consume(key.limitName, key.rateLimit.limit, key.rateLimit.windowSeconds), (own) => {
+      const shared = key.identity?.defaultLimit;
+      if (!shared || !own.allowed) return this.afterLimit(key, own, ip, headers);
+      return then(this.limits.consume(shared.counter, shared.limit, shared.windowSeconds), (identity) =>
+        this.afterLimit(key, tighter(own, identity), ip, headers),
+      );
+    });
+  }
+
+  private afterLimit(key: CachedKey, limit: RateLimitResult, ip?: string, headers?: HeaderSink): MaybePromise<void> {
+    if (headers) {
+      headers.header('ratelimit-limit', limit.limit);
+      headers.header('ratelimit-remaining', limit.remaining);
+      headers.header('ratelimit-reset', limit.resetSeconds);
+    }
+    if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
+    if (key.spendsQuota) return this.spendQuota(key, ip);
+    this.metrics.keyVerified('valid');
+    this.usage.record(key, this.clock.now().getTime(), ip);
+  }
+
+  /**
+   * A verify call's spend: each named limit by its cost, in the order named, stopping at the
+   * first that refuses; then the quota by `cost`. A name is the key's own limit of that name
+   * and its identity's (both apply; the state shown is the tighter); a name neither has limits
+   * nothing and is left out of the answer. Synchronous when the limits are counted in memory and
+   * there is no quota, as for the request path.
+   */
+  private spendNamed(key: CachedKey, spending: SpendRequest): MaybePromise<Verification> {
+    const ratelimits: LimitState[] = [];
+    const named = spending.ratelimits;
+    return then(
+      someInOrder(named.length, (index) => this.spendLimit(key, named[index], ratelimits)),
+      (refused): MaybePromise<Verification> => {
+        if (!refused) return this.spendCost(key, spending.cost, ratelimits);
+        this.countDenial(key, 'RATE_LIMITED');
+        return { key, code: 'RATE_LIMITED', ratelimits, remaining: null };
+      },
+    );
+  }
+
+  /** Spends one named limit on each of its counters, stopping at one that refuses; adds its state; true when refused. */
+  private spendLimit(
+    key: CachedKey,
+    { name, cost }: { name: string; cost: number },
+    states: LimitState[],
+  ): MaybePromise<boolean> {
+    const buckets = key.bucketsByName.get(name);
+    if (!buckets) return false;
+    let state: RateLimitResult | undefined;
+    const spendOn = (index: number) =>
+      then(
+        this.limits.consume(buckets[index].counter, buckets[index].limit, buckets[index].windowSeconds, cost),
+        (counted) => {
+          state = state ? tighter(state, counted) : counted;
+          return !counted.allowed;
+        },
+      );
+    return then(someInOrder(buckets.length, spendOn), () => {
+      states.push({ name, limit: state!.limit, remaining: state!.remaining, reset: state!.resetSeconds });
+      return !state!.allowed;
+    });
+  }
+
+  /** The quota part of a verify call, once its limits allowed it. */
+  private spendCost(key: CachedKey, cost: number, ratelimits: LimitState[]): MaybePromise<Verification> {
+    if (!key.spendsQuota) {
       this.metrics.keyVerified('valid');
-      this.usage.record(key, this.clock.now().getTime(), ip);
+      this.usage.record(key, this.clock.now().getTime());
+      return { key, ratelimits, remaining: null };
+    }
+    return this.lookups.spendQuota(quotaTarget(key), this.clock.now(), cost).then(async (spent) => {
+      if (!spent.spent) {
+        const { remaining } = await this.lookups.quotaState(quotaTarget(key), spent.refusedBy);
+        this.countDenial(key, 'QUOTA_EXCEEDED');
+        return { key, code: 'QUOTA_EXCEEDED' as const, ratelimits, remaining };
+      }
+      this.metrics.keyVerified('valid');
+      this.usage.record(key, this.clock.now().getTime());
+      return { key, ratelimits, remaining: spent.remaining };
     });
   }
 
@@ -221,10 +313,9 @@ export class ApiKeyVerifier {
     }
   }
 
-  private async spendQuota(key: CachedKey, ip?: string, outcome?: SpendOutcome): Promise<void> {
-    const remaining = await this.lookups.spendQuota(key.id, key.tenantId, this.clock.now());
-    if (outcome) outcome.quotaRemaining = remaining ?? 0;
-    if (remaining === null) throw await this.quotaRefusal(key, ip);
+  private async spendQuota(key: CachedKey, ip?: string): Promise<void> {
+    const spent = await this.lookups.spendQuota(quotaTarget(key), this.clock.now());
+    if (!spent.spent) throw await this.quotaRefusal(key, spent.refusedBy, ip);
     this.metrics.keyVerified('valid');
     this.usage.record(key, this.clock.now().getTime(), ip);
   }
@@ -233,8 +324,8 @@ export class ApiKeyVerifier {
    * A quota with a refill to come is a wait: 429 with Retry-After until the refill. One with no
    * refill is used up for good: the same code, no Retry-After, and a message that says so.
    */
-  private async quotaRefusal(key: CachedKey, ip?: string): Promise<AppException> {
-    const refillsAt = await this.lookups.nextQuotaRefill(key.id, key.tenantId);
+  private async quotaRefusal(key: CachedKey, refusedBy: 'key' | 'identity', ip?: string): Promise<AppException> {
+    const { refillsAt } = await this.lookups.quotaState(quotaTarget(key), refusedBy);
     this.countDenial(key, 'QUOTA_EXCEEDED', ip);
     if (!refillsAt) {
       return new AppException(HttpStatus.TOO_MANY_REQUESTS, 'QUOTA_EXCEEDED', QUOTA_USED_UP_MESSAGE, {
@@ -271,6 +362,14 @@ export class ApiKeyVerifier {
   }
 }
 
+/** The quotas a use of this key spends from. */
+const quotaTarget = (key: CachedKey): QuotaTarget => ({
+  keyId: key.id,
+  tenantId: key.tenantId,
+  keyQuota: key.hasQuota,
+  identityId: key.identity?.hasQuota ? key.identity.id : null,
+});
+
 function cachedKeyOf(row: KeyLookupRow): CachedKey {
   const time = (value: Date | null) => (value ? new Date(value).getTime() : null);
   return withPrincipal({
@@ -293,6 +392,16 @@ function cachedKeyOf(row: KeyLookupRow): CachedKey {
     tenantActive: row.tenant_status === 'active',
     ownerActive: row.user_id === null || row.owner_status === 'active',
     rateLimit: { limit: row.rate_limit.limit, windowSeconds: row.rate_limit.windowSeconds },
+    ratelimits: row.ratelimits ?? [],
     hasQuota: row.has_quota,
+    identity: row.identity_id
+      ? {
+          id: row.identity_id,
+          externalId: row.external_id!,
+          meta: row.identity_meta ?? {},
+          ratelimits: row.identity_ratelimits ?? [],
+          hasQuota: row.identity_has_quota,
+        }
+      : null,
   });
 }

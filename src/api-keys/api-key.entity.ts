@@ -10,7 +10,8 @@ import {
 } from 'typeorm';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
-import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
+import { Identity } from '../identities/identity.entity';
+import type { NamedRateLimit, RateLimitSetting } from '../rate-limit/rate-limit.types';
 
 // Also exported here, where older imports look for it.
 export type { RateLimitSetting } from '../rate-limit/rate-limit.types';
@@ -75,8 +76,18 @@ export class ApiKey {
   @Column({ name: 'grace_until', type: 'timestamptz', nullable: true })
   graceUntil: Date | null;
 
+  /** The limit named `default`, which every request spends; null: the tenant's default. */
   @Column({ name: 'rate_limit', type: 'jsonb', nullable: true })
   rateLimit: RateLimitSetting | null;
+
+  /** The key's other named limits (never `default`, which is `rateLimit`), spent when a verify call names them. */
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  ratelimits: NamedRateLimit[];
+
+  /** The identity of the tenant's own system this key belongs to, if any. */
+  @Index('api_keys_identity_id_idx')
+  @Column({ name: 'identity_id', type: 'uuid', nullable: true })
+  identityId: string | null;
 
   /** Uses left; null = no quota. Spent by one atomic UPDATE per successful verification. */
   @Column({ name: 'quota_remaining', type: 'integer', nullable: true })
@@ -118,4 +129,9 @@ export class ApiKey {
   @ManyToOne(() => User, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'api_keys_user_id_fkey' })
   user?: User;
+
+  // Deleting an identity (with ?force) leaves its keys without one.
+  @ManyToOne(() => Identity, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'identity_id', foreignKeyConstraintName: 'api_keys_identity_id_fkey' })
+  identity?: Identity;
 }

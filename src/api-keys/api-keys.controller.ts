@@ -36,6 +36,7 @@ import { Clock } from '../common/clock';
 import { PermissionQueryCache } from '../permissions/permission-query';
 import { permissionQueryOf } from '../permissions/query-input';
 import { verificationAnswer } from './verification-answer';
+import { spendRequestOf } from './verify-answer';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
 import {
@@ -251,7 +252,13 @@ export class VerifyKeysController {
     // A malformed query is the caller's mistake whatever the key: 400 before the key is looked at.
     const query =
       dto.permissions === undefined ? undefined : permissionQueryOf(this.queries, dto.permissions, 'permissions');
-    const found = await this.verifier.verifyFor(principal.tenantId!, dto.key, dto.requiredScopes, query);
+    const found = await this.verifier.verifyFor(
+      principal.tenantId!,
+      dto.key,
+      dto.requiredScopes,
+      query,
+      spendRequestOf(dto),
+    );
     return verificationAnswer(found, query, this.clock.now().getTime());
   }
 }

@@ -11,6 +11,8 @@ export interface KeyListFilter {
   visibleOwner: OwnerScope;
   /** Whose keys the caller asked for. */
   owner: OwnerScope;
+  /** Only the keys of this identity. */
+  identityId?: string;
   status?: KeyStatus;
   /** Part of the name, or the start of the key's hint (`kw_Ab12`). */
   q?: string;
@@ -23,7 +25,7 @@ export interface KeyListFilter {
  * Every query takes the tenant id and has it in its WHERE clause.
  */
 export class ApiKeysRepository {
-  constructor(private readonly manager: EntityManager) {}
+  constructor(readonly manager: EntityManager) {}
 
   private get keys() {
     return this.manager.getRepository(ApiKey);
@@ -42,6 +44,7 @@ export class ApiKeysRepository {
     };
     ownedBy(filter.visibleOwner, 'visibleOwner');
     ownedBy(filter.owner, 'owner');
+    if (filter.identityId) qb.andWhere('k.identity_id = :identityId', { identityId: filter.identityId });
     if (filter.status) qb.andWhere(statusSql(filter.status, ':now'), { now });
     if (filter.q) {
       // The hint keeps the key's start (`kw_Ab12…wxyz`): a query matches a start of it, or a

@@ -26,6 +26,9 @@ import {
 import { ApiKeysRepository, OwnerScope } from './api-keys.repository';
 import { InvalidationBus } from '../invalidation/invalidation.bus';
 import { KeyGrants, KeyGrantsRepository } from '../permissions/key-grants.repository';
+import { IdentitiesRepository } from '../identities/identities.repository';
+import { DEFAULT_LIMIT_NAME, NamedRateLimit, RateLimitSetting } from '../rate-limit/rate-limit.types';
+import { namedLimitsOf } from '../rate-limit/dto/rate-limit.dto';
 import {
   beyondBounds,
   boundsOfKey,
@@ -49,6 +52,8 @@ export type CreatedApiKey = ApiKeyDto & { apiKey: string };
 
 const forbidden = (code: string, message: string) => new AppException(HttpStatus.FORBIDDEN, code, message);
 const invalid = (message: string) => new AppException(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', message);
+const identityNotAllowed = () =>
+  forbidden('IDENTITY_NOT_ALLOWED', 'A key of an identity can only give or keep keys in that identity');
 const refuse = (denial: ContainmentDenial | undefined) => {
   if (denial) throw forbidden(denial.code, denial.message);
 };
@@ -107,7 +112,9 @@ export class ApiKeysService {
       if ('invalid' in expiry) throw invalid(expiry.invalid);
       if ('code' in expiry) throw forbidden(expiry.code, expiry.message);
 
-      // What the creating key does not say, it passes on: its addresses and its rate limit.
+      const limits = splitLimits(dto.rateLimit, dto.ratelimits);
+      const identity = await this.identityFor(manager, actor, creator, dto.externalId);
+      // What the creating key does not say, it passes on: its addresses, its rate limits, its identity.
       const values = {
         scopes,
         expiresAt: expiry.expiresAt,
@@ -117,9 +124,9 @@ export class ApiKeysService {
             : dto.ipAllowlist.length
               ? dto.ipAllowlist
               : null,
-        rateLimit: dto.rateLimit
-          ? { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds }
-          : (creator?.rateLimit ?? null),
+        rateLimit: limits.rateLimit ?? creator?.rateLimit ?? null,
+        ratelimits: limits.ratelimits ?? creator?.ratelimits ?? [],
+        identityId: identity === undefined ? (creator?.identityId ?? null) : identity,
         ...this.quotaColumns(dto.quota ?? null),
       };
       refuse(
@@ -146,7 +153,14 @@ export class ApiKeysService {
         action: 'key.created',
         target: { type: 'api_key', id: created.id },
         client,
-        metadata: { name: created.name, scopes, ownerId, expiresAt: expiry.expiresAt, ...grants },
+        metadata: {
+          name: created.name,
+          scopes,
+          ownerId,
+          expiresAt: expiry.expiresAt,
+          ...(created.externalId ? { externalId: created.externalId } : {}),
+          ...grants,
+        },
       });
       return { ...created, permissions: [...grants.permissions].sort(), roles: [...grants.roles].sort() };
     });
@@ -160,11 +174,22 @@ export class ApiKeysService {
       if (!UUID.test(query.owner)) throw invalid("owner must be a user id or 'service'");
       owner = query.owner;
     }
+    let identityId: string | undefined;
+    if (query.externalId !== undefined) {
+      const identity = await new IdentitiesRepository(this.dataSource.manager).findByExternalId(
+        actor.tenantId!,
+        query.externalId,
+      );
+      // An identity the tenant does not have has no keys.
+      if (!identity) return { items: [], page: query.page, limit: query.limit, total: 0 };
+      identityId = identity.id;
+    }
     const [rows, total] = await new ApiKeysRepository(this.dataSource.manager).list(
       actor.tenantId!,
       {
         visibleOwner: onlyOwn ? (actor.userId ?? null) : visibleOwner(actor),
         owner,
+        identityId,
         status: query.status,
         q: query.q,
         page: query.page,
@@ -177,7 +202,16 @@ export class ApiKeysService {
       actor.tenantId!,
       rows.map((row) => row.id),
     );
-    const items = rows.map((row) => toApiKeyDto(row, now, successors.get(row.id) ?? null, grants.get(row.id)));
+    const externalIds = await this.externalIdsOf(actor.tenantId!, rows);
+    const items = rows.map((row) =>
+      toApiKeyDto(
+        row,
+        now,
+        successors.get(row.id) ?? null,
+        grants.get(row.id),
+        externalIds.get(row.identityId!) ?? null,
+      ),
+    );
     return { items, page: query.page, limit: query.limit, total };
   }
 
@@ -186,7 +220,56 @@ export class ApiKeysService {
     const key = await this.findVisible(keys, actor, id);
     const successors = await this.successorsOf(actor.tenantId!, [key], keys);
     const grants = await new KeyGrantsRepository(this.dataSource.manager).grantsOf(key.tenantId, [key.id]);
-    return toApiKeyDto(key, this.clock.now(), successors.get(key.id) ?? null, grants.get(key.id));
+    const externalIds = await this.externalIdsOf(actor.tenantId!, [key]);
+    return toApiKeyDto(
+      key,
+      this.clock.now(),
+      successors.get(key.id) ?? null,
+      grants.get(key.id),
+      externalIds.get(key.identityId!) ?? null,
+    );
+  }
+
+  /** The externalId of each identity these keys belong to, by identity id. */
+  private async externalIdsOf(tenantId: string, rows: ApiKey[], manager = this.dataSource.manager) {
+    const ids = [...new Set(rows.map((row) => row.identityId).filter((id): id is string => id !== null))];
+    if (!ids.length) return new Map<string, string>();
+    const found: { id: string; external_id: string }[] = await manager.query(
+      'SELECT id, external_id FROM identities WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
+      [tenantId, ids],
+    );
+    return new Map(found.map((row) => [row.id, row.external_id]));
+  }
+
+  /**
+   * The identity a new or changed key is to belong to: undefined when the request does not say,
+   * null for none, else its id (made now, and audited, if the tenant has none of that
+   * externalId). A key of an identity keeps the keys it gives or changes in that identity, since
+   * leaving it would shed the identity's shared limits and quota.
+   */
+  private async identityFor(
+    manager: EntityManager,
+    actor: Principal,
+    actingKey: ApiKey | null,
+    externalId: string | null | undefined,
+  ): Promise<string | null | undefined> {
+    if (externalId === undefined) return undefined;
+    let identityId: string | null = null;
+    if (externalId !== null) {
+      const { identity, created } = await new IdentitiesRepository(manager).ensure(actor.tenantId!, externalId);
+      identityId = identity.id;
+      if (created) {
+        await this.audit.record(manager, {
+          tenantId: identity.tenantId,
+          actor: actorOf(actor),
+          action: 'identity.created',
+          target: { type: 'identity', id: identity.id },
+          metadata: { externalId, withKey: true },
+        });
+      }
+    }
+    if (actingKey?.identityId && actingKey.identityId !== identityId) throw identityNotAllowed();
+    return identityId;
   }
 
   /** The names of these keys that the caller may see (for audit trails that name keys by id). */
@@ -240,6 +323,15 @@ export class ApiKeysService {
       // null: back to the tenant's default.
       if (dto.rateLimit !== undefined)
         key.rateLimit = dto.rateLimit && { limit: dto.rateLimit.limit, windowSeconds: dto.rateLimit.windowSeconds };
+      if (dto.ratelimits !== undefined) {
+        const limits = splitLimits(dto.rateLimit ?? undefined, dto.ratelimits ?? []);
+        if (limits.rateLimit) key.rateLimit = limits.rateLimit;
+        key.ratelimits = limits.ratelimits ?? [];
+      }
+      if (dto.externalId !== undefined) {
+        const identityId = await this.identityFor(manager, actor, await this.actingKey(manager, actor), dto.externalId);
+        key.identityId = identityId ?? null;
+      }
       if (dto.ipAllowlist !== undefined) key.ipAllowlist = dto.ipAllowlist?.length ? dto.ipAllowlist : null;
       if (dto.quota !== undefined) Object.assign(key, this.quotaColumns(dto.quota));
       await this.assertCouldHaveCreated(manager, actor, key, grants);
@@ -265,10 +357,14 @@ export class ApiKeysService {
       return [result, grants] as const;
     });
     await this.invalidations.publish({ kind: 'key', keyId: id });
-    return toApiKeyDto(saved, now, null, {
-      permissions: [...grants.permissions].sort(),
-      roles: [...grants.roles].sort(),
-    });
+    const externalIds = await this.externalIdsOf(saved.tenantId, [saved]);
+    return toApiKeyDto(
+      saved,
+      now,
+      null,
+      { permissions: [...grants.permissions].sort(), roles: [...grants.roles].sort() },
+      externalIds.get(saved.identityId!) ?? null,
+    );
   }
 
   /**
@@ -362,6 +458,8 @@ export class ApiKeysService {
         scopes: old.scopes,
         expiresAt: old.expiresAt,
         rateLimit: old.rateLimit,
+        ratelimits: old.ratelimits,
+        identityId: old.identityId,
         quotaRemaining: old.quotaRemaining,
         quotaRefill: old.quotaRefill,
         quotaRefilledAt: old.quotaRefilledAt,
@@ -390,7 +488,11 @@ export class ApiKeysService {
     const format = this.verifier.format;
     const apiKey = format.generate();
     const saved = await keys.insert({ ...values, keyHash: format.hash(apiKey), hint: format.hint(apiKey) });
-    return { apiKey, ...toApiKeyDto(saved, this.clock.now()) };
+    const externalIds = await this.externalIdsOf(saved.tenantId, [saved], keys.manager);
+    return {
+      apiKey,
+      ...toApiKeyDto(saved, this.clock.now(), null, undefined, externalIds.get(saved.identityId!) ?? null),
+    };
   }
 
   /** The key a request is made with, when it is made with one: what it hands out is bounded by it. */
@@ -466,4 +568,23 @@ export class ApiKeysService {
     if (!key) throw notFound('API key');
     return key;
   }
+}
+
+/**
+ * A key's limits as asked for: `rateLimit`, or an entry named `default` in `ratelimits` (one or
+ * the other), and the other named limits. Undefined where the request does not say.
+ */
+function splitLimits(
+  rateLimit: RateLimitSetting | undefined,
+  ratelimits: readonly NamedRateLimit[] | null | undefined,
+): { rateLimit?: RateLimitSetting; ratelimits?: NamedRateLimit[] } {
+  const named = ratelimits ? namedLimitsOf(ratelimits) : undefined;
+  const asDefault = named?.find((limit) => limit.name === DEFAULT_LIMIT_NAME);
+  if (asDefault && rateLimit)
+    throw invalid('Give rateLimit or a ratelimits entry named default, not both: they are the same limit');
+  const chosen = asDefault ?? rateLimit;
+  return {
+    rateLimit: chosen && { limit: chosen.limit, windowSeconds: chosen.windowSeconds },
+    ratelimits: named?.filter((limit) => limit.name !== DEFAULT_LIMIT_NAME),
+  };
 }

@@ -1,6 +1,11 @@
-import { CachedKey, KeyCache, withPrincipal } from './key-cache';
+import { CachedKey, CachedKeyFields, KeyCache, withPrincipal } from './key-cache';
 
-const key = (id: string, tenantId = 't1', userId: string | null = null): CachedKey =>
+const key = (
+  id: string,
+  tenantId = 't1',
+  userId: string | null = null,
+  more: Partial<CachedKeyFields> = {},
+): CachedKey =>
   withPrincipal({
     id,
     tenantId,
@@ -15,6 +20,7 @@ const key = (id: string, tenantId = 't1', userId: string | null = null): CachedK
     ownerActive: true,
     rateLimit: { limit: 100, windowSeconds: 1 },
     hasQuota: false,
+    ...more,
   });
 
 describe('KeyCache', () => {
@@ -142,5 +148,64 @@ describe('KeyCache', () => {
     });
     expect(Object.isFrozen(cached.principal)).toBe(true);
     expect(Object.isFrozen(cached.principal.scopes)).toBe(true);
+  });
+});
+
+describe('KeyCache and identities', () => {
+  const ofIdentity = (id: string, identityId: string | null) =>
+    key(id, 't1', null, {
+      ratelimits: [{ name: 'expensive', limit: 3, windowSeconds: 60 }],
+      identity: identityId
+        ? {
+            id: identityId,
+            externalId: `ext-${identityId}`,
+            meta: { plan: 'pro' },
+            ratelimits: [
+              { name: 'default', limit: 10, windowSeconds: 60 },
+              { name: 'expensive', limit: 5, windowSeconds: 60 },
+            ],
+            hasQuota: true,
+          }
+        : null,
+    });
+
+  it('names every counter once: the key’s own per key, the identity’s shared by its keys', () => {
+    const a = ofIdentity('k1', 'i1');
+    const b = ofIdentity('k2', 'i1');
+    expect(a.limitName).toBe('key:k1');
+    expect(a.limits.map((limit) => limit.counter)).toEqual(['key:k1:expensive']);
+    expect(a.identity!.defaultLimit).toEqual({
+      name: 'default',
+      limit: 10,
+      windowSeconds: 60,
+      counter: 'identity:i1:default',
+    });
+    expect(a.identity!.limits.map((limit) => limit.counter)).toEqual(b.identity!.limits.map((limit) => limit.counter));
+    expect(a.identity!.answer).toEqual({ externalId: 'ext-i1', meta: { plan: 'pro' } });
+    expect(Object.isFrozen(a.identity!.answer)).toBe(true);
+    // The identity's quota is spent too, though the key has none of its own.
+    expect([a.hasQuota, a.spendsQuota, ofIdentity('k3', null).spendsQuota]).toEqual([false, true, false]);
+    // What a verify call spends per limit name: the key's counter first, then the identity's.
+    const counters = (name: string) => a.bucketsByName.get(name)?.map((bucket) => bucket.counter);
+    expect([counters('default'), counters('expensive'), counters('search')]).toEqual([
+      ['key:k1', 'identity:i1:default'],
+      ['key:k1:expensive', 'identity:i1:expensive'],
+      undefined,
+    ]);
+  });
+
+  it('an identity change drops the cached keys of that identity only', () => {
+    const cache = new KeyCache();
+    cache.set('one', ofIdentity('k1', 'i1'), 0, cache.epoch);
+    cache.set('two', ofIdentity('k2', 'i1'), 0, cache.epoch);
+    cache.set('other', ofIdentity('k3', 'i2'), 0, cache.epoch);
+    cache.set('none', ofIdentity('k4', null), 0, cache.epoch);
+    cache.invalidate({ kind: 'identity', identityId: 'i1' });
+    expect(['one', 'two', 'other', 'none'].map((presented) => cache.get(presented, 1)?.id)).toEqual([
+      undefined,
+      undefined,
+      'k3',
+      'k4',
+    ]);
   });
 });

@@ -3,7 +3,25 @@ import { BoundedCache } from '../common/cache/bounded-cache';
 import { Principal } from '../common/auth/principal';
 import { AppConfig } from '../config/app-config';
 import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
-import type { RateLimitSetting } from '../rate-limit/rate-limit.types';
+import { DEFAULT_LIMIT_NAME, NamedRateLimit, RateLimitSetting } from '../rate-limit/rate-limit.types';
+
+/** A named limit with the counter it is spent on, named once per cache entry. */
+export interface CachedLimit extends NamedRateLimit {
+  counter: string;
+}
+
+/** The identity a key belongs to, as verification needs it. */
+export interface CachedIdentity {
+  id: string;
+  externalId: string;
+  meta: Record<string, unknown>;
+  /** Its limits, each one counter shared by all its keys; `defaultLimit` is the one named `default`. */
+  limits: readonly CachedLimit[];
+  defaultLimit: CachedLimit | null;
+  hasQuota: boolean;
+  /** What the verify answer shows of it, built once; frozen because it is shared. */
+  answer: Readonly<{ externalId: string; meta: Record<string, unknown> }>;
+}
 
 /** What verification needs to know about a key, and the principal it authenticates as. */
 export interface CachedKey {
@@ -28,18 +46,73 @@ export interface CachedKey {
   ownerActive: boolean;
   /** The key's own limit, or its tenant's default. */
   rateLimit: RateLimitSetting;
+  /** The key's named limits other than `default`, each on a counter of its own. */
+  limits: readonly CachedLimit[];
   /** Only keys with a quota cost a database write per use. */
   hasQuota: boolean;
+  identity: CachedIdentity | null;
+  /** The key's quota or its identity's: a use costs a database write. */
+  spendsQuota: boolean;
   /** Built once per cache entry rather than per request; frozen because it is shared. */
   principal: Principal;
   /** The key's rate-limit counter, named once rather than per request. */
   limitName: string;
+  /**
+   * The counters a limit name is spent on (the key's own, then its identity's), for every name
+   * the key or its identity has, so a verify call looks them up instead of building them.
+   */
+  bucketsByName: ReadonlyMap<string, readonly CachedLimit[]>;
 }
 
-export function withPrincipal(
-  key: Omit<CachedKey, 'principal' | 'limitName' | 'permissionSet' | 'permissions' | 'roles' | 'name' | 'metadata'> &
-    Partial<Pick<CachedKey, 'permissions' | 'roles' | 'name' | 'metadata'>>,
-): CachedKey {
+export type CachedKeyFields = Omit<
+  CachedKey,
+  | 'principal'
+  | 'limitName'
+  | 'limits'
+  | 'identity'
+  | 'spendsQuota'
+  | 'bucketsByName'
+  | 'permissionSet'
+  | 'permissions'
+  | 'roles'
+  | 'name'
+  | 'metadata'
+> &
+  Partial<Pick<CachedKey, 'permissions' | 'roles' | 'name' | 'metadata'>> & {
+    ratelimits?: readonly NamedRateLimit[];
+    identity?: {
+      id: string;
+      externalId: string;
+      meta: Record<string, unknown>;
+      ratelimits: readonly NamedRateLimit[];
+      hasQuota: boolean;
+    } | null;
+  };
+
+const limitOn = (prefix: string, limit: NamedRateLimit): CachedLimit =>
+  Object.freeze({
+    name: limit.name,
+    limit: limit.limit,
+    windowSeconds: limit.windowSeconds,
+    counter: `${prefix}:${limit.name}`,
+  });
+
+function cachedIdentity(identity: NonNullable<CachedKeyFields['identity']>): CachedIdentity {
+  const limits = Object.freeze(identity.ratelimits.map((limit) => limitOn(`identity:${identity.id}`, limit)));
+  const meta = Object.freeze({ ...identity.meta });
+  return Object.freeze({
+    id: identity.id,
+    externalId: identity.externalId,
+    meta,
+    limits,
+    defaultLimit: limits.find((limit) => limit.name === DEFAULT_LIMIT_NAME) ?? null,
+    hasQuota: identity.hasQuota,
+    answer: Object.freeze({ externalId: identity.externalId, meta }),
+  });
+}
+
+export function withPrincipal(fields: CachedKeyFields): CachedKey {
+  const { ratelimits = [], identity: identityFields, ...key } = fields;
   const permissions = Object.freeze([...(key.permissions ?? [])]);
   const permissionSet: ReadonlySet<string> = new Set(permissions);
   const principal: Principal = Object.freeze({
@@ -50,6 +123,14 @@ export function withPrincipal(
     scopes: Object.freeze([...key.scopes]) as string[],
     permissions: permissionSet,
   });
+  const identity = identityFields ? cachedIdentity(identityFields) : null;
+  const limits = Object.freeze(ratelimits.map((limit) => limitOn(`key:${key.id}`, limit)));
+  // The default limit keeps the counter name it always had, so an upgrade does not reset it.
+  const limitName = `key:${key.id}`;
+  const defaultBucket: CachedLimit = Object.freeze({ name: DEFAULT_LIMIT_NAME, ...key.rateLimit, counter: limitName });
+  const bucketsByName = new Map<string, readonly CachedLimit[]>();
+  for (const limit of [defaultBucket, ...limits, ...(identity?.limits ?? [])])
+    bucketsByName.set(limit.name, Object.freeze([...(bucketsByName.get(limit.name) ?? []), limit]));
   return {
     ...key,
     name: key.name ?? '',
@@ -58,7 +139,11 @@ export function withPrincipal(
     roles: Object.freeze([...(key.roles ?? [])]),
     permissionSet,
     principal,
-    limitName: `key:${key.id}`,
+    limitName,
+    limits,
+    bucketsByName,
+    identity,
+    spendsQuota: key.hasQuota || Boolean(identity?.hasQuota),
   };
 }
 
@@ -106,6 +191,7 @@ export class KeyCache {
     if (change.kind === 'key') this.forgetKey(change.keyId);
     else if (change.kind === 'tenant') this.forgetTenant(change.tenantId);
     else if (change.kind === 'user') this.forgetUser(change.userId);
+    else if (change.kind === 'identity') this.forgetIdentity(change.identityId);
     else if (change.kind === 'all') this.clear();
   }
 
@@ -119,6 +205,11 @@ export class KeyCache {
 
   forgetUser(userId: string): void {
     this.lookups.invalidateWhere((key) => key?.userId === userId);
+  }
+
+  /** Every key of an identity whose meta, limits or quota changed, or which was deleted. */
+  forgetIdentity(identityId: string): void {
+    this.lookups.invalidateWhere((key) => key?.identity?.id === identityId);
   }
 
   clear(): void {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import type { Role } from '../common/auth/principal';
-import type { RateLimitSetting } from './api-key.entity';
+import type { NamedRateLimit, RateLimitSetting } from '../rate-limit/rate-limit.types';
 
 /** What verification reads about a key, its tenant and its owner, in one indexed lookup. */
 export interface KeyLookupRow {
@@ -20,7 +20,13 @@ export interface KeyLookupRow {
   grace_until: Date | null;
   ip_allowlist: string[] | null;
   rate_limit: RateLimitSetting;
+  ratelimits: NamedRateLimit[];
   has_quota: boolean;
+  identity_id: string | null;
+  external_id: string | null;
+  identity_meta: Record<string, unknown> | null;
+  identity_ratelimits: NamedRateLimit[] | null;
+  identity_has_quota: boolean;
   tenant_status: string;
   owner_status: string | null;
   owner_role: Role | null;
@@ -37,8 +43,39 @@ const NEWEST_OF_CHAIN = `WITH RECURSIVE successors AS (
           WHERE k.tenant_id = $2
        ), newest AS (SELECT id FROM successors ORDER BY generation DESC LIMIT 1)`;
 
-/** When a key's quota is next refilled, from its last refill and its interval. */
+/** When a key's (or an identity's) quota is next refilled, from its last refill and its interval. */
 const NEXT_REFILL = `quota_refilled_at + CASE quota_refill->>'interval' WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END`;
+
+/** A refill is due at $3. */
+const DUE = `(quota_refill IS NOT NULL AND ${NEXT_REFILL} <= $3)`;
+
+/** The uses there are to spend now: the refill's amount when one is due. */
+const AVAILABLE = `CASE WHEN ${DUE} THEN (quota_refill->>'amount')::int ELSE quota_remaining END`;
+
+/**
+ * Spends $4 uses of the quota of the row the caller's WHERE names, in one atomic UPDATE: the row
+ * is locked and the condition re-checked on its newest version, so the count is exact under any
+ * concurrency and across instances. A refill that is due resets `remaining` to its amount in the
+ * same statement. A cost of 0 spends nothing but still needs a use left (a check).
+ */
+const SPEND = `SET quota_remaining = ${AVAILABLE} - $4::int,
+              quota_refilled_at = CASE WHEN ${DUE} THEN $3 ELSE quota_refilled_at END
+        WHERE tenant_id = $2 AND (quota_remaining IS NULL OR ${AVAILABLE} >= GREATEST($4::int, 1))`;
+
+/** What one use spends from: the key's own quota (if it has one) and its identity's (if that has one). */
+export interface QuotaTarget {
+  keyId: string;
+  tenantId: string;
+  keyQuota: boolean;
+  /** The identity whose shared quota is spent too; null when the key has none or it has no quota. */
+  identityId: string | null;
+}
+
+/** The outcome of spending: uses left afterwards (the smaller of the two, null: unlimited), or which refused. */
+export type QuotaSpend = { spent: true; remaining: number | null } | { spent: false; refusedBy: 'key' | 'identity' };
+
+/** Thrown inside the transaction to undo the identity's spend when the key's own quota refuses. */
+class KeyQuotaRefused extends Error {}
 
 /** The SQL of the verification path: the lookup by hash and the quota spend. */
 @Injectable()
@@ -49,7 +86,7 @@ export class KeyLookupRepository {
   async findByHash(keyHash: string): Promise<KeyLookupRow | undefined> {
     const rows: KeyLookupRow[] = await this.dataSource.query(
       `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
-              k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit,
+              k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit, k.ratelimits,
               k.quota_remaining IS NOT NULL AS has_quota,
               t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role,
               ARRAY(SELECT p.name FROM permissions p
@@ -61,10 +98,13 @@ export class KeyLookupRepository {
                                       WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id))
                      ORDER BY p.name) AS permissions,
               ARRAY(SELECT r.name FROM key_roles kr JOIN roles r ON r.id = kr.role_id AND r.tenant_id = kr.tenant_id
-                     WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id ORDER BY r.name) AS roles
+                     WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id ORDER BY r.name) AS roles,
+              i.id AS identity_id, i.external_id, i.meta AS identity_meta, i.ratelimits AS identity_ratelimits,
+              COALESCE(i.quota_remaining IS NOT NULL, false) AS identity_has_quota
          FROM api_keys k
          JOIN tenants t ON t.id = k.tenant_id
          LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
+         LEFT JOIN identities i ON i.id = k.identity_id AND i.tenant_id = k.tenant_id
         WHERE k.key_hash = $1`,
       [keyHash],
     );
@@ -72,42 +112,81 @@ export class KeyLookupRepository {
   }
 
   /**
-   * Spends one use in one atomic UPDATE, so the count is exact under any concurrency and across
-   * instances; false when none is left. A refill that is due resets `remaining` to its amount in
-   * the same statement. A rotated key and its successors share one quota, counted on the newest
-   * of them: otherwise every rotation would hand out the remaining uses again for the grace period.
-   * The uses left after this one, or null when none was left to spend.
+   * Spends `cost` uses of the key's quota and of its identity's shared quota; both must have
+   * them, or neither is spent (one transaction, the identity's row first, so two keys of one
+   * identity queue on it in the same order and never deadlock). A rotated key and its
+   * successors share one quota, counted on the newest of them: otherwise every rotation would
+   * hand out the remaining uses again for the grace period.
    */
-  async spendQuota(keyId: string, tenantId: string, now: Date): Promise<number | null> {
-    const due = `(quota_refill IS NOT NULL AND ${NEXT_REFILL} <= $3)`;
+  async spendQuota(target: QuotaTarget, now: Date, cost = 1): Promise<QuotaSpend> {
+    if (!target.identityId) return this.spendKey(this.dataSource.manager, target, now, cost);
+    if (!target.keyQuota) return this.spendIdentity(this.dataSource.manager, target, now, cost);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const identity = await this.spendIdentity(manager, target, now, cost);
+        if (!identity.spent) return identity;
+        const key = await this.spendKey(manager, target, now, cost);
+        if (!key.spent) throw new KeyQuotaRefused();
+        return { spent: true, remaining: smaller(identity.remaining, key.remaining) };
+      });
+    } catch (error) {
+      if (error instanceof KeyQuotaRefused) return { spent: false, refusedBy: 'key' };
+      throw error;
+    }
+  }
+
+  private async spendKey(manager: EntityManager, target: QuotaTarget, now: Date, cost: number): Promise<QuotaSpend> {
     // TypeORM answers an UPDATE with [rows, affected].
-    const [rows]: [{ quota_remaining: number }[], number] = await this.dataSource.query(
+    const [rows]: [{ quota_remaining: number | null }[], number] = await manager.query(
       `${NEWEST_OF_CHAIN}
-       UPDATE api_keys
-          SET quota_remaining = CASE WHEN ${due} THEN (quota_refill->>'amount')::int ELSE quota_remaining END - 1,
-              quota_refilled_at = CASE WHEN ${due} THEN $3 ELSE quota_refilled_at END
-        WHERE id = (SELECT id FROM newest) AND tenant_id = $2
-          AND (quota_remaining IS NULL OR quota_remaining > 0 OR ${due})
+       UPDATE api_keys ${SPEND} AND id = (SELECT id FROM newest)
         RETURNING quota_remaining`,
-      [keyId, tenantId, now],
+      [target.keyId, target.tenantId, now, cost],
     );
-    return rows.length === 1 ? rows[0].quota_remaining : null;
+    return rows.length === 1 ? { spent: true, remaining: rows[0].quota_remaining } : { spent: false, refusedBy: 'key' };
+  }
+
+  private async spendIdentity(
+    manager: EntityManager,
+    target: QuotaTarget,
+    now: Date,
+    cost: number,
+  ): Promise<QuotaSpend> {
+    const [rows]: [{ quota_remaining: number | null }[], number] = await manager.query(
+      `UPDATE identities ${SPEND} AND id = $1 RETURNING quota_remaining`,
+      [target.identityId, target.tenantId, now, cost],
+    );
+    return rows.length === 1
+      ? { spent: true, remaining: rows[0].quota_remaining }
+      : { spent: false, refusedBy: 'identity' };
   }
 
   /**
-   * When the quota that refused a key is next refilled (null: it has no refill, so it is used up
-   * for good). Asked only after a refusal, on the same newest successor that spendQuota counts on.
+   * Where the quota that refused stands: its uses left (fewer than the cost asked) and when it is
+   * next refilled (null: it has no refill, so it is used up for good). Asked only after a
+   * refusal, on the row spendQuota counted on (the newest successor, or the identity).
    */
-  async nextQuotaRefill(keyId: string, tenantId: string): Promise<Date | null> {
-    const rows: { refills_at: Date | null }[] = await this.dataSource.query(
-      `${NEWEST_OF_CHAIN}
-       SELECT ${NEXT_REFILL} AS refills_at
-         FROM api_keys
-        WHERE id = (SELECT id FROM newest) AND tenant_id = $2
-          AND quota_refill IS NOT NULL`,
-      [keyId, tenantId],
-    );
+  async quotaState(
+    target: QuotaTarget,
+    refusedBy: 'key' | 'identity',
+  ): Promise<{ remaining: number; refillsAt: Date | null }> {
+    const rows: { remaining: number | null; refills_at: Date | null }[] =
+      refusedBy === 'identity'
+        ? await this.dataSource.query(
+            `SELECT quota_remaining AS remaining, CASE WHEN quota_refill IS NOT NULL THEN ${NEXT_REFILL} END AS refills_at
+               FROM identities WHERE id = $1 AND tenant_id = $2`,
+            [target.identityId, target.tenantId],
+          )
+        : await this.dataSource.query(
+            `${NEWEST_OF_CHAIN}
+             SELECT quota_remaining AS remaining, CASE WHEN quota_refill IS NOT NULL THEN ${NEXT_REFILL} END AS refills_at
+               FROM api_keys WHERE id = (SELECT id FROM newest) AND tenant_id = $2`,
+            [target.keyId, target.tenantId],
+          );
     const refillsAt = rows[0]?.refills_at;
-    return refillsAt ? new Date(refillsAt) : null;
+    return { remaining: rows[0]?.remaining ?? 0, refillsAt: refillsAt ? new Date(refillsAt) : null };
   }
 }
+
+const smaller = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.min(a, b);

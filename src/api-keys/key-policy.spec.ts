@@ -199,6 +199,7 @@ describe('containment', () => {
     rateLimit: { limit: 3, windowSeconds: 60 },
     permissions: ['orders:read'],
     roles: ['support'],
+    ratelimits: [{ name: 'expensive', limit: 2, windowSeconds: 60 }],
   };
   const bounds: KeyBounds = {
     scopes: ['config:read', 'keys:write'],
@@ -208,6 +209,7 @@ describe('containment', () => {
     rateLimit: { limit: 3, windowSeconds: 60 },
     permissions: ['orders:read', 'invoices:read'],
     roles: ['support', 'billing'],
+    ratelimits: [{ name: 'expensive', limit: 2, windowSeconds: 60 }],
   };
 
   it.each<[string, Partial<KeyTerms>, string | undefined]>([
@@ -224,6 +226,22 @@ describe('containment', () => {
     ['permissions are case-sensitive', { permissions: ['Orders:read'] }, 'PERMISSION_NOT_ALLOWED'],
     ['a role it does not carry', { roles: ['admin'] }, 'ROLE_NOT_ALLOWED'],
     ['no permissions or roles at all', { permissions: [], roles: [] }, undefined],
+    ['without a named limit the caller has', { ratelimits: [] }, 'RATE_LIMIT_NOT_ALLOWED'],
+    [
+      'a looser named limit',
+      { ratelimits: [{ name: 'expensive', limit: 3, windowSeconds: 60 }] },
+      'RATE_LIMIT_NOT_ALLOWED',
+    ],
+    [
+      'a tighter named limit and one of its own',
+      {
+        ratelimits: [
+          { name: 'expensive', limit: 1, windowSeconds: 60 },
+          { name: 'search', limit: 1_000, windowSeconds: 1 },
+        ],
+      },
+      undefined,
+    ],
     // The first term beyond is the answer.
     [
       'beyond in scopes and rate',
@@ -251,6 +269,7 @@ describe('containment', () => {
       rateLimit: { limit: 1_000_000, windowSeconds: 1 },
       permissions,
       roles: [],
+      ratelimits: [{ name: 'expensive', limit: 1_000_000, windowSeconds: 1 }],
     };
     expect(beyondBounds(unbounded, boundsOfPerson(caller))?.code).toBe(code);
   });
@@ -273,6 +292,7 @@ describe('containment', () => {
       rateLimit: tenantDefault,
       permissions: [],
       roles: [],
+      ratelimits: [],
     });
     expect(boundsOfKey(['keys:read'], stored, tenantDefault).scopes).toEqual(['keys:read']);
   });

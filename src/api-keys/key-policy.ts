@@ -6,6 +6,7 @@
 import type { Principal, Role } from '../common/auth/principal';
 import { ROLE_SCOPES, SCOPES } from '../common/auth/scopes';
 import type { QuotaRefill, RateLimitSetting } from './api-key.entity';
+import type { NamedRateLimit } from '../rate-limit/rate-limit.types';
 import { allowlistWithin } from './ip-allowlist';
 
 /** A time as the entity (Date) or the verifier's cache (epoch milliseconds) holds it. */
@@ -160,6 +161,8 @@ export interface KeyBounds {
   permissions: readonly string[] | null;
   /** The roles it may give: a key only those it carries itself, so a later change of a role moves both alike. */
   roles: readonly string[] | null;
+  /** The caller key's other named limits (a person: none, no bound). */
+  ratelimits: readonly NamedRateLimit[];
 }
 
 /** What a key carries, as far as containment is concerned (rateLimit: effective, after the tenant default). */
@@ -172,6 +175,7 @@ export interface KeyTerms {
   /** The tenant's own permissions and roles it carries (by name). */
   permissions: readonly string[];
   roles: readonly string[];
+  ratelimits: readonly NamedRateLimit[];
 }
 
 /** A key's own permissions and roles (names), as far as containment is concerned. */
@@ -196,6 +200,7 @@ export function boundsOfPerson(caller: Pick<Principal, 'kind' | 'role' | 'scopes
     rateLimit: null,
     permissions: any ? null : [],
     roles: any ? null : [],
+    ratelimits: [],
   };
 }
 
@@ -223,6 +228,20 @@ export function quotaWithin(inner: QuotaTerms | null, outer: QuotaTerms | null):
 export function rateLimitWithin(inner: RateLimitSetting, outer: RateLimitSetting | null): boolean {
   if (!outer) return true;
   return inner.limit <= outer.limit && inner.limit * outer.windowSeconds <= outer.limit * inner.windowSeconds;
+}
+
+/**
+ * Named limits no looser than a caller's: each limit the caller has, the key has too, within it.
+ * A name the caller has no limit of bounds nothing (it does not limit the caller either).
+ */
+export function namedLimitsWithin(
+  inner: readonly NamedRateLimit[],
+  outer: readonly NamedRateLimit[],
+): NamedRateLimit | undefined {
+  return outer.find((own) => {
+    const given = inner.find((limit) => limit.name === own.name);
+    return !given || !rateLimitWithin(given, own);
+  });
 }
 
 export type ContainmentCode =
@@ -267,6 +286,13 @@ export function beyondBounds(key: KeyTerms, bounds: KeyBounds): ContainmentDenia
     return {
       code: 'RATE_LIMIT_NOT_ALLOWED',
       message: `A key can only give a rate limit within its own (${own.limit} per ${own.windowSeconds} s)`,
+    };
+  }
+  const named = namedLimitsWithin(key.ratelimits, bounds.ratelimits);
+  if (named) {
+    return {
+      code: 'RATE_LIMIT_NOT_ALLOWED',
+      message: `A key can only give its limit ${named.name} or a tighter one (${named.limit} per ${named.windowSeconds} s)`,
     };
   }
   return undefined;
@@ -342,6 +368,8 @@ export interface StoredKeyTerms {
   quotaRemaining: number | null;
   quotaRefill: QuotaRefill | null;
   rateLimit: RateLimitSetting | null;
+  /** Named limits other than `default`; absent reads as none. */
+  ratelimits?: readonly NamedRateLimit[] | null;
 }
 
 export const quotaTermsOf = (key: Pick<StoredKeyTerms, 'quotaRemaining' | 'quotaRefill'>): QuotaTerms | null =>
@@ -361,6 +389,7 @@ export function termsOf(
     ipAllowlist: key.ipAllowlist,
     quota: quotaTermsOf(key),
     rateLimit: key.rateLimit ?? tenantRateLimit,
+    ratelimits: key.ratelimits ?? [],
   };
 }
 

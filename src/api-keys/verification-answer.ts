@@ -1,7 +1,6 @@
 import type { PermissionQuery } from '../permissions/permission-query';
 import { missingPermissions } from '../permissions/permission-query';
-import type { DenialCode, SpendOutcome } from './api-key-verifier.service';
-import type { CachedKey } from './key-cache';
+import type { Verification } from './api-key-verifier.service';
 
 /** The state of one rate limit the verification spent. */
 export interface RateLimitState {
@@ -19,7 +18,7 @@ export interface KeyVerification {
   name?: string;
   tenantId?: string;
   ownerId?: string | null;
-  identity?: null;
+  identity?: Readonly<{ externalId: string; meta: Record<string, unknown> }> | null;
   permissions?: readonly string[];
   roles?: readonly string[];
   scopes?: string[];
@@ -37,13 +36,12 @@ export interface KeyVerification {
  * would have satisfied a failed permission query.
  */
 export function verificationAnswer(
-  found: { key?: CachedKey; code?: DenialCode; spent?: SpendOutcome },
+  found: Verification,
   query: PermissionQuery | undefined,
   now: number,
 ): KeyVerification {
-  const { key, code, spent } = found;
+  const { key, code } = found;
   if (!key) return { valid: false, code: code! };
-  const limit = spent?.limit;
   return {
     valid: !code,
     code: code ?? 'VALID',
@@ -51,16 +49,15 @@ export function verificationAnswer(
     name: key.name,
     tenantId: key.tenantId,
     ownerId: key.userId,
-    identity: null,
+    identity: key.identity ? key.identity.answer : null,
     permissions: key.permissions,
     roles: key.roles,
     scopes: key.scopes,
     meta: key.metadata,
     expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
-    remaining: key.hasQuota ? (spent?.quotaRemaining ?? null) : null,
-    ratelimits: limit
-      ? [{ name: 'default', limit: limit.limit, remaining: limit.remaining, reset: now + limit.resetSeconds * 1000 }]
-      : [],
+    remaining: found.remaining,
+    // The verifier counts a window's reset in seconds from now; the answer gives the moment.
+    ratelimits: found.ratelimits.map((limit) => ({ ...limit, reset: now + limit.reset * 1000 })),
     ...(code === 'INSUFFICIENT_PERMISSIONS' && query
       ? { missingPermissions: missingPermissions(query, key.permissionSet) }
       : {}),

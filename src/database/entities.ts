@@ -1,6 +1,7 @@
 import { ApiKey } from '../api-keys/api-key.entity';
 import { KeyUsage } from '../api-keys/key-usage.entity';
 import { AuditAnchor, AuditEvent } from '../audit/audit-event.entity';
+import { Identity } from '../identities/identity.entity';
 import { IdempotencyRecord } from '../idempotency/idempotency-record.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
@@ -19,6 +20,7 @@ export const ENTITIES = [
   RefreshToken,
   OneTimeToken,
   AuthThrottle,
+  Identity,
   ApiKey,
   ConfigEntry,
   KeyUsage,

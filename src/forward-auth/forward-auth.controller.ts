@@ -16,7 +16,7 @@ function sendIdentity(reply: FastifyReply, key: CachedKey): undefined {
     .header('x-keyward-tenant', key.tenantId)
     .header('x-keyward-key-id', key.id)
     .header('x-keyward-owner', key.userId ?? '')
-    .header('x-keyward-identity', '')
+    .header('x-keyward-identity', key.identity?.externalId ?? '')
     .header('x-keyward-scopes', key.scopes.join(' '))
     .header('x-keyward-permissions', key.permissions.join(' '))
     .header('x-keyward-roles', key.roles.join(' '));
@@ -70,7 +70,7 @@ export class ForwardAuthController {
       'X-Keyward-Key-Id': { description: 'The key’s id', schema: { type: 'string' } },
       'X-Keyward-Owner': { description: 'The owner’s user id; empty for a service key', schema: { type: 'string' } },
       'X-Keyward-Identity': {
-        description: 'The key’s identity in the tenant’s own system',
+        description: 'The externalId of the key’s identity in the tenant’s own system; empty when it has none',
         schema: { type: 'string' },
       },
       'X-Keyward-Scopes': { description: 'The key’s scopes, space-separated', schema: { type: 'string' } },

@@ -16,6 +16,8 @@ export type Invalidation =
   | { kind: 'tenant'; tenantId: string }
   /** A person: disabled, role changed, password changed; their keys and sessions. */
   | { kind: 'user'; userId: string }
+  /** An identity of a tenant's own system: its meta, shared limits or quota changed, or it was deleted. */
+  | { kind: 'identity'; identityId: string }
   /** The configuration entries of a tenant. */
   | { kind: 'config'; tenantId: string }
   /** One session: signed out or revoked. */
@@ -31,6 +33,7 @@ const ID_FIELD: Record<Invalidation['kind'], string> = {
   key: 'keyId',
   tenant: 'tenantId',
   user: 'userId',
+  identity: 'identityId',
   config: 'tenantId',
   session: 'sessionId',
 };

@@ -47,3 +47,16 @@ describe('MemoryWindows', () => {
     expect(windows.size).toBe(1);
   });
 });
+
+describe('MemoryWindows with a cost', () => {
+  const T0 = 1_700_000_000_000;
+
+  it('counts a use by its cost; a cost of 0 reads the window without counting', () => {
+    const windows = new MemoryWindows();
+    expect(windows.consume('k', 3, 60, T0, 2)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(windows.consume('k', 3, 60, T0, 0)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(windows.consume('k', 3, 60, T0, 2)).toMatchObject({ allowed: false, remaining: 0 });
+    // A cost above the limit is never allowed.
+    expect(new MemoryWindows().consume('k', 3, 60, T0, 4).allowed).toBe(false);
+  });
+});

@@ -14,20 +14,21 @@ const SWEEP_INTERVAL_MS = 10_000;
  * Fixed-window counters in this process, answered synchronously: every API-key request counts
  * here, and a promise per request would cost more than the counting. A window starts with the
  * first event under a name and lasts `windowSeconds`; events past the limit still count, as in
- * rate-limiter-flexible. A changed limit or window starts afresh.
+ * rate-limiter-flexible. A changed limit or window starts afresh. `cost` is how many events one
+ * use counts for (0 reads the window without counting).
  */
 export class MemoryWindows {
   private readonly windows = new Map<string, Window>();
   private nextSweepAt = 0;
 
-  consume(name: string, limit: number, windowSeconds: number, now: number): RateLimitResult {
+  consume(name: string, limit: number, windowSeconds: number, now: number, cost = 1): RateLimitResult {
     if (now >= this.nextSweepAt) this.sweep(now);
     let window = this.windows.get(name);
     if (!window || window.endsAt <= now || window.limit !== limit || window.windowSeconds !== windowSeconds) {
       window = { limit, windowSeconds, count: 0, endsAt: now + windowSeconds * 1000 };
       this.windows.set(name, window);
     }
-    window.count++;
+    window.count += cost;
     return {
       allowed: window.count <= limit,
       limit,

@@ -52,16 +52,25 @@ export class RateLimitService implements OnApplicationShutdown {
     this.redis?.disconnect();
   }
 
-  /** Counts one event under `name` against `limit` per `windowSeconds`; synchronous without Redis. */
-  consume(name: string, limit: number, windowSeconds: number): MaybePromise<RateLimitResult> {
+  /**
+   * Counts `cost` events (one by default) under `name` against `limit` per `windowSeconds`;
+   * synchronous without Redis. Every instance counts a name in the same place (Redis, when set),
+   * so a limit shared by several keys (an identity's) is as exact as a key's own.
+   */
+  consume(name: string, limit: number, windowSeconds: number, cost = 1): MaybePromise<RateLimitResult> {
     return this.redis
-      ? this.consumeShared(name, limit, windowSeconds)
-      : this.memory.consume(name, limit, windowSeconds, Date.now());
+      ? this.consumeShared(name, limit, windowSeconds, cost)
+      : this.memory.consume(name, limit, windowSeconds, Date.now(), cost);
   }
 
-  private async consumeShared(name: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
+  private async consumeShared(
+    name: string,
+    limit: number,
+    windowSeconds: number,
+    cost: number,
+  ): Promise<RateLimitResult> {
     try {
-      return this.result(limit, await this.limiter(limit, windowSeconds).consume(name), true);
+      return this.result(limit, await this.limiter(limit, windowSeconds).consume(name, cost), true);
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) return this.result(limit, rejection, false);
       // Neither store answered (should not happen: memory always does). Deny this one request only.

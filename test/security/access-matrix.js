@@ -163,6 +163,7 @@ async function run({ lib, url }) {
     { headers: bOwner, body: { name: 'only.in.b', permissions: ['only.in.b'] } },
     201,
   );
+  await must(url, 'POST', '/v1/identities', { headers: bOwner, body: { externalId: 'only.in.b' } });
   const targets = {
     '/auth/sessions/:id': bSessionId,
     '/dashboard/sessions/:id': bSessionId,
@@ -175,6 +176,7 @@ async function run({ lib, url }) {
     '/dashboard/config/:key': 'only.in.b',
     '/v1/permissions/:name': 'only.in.b',
     '/v1/roles/:name': 'only.in.b',
+    '/v1/identities/:externalId': 'only.in.b',
   };
   const strongest = {
     session: creds.find((c) => c.label === 'a/owner/session'),
@@ -191,7 +193,7 @@ async function run({ lib, url }) {
     if (route.rule.type !== 'authenticated' || route.method === 'PUT') continue; // PUT of a config name creates a's own entry
     const prefix = Object.keys(targets).find((p) => route.path.startsWith(p));
     if (!prefix) continue;
-    const param = prefix.endsWith(':key') ? ':key' : prefix.endsWith(':name') ? ':name' : ':id';
+    const param = prefix.slice(prefix.lastIndexOf(':'));
     const path = route.path.replace(param, encodeURIComponent(targets[prefix]));
     for (const via of route.rule.via) {
       const res = await send(route, strongest[via], path, {}); // a valid body: a leak would act
@@ -205,7 +207,8 @@ async function run({ lib, url }) {
     const path = route.path
       .replace(/:id/g, randomUUID())
       .replace(/:key/g, 'no.such.key')
-      .replace(/:name/g, 'no.such.name');
+      .replace(/:name/g, 'no.such.name')
+      .replace(/:externalId/g, 'no.such.identity');
     for (const cred of creds) {
       const res = await send(route, cred, path);
       cells++;

@@ -28,6 +28,10 @@ export interface VerifyKeyRequest {
   requiredScopes?: string[];
   /** A permission query: `orders:write AND (orders:read OR admin)`. */
   permissions?: string;
+  /** The named limits to spend, each by `cost` (default 1); omitted: `default` by 1. */
+  ratelimits?: { name: string; cost?: number }[];
+  /** Quota uses to spend (default 1; 0 checks without spending). */
+  cost?: number;
 }
 
 export const verifyKeyRequestSchema = {
@@ -37,6 +41,15 @@ export const verifyKeyRequestSchema = {
     key: { type: 'string' },
     requiredScopes: { type: 'array', items: { type: 'string' } },
     permissions: { type: 'string' },
+    ratelimits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string' }, cost: { type: 'number' } },
+      },
+    },
+    cost: { type: 'number' },
   },
 } as const;
 
@@ -61,7 +74,7 @@ export interface KeyIdentity {
   // Optional below: services older than tenant permissions do not send them.
   name?: string;
   /** The identity of your own system the key belongs to; null when none. */
-  identity?: Record<string, unknown> | null;
+  identity?: { externalId: string; meta: Record<string, unknown> } | null;
   /** Effective tenant permissions: the key's own and its roles', sorted. */
   permissions?: string[];
   roles?: string[];

@@ -6,6 +6,7 @@ export type {
   DenialCode,
   ErrorBody,
   KeyIdentity,
+  RateLimitState,
   RefusedKey,
   ValidKey,
   VerifyKeyRequest,

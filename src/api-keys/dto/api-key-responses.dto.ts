@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { SCOPES } from '../../common/auth/scopes';
-import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
+import { NamedRateLimitDto, RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
 import { QuotaRefillDto } from './api-keys.dto';
 
 const DENIAL_CODES = [
@@ -70,8 +70,17 @@ export class ApiKeyResponse {
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The key this one was rotated to' })
   successorId: string | null;
 
-  @ApiProperty({ type: RateLimitDto, nullable: true })
+  @ApiProperty({ type: RateLimitDto, nullable: true, description: 'The limit named `default`; null: the tenant’s' })
   rateLimit: RateLimitDto | null;
+
+  @ApiProperty({
+    type: [NamedRateLimitDto],
+    description: 'Every named limit of the key (`default` when it has its own)',
+  })
+  ratelimits: NamedRateLimitDto[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'The identity the key belongs to' })
+  externalId: string | null;
 
   @ApiProperty({ type: KeyQuotaResponse, nullable: true })
   quota: KeyQuotaResponse | null;
@@ -131,6 +140,14 @@ export class RateLimitStateResponse {
   reset: number;
 }
 
+export class VerifiedIdentityResponse {
+  @ApiProperty({ example: 'org_4711' })
+  externalId: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  meta: Record<string, unknown>;
+}
+
 export class KeyVerificationResponse {
   @ApiProperty()
   valid: boolean;
@@ -156,12 +173,11 @@ export class KeyVerificationResponse {
   ownerId?: string | null;
 
   @ApiPropertyOptional({
-    type: 'object',
+    type: VerifiedIdentityResponse,
     nullable: true,
-    additionalProperties: true,
     description: 'The identity of the tenant’s own system the key belongs to; null when it belongs to none',
   })
-  identity?: Record<string, unknown> | null;
+  identity?: VerifiedIdentityResponse | null;
 
   @ApiPropertyOptional({
     type: [String],

@@ -15,7 +15,15 @@ import {
 } from 'class-validator';
 import { SCOPES } from '../../common/auth/scopes';
 import { PageQuery } from '../../common/http/pagination';
-import { RateLimitDto } from '../../rate-limit/dto/rate-limit.dto';
+import {
+  IsRateLimitList,
+  IsRateLimitSpendList,
+  NamedRateLimitDto,
+  RateLimitDto,
+  RateLimitSpendDto,
+} from '../../rate-limit/dto/rate-limit.dto';
+import { EXTERNAL_ID_PATTERN, IsExternalId } from '../../identities/dto/external-id';
+import type { NamedRateLimit } from '../../rate-limit/rate-limit.types';
 import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
 import { isCidr } from '../ip-allowlist';
 import { KeyStatus, keyStatus } from '../key-policy';
@@ -40,7 +48,7 @@ function IsCidrList() {
 }
 
 /** JSON object of at most 4 kB. */
-function IsSmallJsonObject(maxBytes: number) {
+export function IsSmallJsonObject(maxBytes: number) {
   return (target: object, propertyName: string) =>
     registerDecorator({
       name: 'isSmallJsonObject',
@@ -128,11 +136,28 @@ export class CreateApiKeyDto {
   @Type(() => RateLimitDto)
   rateLimit?: RateLimitDto;
 
+  @ApiPropertyOptional({
+    type: [NamedRateLimitDto],
+    description:
+      'Named limits a verify call can spend (at most 10). One named `default` is the same as `rateLimit` (give one or the other).',
+  })
+  @IsOptional()
+  @IsRateLimitList()
+  ratelimits?: NamedRateLimit[];
+
   @ApiPropertyOptional({ type: QuotaDto, description: 'Omitted: unlimited uses' })
   @IsOptional()
   @ValidateNested()
   @Type(() => QuotaDto)
   quota?: QuotaDto;
+
+  @ApiPropertyOptional({
+    pattern: EXTERNAL_ID_PATTERN.source,
+    description: 'The identity (of your own system) the key belongs to; created if the tenant has none of that id',
+  })
+  @IsOptional()
+  @IsExternalId()
+  externalId?: string;
 
   @ApiPropertyOptional({ type: [String], example: ['10.0.0.0/8'] })
   @IsOptional()
@@ -181,7 +206,18 @@ export class UpdateApiKeyDto extends PickType(CreateApiKeyDto, [
   'rateLimit',
   'permissions',
   'roles',
+  'ratelimits',
 ] as const) {
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    pattern: EXTERNAL_ID_PATTERN.source,
+    description: 'Move the key to this identity (created if needed); null takes it out of its identity',
+  })
+  @IsOptional()
+  @IsExternalId({ nullable: true })
+  externalId?: string | null;
+
   @ApiPropertyOptional({ type: QuotaDto, nullable: true, description: 'null removes the quota' })
   @IsOptional()
   @ValidateNested()
@@ -218,6 +254,11 @@ export class ListApiKeysQuery extends PageQuery {
   @IsString()
   @Length(1, 100)
   q?: string;
+
+  @ApiPropertyOptional({ pattern: EXTERNAL_ID_PATTERN.source, description: 'Only the keys of this identity' })
+  @IsOptional()
+  @IsExternalId()
+  externalId?: string;
 }
 
 export class VerifyKeyDto {
@@ -240,6 +281,20 @@ export class VerifyKeyDto {
   @IsOptional()
   @IsString()
   permissions?: string;
+
+  @ApiPropertyOptional({
+    type: [RateLimitSpendDto],
+    description:
+      'The limits to spend, each by its cost (default: `default` by 1). A name the key has no limit of is skipped.',
+  })
+  @IsOptional()
+  @IsRateLimitSpendList()
+  ratelimits?: { name: string; cost?: number }[];
+
+  @ApiPropertyOptional({ example: 1, description: 'Uses of the quota to spend (default 1; 0 checks without spending)' })
+  @IsOptional()
+  @IsIntBetween(0, 1_000_000)
+  cost?: number;
 }
 
 export class RevokeOwnApiKeyDto {
@@ -280,6 +335,10 @@ export interface ApiKeyDto {
   /** The key that replaced this one by rotation, if any. */
   successorId: string | null;
   rateLimit: RateLimitSetting | null;
+  /** Every named limit of the key, `default` first when the key has its own. */
+  ratelimits: NamedRateLimit[];
+  /** The identity the key belongs to, if any. */
+  externalId: string | null;
   quota: { remaining: number; refill: QuotaRefill | null; refilledAt: Date | null } | null;
   ipAllowlist: string[] | null;
   metadata: Record<string, unknown>;
@@ -291,11 +350,13 @@ export interface ApiKeyDto {
   createdAt: Date;
 }
 
+/** `externalId`: of the key's identity, which the caller looked up (the entity holds only its id). */
 export function toApiKeyDto(
   key: ApiKey,
   now: Date,
   successorId: string | null = null,
   grants: KeyGrants = NO_GRANTS,
+  externalId: string | null = key.identity?.externalId ?? null,
 ): ApiKeyDto {
   const status = keyStatus(key, now);
   return {
@@ -312,6 +373,11 @@ export function toApiKeyDto(
     rotatedFromId: key.rotatedFromId,
     successorId,
     rateLimit: key.rateLimit,
+    ratelimits: [
+      ...(key.rateLimit ? [{ name: 'default', ...key.rateLimit }] : []),
+      ...(key.ratelimits ?? []).map(({ name, limit, windowSeconds }) => ({ name, limit, windowSeconds })),
+    ],
+    externalId,
     quota:
       key.quotaRemaining === null
         ? null

@@ -311,6 +311,11 @@ describe('keys and destructive actions in a browser', () => {
     await page.goto(url(`/dashboard/keys/${key.id}`));
     expect(await page.locator('#fact-permissions').innerText()).toBe('none of its own');
     expect(await page.locator('#fact-roles').innerText()).toBe('none');
+    expect(await page.locator('#fact-identity').innerText()).toBe('none');
+    // The identity a key belongs to (set through the API) is named too.
+    await t.http.patch(`/v1/api-keys/${key.id}`).set(ownerApi.auth).send({ externalId: 'customer-42' }).expect(200);
+    await page.reload();
+    expect(await page.locator('#fact-identity').innerText()).toBe('customer-42');
 
     // A name the tenant has not defined is refused, and nothing changes.
     await page.getByLabel('Permissions', { exact: true }).fill('orders.read\nno.such-permission');

@@ -9,6 +9,7 @@ import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuc
 import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
 import { TenantPermissions1795331000000 } from './1795331000000-TenantPermissions';
+import { KeyLastUsedIp1795331700000 } from './1795331700000-KeyLastUsedIp';
 import { IdentitiesAndNamedLimits1795332000000 } from './1795332000000-IdentitiesAndNamedLimits';
 import { People1795334000000 } from './1795334000000-People';
 import { EmailChangeTokens1795334100000 } from './1795334100000-EmailChangeTokens';
@@ -27,6 +28,7 @@ export const MIGRATIONS: Function[] = [
   EmailClaimedByPassword1795329100000,
   ReadOnlyDefaultKeyScopes1795330000000,
   TenantPermissions1795331000000,
+  KeyLastUsedIp1795331700000,
   IdentitiesAndNamedLimits1795332000000,
   People1795334000000,
   EmailChangeTokens1795334100000,

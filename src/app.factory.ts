@@ -1,6 +1,7 @@
 import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { AppConfig } from './config/app-config';
@@ -9,7 +10,8 @@ import { DatabaseTarget } from './database/data-source.factory';
 import { cookieNames, registerWeb } from './dashboard/web';
 import { SECURITY_SCHEMES } from './common/auth/access.decorators';
 import { ProblemDto } from './common/http/problem.dto';
-import { ProblemExceptionFilter } from './common/http/exception.filter';
+import { ErrorPage, ProblemExceptionFilter } from './common/http/exception.filter';
+import { PageRenderer } from './dashboard/pages';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe, depthLimitedJsonParser, refuseFormsOnApiRoutes } from './common/http/validation';
 import { NestPinoLogger } from './common/logging/logger';
@@ -77,6 +79,10 @@ export async function createApp(
     done();
   });
 
+  const pages = app.get(PageRenderer);
+  fastify.decorate('errorPage', (request: FastifyRequest, reply: FastifyReply, page: ErrorPage) =>
+    pages.renderError(request, reply, page),
+  );
   app.useGlobalFilters(new ProblemExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
 

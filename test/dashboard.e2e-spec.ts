@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { KeyUsageService } from '../src/api-keys/key-usage.service';
 import { AuditService } from '../src/audit/audit.service';
 import { OneTimeTokensService } from '../src/auth/one-time-tokens.service';
-import { PASSWORD_HINT, PASSWORD_MIN, PASSWORD_RECOMMENDED } from '../src/auth/password.service';
+import { PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN, PASSWORD_RECOMMENDED } from '../src/auth/password.service';
 import { Browser, setCookieLine, shownKey } from './helpers/dashboard';
 import { adminHeaders, createTenant, createUser, TestTenant, TestUser } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
@@ -39,8 +39,10 @@ describe('dashboard pages', () => {
   async function createKey(browser: Browser, name = 'deploy bot'): Promise<{ id: string; key: string }> {
     await browser.get('/dashboard/keys/new');
     const res = await browser.post('/dashboard/keys', { name, scopes: ['config:read', 'keys:read'] });
-    expect(res.status).toBe(201);
-    return { id: /href="\/dashboard\/keys\/([0-9a-f-]{36})"/.exec(res.text)![1], key: shownKey(res.text) };
+    // Post/redirect/get: the secret is shown by the page the POST sends the browser to.
+    expect(res.status).toBe(303);
+    const id = /^\/dashboard\/keys\/([0-9a-f-]{36})\/secret$/.exec(res.headers.location)![1];
+    return { id, key: shownKey((await browser.get(res.headers.location)).text) };
   }
 
   const config = (key: string) => t.http.get('/config').set('x-api-key', key);
@@ -172,7 +174,7 @@ describe('dashboard pages', () => {
           .post(`/dashboard/keys/${id}/revoke`)
           .set('cookie', owned.cookieHeader)
           .type('form')
-          .send({ _csrf: owned.csrf })
+          .send({ _csrf: owned.csrf, confirm: 'yes' })
       ).status,
     ).toBe(303);
     expect((await config(key)).body.code).toBe('KEY_REVOKED');
@@ -189,7 +191,11 @@ describe('dashboard pages', () => {
     expect((await browser.get('/logout')).status).toBe(404);
     expect((await browser.get('/dashboard')).status).toBe(200);
 
-    await browser.post(`/dashboard/keys/${id}/revoke`);
+    // A post without the confirm step's field asks first, and revokes nothing.
+    const unconfirmed = await browser.post(`/dashboard/keys/${id}/revoke`);
+    expect([unconfirmed.status, unconfirmed.headers.location]).toEqual([303, `/dashboard/keys/${id}/revoke`]);
+    expect((await config(key)).status).toBe(200);
+    await browser.post(`/dashboard/keys/${id}/revoke`, { confirm: 'yes' });
     expect((await config(key)).status).toBe(401);
   });
 
@@ -291,7 +297,12 @@ describe('dashboard pages', () => {
     const page = await browser.get(saved.headers.location);
     expect(page.text).toContain('The configuration entry has been saved.');
     expect(page.text).toContain('{&quot;on&quot;:true}');
-    await browser.post('/dashboard/config', { key: 'db.password', value: 'hunter2-secret', secret: 'on' });
+    await browser.post('/dashboard/config', {
+      key: 'db.password',
+      value: 'hunter2-secret',
+      type: 'text',
+      secret: 'on',
+    });
     const masked = await browser.get('/dashboard/config');
     expect(masked.text).not.toContain('hunter2-secret');
     expect(masked.text).toContain('********');
@@ -374,7 +385,7 @@ describe('dashboard pages', () => {
     await browser.signIn(user);
     for (const path of ['/reset', '/invite', '/dashboard/account'])
       expect([path, hint((await browser.get(path)).text)]).toEqual([path, [PASSWORD_HINT]]);
-    expect(PASSWORD_HINT).toContain(`At least ${PASSWORD_MIN} characters`);
+    expect(PASSWORD_HINT).toContain(`${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
     expect(PASSWORD_HINT).toContain(`${PASSWORD_RECOMMENDED} or more recommended`);
     // The server: one character short is refused with a message naming the same minimum, exactly the minimum passes.
     const change = (newPassword: string) =>
@@ -435,7 +446,8 @@ describe('dashboard pages', () => {
     expect((await config(key)).status).toBe(200);
     await browser.get(`/dashboard/keys/${id}`);
     const rotated = await browser.post(`/dashboard/keys/${id}/rotate`, { gracePeriodSeconds: '0' });
-    expect(rotated.status).toBe(201);
+    expect(rotated.status).toBe(303);
+    expect(rotated.headers.location).toMatch(/^\/dashboard\/keys\/[0-9a-f-]{36}\/secret$/);
     expect((await config(key)).status).toBe(401);
   });
 
@@ -555,9 +567,11 @@ describe('dashboard pages', () => {
       expect(first.status).toBe(200);
       expect(first.text).toContain('Chain verified');
       const rows = (html: string) =>
-        [...html.matchAll(/<tr>\s*<td class="when">[^<]*<\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g)].map(
-          (m) => ({ seq: Number(m[1]), action: m[2] }),
-        );
+        [
+          ...html.matchAll(
+            /<tr>\s*<td class="when"><time[^>]*>[^<]*<\/time><\/td>\s*<td>(\d+)<\/td>\s*<td><code>([^<]+)<\/code>/g,
+          ),
+        ].map((m) => ({ seq: Number(m[1]), action: m[2] }));
       const page1 = rows(first.text);
       expect(page1).toHaveLength(50);
       expect(page1.every((row) => row.action === 'test.bulk')).toBe(true);

@@ -7,6 +7,7 @@ import { createTestApp, TestApp } from './helpers/test-app';
  * table, so it shows up in review. A route without a rule fails the second test.
  */
 const EXPECTED: Record<string, string> = {
+  'GET /': 'public',
   'GET /health': 'public',
   'GET /ready': 'public',
   'GET /metrics': 'metricsToken',
@@ -131,6 +132,7 @@ const EXPECTED: Record<string, string> = {
   'GET /dashboard/keys/new': 'via session; roles owner|admin|member',
   'POST /dashboard/keys': 'via session; roles owner|admin|member',
   'GET /dashboard/keys/:id': 'via session',
+  'GET /dashboard/keys/:id/secret': 'via session; roles owner|admin|member',
   'POST /dashboard/keys/:id': 'via session; roles owner|admin|member',
   'POST /dashboard/keys/:id/disable': 'via session; roles owner|admin|member',
   'POST /dashboard/keys/:id/enable': 'via session; roles owner|admin|member',
@@ -140,12 +142,15 @@ const EXPECTED: Record<string, string> = {
   'GET /dashboard/users': 'via session; roles owner|admin',
   'POST /dashboard/users/invitations': 'via session; roles owner|admin',
   'POST /dashboard/users/:id/remove': 'via session; roles owner|admin',
+  'GET /dashboard/users/:id/disable': 'via session; roles owner|admin',
   'POST /dashboard/users/:id': 'via session; roles owner|admin',
   'GET /dashboard/config': 'via session; roles owner|admin',
   'POST /dashboard/config': 'via session; roles owner|admin',
   'POST /dashboard/config/:key/reveal': 'via session; roles owner|admin',
+  'GET /dashboard/config/:key/delete': 'via session; roles owner|admin',
   'POST /dashboard/config/:key/delete': 'via session; roles owner|admin',
   'GET /dashboard/audit': 'via session; roles owner|admin',
+  'GET /dashboard/audit/:id': 'via session; roles owner|admin',
 };
 
 function describeRule(rule: AccessRule | undefined): string {

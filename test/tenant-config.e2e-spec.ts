@@ -284,6 +284,20 @@ describe('tenant configuration', () => {
       expect(((await entry(main.owner.auth, key))?.value as string).length).toBe(limit - 2);
     });
 
+    it('refuses a body that is not JSON (a trailing comma) with 400 and stores nothing, not even as text', async () => {
+      const key = `rps-${unique()}`;
+      const res = await t.http
+        .put(`/v1/config/entries/${key}`)
+        .set({ ...main.owner.auth, 'content-type': 'application/json' })
+        .send('{"value": {"rps": 5,}}');
+      expect(res.status).toBe(400);
+      expect(res.body.code).not.toBe('INTERNAL_ERROR');
+      expect(await entry(main.owner.auth, key)).toBeUndefined();
+      // Text that only looks like JSON is a string when it is sent as one, and comes back as that string.
+      await put(main.owner.auth, key, { value: '{"rps": 5,}' });
+      expect((await entry(main.owner.auth, key))?.value).toBe('{"rps": 5,}');
+    });
+
     it.each<[string, unknown]>([
       ['no value', {}],
       ['a non-boolean secret flag', { value: 1, secret: 'yes' }],

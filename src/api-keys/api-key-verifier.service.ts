@@ -229,7 +229,7 @@ export class ApiKeyVerifier {
     if (!limit.allowed) throw this.refuse(key, 'RATE_LIMITED', ip, { retryAfterSeconds: limit.resetSeconds });
     if (key.spendsQuota) return this.spendQuota(key, ip);
     this.metrics.keyVerified('valid');
-    this.usage.record(key, this.clock.now().getTime());
+    this.usage.record(key, this.clock.now().getTime(), ip);
   }
 
   /**
@@ -317,7 +317,7 @@ export class ApiKeyVerifier {
     const spent = await this.lookups.spendQuota(quotaTarget(key), this.clock.now());
     if (!spent.spent) throw await this.quotaRefusal(key, spent.refusedBy, ip);
     this.metrics.keyVerified('valid');
-    this.usage.record(key, this.clock.now().getTime());
+    this.usage.record(key, this.clock.now().getTime(), ip);
   }
 
   /**

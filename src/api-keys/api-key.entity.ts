@@ -109,6 +109,10 @@ export class ApiKey {
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;
 
+  /** The address of the last successful use (written with last_used_at, in batches). */
+  @Column({ name: 'last_used_ip', type: 'text', nullable: true })
+  lastUsedIp: string | null;
+
   @Column({ name: 'usage_count', type: 'bigint', default: 0 })
   usageCount: string;
 

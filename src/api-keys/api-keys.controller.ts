@@ -15,6 +15,7 @@ import {
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminToken, Authenticated, CurrentPrincipal, Public } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
+import { Client, ClientInfo } from '../common/http/client-info';
 import { NoStore } from '../common/http/no-store';
 import {
   AdminCreateApiKeyDto,
@@ -61,8 +62,12 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Create a key in the caller’s tenant; the full key is returned only now' })
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
   @ApiProblems(409, 422)
-  createApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateTenantApiKeyDto) {
-    return this.keys.create(principal, dto);
+  createApiKey(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateTenantApiKeyDto,
+    @Client() client: ClientInfo,
+  ) {
+    return this.keys.create(principal, dto, client);
   }
 
   @Get()
@@ -91,8 +96,9 @@ export class ApiKeysController {
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() dto: UpdateApiKeyDto,
+    @Client() client: ClientInfo,
   ) {
-    return this.keys.update(principal, id, dto);
+    return this.keys.update(principal, id, dto, client);
   }
 
   @Delete(':id')
@@ -101,8 +107,12 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Revoke a key, at once and for good' })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(404)
-  revokeApiKey(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string) {
-    return this.keys.revoke(principal, id);
+  revokeApiKey(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Client() client: ClientInfo,
+  ) {
+    return this.keys.revoke(principal, id, client);
   }
 
   @Post(':id/rotate')
@@ -116,8 +126,9 @@ export class ApiKeysController {
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() dto: RotateApiKeyDto,
+    @Client() client: ClientInfo,
   ) {
-    return this.keys.rotate(principal, id, dto);
+    return this.keys.rotate(principal, id, dto, client);
   }
 }
 
@@ -134,8 +145,8 @@ export class CliApiKeysController {
   @ApiOperation({ summary: 'Create a key for the signed-in user' })
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
   @ApiProblems(400, 409, 422)
-  generateApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
-    return this.keys.create(principal, { ...dto, userId: principal.userId });
+  generateApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto, @Client() client: ClientInfo) {
+    return this.keys.create(principal, { ...dto, userId: principal.userId }, client);
   }
 
   @Get('list')
@@ -151,8 +162,8 @@ export class CliApiKeysController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({ summary: 'Revoke the key making this request (the CLI signing out); needs no scope' })
   @ApiNoContentResponse({ description: 'Done' })
-  revokeCallingApiKey(@CurrentPrincipal() principal: Principal) {
-    return this.keys.revokeCalling(principal);
+  revokeCallingApiKey(@CurrentPrincipal() principal: Principal, @Client() client: ClientInfo) {
+    return this.keys.revokeCalling(principal, client);
   }
 
   @Post('revoke')
@@ -161,8 +172,12 @@ export class CliApiKeysController {
   @ApiOperation({ summary: 'Revoke one of the user’s keys, given its full value or its id in the body' })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(400, 404)
-  revokeOwnApiKey(@CurrentPrincipal() principal: Principal, @Body() dto: RevokeOwnApiKeyDto) {
-    return this.keys.revokeOwn(principal, dto.key);
+  revokeOwnApiKey(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: RevokeOwnApiKeyDto,
+    @Client() client: ClientInfo,
+  ) {
+    return this.keys.revokeOwn(principal, dto.key, client);
   }
 
   /** Kept for older clients: a full key in the path ends up in access logs and proxies' logs. */
@@ -175,8 +190,12 @@ export class CliApiKeysController {
   })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(404)
-  revokeOwnApiKeyByPath(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
-    return this.keys.revokeOwn(principal, key);
+  revokeOwnApiKeyByPath(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Client() client: ClientInfo,
+  ) {
+    return this.keys.revokeOwn(principal, key, client);
   }
 }
 
@@ -192,8 +211,8 @@ export class AdminApiKeysController {
   @ApiOperation({ summary: 'Create a key for a tenant (its first one)' })
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
   @ApiProblems(400, 404, 409, 422)
-  adminCreateApiKey(@Body() dto: AdminCreateApiKeyDto) {
-    return this.keys.adminCreate(dto);
+  adminCreateApiKey(@Body() dto: AdminCreateApiKeyDto, @Client() client: ClientInfo) {
+    return this.keys.adminCreate(dto, client);
   }
 }
 

@@ -14,6 +14,8 @@ export interface KeyListFilter {
   /** Only the keys of this identity. */
   identityId?: string;
   status?: KeyStatus;
+  /** Part of the name, or the start of the key's hint (`kw_Ab12`). */
+  q?: string;
   page: number;
   limit: number;
 }
@@ -44,6 +46,15 @@ export class ApiKeysRepository {
     ownedBy(filter.owner, 'owner');
     if (filter.identityId) qb.andWhere('k.identity_id = :identityId', { identityId: filter.identityId });
     if (filter.status) qb.andWhere(statusSql(filter.status, ':now'), { now });
+    if (filter.q) {
+      // The hint keeps the key's start (`kw_Ab12…wxyz`): a query matches a start of it, or a
+      // longer piece of the key (pasted from a log) that begins with it.
+      const contains = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      qb.andWhere(
+        "(k.name ILIKE :contains OR starts_with(k.hint, :q) OR starts_with(:q, split_part(k.hint, '…', 1)))",
+        { contains, q: filter.q },
+      );
+    }
     return qb
       .orderBy('k.created_at', 'DESC')
       .addOrderBy('k.id', 'ASC')
@@ -96,6 +107,20 @@ export class ApiKeysRepository {
   async revoke(tenantId: string, id: string, now: Date): Promise<boolean> {
     const result = await this.keys.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: now });
     return Boolean(result.affected);
+  }
+
+  /** Names of these keys (of those the owner scope lets the caller see), by id. */
+  async namesOf(tenantId: string, ids: string[], owner: OwnerScope): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const params: unknown[] = [tenantId, ids];
+    let ownedBy = '';
+    if (owner === null) ownedBy = ' AND user_id IS NULL';
+    else if (owner !== undefined) ownedBy = ` AND user_id = $${params.push(owner)}`;
+    const rows: { id: string; name: string }[] = await this.manager.query(
+      `SELECT id, name FROM api_keys WHERE tenant_id = $1 AND id = ANY($2::uuid[])${ownedBy}`,
+      params,
+    );
+    return new Map(rows.map((row) => [row.id, row.name]));
   }
 
   /** The key that replaced each of these keys by rotation, by id of the replaced one. */

@@ -7,6 +7,7 @@ import { Principal } from '../common/auth/principal';
 import { SCOPES } from '../common/auth/scopes';
 import { notFound } from '../common/http/errors';
 import { Page } from '../common/http/pagination';
+import type { ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
 import { Tenant } from '../tenants/tenant.entity';
 import { User } from '../users/user.entity';
@@ -74,10 +75,11 @@ export class ApiKeysService {
   ) {}
 
   /** The operator makes a key for a tenant (its first one, typically). */
-  adminCreate(dto: AdminCreateApiKeyDto): Promise<CreatedApiKey> {
+  adminCreate(dto: AdminCreateApiKeyDto, client: ClientInfo = {}): Promise<CreatedApiKey> {
     return this.create(
       { kind: 'admin', tenantId: dto.tenantId, scopes: [...SCOPES] },
       { ...dto, userId: dto.userId ?? null },
+      client,
     );
   }
 
@@ -86,7 +88,7 @@ export class ApiKeysService {
    * a key passes on at most its own scopes, expiry, quota, addresses and rate limit; a user at
    * most what the role allows.
    */
-  async create(actor: Principal, dto: CreateTenantApiKeyDto): Promise<CreatedApiKey> {
+  async create(actor: Principal, dto: CreateTenantApiKeyDto, client: ClientInfo = {}): Promise<CreatedApiKey> {
     const tenantId = actor.tenantId!;
     const owner = ownerOfNewKey(actor, dto);
     if ('denied' in owner) throw forbidden('FORBIDDEN', owner.denied);
@@ -153,6 +155,7 @@ export class ApiKeysService {
         actor: actorOf(actor),
         action: 'key.created',
         target: { type: 'api_key', id: created.id },
+        client,
         metadata: {
           name: created.name,
           scopes,
@@ -191,6 +194,7 @@ export class ApiKeysService {
         owner,
         identityId,
         status: query.status,
+        q: query.q,
         page: query.page,
         limit: query.limit,
       },
@@ -271,6 +275,12 @@ export class ApiKeysService {
     return identityId;
   }
 
+  /** The names of these keys that the caller may see (for audit trails that name keys by id). */
+  namesOf(actor: Principal, ids: string[]): Promise<Map<string, string>> {
+    const valid = [...new Set(ids.filter((id) => UUID.test(id)))];
+    return new ApiKeysRepository(this.dataSource.manager).namesOf(actor.tenantId!, valid, visibleOwner(actor));
+  }
+
   /** Successors of the rotated keys among these (only those have one). */
   private successorsOf(tenantId: string, rows: ApiKey[], keys = new ApiKeysRepository(this.dataSource.manager)) {
     const rotated = rows.filter((row) => row.graceUntil !== null || row.revokedAt !== null).map((row) => row.id);
@@ -282,7 +292,7 @@ export class ApiKeysService {
    * that results must be one the caller could have created, so a narrow key cannot lift a
    * stronger key's allowlist, quota or rate limit, nor enable it again.
    */
-  async update(actor: Principal, id: string, dto: UpdateApiKeyDto): Promise<ApiKeyDto> {
+  async update(actor: Principal, id: string, dto: UpdateApiKeyDto, client: ClientInfo = {}): Promise<ApiKeyDto> {
     const now = this.clock.now();
     const [saved, grants] = await this.dataSource.transaction(async (manager) => {
       const keys = new ApiKeysRepository(manager);
@@ -337,6 +347,7 @@ export class ApiKeysService {
           actor: actorOf(actor),
           action,
           target: { type: 'api_key', id: key.id },
+          client,
           metadata,
         });
       if (dto.disabled !== undefined && dto.disabled !== wasDisabled)
@@ -363,7 +374,7 @@ export class ApiKeysService {
    * Revokes at once and for good. Revoking an already revoked key is a no-op. Any caller that
    * sees a key may end it, whatever the key holds: ending takes away and hands out nothing.
    */
-  async revoke(actor: Principal, id: string): Promise<void> {
+  async revoke(actor: Principal, id: string, client: ClientInfo = {}): Promise<void> {
     const key = await this.dataSource.transaction(async (manager) => {
       const keys = new ApiKeysRepository(manager);
       const key = await this.findVisible(keys, actor, id);
@@ -373,6 +384,7 @@ export class ApiKeysService {
           actor: actorOf(actor),
           action: 'key.revoked',
           target: { type: 'api_key', id: key.id },
+          client,
         });
       }
       return key;
@@ -381,19 +393,19 @@ export class ApiKeysService {
   }
 
   /** Revokes one of the caller's own keys, named by its full value or its id. */
-  async revokeOwn(actor: Principal, keyOrId: string): Promise<void> {
+  async revokeOwn(actor: Principal, keyOrId: string, client: ClientInfo = {}): Promise<void> {
     const by = UUID.test(keyOrId) ? { id: keyOrId } : { keyHash: this.verifier.format.hash(keyOrId) };
     const key = await new ApiKeysRepository(this.dataSource.manager).findOwn(actor.tenantId!, actor.userId ?? null, by);
     if (!key) throw notFound('API key');
-    await this.revoke(actor, key.id);
+    await this.revoke(actor, key.id, client);
   }
 
   /**
    * A key revokes itself: whoever holds a key may always end it, whatever its scopes, so a
    * `config:read` key of the CLI can sign out without a password.
    */
-  async revokeCalling(actor: Principal): Promise<void> {
-    await this.revoke(actor, actor.apiKeyId!);
+  async revokeCalling(actor: Principal, client: ClientInfo = {}): Promise<void> {
+    await this.revoke(actor, actor.apiKeyId!, client);
   }
 
   /** The caller's own active keys (the CLI's list). */
@@ -412,7 +424,7 @@ export class ApiKeysService {
    * works it holds its place under the key caps, so rotating never yields more working keys
    * than creating could; a rotation without grace frees the place at once.
    */
-  async rotate(actor: Principal, id: string, dto: RotateApiKeyDto): Promise<CreatedApiKey> {
+  async rotate(actor: Principal, id: string, dto: RotateApiKeyDto, client: ClientInfo = {}): Promise<CreatedApiKey> {
     const now = this.clock.now();
     const created = await this.dataSource.transaction(async (manager) => {
       const keys = new ApiKeysRepository(manager);
@@ -468,6 +480,7 @@ export class ApiKeysService {
         actor: actorOf(actor),
         action: 'key.rotated',
         target: { type: 'api_key', id: old.id },
+        client,
         metadata: { newKeyId: created.id, oldKeyEndsAt: graceMs === 0 ? now : graceUntil },
       });
       return { ...created, ...grants };

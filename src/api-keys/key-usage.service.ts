@@ -17,6 +17,8 @@ interface Pending {
   /** Successful uses, for usage_count / last_used_at. */
   count: number;
   lastUsedAt: number;
+  /** Address of that last use, when the request came with one. */
+  lastUsedIp: string | null;
   /** Hour start (ms) → counts; almost always a single hour. */
   buckets: Map<number, Bucket>;
 }
@@ -44,10 +46,13 @@ export class KeyUsageService extends PeriodicWriter {
     super(FLUSH_INTERVAL_MS);
   }
 
-  record(key: UsedKey, now: number): void {
+  record(key: UsedKey, now: number, ip?: string): void {
     const entry = this.entry(key);
     entry.count++;
-    entry.lastUsedAt = now;
+    if (now >= entry.lastUsedAt) {
+      entry.lastUsedAt = now;
+      entry.lastUsedIp = ip ?? entry.lastUsedIp;
+    }
     this.bucket(entry, now).success++;
   }
 
@@ -59,7 +64,7 @@ export class KeyUsageService extends PeriodicWriter {
   private entry(key: UsedKey): Pending {
     let entry = this.pending.get(key.id);
     if (!entry) {
-      entry = { tenantId: key.tenantId, count: 0, lastUsedAt: 0, buckets: new Map() };
+      entry = { tenantId: key.tenantId, count: 0, lastUsedAt: 0, lastUsedIp: null, buckets: new Map() };
       this.pending.set(key.id, entry);
     }
     return entry;
@@ -100,13 +105,17 @@ export class KeyUsageService extends PeriodicWriter {
     const used = [...batch].filter(([, entry]) => entry.count > 0);
     if (!used.length) return;
     await manager.query(
-      `UPDATE api_keys k SET usage_count = k.usage_count + u.count, last_used_at = GREATEST(k.last_used_at, u.last_used_at)
-         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS count, unnest($3::timestamptz[]) AS last_used_at) u
+      `UPDATE api_keys k SET usage_count = k.usage_count + u.count, last_used_at = GREATEST(k.last_used_at, u.last_used_at),
+              last_used_ip = CASE WHEN k.last_used_at IS NULL OR u.last_used_at >= k.last_used_at
+                                  THEN COALESCE(u.ip, k.last_used_ip) ELSE k.last_used_ip END
+         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS count, unnest($3::timestamptz[]) AS last_used_at,
+                      unnest($4::text[]) AS ip) u
         WHERE k.id = u.id`,
       [
         used.map(([id]) => id),
         used.map(([, entry]) => entry.count),
         used.map(([, entry]) => new Date(entry.lastUsedAt)),
+        used.map(([, entry]) => entry.lastUsedIp),
       ],
     );
   }
@@ -143,7 +152,10 @@ export class KeyUsageService extends PeriodicWriter {
       return;
     }
     newer.count += failed.count;
-    newer.lastUsedAt = Math.max(newer.lastUsedAt, failed.lastUsedAt);
+    if (failed.lastUsedAt > newer.lastUsedAt) {
+      newer.lastUsedAt = failed.lastUsedAt;
+      newer.lastUsedIp = failed.lastUsedIp;
+    }
     for (const [hour, bucket] of failed.buckets) {
       const into = newer.buckets.get(hour);
       if (!into) {

@@ -111,6 +111,12 @@ export class AuditService implements OnModuleInit, OnModuleDestroy {
     return this.list({ ...query, tenantId }, 'tenant');
   }
 
+  /** One event of a tenant by its id, or null. */
+  async getForTenant(tenantId: string, id: string): Promise<AuditEventDto | null> {
+    const event = await this.dataSource.getRepository(AuditEvent).findOneBy({ tenantId, id });
+    return event ? toAuditEventDto(event) : null;
+  }
+
   /** Every tenant's events (the operator's view), newest first, paged by id. */
   listAll(query: ListAuditEventsQuery & { tenantId?: string }): Promise<AuditEventPage> {
     return this.list(query, 'platform');

@@ -94,6 +94,11 @@ export class AuthService {
     private readonly mfaSignIn: MfaSignInService,
   ) {}
 
+  /** The tenant, email and role an invitation link is for (null when the link cannot be used). */
+  describeInvitation(token: string): Promise<{ email: string; role: string; tenant: string } | null> {
+    return token ? this.tokens.describe('invitation', token) : Promise.resolve(null);
+  }
+
   /**
    * Email + password (+ tenant) → token pair. Unknown emails, wrong passwords and people who may
    * not sign in anywhere all cost one argon2 verification and give the same answer.

@@ -95,6 +95,22 @@ export class OneTimeTokensService {
     });
   }
 
+  /** Who a live token is for (the invite page names them); null for any token that could not be spent. */
+  async describe(
+    purpose: OneTimeTokenPurpose,
+    token: string,
+  ): Promise<{ email: string; role: string; tenant: string } | null> {
+    const [row]: { email: string; role: string; tenant: string }[] = await this.dataSource.query(
+      `SELECT p.email, u.role, t.name AS tenant
+         FROM one_time_tokens o JOIN users u ON u.id = o.user_id AND u.tenant_id = o.tenant_id
+         JOIN people p ON p.id = u.person_id
+         JOIN tenants t ON t.id = o.tenant_id
+        WHERE o.token_hash = $1 AND o.purpose = $2 AND o.used_at IS NULL AND o.expires_at > $3`,
+      [sha256(token), purpose, this.clock.now()],
+    );
+    return row ?? null;
+  }
+
   /** Whether the token could be spent now; nothing changes (consume() still decides). */
   async isLive(purpose: OneTimeTokenPurpose, token: string): Promise<boolean> {
     const now = this.clock.now();

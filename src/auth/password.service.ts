@@ -16,7 +16,7 @@ export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCo
 export const PASSWORD_MIN = 8;
 export const PASSWORD_RECOMMENDED = 15;
 export const PASSWORD_MAX = 128;
-export const PASSWORD_HINT = `At least ${PASSWORD_MIN} characters, ${PASSWORD_RECOMMENDED} or more recommended; a few unrelated words make a strong password.`;
+export const PASSWORD_HINT = `${PASSWORD_MIN} to ${PASSWORD_MAX} characters, ${PASSWORD_RECOMMENDED} or more recommended; a few unrelated words make a strong password.`;
 
 /** How many hashes may wait for a worker before further sign-ins are told to come back. */
 const QUEUE_LIMIT = 64;

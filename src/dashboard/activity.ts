@@ -1,4 +1,5 @@
 import type { AuditEventDto } from '../audit/dto/audit.dto';
+import type { Principal } from '../common/auth/principal';
 import type { UsageDto } from '../usage/dto/usage.dto';
 import { barChart } from './chart';
 
@@ -44,9 +45,30 @@ export function usageView(usage: UsageDto, title: string) {
 
 const t = (iso: string) => iso.slice(0, 10);
 
+/** The names of the keys these events name (as actor or target), as far as the caller may see them. */
+export function keyNames(
+  keys: { namesOf(actor: Principal, ids: string[]): Promise<Map<string, string>> },
+  actor: Principal,
+  events: AuditEventDto[],
+): Promise<Map<string, string>> {
+  const ids = events.flatMap((event) => [
+    event.actor.type === 'api_key' ? event.actor.id : null,
+    event.target?.type === 'api_key' ? event.target.id : null,
+  ]);
+  return keys.namesOf(
+    actor,
+    ids.filter((id): id is string => Boolean(id)),
+  );
+}
+
 /** Audit events as table rows: who and what in words, with links where the page may follow them. */
-export function eventRows(events: AuditEventDto[], emails: Map<string, string>) {
+export function eventRows(events: AuditEventDto[], emails: Map<string, string>, keys = new Map<string, string>()) {
+  const keyName = (id: string | null) => {
+    const name = id ? keys.get(id) : undefined;
+    return name ? `key “${name}”` : 'a key you cannot see';
+  };
   return events.map((event) => ({
+    id: event.id,
     seq: event.seq,
     occurredAt: event.occurredAt,
     action: event.action,
@@ -57,20 +79,27 @@ export function eventRows(events: AuditEventDto[], emails: Map<string, string>) 
       event.actor.type === 'user'
         ? (emails.get(event.actor.id ?? '') ?? 'unknown user')
         : event.actor.type === 'api_key'
-          ? 'API key'
+          ? keyName(event.actor.id)
           : event.actor.type === 'admin_token'
             ? 'operator'
             : 'system',
-    actorKeyId: event.actor.type === 'api_key' ? event.actor.id : null,
-    target: event.target && describeTarget(event.target, emails),
-    targetKeyId: event.target?.type === 'api_key' ? event.target.id : null,
+    actorKeyId: event.actor.type === 'api_key' && keys.has(event.actor.id ?? '') ? event.actor.id : null,
+    target: event.target && describeTarget(event.target, emails, keyName),
+    targetKeyId: event.target?.type === 'api_key' && keys.has(event.target.id ?? '') ? event.target.id : null,
     ip: event.ip,
+    userAgent: event.userAgent,
+    requestId: event.requestId,
+    metadata: Object.keys(event.metadata ?? {}).length ? JSON.stringify(event.metadata, null, 2) : null,
   }));
 }
 
-function describeTarget(target: { type: string; id: string | null }, emails: Map<string, string>): string {
+function describeTarget(
+  target: { type: string; id: string | null },
+  emails: Map<string, string>,
+  keyName: (id: string | null) => string,
+): string {
   if (target.type === 'user') return emails.get(target.id ?? '') ?? 'a user';
-  if (target.type === 'api_key') return 'API key';
+  if (target.type === 'api_key') return keyName(target.id);
   if (target.type === 'tenant') return 'the tenant';
   if (target.type === 'config_entry') return `config ${target.id ?? ''}`;
   return `${target.type} ${target.id ?? ''}`.trim();

@@ -5,11 +5,15 @@ import { ACTOR_TYPES, ListAuditEventsQuery, OUTCOMES } from '../audit/dto/audit.
 import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal, Role } from '../common/auth/principal';
+import { Client, ClientInfo } from '../common/http/client-info';
+import { notFound } from '../common/http/errors';
+import { ApiKeysService } from '../api-keys/api-keys.service';
 import { PutConfigEntryDto } from '../tenant-config/dto/tenant-config.dto';
 import { TenantConfigService } from '../tenant-config/tenant-config.service';
 import { InviteUserDto } from '../users/dto/users.dto';
 import { MANAGEABLE_ROLES, UsersService } from '../users/users.service';
-import { eventRows } from './activity';
+import { eventRows, keyNames } from './activity';
+import { parseJson } from './key-form';
 import { checkForm, FieldErrors, PageRenderer, text, userError } from './pages';
 
 const Manages = () => Authenticated({ via: ['session'], roles: ['owner', 'admin'] });
@@ -75,6 +79,21 @@ export class UsersPagesController {
     this.pages.redirect(reply, '/dashboard/users', 'user-removed');
   }
 
+  /** The confirm step of disabling someone, as a page (the users page offers it as a dialog too). */
+  @Get(':id/disable')
+  @Manages()
+  async disablePage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const user = (await this.users.list(principal.tenantId!)).find((candidate) => candidate.id === id);
+    if (!user || user.id === principal.userId || !MANAGEABLE_ROLES[principal.role!].includes(user.role))
+      throw notFound('User');
+    return this.pages.render(request, reply, 'user-disable', { title: `Disable ${user.email}`, user });
+  }
+
   @Post(':id')
   @Manages()
   async update(
@@ -86,6 +105,9 @@ export class UsersPagesController {
   ) {
     const role = text(body, 'role') || undefined;
     const status = text(body, 'status') || undefined;
+    // Disabling revokes the person's keys for good: it happens only from the confirm step.
+    if (status === 'disabled' && text(body, 'confirm') !== 'yes')
+      return this.pages.redirect(reply, `/dashboard/users/${id}/disable`);
     if (
       (role && !(MANAGEABLE_ROLES.owner as string[]).includes(role)) ||
       (status && status !== 'active' && status !== 'disabled')
@@ -142,6 +164,20 @@ export class ConfigPagesController {
     private readonly pages: PageRenderer,
   ) {}
 
+  /** The confirm step of deleting an entry, as a page (the list offers it as a dialog too). */
+  @Get(':key/delete')
+  @Manages()
+  async deletePage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const entry = (await this.config.list(principal.tenantId!)).find((candidate) => candidate.key === key);
+    if (!entry) throw notFound('Configuration entry');
+    return this.pages.render(request, reply, 'config-delete', { title: `Delete ${entry.key}`, entry });
+  }
+
   @Get()
   @Manages()
   async configPage(
@@ -163,19 +199,33 @@ export class ConfigPagesController {
   async save(
     @CurrentPrincipal() principal: Principal,
     @Body() body: Form,
+    @Client() client: ClientInfo,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const values = { key: text(body, 'key').trim(), value: text(body, 'value'), secret: text(body, 'secret') === 'on' };
+    const values = {
+      key: text(body, 'key').trim(),
+      value: text(body, 'value'),
+      type: text(body, 'type') === 'text' ? 'text' : 'json',
+      secret: text(body, 'secret') === 'on',
+    };
     const errors: FieldErrors = {};
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(values.key))
       errors.key = 'Use 1 to 128 letters, digits, dots, dashes or underscores, starting with a letter or digit.';
-    const dto = Object.assign(new PutConfigEntryDto(), { value: parseValue(values.value), secret: values.secret });
-    if ((await checkForm(PutConfigEntryDto, dto)).errors) errors.value = 'The value must be at most 16 kB.';
+    // The form says JSON unless "text" is chosen: JSON that does not parse is refused, never kept as a string.
+    const parsed: { value: unknown } | { error: string } =
+      values.type === 'text' ? { value: values.value } : parseJson(values.value.trim());
+    if ('error' in parsed) errors.value = parsed.error;
+    const dto = Object.assign(new PutConfigEntryDto(), {
+      value: 'value' in parsed ? parsed.value : null,
+      secret: values.secret,
+    });
+    if (!errors.value && (await checkForm(PutConfigEntryDto, dto)).errors)
+      errors.value = 'The value must be at most 16 kB.';
     let error: string | undefined;
     if (!Object.keys(errors).length) {
       try {
-        await this.config.put(principal, values.key, dto);
+        await this.config.put(principal, values.key, dto, client);
         return this.pages.redirect(reply, '/dashboard/config', 'config-saved');
       } catch (caught) {
         error = userError(caught).message;
@@ -197,17 +247,29 @@ export class ConfigPagesController {
   async reveal(
     @CurrentPrincipal() principal: Principal,
     @Param('key') key: string,
+    @Client() client: ClientInfo,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const value = await this.config.revealSecret(principal, key);
+    const value = await this.config.revealSecret(principal, key, client);
     return this.render(principal, request, reply, { values: {}, revealed: { key, value: JSON.stringify(value) } });
   }
 
   @Post(':key/delete')
   @Manages()
-  async remove(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Res() reply: FastifyReply) {
-    await this.config.remove(principal, key);
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Res() reply: FastifyReply,
+  ) {
+    if (text(body, 'confirm') !== 'yes') {
+      if (!(await this.config.list(principal.tenantId!)).some((entry) => entry.key === key))
+        throw notFound('Configuration entry');
+      return this.pages.redirect(reply, `/dashboard/config/${encodeURIComponent(key)}/delete`);
+    }
+    await this.config.remove(principal, key, client);
     this.pages.redirect(reply, '/dashboard/config', 'config-deleted');
   }
 
@@ -241,8 +303,26 @@ export class AuditPagesController {
   constructor(
     private readonly audit: AuditService,
     private readonly users: UsersService,
+    private readonly keys: ApiKeysService,
     private readonly pages: PageRenderer,
   ) {}
+
+  /** One event in full: who, what, from where (address, browser, request id) and its metadata. */
+  @Get(':id')
+  @Manages()
+  async eventPage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const tenantId = principal.tenantId!;
+    const event = /^\d{1,18}$/.test(id) ? await this.audit.getForTenant(tenantId, id) : null;
+    if (!event) throw notFound('Audit event');
+    const emails = new Map((await this.users.list(tenantId)).map((user) => [user.id, user.email]));
+    const [row] = eventRows([event], emails, await keyNames(this.keys, principal, [event]));
+    return this.pages.render(request, reply, 'audit-event', { title: `Audit event ${event.seq}`, event: row });
+  }
 
   @Get()
   @Manages()
@@ -264,7 +344,7 @@ export class AuditPagesController {
     const filterQuery = new URLSearchParams(values);
     return this.pages.render(request, reply, 'audit', {
       title: 'Audit log',
-      events: eventRows(page.items, emails),
+      events: eventRows(page.items, emails, await keyNames(this.keys, principal, page.items)),
       values,
       errors,
       actorTypes: ACTOR_TYPES,
@@ -314,13 +394,4 @@ async function auditFilter(raw: Record<string, unknown>) {
     Object.entries(asked).filter(([name, value]) => value !== undefined && !errors[name]),
   ) as Record<string, string>;
   return { filter, values, errors };
-}
-
-/** JSON when the text is JSON (42, true, {"a":1}, "text"); anything else is kept as a string. */
-function parseValue(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
 }

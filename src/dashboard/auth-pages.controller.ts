@@ -197,7 +197,11 @@ export class AuthPagesController {
   private async tokenView(page: TokenPage, request: FastifyRequest): Promise<Record<string, unknown>> {
     const token = request.cookies[tokenCookieName(this.cookies, page)];
     const invited = page === 'invite' && token ? await this.auth.linkedMembership('invitation', token) : null;
-    return invited?.person.passwordHash ? { ...TOKEN_PAGES[page], ...EXISTING_ACCOUNT } : { ...TOKEN_PAGES[page] };
+    // Whoever holds the link learns whom it is for: the tenant, the email and the role.
+    const invitation = page === 'invite' && token ? await this.auth.describeInvitation(token) : null;
+    return invited?.person.passwordHash
+      ? { ...TOKEN_PAGES[page], ...EXISTING_ACCOUNT, invitation }
+      : { ...TOKEN_PAGES[page], invitation };
   }
 
   /** The form post: the token comes from the page's cookie (or a `token` field, for scripts). */

@@ -15,7 +15,7 @@ import { notFound } from '../common/http/errors';
 import { SessionsService } from '../sessions/sessions.service';
 import { UsageService } from '../usage/usage.service';
 import { UsersService } from '../users/users.service';
-import { eventRows, lastBuckets, usageView } from './activity';
+import { eventRows, keyNames, lastBuckets, usageView } from './activity';
 import { ChangeEmailDto, SwitchTenantDto } from '../auth/dto/auth.dto';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { checkForm, PageRenderer, text, userError } from './pages';
@@ -64,8 +64,13 @@ export class DashboardController {
       events = eventRows(
         recent.items,
         new Map((await this.users.list(principal.tenantId!)).map((user) => [user.id, user.email])),
+        await keyNames(this.keys, principal, recent.items),
       );
     }
+    // A tenant (or, for a member, a person) with no key at all yet is shown where to start.
+    const anyKey =
+      active.total > 0 ||
+      (await this.keys.list(principal, Object.assign(new ListApiKeysQuery(), { page: 1, limit: 1 }))).total > 0;
     return this.pages.render(request, reply, 'overview', {
       title: 'Overview',
       tenant: me.tenant,
@@ -74,6 +79,8 @@ export class DashboardController {
       seesAll,
       usage,
       events,
+      onboarding: !anyKey,
+      snippet: `curl -H "x-api-key: $KEYWARD_API_KEY" ${this.config.publicUrl}/config`,
     });
   }
 

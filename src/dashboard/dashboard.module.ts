@@ -10,6 +10,7 @@ import { UsersModule } from '../users/users.module';
 import { AuditPagesController, ConfigPagesController, UsersPagesController } from './admin-pages.controller';
 import { AuthPagesController } from './auth-pages.controller';
 import { DashboardController } from './dashboard.controller';
+import { HomeController } from './home.controller';
 import { KeysPagesController } from './keys-pages.controller';
 import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
 import { SecurityPagesController } from './security-pages.controller';
@@ -27,6 +28,7 @@ import { CsrfGuard, PageRenderer } from './pages';
     UsageModule,
   ],
   controllers: [
+    HomeController,
     AuthPagesController,
     DashboardController,
     KeysPagesController,

@@ -1,3 +1,4 @@
+import { AppException } from '../common/http/problem';
 import { Body, Controller, Get, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -9,11 +10,16 @@ import { AuditService } from '../audit/audit.service';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
 import { Clock } from '../common/clock';
+import { Client, ClientInfo } from '../common/http/client-info';
+import { AppConfig } from '../config/app-config';
 import { UsageService } from '../usage/usage.service';
 import { UsersService } from '../users/users.service';
-import { eventRows, lastBuckets, usageView } from './activity';
+import { eventRows, keyNames, lastBuckets, usageView } from './activity';
 import { SignedIn } from './dashboard.controller';
+import { keyChanges, keyFormValues, wholeNumber } from './key-form';
+import { KeyReveals } from './key-reveal';
 import { checkForm, FieldErrors, list, PageRenderer, text, userError } from './pages';
+import { cookieNames } from './web';
 
 /** Roles whose scopes include keys:write. */
 const WritesKeys = () => Authenticated({ via: ['session'], roles: ['owner', 'admin', 'member'] });
@@ -27,6 +33,9 @@ const GRACE_CHOICES = [
 
 type Form = Record<string, unknown>;
 
+/** Rows per page of the key list. */
+export const KEYS_PAGE_SIZE = 25;
+
 /** Keys: list, create (shown once), edit, disable/enable, rotate, revoke. */
 @ApiExcludeController()
 @Controller('dashboard/keys')
@@ -38,7 +47,12 @@ export class KeysPagesController {
     private readonly usage: UsageService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
-  ) {}
+    private readonly config: AppConfig,
+  ) {
+    this.reveals = new KeyReveals(config.configEncryptionKey, cookieNames(config));
+  }
+
+  private readonly reveals: KeyReveals;
 
   @Get()
   @SignedIn()
@@ -48,22 +62,39 @@ export class KeysPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    // The newest 100 keys that match; a filter that is not valid is ignored.
-    const asked = Object.fromEntries(
-      Object.entries({ status: raw.status, owner: raw.owner }).filter(
-        ([, value]) => typeof value === 'string' && value,
-      ),
-    );
-    const { dto: query, errors } = await checkForm(ListApiKeysQuery, asked);
-    const filters = Object.assign(errors ? new ListApiKeysQuery() : query, { page: 1, limit: 100 });
+    // A filter that is not valid is reported (the search) or ignored (a tampered choice).
+    const asked: Record<string, string> = {};
+    for (const name of ['status', 'owner', 'q', 'page'] as const) {
+      const value = typeof raw[name] === 'string' ? raw[name].trim() : '';
+      if (value) asked[name] = value;
+    }
+    const { errors } = await checkForm(ListApiKeysQuery, asked);
+    const valid = Object.fromEntries(Object.entries(asked).filter(([name]) => !errors?.[name]));
+    const filters = Object.assign((await checkForm(ListApiKeysQuery, valid)).dto, { limit: KEYS_PAGE_SIZE });
     const page = await this.keys.list(principal, filters);
     const owners = await this.ownerNames(principal.tenantId!);
     const manage = seesAllKeys(principal);
+    const kept = Object.fromEntries(
+      Object.entries({ status: filters.status, owner: filters.owner, q: filters.q }).filter(([, v]) => v),
+    ) as Record<string, string>;
+    const href = (n: number) => `/dashboard/keys?${new URLSearchParams({ ...kept, page: String(n) })}`;
+    const pages = Math.max(1, Math.ceil(page.total / KEYS_PAGE_SIZE));
+    const first = (filters.page - 1) * KEYS_PAGE_SIZE;
     return this.pages.render(request, reply, 'keys', {
       title: 'API keys',
       keys: page.items.map((key) => this.row(key, owners)),
       total: page.total,
-      filter: { status: filters.status ?? '', owner: filters.owner ?? '' },
+      range: page.items.length ? { from: first + 1, to: first + page.items.length } : null,
+      pager: {
+        page: filters.page,
+        pages,
+        previous: filters.page > 1 ? href(Math.min(filters.page - 1, pages)) : null,
+        next: filters.page < pages ? href(filters.page + 1) : null,
+        last: filters.page > pages ? href(pages) : null,
+      },
+      filtered: Object.keys(kept).length > 0,
+      filter: { status: filters.status ?? '', owner: filters.owner ?? '', q: asked.q ?? '' },
+      errors: errors?.q ? { q: 'Search with at most 100 characters.' } : {},
       statuses: ['active', 'disabled', 'revoked', 'expired'],
       owners: manage ? [...owners].map(([id, email]) => ({ id, email })) : null,
     });
@@ -80,6 +111,7 @@ export class KeysPagesController {
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() body: Form,
+    @Client() client: ClientInfo,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
@@ -111,14 +143,8 @@ export class KeysPagesController {
     let error: string | undefined;
     if (!Object.keys(errors).length) {
       try {
-        const created = await this.keys.create(principal, dto);
-        return this.pages.render(
-          request,
-          reply,
-          'key-created',
-          { title: 'Key created', key: created, apiKey: created.apiKey },
-          HttpStatus.CREATED,
-        );
+        const created = await this.keys.create(principal, dto, client);
+        return this.showOnce(request, reply, created.id, created.apiKey);
       } catch (caught) {
         error = userError(caught).message;
       }
@@ -130,6 +156,30 @@ export class KeysPagesController {
       { scopes: grantableScopes(principal), values, errors, error },
       HttpStatus.BAD_REQUEST,
     );
+  }
+
+  /**
+   * The page after creating or rotating: the secret the POST left in a sealed cookie, shown
+   * once. A reload finds the cookie gone and says so; it never makes another key.
+   */
+  @Get(':id/secret')
+  @WritesKeys()
+  async secretPage(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const key = await this.keys.get(principal, id);
+    const apiKey = this.reveals.take(request, reply, id, this.clock.now());
+    const rotated = Boolean(key.rotatedFromId);
+    return this.pages.render(request, reply, 'key-created', {
+      title: rotated ? 'Key rotated' : 'Key created',
+      key,
+      apiKey,
+      rotated,
+      snippet: this.snippet(apiKey ?? '$KEYWARD_API_KEY'),
+    });
   }
 
   @Get(':id')
@@ -152,25 +202,27 @@ export class KeysPagesController {
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: Form,
+    @Client() client: ClientInfo,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
     const key = await this.keys.get(principal, id);
-    const name = text(body, 'name').trim();
-    const scopes = list(body, 'scopes');
-    const errors: FieldErrors = {};
-    if (!name || name.length > 100) errors.name = 'Give the key a name of 1 to 100 characters.';
-    if (!scopes.length) errors.scopes = 'Keep at least one scope (or revoke the key).';
+    const { dto, values, errors } = await keyChanges(key, body, this.clock.now());
     let error: string | undefined;
     if (!Object.keys(errors).length) {
       try {
-        await this.keys.update(principal, id, { name, scopes });
+        if (Object.keys(dto).length) await this.keys.update(principal, id, dto, client);
         return this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-updated');
       } catch (caught) {
-        error = userError(caught).message;
+        const { message } = userError(caught);
+        // Names the tenant has not defined belong to their field.
+        const code = caught instanceof AppException ? caught.code : undefined;
+        if (code === 'UNKNOWN_PERMISSIONS') errors.permissions = message;
+        else if (code === 'UNKNOWN_ROLES') errors.roles = message;
+        else error = message;
       }
     }
-    return this.renderKey(principal, request, reply, { ...key, name }, { errors, error }, HttpStatus.BAD_REQUEST);
+    return this.renderKey(principal, request, reply, key, { values, errors, error }, HttpStatus.BAD_REQUEST);
   }
 
   @Post(':id/disable')
@@ -178,9 +230,10 @@ export class KeysPagesController {
   async disable(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
+    @Client() client: ClientInfo,
     @Res() reply: FastifyReply,
   ) {
-    await this.keys.update(principal, id, { disabled: true });
+    await this.keys.update(principal, id, { disabled: true }, client);
     this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-disabled');
   }
 
@@ -189,9 +242,10 @@ export class KeysPagesController {
   async enable(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
+    @Client() client: ClientInfo,
     @Res() reply: FastifyReply,
   ) {
-    await this.keys.update(principal, id, { disabled: false });
+    await this.keys.update(principal, id, { disabled: false }, client);
     this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-enabled');
   }
 
@@ -212,9 +266,16 @@ export class KeysPagesController {
   async revoke(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: Form,
+    @Client() client: ClientInfo,
     @Res() reply: FastifyReply,
   ) {
-    await this.keys.revoke(principal, id);
+    // Only the confirm step (its page or its dialog) sends `confirm`: a stray post asks first.
+    if (text(body, 'confirm') !== 'yes') {
+      await this.keys.get(principal, id); // 404 for a key the caller cannot see, as the revoke would
+      return this.pages.redirect(reply, `/dashboard/keys/${id}/revoke`);
+    }
+    await this.keys.revoke(principal, id, client);
     this.pages.redirect(reply, `/dashboard/keys/${id}`, 'key-revoked');
   }
 
@@ -224,20 +285,15 @@ export class KeysPagesController {
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Body() body: Form,
+    @Client() client: ClientInfo,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
     const grace = Number(text(body, 'gracePeriodSeconds') || 86_400);
     const gracePeriodSeconds = GRACE_CHOICES.some((choice) => choice.seconds === grace) ? grace : 86_400;
     try {
-      const created = await this.keys.rotate(principal, id, { gracePeriodSeconds });
-      return this.pages.render(
-        request,
-        reply,
-        'key-created',
-        { title: 'Key rotated', key: created, apiKey: created.apiKey, rotated: true },
-        HttpStatus.CREATED,
-      );
+      const created = await this.keys.rotate(principal, id, { gracePeriodSeconds }, client);
+      return this.showOnce(request, reply, created.id, created.apiKey);
     } catch (caught) {
       const { status, message } = userError(caught);
       return this.renderKey(principal, request, reply, await this.keys.get(principal, id), { error: message }, status);
@@ -271,6 +327,10 @@ export class KeysPagesController {
       principal.tenantId!,
       Object.assign(new ListAuditEventsQuery(), { targetType: 'api_key', targetId: key.id, limit: 50 }),
     );
+    const denials = Object.entries(series.totals.denied)
+      .filter(([, count]) => count > 0)
+      .sort(([, a], [, b]) => b - a)
+      .map(([code, count]) => ({ code, count }));
     return this.pages.render(
       request,
       reply,
@@ -282,8 +342,13 @@ export class KeysPagesController {
         changeable: key.status === 'active' || key.status === 'rotating' || key.status === 'disabled',
         per,
         usage,
-        events: eventRows(events.items, owners),
+        events: eventRows(events.items, owners, await keyNames(this.keys, principal, events.items)),
         moreEvents: Boolean(events.nextCursor),
+        denials,
+        values: keyFormValues(key),
+        quotaShown: key.quota ? String(key.quota.remaining) : '',
+        refillIntervals: ['day', 'month'],
+        snippet: this.snippet('$KEYWARD_API_KEY'),
         ...extra,
       },
       status,
@@ -307,6 +372,17 @@ export class KeysPagesController {
     );
   }
 
+  /** Post/redirect/get: the secret goes to the next page in a sealed cookie, never in the URL. */
+  private showOnce(request: FastifyRequest, reply: FastifyReply, id: string, apiKey: string): void {
+    this.reveals.hold(request, reply, id, apiKey, this.clock.now());
+    this.pages.redirect(reply, `/dashboard/keys/${id}/secret`);
+  }
+
+  /** How a key is used: the configuration endpoint, with the key in its header. */
+  private snippet(apiKey: string): string {
+    return `curl -H "x-api-key: ${apiKey}" ${this.config.publicUrl}/config`;
+  }
+
   private async ownerNames(tenantId: string): Promise<Map<string, string>> {
     return new Map((await this.users.list(tenantId)).map((user) => [user.id, user.email]));
   }
@@ -314,20 +390,4 @@ export class KeysPagesController {
   private row(key: ApiKeyDto, owners: Map<string, string>) {
     return { ...key, owner: key.ownerId ? (owners.get(key.ownerId) ?? 'unknown user') : 'service key' };
   }
-}
-
-/** Parses an optional whole number from a form field; records a message when it is not one. */
-function wholeNumber(
-  raw: string,
-  min: number,
-  max: number,
-  field: string,
-  label: string,
-  errors: FieldErrors,
-): number | undefined {
-  if (!raw) return undefined;
-  const value = Number(raw);
-  if (/^\d+$/.test(raw) && value >= min && value <= max) return value;
-  errors[field] = `${label} must be a whole number from ${min} to ${max}.`;
-  return undefined;
 }

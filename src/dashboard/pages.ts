@@ -6,8 +6,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { managesTenant } from '../api-keys/key-policy';
 import { AuthService } from '../auth/auth.service';
 import { PASSWORD_HINT } from '../auth/password.service';
+import { AppConfig } from '../config/app-config';
+import { Principal } from '../common/auth/principal';
+import type { ErrorPage } from '../common/http/exception.filter';
 import { AppException } from '../common/http/problem';
-import { assertCsrf, csrfToken } from './web';
+import { SessionsService } from '../sessions/sessions.service';
+import { assertCsrf, cookieNames, csrfToken } from './web';
 
 /** Messages shown after a redirect (`?flash=code`): fixed texts, never user input. */
 const FLASH: Record<string, string> = {
@@ -44,16 +48,47 @@ export type FieldErrors = Record<string, string>;
 /** Renders a page in the layout, with who is signed in, a CSRF token and the flash message. */
 @Injectable()
 export class PageRenderer {
-  constructor(private readonly auth: AuthService) {}
+  private readonly sessionCookie: string;
 
-  async render(
+  constructor(
+    private readonly auth: AuthService,
+    private readonly sessions: SessionsService,
+    config: AppConfig,
+  ) {
+    this.sessionCookie = cookieNames(config).session;
+  }
+
+  render(
     request: FastifyRequest,
     reply: FastifyReply,
     page: string,
     data: Record<string, unknown> = {},
     status = HttpStatus.OK,
   ): Promise<void> {
-    const principal = request.principal;
+    return this.renderAs(request.principal, request, reply, page, data, status);
+  }
+
+  /**
+   * The error page keeps the navigation of whoever is signed in. An error can come before the
+   * guard ran (an unknown address has no route, so no guard): then the session cookie is read
+   * here. When that fails too (the database is down), the filter shows the page without the navigation.
+   */
+  async renderError(request: FastifyRequest, reply: FastifyReply, error: ErrorPage): Promise<void> {
+    let principal: Principal | null | undefined = request.principal;
+    const token = request.cookies?.[this.sessionCookie];
+    if (!principal && token && error.status < 500)
+      principal = await this.sessions.principalForDashboardToken(token).catch(() => null);
+    return this.renderAs(principal, request, reply, 'error', { ...error }, error.status);
+  }
+
+  private async renderAs(
+    principal: Principal | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: string,
+    data: Record<string, unknown>,
+    status: number,
+  ): Promise<void> {
     const me = principal?.kind === 'user' ? await this.auth.me(principal) : null;
     const tenants = principal?.kind === 'user' ? await this.auth.tenantsOf(principal) : [];
     const role = principal?.role;

@@ -66,13 +66,46 @@ function handlebars(): typeof Handlebars {
   hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hbs.registerHelper('gt', (a: unknown, b: unknown) => Number(a) > Number(b));
   hbs.registerHelper('includes', (list: unknown, item: unknown) => Array.isArray(list) && list.includes(item));
+  // A <time> element, machine-readable; built from a Date, never from input text.
   hbs.registerHelper('date', (value: unknown) => {
     if (!value) return '—';
     const date = new Date(value as string);
-    return Number.isNaN(date.getTime()) ? '—' : date.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    if (Number.isNaN(date.getTime())) return '—';
+    const iso = date.toISOString();
+    // Where a column is narrow the time goes under the date, never split further.
+    return new hbs.SafeString(
+      `<time datetime="${iso}"><span>${iso.slice(0, 10)}</span> <span>${iso.slice(11, 16)} UTC</span></time>`,
+    );
   });
+  hbs.registerHelper('concat', (...parts: unknown[]) => parts.slice(0, -1).map(String).join(''));
+  hbs.registerHelper('json', (value: unknown) => JSON.stringify(value ?? null));
   hbs.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.join(', ') : ''));
+  // <time> elements: the server writes UTC; static/dashboard.js rewrites them in the viewer's
+  // time zone. `ago` is compact and relative ("3 h ago") with the exact time on hover; `when`
+  // is the exact time itself. Both give "—" (or the fallback text) for no time.
+  const timeTag = (value: unknown, format: 'relative' | 'exact', none: unknown) => {
+    const date = value ? new Date(value as string) : null;
+    if (!date || Number.isNaN(date.getTime())) return typeof none === 'string' ? hbs.escapeExpression(none) : '—';
+    const iso = date.toISOString();
+    const utc = `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+    const shown = format === 'relative' ? relativeTime(date, Date.now()) : utc;
+    return new hbs.SafeString(`<time datetime="${iso}" title="${utc}" data-format="${format}">${shown}</time>`);
+  };
+  hbs.registerHelper('ago', (value: unknown, none: unknown) => timeTag(value, 'relative', none));
+  hbs.registerHelper('when', (value: unknown, none: unknown) => timeTag(value, 'exact', none));
   return hbs;
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 d ago", "in 6 d", then a date for anything a year or more away. */
+export function relativeTime(date: Date, now: number): string {
+  const seconds = Math.round((date.getTime() - now) / 1000);
+  const size = Math.abs(seconds);
+  const say = (n: number, unit: string) => (seconds < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`);
+  if (size < 45) return seconds < 0 ? 'just now' : 'in a moment';
+  if (size < 3600) return say(Math.max(1, Math.round(size / 60)), 'min');
+  if (size < 86_400) return say(Math.round(size / 3600), 'h');
+  if (size < 365 * 86_400) return say(Math.round(size / 86_400), 'd');
+  return date.toISOString().slice(0, 10);
 }
 
 /**
@@ -147,6 +180,7 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
         flash: 'partials/flash.hbs',
         usage: 'partials/usage.hbs',
         events: 'partials/events.hbs',
+        confirm: 'partials/confirm.hbs',
       },
     },
   });

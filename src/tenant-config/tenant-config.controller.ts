@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated, CurrentPrincipal } from '../common/auth/access.decorators';
 import { Principal } from '../common/auth/principal';
+import { Client, ClientInfo } from '../common/http/client-info';
 import { PutConfigEntryDto } from './dto/tenant-config.dto';
 import { ConfigDocument, TenantConfigService } from './tenant-config.service';
 import { then } from '../common/maybe-promise';
@@ -66,8 +67,13 @@ export class TenantConfigController {
   @Authenticated({ via: ['apiKey', 'jwt', 'session'], roles: ['owner', 'admin'], scopes: ['config:write'] })
   @ApiOperation({ summary: 'Set a configuration entry (secret values are encrypted at rest)' })
   @ApiOkResponse({ type: ConfigEntryResponse })
-  putConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Body() dto: PutConfigEntryDto) {
-    return this.config.put(principal, key, dto);
+  putConfigEntry(
+    @CurrentPrincipal() principal: Principal,
+    @Param('key') key: string,
+    @Body() dto: PutConfigEntryDto,
+    @Client() client: ClientInfo,
+  ) {
+    return this.config.put(principal, key, dto, client);
   }
 
   @Delete('v1/config/entries/:key')
@@ -76,7 +82,7 @@ export class TenantConfigController {
   @ApiOperation({ summary: 'Delete a configuration entry' })
   @ApiNoContentResponse({ description: 'Done' })
   @ApiProblems(404)
-  deleteConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string) {
-    return this.config.remove(principal, key);
+  deleteConfigEntry(@CurrentPrincipal() principal: Principal, @Param('key') key: string, @Client() client: ClientInfo) {
+    return this.config.remove(principal, key, client);
   }
 }

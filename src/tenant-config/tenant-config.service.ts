@@ -7,6 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { BoundedCache } from '../common/cache/bounded-cache';
 import { Principal } from '../common/auth/principal';
 import { SecretBox } from '../common/crypto/secret-box';
+import type { ClientInfo } from '../common/http/client-info';
 import { notFound } from '../common/http/errors';
 import { AppException } from '../common/http/problem';
 import { Invalidation, InvalidationBus } from '../invalidation/invalidation.bus';
@@ -126,7 +127,12 @@ export class TenantConfigService {
     }));
   }
 
-  async put(principal: Principal, key: string, dto: PutConfigEntryDto): Promise<ConfigEntryDto> {
+  async put(
+    principal: Principal,
+    key: string,
+    dto: PutConfigEntryDto,
+    client: ClientInfo = {},
+  ): Promise<ConfigEntryDto> {
     this.assertKey(key);
     const tenantId = principal.tenantId!;
     const secret = dto.secret ?? false;
@@ -154,6 +160,7 @@ export class TenantConfigService {
         actor: actorOf(principal),
         action: 'config.changed',
         target: { type: 'config_entry', id: key },
+        client,
         metadata: { operation: 'set', secret },
       });
       return saved;
@@ -162,7 +169,7 @@ export class TenantConfigService {
     return { key, value: secret ? MASK : dto.value, secret, updatedAt: entry.updatedAt };
   }
 
-  async remove(principal: Principal, key: string): Promise<void> {
+  async remove(principal: Principal, key: string, client: ClientInfo = {}): Promise<void> {
     this.assertKey(key);
     const tenantId = principal.tenantId!;
     await this.dataSource.transaction(async (manager) => {
@@ -174,6 +181,7 @@ export class TenantConfigService {
         actor: actorOf(principal),
         action: 'config.changed',
         target: { type: 'config_entry', id: key },
+        client,
         metadata: { operation: 'delete' },
       });
     });
@@ -184,7 +192,7 @@ export class TenantConfigService {
    * One secret's value, for a person who asked to see it. The reveal is audited in the same
    * transaction as the read (the key, never the value), so no value is shown unrecorded.
    */
-  async revealSecret(principal: Principal, key: string): Promise<unknown> {
+  async revealSecret(principal: Principal, key: string, client: ClientInfo = {}): Promise<unknown> {
     this.assertKey(key);
     const tenantId = principal.tenantId!;
     return this.dataSource.transaction(async (manager) => {
@@ -196,6 +204,7 @@ export class TenantConfigService {
         actor: actorOf(principal),
         action: 'config.secret_revealed',
         target: { type: 'config_entry', id: key },
+        client,
       });
       return this.valueOf(entry);
     });

@@ -100,6 +100,9 @@ export class ApiKeyResponse {
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   lastUsedAt: Date | null;
 
+  @ApiProperty({ type: String, nullable: true, example: '203.0.113.7', description: 'Address of the last use' })
+  lastUsedIp: string | null;
+
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt: Date;
 }

@@ -249,6 +249,12 @@ export class ListApiKeysQuery extends PageQuery {
   @IsIn(['active', 'disabled', 'revoked', 'expired'])
   status?: 'active' | 'disabled' | 'revoked' | 'expired';
 
+  @ApiPropertyOptional({ description: 'Part of the name, or the start of the key (its prefix and first characters)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  q?: string;
+
   @ApiPropertyOptional({ pattern: EXTERNAL_ID_PATTERN.source, description: 'Only the keys of this identity' })
   @IsOptional()
   @IsExternalId()
@@ -340,6 +346,7 @@ export interface ApiKeyDto {
   permissions: string[];
   roles: string[];
   lastUsedAt: Date | null;
+  lastUsedIp: string | null;
   createdAt: Date;
 }
 
@@ -380,6 +387,7 @@ export function toApiKeyDto(
     permissions: [...grants.permissions],
     roles: [...grants.roles],
     lastUsedAt: key.lastUsedAt,
+    lastUsedIp: key.lastUsedIp ?? null,
     createdAt: key.createdAt,
   };
 }

@@ -3,7 +3,44 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { invalidInput, isDatabaseUnavailable } from './database-errors';
 import { isHtmlPage } from './page-paths';
-import { Problem } from './problem';
+import { AppException, Problem } from './problem';
+
+/** What the HTML error page shows. */
+export interface ErrorPage {
+  title: string;
+  message: string;
+  status: number;
+  requestId: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Renders the error page in the dashboard's layout (navigation when signed in); set by createApp. */
+    errorPage?(request: FastifyRequest, reply: FastifyReply, page: ErrorPage): Promise<void>;
+  }
+}
+
+/**
+ * Page wording for errors the framework raised (the router's "Cannot GET /x", a pipe's
+ * "Validation failed (uuid is expected)", Fastify's body errors): their text is for developers.
+ * Errors raised by our own code (AppException) already speak to people and keep their message.
+ */
+const PAGE_WORDING: Record<number, { title: string; message: string }> = {
+  400: {
+    title: 'Request not accepted',
+    message: 'This page could not use what the link or the form sent. Go back and try again.',
+  },
+  404: {
+    title: 'Page not found',
+    message: 'There is no page at this address. Check the link, or start again from the dashboard.',
+  },
+  405: { title: 'Request not accepted', message: 'This address does not take that kind of request.' },
+  413: { title: 'Request not accepted', message: 'What was sent is too large for this page.' },
+  415: { title: 'Request not accepted', message: 'This page cannot read what was sent.' },
+};
+
+/** A pipe's refusal of a path parameter (`:id` that is no UUID): on a page, the page does not exist. */
+const PARAM_PIPE_MESSAGE = /^Validation failed \(.+ is expected\)$/;
 
 /**
  * Turns every error into the one JSON shape. Client errors keep their message; anything
@@ -32,7 +69,7 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       });
     }
     if (reply.sent) return;
-    if (isHtmlPage(request)) return this.page(reply, problem, request);
+    if (isHtmlPage(request)) return this.page(request, reply, problem, exception instanceof AppException);
     const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retryAfter) reply.header('retry-after', String(retryAfter));
     else if (problem.statusCode === 503) reply.header('retry-after', '5');
@@ -42,9 +79,9 @@ export class ProblemExceptionFilter implements ExceptionFilter {
   /**
    * Pages: a sign-in is needed → /login; a second factor to add first → the security page; a
    * fresh factor needed → the re-verify page, which comes back here (or, after a form post, to
-   * the page the form was on); anything else → an HTML error page.
+   * the page the form was on); anything else → an HTML error page in people's words.
    */
-  private page(reply: FastifyReply, problem: Problem, request: FastifyRequest): void {
+  private page(request: FastifyRequest, reply: FastifyReply, problem: Problem, ours: boolean): void {
     if (problem.statusCode === HttpStatus.UNAUTHORIZED) {
       reply.redirect('/login', HttpStatus.SEE_OTHER);
       return;
@@ -58,15 +95,25 @@ export class ProblemExceptionFilter implements ExceptionFilter {
       reply.redirect(`/dashboard/step-up?next=${encodeURIComponent(back)}`, HttpStatus.SEE_OTHER);
       return;
     }
+    const status =
+      !ours && problem.statusCode === HttpStatus.BAD_REQUEST && PARAM_PIPE_MESSAGE.test(problem.message)
+        ? HttpStatus.NOT_FOUND
+        : problem.statusCode;
+    const wording = ours ? undefined : PAGE_WORDING[status];
     const titles: Record<number, string> = { 403: 'Not allowed', 404: 'Not found', 429: 'Too many requests' };
-    const title =
-      titles[problem.statusCode] ?? (problem.statusCode >= 500 ? 'Something went wrong' : 'Request not accepted');
+    const title = wording?.title ?? titles[status] ?? (status >= 500 ? 'Something went wrong' : 'Request not accepted');
     const message =
-      problem.statusCode === 403 && problem.code !== 'CSRF_INVALID'
+      status === 403 && problem.code !== 'CSRF_INVALID'
         ? 'Your role does not allow you to see this page.'
-        : problem.message;
-    reply.status(problem.statusCode).header('cache-control', 'no-store');
-    void reply.view('error', { title, status: problem.statusCode, message, requestId: problem.requestId });
+        : (wording?.message ?? problem.message);
+    const page: ErrorPage = { title, status, message, requestId: problem.requestId };
+    reply.status(status).header('cache-control', 'no-store');
+    const render = reply.server.errorPage;
+    if (!render) return void reply.view('error', page);
+    render(request, reply, page).catch((error: unknown) => {
+      this.logger.error({ requestId: request.id, err: error, msg: 'error page failed' });
+      if (!reply.sent) void reply.view('error', page);
+    });
   }
 
   private toProblem(exception: unknown, requestId: string): Problem {

@@ -23,14 +23,18 @@ declare module 'fastify' {
 /**
  * What this request reached, from the matched route, never the raw URL: `/%64ashboard` is
  * routed to `/dashboard` and must get a page's headers. An unmatched request (404) is read
- * from its decoded path, so a mistyped dashboard link still gets the HTML error page.
+ * from its decoded path, so a mistyped dashboard link still gets the HTML error page; at any
+ * other unknown address a browser (one that asks for HTML) gets the page too, API clients JSON.
  */
 export function requestKind(request: FastifyRequest): RouteKind {
   const kind = request.routeOptions.config?.kind;
   if (kind !== undefined) return kind;
   if (request.routeOptions.url !== undefined) return routeKind(request.routeOptions.url);
-  return routeKind(decodedPath(request.url));
+  return routeKind(decodedPath(request.url)) || (acceptsHtml(request) ? 'html' : false);
 }
+
+/** A browser navigating asks for text/html; fetch(), curl and API clients do not. */
+export const acceptsHtml = (request: FastifyRequest) => /\btext\/html\b/i.test(request.headers.accept ?? '');
 
 export const isHtmlPage = (request: FastifyRequest) => requestKind(request) === 'html';
 

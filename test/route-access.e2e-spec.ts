@@ -143,6 +143,7 @@ const EXPECTED: Record<string, string> = {
   'POST /dashboard/users/invitations': 'via session; roles owner|admin',
   'POST /dashboard/users/:id/remove': 'via session; roles owner|admin',
   'GET /dashboard/users/:id/disable': 'via session; roles owner|admin',
+  'GET /dashboard/users/:id/remove': 'via session; roles owner|admin',
   'POST /dashboard/users/:id': 'via session; roles owner|admin',
   'GET /dashboard/config': 'via session; roles owner|admin',
   'POST /dashboard/config': 'via session; roles owner|admin',

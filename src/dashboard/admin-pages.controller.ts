@@ -60,14 +60,30 @@ export class UsersPagesController {
     return this.render(principal, request, reply, { values, errors: fields, error }, HttpStatus.BAD_REQUEST);
   }
 
-  @Post(':id/remove')
+  /** The confirm step of removing someone from the tenant, as a page (the users page offers it as a dialog too). */
+  @Get(':id/remove')
   @Manages()
-  async remove(
+  async removePage(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseUUIDPipe()) id: string,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
+    const user = await this.manageable(principal, id);
+    return this.pages.render(request, reply, 'user-remove', { title: `Remove ${user.email}`, user });
+  }
+
+  @Post(':id/remove')
+  @Manages()
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: Form,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    // Removal ends their sessions and keys in this tenant: it happens only from the confirm step.
+    if (text(body, 'confirm') !== 'yes') return this.pages.redirect(reply, `/dashboard/users/${id}/remove`);
     try {
       await this.users.remove(principal, id);
     } catch (caught) {
@@ -88,10 +104,16 @@ export class UsersPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
+    const user = await this.manageable(principal, id);
+    return this.pages.render(request, reply, 'user-disable', { title: `Disable ${user.email}`, user });
+  }
+
+  /** Someone of the tenant the caller may manage (never the caller): else 404, as for an unknown id. */
+  private async manageable(principal: Principal, id: string) {
     const user = (await this.users.list(principal.tenantId!)).find((candidate) => candidate.id === id);
     if (!user || user.id === principal.userId || !MANAGEABLE_ROLES[principal.role!].includes(user.role))
       throw notFound('User');
-    return this.pages.render(request, reply, 'user-disable', { title: `Disable ${user.email}`, user });
+    return user;
   }
 
   @Post(':id')

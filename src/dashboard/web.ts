@@ -181,6 +181,7 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
         usage: 'partials/usage.hbs',
         events: 'partials/events.hbs',
         confirm: 'partials/confirm.hbs',
+        'remove-consequence': 'partials/remove-consequence.hbs',
       },
     },
   });

@@ -445,6 +445,45 @@ describe('keys and destructive actions in a browser', () => {
     await off.context().close();
   });
 
+  it('asks before removing someone from the tenant, saying their keys here are revoked; then removes them', async () => {
+    const people = [await createUser(t, tenantId, 'member'), await createUser(t, tenantId, 'member')];
+    const keys = [];
+    for (const person of people) keys.push(await makeKey('theirs', (await apiSignIn(t, person)).auth));
+
+    await signIn(page, owner);
+    await page.goto(url('/dashboard/users'));
+    const link = (email: string) => `Remove… ${email} from the tenant`;
+    await page.getByRole('link', { name: link(people[0].email) }).click();
+    const dialog = page.getByRole('dialog', { name: `Remove ${people[0].email} from the tenant?` });
+    await dialog.waitFor();
+    expect(await dialog.innerText()).toContain('every API key they own in this tenant is revoked, for good');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await config(keys[0].apiKey)).status).toBe(200);
+    await page.getByRole('link', { name: link(people[0].email) }).click();
+    await Promise.all([
+      page.waitForURL(/flash=user-removed/),
+      dialog.getByRole('button', { name: 'Remove from the tenant' }).click(),
+    ]);
+    expect((await config(keys[0].apiKey)).status).toBe(401);
+
+    const off = await withoutJs();
+    await off.goto(url('/dashboard/users'));
+    await Promise.all([
+      off.waitForURL(url(`/dashboard/users/${people[1].id}/remove`)),
+      off.getByRole('link', { name: link(people[1].email) }).click(),
+    ]);
+    expect(await off.locator('main').innerText()).toContain(
+      'every API key they own in this tenant is revoked, for good',
+    );
+    expect((await config(keys[1].apiKey)).status).toBe(200);
+    await Promise.all([
+      off.waitForURL(/flash=user-removed/),
+      off.getByRole('button', { name: 'Remove from the tenant' }).click(),
+    ]);
+    expect((await config(keys[1].apiKey)).status).toBe(401);
+    await off.context().close();
+  });
+
   it('asks before deleting a configuration entry, with and without JavaScript', async () => {
     const entries = async () =>
       ((await t.http.get('/v1/config/entries').set(ownerApi.auth).expect(200)).body as { key: string }[]).map(

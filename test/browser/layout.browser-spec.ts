@@ -163,6 +163,12 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
       who: 'owner',
       path: () => `/dashboard/users/${demo.memberId}/disable`,
     },
+    {
+      name: 'user-remove',
+      route: '/dashboard/users/:id/remove',
+      who: 'owner',
+      path: () => `/dashboard/users/${demo.memberId}/remove`,
+    },
     { name: 'config', route: '/dashboard/config', who: 'owner', path: '/dashboard/config' },
     { name: 'config-edit', route: '/dashboard/config', who: 'owner', path: '/dashboard/config?edit=feature_flags' },
     {

@@ -12,7 +12,7 @@ import { ProblemDto } from './common/http/problem.dto';
 import { ProblemExceptionFilter } from './common/http/exception.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe, depthLimitedJsonParser, refuseFormsOnApiRoutes } from './common/http/validation';
-import { NestPinoLogger } from './common/logging/logger';
+import { LazyRequestLogger, NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
 import { Metrics } from './metrics/metrics.service';
 
@@ -45,6 +45,7 @@ export async function createApp(
     requestIdHeader: false,
     logController: new RequestLogController(),
     loggerInstance: logger,
+    childLoggerFactory: LazyRequestLogger.factory,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: false, maxParamLength: 200 },

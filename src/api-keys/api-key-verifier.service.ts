@@ -271,7 +271,7 @@ export class ApiKeyVerifier {
   }
 }
 
-function cachedKeyOf(row: KeyLookupRow): CachedKey {
+export function cachedKeyOf(row: KeyLookupRow): CachedKey {
   const time = (value: Date | null) => (value ? new Date(value).getTime() : null);
   return withPrincipal({
     id: row.id,

@@ -61,7 +61,7 @@ export const KEY_BY_HASH = `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metad
   LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
  WHERE k.key_hash = $1`;
 /** The prepared statement's name; a change of KEY_BY_HASH needs a new one (connections keep the old plan). */
-const KEY_BY_HASH_NAME = 'keyward_key_by_hash_v2';
+export const KEY_BY_HASH_NAME = 'keyward_key_by_hash_v2';
 /** invalid_sql_statement_name, duplicate_prepared_statement: the connection is not the one that prepared it. */
 const PREPARED_STATEMENT_LOST = new Set(['26000', '42P05']);
 

@@ -57,8 +57,17 @@ export async function createApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
-  fastify.addHook('preValidation', refuseFormsOnApiRoutes);
   await registerWeb(app, config);
+  // On the routes that take a body only (after registerWeb's onRoute hook has told pages apart):
+  // Fastify parses no body for GET or HEAD, so a global hook would only cost them.
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => method === 'GET' || method === 'HEAD')) return;
+    const own = route.preValidation;
+    route.preValidation = own
+      ? [...(Array.isArray(own) ? own : [own]), refuseFormsOnApiRoutes]
+      : [refuseFormsOnApiRoutes];
+  });
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
   fastify.decorateRequest('apiKey', null);

@@ -14,7 +14,7 @@ import { ErrorPage, ProblemExceptionFilter } from './common/http/exception.filte
 import { PageRenderer } from './dashboard/pages';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
 import { createValidationPipe, depthLimitedJsonParser, refuseFormsOnApiRoutes } from './common/http/validation';
-import { NestPinoLogger } from './common/logging/logger';
+import { LazyRequestLogger, NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
 import { Metrics } from './metrics/metrics.service';
 
@@ -47,6 +47,7 @@ export async function createApp(
     requestIdHeader: false,
     logController: new RequestLogController(),
     loggerInstance: logger,
+    childLoggerFactory: LazyRequestLogger.factory,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: false, maxParamLength: 200 },
@@ -58,8 +59,17 @@ export async function createApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
-  fastify.addHook('preValidation', refuseFormsOnApiRoutes);
   await registerWeb(app, config);
+  // On the routes that take a body only (after registerWeb's onRoute hook has told pages apart):
+  // Fastify parses no body for GET or HEAD, so a global hook would only cost them.
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => method === 'GET' || method === 'HEAD')) return;
+    const own = route.preValidation;
+    route.preValidation = own
+      ? [...(Array.isArray(own) ? own : [own]), refuseFormsOnApiRoutes]
+      : [refuseFormsOnApiRoutes];
+  });
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
   fastify.decorateRequest('apiKey', null);

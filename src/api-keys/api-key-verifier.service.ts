@@ -370,7 +370,7 @@ const quotaTarget = (key: CachedKey): QuotaTarget => ({
   identityId: key.identity?.hasQuota ? key.identity.id : null,
 });
 
-function cachedKeyOf(row: KeyLookupRow): CachedKey {
+export function cachedKeyOf(row: KeyLookupRow): CachedKey {
   const time = (value: Date | null) => (value ? new Date(value).getTime() : null);
   return withPrincipal({
     id: row.id,

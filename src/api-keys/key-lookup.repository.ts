@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { directPoolOf } from '../database/data-source.factory';
 import type { Role } from '../common/auth/principal';
 import type { NamedRateLimit, RateLimitSetting } from '../rate-limit/rate-limit.types';
 
@@ -77,38 +78,56 @@ export type QuotaSpend = { spent: true; remaining: number | null } | { spent: fa
 /** Thrown inside the transaction to undo the identity's spend when the key's own quota refuses. */
 class KeyQuotaRefused extends Error {}
 
+/** The lookup of a presented key's HMAC: the key, its tenant and its owner, by the unique index. */
+export const KEY_BY_HASH = `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
+        k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit, k.ratelimits,
+        k.quota_remaining IS NOT NULL AS has_quota,
+        t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role,
+        ARRAY(SELECT p.name FROM permissions p
+               WHERE p.tenant_id = k.tenant_id
+                 AND (p.id IN (SELECT kp.permission_id FROM key_permissions kp
+                                WHERE kp.tenant_id = k.tenant_id AND kp.api_key_id = k.id)
+                   OR p.id IN (SELECT rp.permission_id FROM key_roles kr
+                                 JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
+                                WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id))
+               ORDER BY p.name) AS permissions,
+        ARRAY(SELECT r.name FROM key_roles kr JOIN roles r ON r.id = kr.role_id AND r.tenant_id = kr.tenant_id
+               WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id ORDER BY r.name) AS roles,
+        i.id AS identity_id, i.external_id, i.meta AS identity_meta, i.ratelimits AS identity_ratelimits,
+        COALESCE(i.quota_remaining IS NOT NULL, false) AS identity_has_quota
+   FROM api_keys k
+   JOIN tenants t ON t.id = k.tenant_id
+   LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
+   LEFT JOIN identities i ON i.id = k.identity_id AND i.tenant_id = k.tenant_id
+  WHERE k.key_hash = $1`;
+/** The prepared statement's name; a change of KEY_BY_HASH needs a new one (connections keep the old plan). */
+export const KEY_BY_HASH_NAME = 'keyward_key_by_hash_v3';
+/** invalid_sql_statement_name, duplicate_prepared_statement: the connection is not the one that prepared it. */
+const PREPARED_STATEMENT_LOST = new Set(['26000', '42P05']);
+
 /** The SQL of the verification path: the lookup by hash and the quota spend. */
 @Injectable()
 export class KeyLookupRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** By the stored HMAC, which is unique across tenants (the tenant comes from the row). */
+  /**
+   * By the stored HMAC, which is unique across tenants (the tenant comes from the row). On
+   * PostgreSQL a named prepared statement straight on the pg Pool: each connection plans it
+   * once, and the ORM's query runner (a runner object, a release, its logging hooks) is skipped
+   * on the one query of a cache miss. The embedded database goes through the ORM, which holds
+   * its single connection.
+   */
   async findByHash(keyHash: string): Promise<KeyLookupRow | undefined> {
-    const rows: KeyLookupRow[] = await this.dataSource.query(
-      `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
-              k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit, k.ratelimits,
-              k.quota_remaining IS NOT NULL AS has_quota,
-              t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role,
-              ARRAY(SELECT p.name FROM permissions p
-                     WHERE p.tenant_id = k.tenant_id
-                       AND (p.id IN (SELECT kp.permission_id FROM key_permissions kp
-                                      WHERE kp.tenant_id = k.tenant_id AND kp.api_key_id = k.id)
-                         OR p.id IN (SELECT rp.permission_id FROM key_roles kr
-                                       JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
-                                      WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id))
-                     ORDER BY p.name) AS permissions,
-              ARRAY(SELECT r.name FROM key_roles kr JOIN roles r ON r.id = kr.role_id AND r.tenant_id = kr.tenant_id
-                     WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id ORDER BY r.name) AS roles,
-              i.id AS identity_id, i.external_id, i.meta AS identity_meta, i.ratelimits AS identity_ratelimits,
-              COALESCE(i.quota_remaining IS NOT NULL, false) AS identity_has_quota
-         FROM api_keys k
-         JOIN tenants t ON t.id = k.tenant_id
-         LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
-         LEFT JOIN identities i ON i.id = k.identity_id AND i.tenant_id = k.tenant_id
-        WHERE k.key_hash = $1`,
-      [keyHash],
-    );
-    return rows[0];
+    const pool = directPoolOf(this.dataSource);
+    if (!pool) return ((await this.dataSource.query(KEY_BY_HASH, [keyHash])) as KeyLookupRow[])[0];
+    try {
+      return (await pool.query<KeyLookupRow>({ name: KEY_BY_HASH_NAME, text: KEY_BY_HASH, values: [keyHash] })).rows[0];
+    } catch (error) {
+      // A pooler that hands out server connections per transaction (PgBouncer before 1.21, or
+      // without max_prepared_statements) loses prepared statements: ask the same unprepared.
+      if (!PREPARED_STATEMENT_LOST.has((error as { code?: string }).code ?? '')) throw error;
+      return (await pool.query<KeyLookupRow>({ text: KEY_BY_HASH, values: [keyHash] })).rows[0];
+    }
   }
 
   /**

@@ -18,6 +18,23 @@ export interface DatabaseTarget {
   requestTimeouts?: boolean;
 }
 
+/** What the hot path needs of a pg Pool: a query, by name when it is a prepared statement. */
+export interface DirectPool {
+  query<Row>(query: { name?: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+}
+
+/** The pg Pool under each PostgreSQL DataSource (the embedded database has none). */
+const directPools = new WeakMap<DataSource, DirectPool>();
+
+/**
+ * The pg Pool a PostgreSQL DataSource queries through, for the one query on every key-cache
+ * miss (the ORM's query runner costs more than the query there); undefined for the embedded
+ * database, whose single connection is shared through the ORM and must stay so.
+ */
+export function directPoolOf(dataSource: DataSource): DirectPool | undefined {
+  return directPools.get(dataSource);
+}
+
 /** An initialised DataSource plus whatever must be closed after it. */
 export interface OpenDatabase {
   dataSource: DataSource;
@@ -73,6 +90,7 @@ export async function openDatabase(target: DatabaseTarget, runMigrations: boolea
     } as DataSourceOptions);
     await dataSource.initialize();
     if (target.requestTimeouts !== false) closeConnectionsThatTimeOut(dataSource);
+    directPools.set(dataSource, (dataSource.driver as unknown as { master: DirectPool }).master);
     const database = { dataSource, embedded: false, close: () => destroy(dataSource) };
     if (runMigrations) await migrate(database);
     return database;

@@ -6,6 +6,7 @@ import {
   Injectable,
   NestInterceptor,
   SetMetadata,
+  UseInterceptors,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
@@ -22,10 +23,14 @@ const HTTP_CODE_METADATA = '__httpCode__';
 /** 1–255 printable ASCII characters. */
 const VALID_KEY = /^[\x20-\x7e]{1,255}$/;
 
-/** Marks a creating route: an `Idempotency-Key` header makes retries return the first response. */
+/**
+ * Marks a creating route: an `Idempotency-Key` header makes retries return the first response.
+ * The interceptor runs on these routes only.
+ */
 export const Idempotent = () =>
   applyDecorators(
     SetMetadata(IDEMPOTENT, true),
+    UseInterceptors(IdempotencyInterceptor),
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,

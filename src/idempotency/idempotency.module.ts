@@ -1,11 +1,15 @@
-import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { Global, Module } from '@nestjs/common';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyService } from './idempotency.service';
 
-/** Idempotency-Key support for the routes marked `@Idempotent()`. */
+/**
+ * Idempotency-Key support for the routes marked `@Idempotent()`, which apply the interceptor
+ * themselves: a global interceptor put an rxjs chain on every request, /health included.
+ * Global so that every feature module's `@Idempotent()` routes can resolve it.
+ */
+@Global()
 @Module({
-  providers: [IdempotencyService, { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor }],
-  exports: [IdempotencyService],
+  providers: [IdempotencyService, IdempotencyInterceptor],
+  exports: [IdempotencyService, IdempotencyInterceptor],
 })
 export class IdempotencyModule {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { RequestSeries } from './request-series';
 
 /** The parts of a `pg` Pool we read at scrape time. */
 interface PoolStats {
@@ -14,13 +15,12 @@ export type LoginResult = 'success' | 'failure' | 'throttled';
 /**
  * Prometheus metrics on a registry of their own (never the global one, so two apps in one
  * process do not share series). Hot-path counts (key verifications, cache hits) are plain
- * numbers read at scrape time; the per-request cost is one counter inc and one observe.
+ * numbers read at scrape time, and so are the per-request count and latency (RequestSeries).
  */
 @Injectable()
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'method' | 'route' | 'status'>;
-  private readonly durations: Histogram<'method' | 'route' | 'status'>;
+  private readonly requests = new RequestSeries([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   private readonly rateLimited: Counter<'limit'>;
   private readonly logins: Counter<'result'>;
   /** Key verifications by result (`valid` or a denial code). */
@@ -31,19 +31,20 @@ export class Metrics {
   constructor(private readonly dataSource: DataSource) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({
+    const requests = this.requests;
+    new Counter({
       name: 'keyward_http_requests_total',
       help: 'HTTP requests by route pattern and status',
       labelNames: ['method', 'route', 'status'],
       registers,
+      collect() {
+        this.reset();
+        for (const { labels, count } of requests.counts()) this.inc(labels, count);
+      },
     });
-    this.durations = new Histogram({
-      name: 'keyward_http_request_duration_seconds',
-      help: 'HTTP request latency by route pattern and status',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
+    this.registry.registerMetric(
+      requests.histogram('keyward_http_request_duration_seconds', 'HTTP request latency by route pattern and status'),
+    );
     this.rateLimited = new Counter({
       name: 'keyward_rate_limit_rejections_total',
       help: 'Requests refused by a rate limit or quota',
@@ -106,9 +107,7 @@ export class Metrics {
   }
 
   observeRequest(method: string, route: string, status: number, elapsedMs: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.durations.observe(labels, elapsedMs / 1000);
+    this.requests.observe(method, route, status, elapsedMs / 1000);
   }
 
   keyVerified(result: string): void {

@@ -27,7 +27,8 @@ import type { NamedRateLimit } from '../../rate-limit/rate-limit.types';
 import { ApiKey, QuotaRefill, RateLimitSetting } from '../api-key.entity';
 import { isCidr } from '../ip-allowlist';
 import { KeyStatus, keyStatus } from '../key-policy';
-import { IsIntBetween, IsNameList } from '../../common/validation/validators';
+import { IsIntBetween, IsNameList, nameListProblem } from '../../common/validation/validators';
+import { acceptQuickly } from '../../common/http/validation';
 import { IsPermissionNames } from '../../permissions/dto/permissions.dto';
 import { KeyGrants, NO_GRANTS } from '../../permissions/key-grants.repository';
 import { LIMITS, PERMISSION_NAME_GRAMMAR } from '../../permissions/permission-name';
@@ -296,6 +297,22 @@ export class VerifyKeyDto {
   @IsIntBetween(0, 1_000_000)
   cost?: number;
 }
+
+/** A key of printable ASCII (every key Keyward makes is): its length is its character count. */
+const PRINTABLE_KEY = /^[\x20-\x7e]{1,256}$/;
+
+// Verify is called on every request of the services that use Keyward: the bodies that the
+// decorators above accept are recognised by hand, without class-validator's metadata walk.
+// Any other body (a refusal among them) goes through the decorators, with their messages.
+acceptQuickly(VerifyKeyDto, (body) => {
+  for (const name in body) if (name !== 'key' && name !== 'requiredScopes' && name !== 'permissions') return false;
+  return (
+    typeof body.key === 'string' &&
+    PRINTABLE_KEY.test(body.key) &&
+    (body.requiredScopes === undefined || nameListProblem(body.requiredScopes, SCOPES) === undefined) &&
+    (body.permissions === undefined || typeof body.permissions === 'string')
+  );
+});
 
 export class RevokeOwnApiKeyDto {
   @ApiProperty({ description: 'The full key, or its id' })

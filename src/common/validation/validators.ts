@@ -38,7 +38,7 @@ export function IsNameList(allowed: readonly string[], what: string, options: { 
     });
 }
 
-function nameListProblem(value: unknown, allowed: readonly string[], nonEmpty?: boolean): string | undefined {
+export function nameListProblem(value: unknown, allowed: readonly string[], nonEmpty?: boolean): string | undefined {
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string'))
     return `must be an array of {what} names, such as ["${allowed[0]}"]`;
   if (nonEmpty && value.length === 0) return `must name at least one {what} (an empty list would allow nothing)`;

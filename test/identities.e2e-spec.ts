@@ -212,19 +212,31 @@ describe('identities: keys of one externalId', () => {
       .expect(201);
     const c = await createKey({ externalId: quotaId, quota: { remaining: 3 } });
     const d = await createKey({ externalId: quotaId });
-    const spent = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => verify(i % 2 ? c.apiKey : d.apiKey).then((res) => [i % 2, res] as const)),
-    );
-    const byKey = (which: number) => count(spent.filter(([k]) => k === which).map(([, res]) => verdict(res)));
-    expect(count(spent.map(([, res]) => verdict(res)))).toEqual({ VALID: 7, QUOTA_EXCEEDED: 33 });
-    expect(byKey(1).VALID).toBe(3);
-    expect(byKey(0).VALID).toBe(4);
+    const burst = (keys: string[]) =>
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          verify(keys[i % keys.length]).then((res) => [i % keys.length, res] as const),
+        ),
+      );
     const db = t.app.get(DataSource);
-    const [row] = await db.query('SELECT quota_remaining FROM identities WHERE tenant_id = $1 AND external_id = $2', [
-      tenant.id,
-      quotaId,
-    ]);
-    expect(row.quota_remaining).toBe(0);
+    const identityLeft = async () =>
+      (
+        await db.query('SELECT quota_remaining FROM identities WHERE tenant_id = $1 AND external_id = $2', [
+          tenant.id,
+          quotaId,
+        ])
+      )[0].quota_remaining;
+    // c alone: its own quota binds (3), and only those 3 are spent from the identity's 7.
+    const first = await burst([c.apiKey]);
+    expect(count(first.map(([, res]) => verdict(res)))).toEqual({ VALID: 3, QUOTA_EXCEEDED: 37 });
+    expect(await identityLeft()).toBe(4);
+    // Then both at once: exactly the identity's 4 left, all through d (c has none of its own left).
+    const spent = await burst([c.apiKey, d.apiKey]);
+    const byKey = (which: number) => count(spent.filter(([k]) => k === which).map(([, res]) => verdict(res)));
+    expect(count(spent.map(([, res]) => verdict(res)))).toEqual({ VALID: 4, QUOTA_EXCEEDED: 36 });
+    expect(byKey(0)).toEqual({ QUOTA_EXCEEDED: 20 });
+    expect(byKey(1)).toEqual({ VALID: 4, QUOTA_EXCEEDED: 16 });
+    expect(await identityLeft()).toBe(0);
     const [own] = await db.query('SELECT quota_remaining FROM api_keys WHERE id = $1', [c.id]);
     expect(own.quota_remaining).toBe(0);
     const remaining = spent.filter(([, res]) => res.body.valid).map(([, res]) => res.body.remaining);

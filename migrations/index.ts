@@ -9,6 +9,7 @@ import { RotationSuccessorIndex1795327000000 } from './1795327000000-RotationSuc
 import { EmailClaimedByPassword1795329100000 } from './1795329100000-EmailClaimedByPassword';
 import { ReadOnlyDefaultKeyScopes1795330000000 } from './1795330000000-ReadOnlyDefaultKeyScopes';
 import { People1795334000000 } from './1795334000000-People';
+import { OperatorConsole1795336000000 } from './1795336000000-OperatorConsole';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -23,4 +24,5 @@ export const MIGRATIONS: Function[] = [
   EmailClaimedByPassword1795329100000,
   ReadOnlyDefaultKeyScopes1795330000000,
   People1795334000000,
+  OperatorConsole1795336000000,
 ];

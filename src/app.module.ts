@@ -15,6 +15,7 @@ import { DashboardModule } from './dashboard/dashboard.module';
 import { IdempotencyModule } from './idempotency/idempotency.module';
 import { MailModule } from './mail/mail.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OperatorsModule } from './operators/operators.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
@@ -46,6 +47,7 @@ export class AppModule {
         AuthModule,
         UsersModule,
         TenantsModule,
+        OperatorsModule,
         ApiKeysModule,
         TenantConfigModule,
         UsageModule,

@@ -18,6 +18,7 @@ import { Tenant } from '../tenants/tenant.entity';
 import { Membership, User } from '../users/user.entity';
 import { Person } from '../people/person.entity';
 import { MembershipSummary, PeopleService } from '../people/people.service';
+import { OperatorSessionsService } from '../operators/operator-sessions.service';
 import { AcceptInvitationDto, ChangePasswordDto, LoginDto, ResetPasswordDto, TokenPair } from './dto/auth.dto';
 import { AuthThrottleService } from './auth-throttle.service';
 import { JWT_AUDIENCE, JWT_ISSUER } from './access-token';
@@ -65,6 +66,7 @@ export class AuthService {
     private readonly metrics: Metrics,
     private readonly invalidations: InvalidationBus,
     private readonly people: PeopleService,
+    private readonly operatorSessions: OperatorSessionsService,
   ) {}
 
   /**
@@ -101,13 +103,18 @@ export class AuthService {
     person: Person,
     tenantId: string | undefined,
     client: ClientInfo,
-  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
+    options: { console?: boolean } = {},
+  ): Promise<{ token: string; tenants: MembershipSummary[]; console: boolean }> {
     const tenants = (await this.people.memberships(person.id)).filter((m) => m.usable);
+    // An operator gets the console (a session of its own kind, in no tenant) when they ask for
+    // it or have no tenant to go to; their factors were checked on this same path.
+    if (person.isOperator && (options.console || tenants.length === 0))
+      return { ...(await this.operatorSessions.start(person.id, client)), tenants, console: true };
     const user = await this.chooseMembership(person, tenantId ?? tenants[0]?.tenantId);
     return this.dataSource.transaction(async (manager) => {
       const { session, token } = await this.sessions.createDashboardSession(user, client, manager);
       await this.recordSignIn(manager, user, client, { sessionId: session.id, via: 'dashboard' });
-      return { token, tenants };
+      return { token, tenants, console: false };
     });
   }
 
@@ -188,7 +195,8 @@ export class AuthService {
     });
     const person = await this.people.findByEmail(email);
     const memberships = person ? await this.people.memberships(person.id) : [];
-    const canSignIn = !!person?.passwordHash && memberships.some((m) => m.usable);
+    // An operator may have no tenant at all: they sign in to the console (signInDashboard).
+    const canSignIn = !!person?.passwordHash && (person.isOperator || memberships.some((m) => m.usable));
     const matches = await this.passwords.verify(canSignIn ? person.passwordHash : null, password);
     if (!matches || !canSignIn) {
       this.metrics.login('failure');

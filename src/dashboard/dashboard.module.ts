@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
+import { OperatorsModule } from '../operators/operators.module';
+import { TenantsModule } from '../tenants/tenants.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TenantConfigModule } from '../tenant-config/tenant-config.module';
 import { UsageModule } from '../usage/usage.module';
@@ -10,10 +12,22 @@ import { AuditPagesController, ConfigPagesController, UsersPagesController } fro
 import { AuthPagesController } from './auth-pages.controller';
 import { DashboardController } from './dashboard.controller';
 import { KeysPagesController } from './keys-pages.controller';
+import { OperatorConsoleService } from './operator-console.service';
+import { OperatorPagesController } from './operator-pages.controller';
 import { CsrfGuard, PageRenderer } from './pages';
 
 @Module({
-  imports: [AuthModule, SessionsModule, ApiKeysModule, UsersModule, TenantConfigModule, AuditModule, UsageModule],
+  imports: [
+    AuthModule,
+    SessionsModule,
+    ApiKeysModule,
+    UsersModule,
+    TenantConfigModule,
+    AuditModule,
+    UsageModule,
+    TenantsModule,
+    OperatorsModule,
+  ],
   controllers: [
     AuthPagesController,
     DashboardController,
@@ -21,7 +35,8 @@ import { CsrfGuard, PageRenderer } from './pages';
     UsersPagesController,
     ConfigPagesController,
     AuditPagesController,
+    OperatorPagesController,
   ],
-  providers: [PageRenderer, CsrfGuard],
+  providers: [PageRenderer, CsrfGuard, OperatorConsoleService],
 })
 export class DashboardModule {}

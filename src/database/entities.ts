@@ -2,6 +2,8 @@ import { ApiKey } from '../api-keys/api-key.entity';
 import { KeyUsage } from '../api-keys/key-usage.entity';
 import { AuditAnchor, AuditEvent } from '../audit/audit-event.entity';
 import { IdempotencyRecord } from '../idempotency/idempotency-record.entity';
+import { OperatorEvent } from '../operators/operator-event.entity';
+import { OperatorSession } from '../operators/operator-session.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
 import { RefreshToken } from '../sessions/refresh-token.entity';
@@ -26,4 +28,6 @@ export const ENTITIES = [
   AuditEvent,
   AuditAnchor,
   IdempotencyRecord,
+  OperatorSession,
+  OperatorEvent,
 ];

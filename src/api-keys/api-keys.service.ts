@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { actorOf } from '../audit/dto/audit.dto';
+import { actorOf, AuditClient } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock';
 import { Principal } from '../common/auth/principal';
@@ -81,7 +81,7 @@ export class ApiKeysService {
    * a key passes on at most its own scopes, expiry, quota, addresses and rate limit; a user at
    * most what the role allows.
    */
-  async create(actor: Principal, dto: CreateTenantApiKeyDto): Promise<CreatedApiKey> {
+  async create(actor: Principal, dto: CreateTenantApiKeyDto, client: AuditClient = {}): Promise<CreatedApiKey> {
     const tenantId = actor.tenantId!;
     const owner = ownerOfNewKey(actor, dto);
     if ('denied' in owner) throw forbidden('FORBIDDEN', owner.denied);
@@ -146,6 +146,7 @@ export class ApiKeysService {
         actor: actorOf(actor),
         action: 'key.created',
         target: { type: 'api_key', id: created.id },
+        client,
         metadata: { name: created.name, scopes, ownerId, expiresAt: expiry.expiresAt, ...grants },
       });
       return { ...created, permissions: [...grants.permissions].sort(), roles: [...grants.roles].sort() };

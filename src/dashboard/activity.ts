@@ -58,7 +58,7 @@ export function eventRows(events: AuditEventDto[], emails: Map<string, string>) 
         ? (emails.get(event.actor.id ?? '') ?? 'unknown user')
         : event.actor.type === 'api_key'
           ? 'API key'
-          : event.actor.type === 'admin_token'
+          : event.actor.type === 'admin_token' || event.actor.type === 'operator'
             ? 'operator'
             : 'system',
     actorKeyId: event.actor.type === 'api_key' ? event.actor.id : null,

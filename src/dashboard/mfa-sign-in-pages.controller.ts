@@ -7,12 +7,16 @@ import { Public } from '../common/auth/access.decorators';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { FactorAnswer } from '../mfa/factors.service';
 import { CHALLENGE_TTL_MS } from '../mfa/mfa-challenges.service';
+import { OperatorSessionsService } from '../operators/operator-sessions.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { CsrfGuard, PageRenderer, text } from './pages';
 import { factorError, inlineJson } from './security-pages.controller';
 import { clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
+
+/** Where a completed sign-in goes: an operator's console, or the dashboard. */
+const landing = (signedIn: { console: boolean }) => (signedIn.console ? '/operator' : '/dashboard');
 
 /** `__Secure-` rather than `__Host-`: the cookies are scoped to /login. */
 const mfaCookie = (names: CookieNames) => `${names.secure ? '__Secure-' : ''}kw_mfa_challenge`;
@@ -38,6 +42,7 @@ export class MfaSignInPagesController {
   constructor(
     private readonly auth: AuthService,
     private readonly sessions: SessionsService,
+    private readonly operatorSessions: OperatorSessionsService,
     private readonly pages: PageRenderer,
     config: AppConfig,
   ) {
@@ -64,14 +69,15 @@ export class MfaSignInPagesController {
       field === 'code' ? { code: text(body, 'code').replace(/\s/g, '') } : { recoveryCode: text(body, 'recoveryCode') };
     if (field === 'code' && !/^\d{6}$/.test(answer.code!))
       return this.renderMfa(request, reply, { code: 'Enter the 6 digits your app shows.' }, HttpStatus.BAD_REQUEST);
+    let signedIn;
     try {
-      const { token } = await this.auth.dashboardMfa(request.cookies[mfaCookie(this.cookies)], answer, client);
-      await this.signedIn(request, reply, token);
+      signedIn = await this.auth.dashboardMfa(request.cookies[mfaCookie(this.cookies)], answer, client);
+      await this.signedIn(request, reply, signedIn.token);
     } catch (error) {
       const { status, message } = factorError(error);
       return this.renderMfa(request, reply, { [field]: message }, status);
     }
-    this.pages.redirect(reply, '/dashboard');
+    this.pages.redirect(reply, landing(signedIn));
   }
 
   /** The passkey answer to the second step (JSON, from mfa.js). */
@@ -84,18 +90,19 @@ export class MfaSignInPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
+    let signedIn;
     try {
-      const { token } = await this.auth.dashboardMfa(
+      signedIn = await this.auth.dashboardMfa(
         request.cookies[mfaCookie(this.cookies)],
         { webauthn: body.webauthn as never },
         client,
       );
-      await this.signedIn(request, reply, token);
+      await this.signedIn(request, reply, signedIn.token);
     } catch (error) {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: '/dashboard' });
+    return reply.send({ redirect: landing(signedIn) });
   }
 
   /** Starts a passwordless sign-in: options for any passkey of this site the browser holds. */
@@ -117,19 +124,16 @@ export class MfaSignInPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
+    let signedIn;
     try {
-      const { token } = await this.auth.dashboardPasskey(
-        request.cookies[passkeyCookie(this.cookies)],
-        body.webauthn,
-        client,
-      );
+      signedIn = await this.auth.dashboardPasskey(request.cookies[passkeyCookie(this.cookies)], body.webauthn, client);
       reply.clearCookie(passkeyCookie(this.cookies), challengeCookieOptions(this.cookies));
-      await this.signedIn(request, reply, token);
+      await this.signedIn(request, reply, signedIn.token);
     } catch (error) {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: '/dashboard' });
+    return reply.send({ redirect: landing(signedIn) });
   }
 
   /** Called by the password step when a second factor is needed. */
@@ -141,6 +145,7 @@ export class MfaSignInPagesController {
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
+    else if (previous) await this.operatorSessions.revokeToken(previous, 'replaced_by_sign_in');
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
     reply.clearCookie(mfaCookie(this.cookies), challengeCookieOptions(this.cookies));
     clearCsrfSecret(reply, this.cookies);

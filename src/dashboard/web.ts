@@ -129,6 +129,7 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
         flash: 'partials/flash.hbs',
         usage: 'partials/usage.hbs',
         events: 'partials/events.hbs',
+        'operator-events': 'partials/operator-events.hbs',
       },
     },
   });

@@ -1,8 +1,11 @@
 import { DataSource } from 'typeorm';
 import { KeyUsageService } from '../src/api-keys/key-usage.service';
+import { Clock } from '../src/common/clock';
 import { listRouteAccess } from '../src/common/auth/route-access';
+import { FactorsService } from '../src/mfa/factors.service';
+import { totpCode } from '../src/mfa/totp';
 import { Browser } from './helpers/dashboard';
-import { adminHeaders, createTenant, createUser, signIn, strongPassword } from './helpers/identity';
+import { adminHeaders, createTenant, createUser, login, signIn, strongPassword } from './helpers/identity';
 import { watchMail } from './helpers/mail';
 import { createTestApp, TEST_ADMIN_TOKEN, TestApp } from './helpers/test-app';
 
@@ -365,6 +368,95 @@ describe('operator console', () => {
           ).status,
         ]).toEqual([path, 404]);
       expect((await operator.get(`/operator/tenants/${missing}/keys/${missing}/created`)).status).toBe(303);
+    });
+  });
+
+  describe('second factor', () => {
+    const STEP_MS = 30_000;
+    let now = 0;
+    /** The clock moves a whole TOTP step at a time, so no code is ever a replay of the last one. */
+    const nextStep = () => (now = (Math.floor(Math.max(Date.now(), now) / STEP_MS) + 2) * STEP_MS + 10_000);
+    beforeAll(() => jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(now || Date.now())));
+    afterAll(() => jest.restoreAllMocks());
+
+    /** Signs in with the password at /login: the answer is the second step, not yet a session. */
+    async function passwordStep(who: { email: string; password: string }, console?: boolean) {
+      const browser = new Browser(t);
+      browser.headers['user-agent'] = UA;
+      const res = await browser.signIn(who, console);
+      expect(res.headers.location).toBe('/login/mfa');
+      // the password alone opens nothing
+      expect((await browser.get('/operator')).headers.location).toBe('/login');
+      expect((await browser.get('/login/mfa')).text).toContain('Confirm your sign-in');
+      return browser;
+    }
+
+    it('an operator with an authenticator app reaches the console only after the second step', async () => {
+      const console1 = await operatorBrowser(t, first);
+      await console1.get('/operator/operators');
+      const op = { email: 'totp-op@example.com', password: strongPassword() };
+      expect((await console1.post('/operator/operators', op)).status).toBe(303);
+      const [{ id }] = await db.query('SELECT id FROM people WHERE email = $1 AND is_operator', [op.email]);
+      const factors = t.app.get(FactorsService);
+      nextStep();
+      const { secret } = await factors.startTotp(id, op.email);
+      await db.transaction((m) => factors.confirmTotp(id, totpCode(secret, new Date(now)), m));
+
+      nextStep();
+      const browser = await passwordStep(op);
+      const wrong = await browser.post('/login/mfa', { code: totpCode(secret, new Date(now - 10 * STEP_MS)) });
+      expect([wrong.status, wrong.text.includes('Confirm your sign-in')]).toEqual([401, true]);
+      expect((await browser.get('/operator')).headers.location).toBe('/login');
+      const right = await browser.post('/login/mfa', { code: totpCode(secret, new Date(now)) });
+      expect([right.status, right.headers.location]).toEqual([303, '/operator']);
+      expect((await browser.get('/operator/tenants')).status).toBe(200);
+      // a second sign-in's password step opens no session of its own
+      nextStep();
+      const again = await passwordStep(op);
+      const [{ n }] = await db.query(
+        'SELECT count(*)::int AS n FROM operator_sessions WHERE person_id = $1 AND revoked_at IS NULL',
+        [id],
+      );
+      expect(n).toBe(1);
+      expect((await again.post('/login/mfa', { code: totpCode(secret, new Date(now)) })).headers.location).toBe(
+        '/operator',
+      );
+      const signedIn = await db.query(
+        `SELECT count(*)::int AS n FROM operator_events WHERE action = 'operator.signed_in' AND actor_id = $1`,
+        [id],
+      );
+      expect(signedIn[0].n).toBe(2);
+    });
+
+    it('a member who is also an operator, with TOTP, picks the console at sign-in and it survives the second step', async () => {
+      const tenant = await createTenant(t);
+      const member = await createUser(t, tenant.id, 'member');
+      nextStep();
+      const { accessToken } = await login(t, member.email, member.password);
+      const bearer = { authorization: `Bearer ${accessToken}` };
+      const started = await t.http.post('/auth/mfa/totp').set(bearer).expect(200);
+      await t.http
+        .post('/auth/mfa/totp/confirm')
+        .set(bearer)
+        .send({ code: totpCode(started.body.secret, new Date(now)) })
+        .expect(200);
+      const console1 = await operatorBrowser(t, first);
+      await console1.get('/operator/operators');
+      expect((await console1.post('/operator/operators', { email: member.email })).status).toBe(303);
+
+      nextStep();
+      const toConsole = await passwordStep(member, true);
+      const done = await toConsole.post('/login/mfa', { code: totpCode(started.body.secret, new Date(now)) });
+      expect([done.status, done.headers.location]).toEqual([303, '/operator']);
+      expect((await toConsole.get('/operator/tenants')).status).toBe(200);
+      expect((await toConsole.get('/dashboard')).headers.location).toBe('/login');
+
+      nextStep();
+      const toTenant = await passwordStep(member);
+      const dash = await toTenant.post('/login/mfa', { code: totpCode(started.body.secret, new Date(now)) });
+      expect([dash.status, dash.headers.location]).toEqual([303, '/dashboard']);
+      expect((await toTenant.get('/dashboard')).status).toBe(200);
+      expect((await toTenant.get('/operator/tenants')).status).toBe(403);
     });
   });
 });

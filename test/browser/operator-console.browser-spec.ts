@@ -2,6 +2,10 @@ import AxeBuilder from '@axe-core/playwright';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { DataSource } from 'typeorm';
+import { Clock } from '../../src/common/clock';
+import { FactorsService } from '../../src/mfa/factors.service';
+import { totpCode } from '../../src/mfa/totp';
 import { adminHeaders, strongPassword } from '../helpers/identity';
 import { watchMail } from '../helpers/mail';
 import { createTestApp, TEST_ADMIN_TOKEN, TestApp } from '../helpers/test-app';
@@ -42,6 +46,8 @@ describe('operator console in a browser', () => {
   });
 
   const url = (path: string) => `${t.url}${path}`;
+  /** The first operator's password (the second test signs in as them to add another). */
+  const firstPassword = strongPassword();
 
   /**
    * 0 serious or critical accessibility violations in both themes, no horizontal scrolling at
@@ -94,7 +100,7 @@ describe('operator console in a browser', () => {
     const mail = watchMail(t.app);
     const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    const operator = { email: 'ops@keyward.example', password: strongPassword() };
+    const operator = { email: 'ops@keyward.example', password: firstPassword };
 
     // Bootstrap with the admin token
     await page.goto(url('/operator/bootstrap'));
@@ -186,6 +192,49 @@ describe('operator console in a browser', () => {
     expect(await page.locator('body').textContent()).toContain('operator.signed_in');
     await ownerContext.close();
     await context.close();
+  });
+  it('signs an operator with an authenticator app in to the console after the second step', async () => {
+    // The operator made by the first test adds one more, whose app is set up on their person.
+    const db = t.app.get(DataSource);
+    const [{ id: firstId }] = await db.query('SELECT id FROM people WHERE email = $1', ['ops@keyward.example']);
+    const op = { email: 'ops-totp@keyward.example', password: strongPassword() };
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(url('/login'));
+    await page.getByLabel('Email').fill('ops@keyward.example');
+    await page.getByLabel('Password').fill(firstPassword);
+    await submit(page, 'Sign in');
+    await page.goto(url('/operator/operators'));
+    await page.getByLabel('Email', { exact: true }).fill(op.email);
+    await page.getByLabel(/first password/i).fill(op.password);
+    await submit(page, 'Add the operator');
+    const [{ id }] = await db.query('SELECT id FROM people WHERE email = $1 AND is_operator', [op.email]);
+    expect(id).not.toBe(firstId);
+
+    const STEP_MS = 30_000;
+    let now = (Math.floor(Date.now() / STEP_MS) + 2) * STEP_MS + 10_000;
+    const clock = jest.spyOn(t.app.get(Clock), 'now').mockImplementation(() => new Date(now));
+    try {
+      const factors = t.app.get(FactorsService);
+      const { secret } = await factors.startTotp(id, op.email);
+      await db.transaction((m) => factors.confirmTotp(id, totpCode(secret, new Date(now)), m));
+      now += 2 * STEP_MS;
+
+      await context.clearCookies();
+      await page.goto(url('/login'));
+      await page.getByLabel('Email').fill(op.email);
+      await page.getByLabel('Password').fill(op.password);
+      await submit(page, 'Sign in');
+      expect(new URL(page.url()).pathname).toBe('/login/mfa');
+      await check(page, 'login-mfa');
+      await page.getByLabel('Code from your authenticator app').fill(totpCode(secret, new Date(now)));
+      await submit(page, 'Confirm');
+      expect(new URL(page.url()).pathname).toBe('/operator/tenants');
+      expect(await page.locator('body').textContent()).toContain(op.email);
+    } finally {
+      clock.mockRestore();
+      await context.close();
+    }
   });
 });
 

@@ -428,6 +428,50 @@ describe('operator console', () => {
       expect(signedIn[0].n).toBe(2);
     });
 
+    it('an operator without a tenant adds an authenticator app in the console; the next sign-in asks for it', async () => {
+      const console1 = await operatorBrowser(t, first);
+      await console1.get('/operator/operators');
+      const op = { email: 'self-totp-op@example.com', password: strongPassword() };
+      expect((await console1.post('/operator/operators', op)).status).toBe(303);
+      const browser = await operatorBrowser(t, op);
+      expect((await browser.get('/operator/security')).text).toContain('No authenticator app yet.');
+      nextStep();
+      const started = await browser.post('/operator/security/totp');
+      expect(started.status).toBe(200);
+      const secret = /id="totp-secret">([A-Z2-7]+)</.exec(started.text)![1];
+      const bad = await browser.post('/operator/security/totp/confirm', { code: '12' });
+      expect([bad.status, bad.text.includes('Enter the 6 digits your app shows.')]).toEqual([400, true]);
+      const wrong = await browser.post('/operator/security/totp/confirm', {
+        code: totpCode(secret, new Date(now - 10 * STEP_MS)),
+      });
+      expect([wrong.status, wrong.text.includes('id="totp-secret"')]).toEqual([400, true]);
+      const noCsrf = await browser.post('/operator/security/totp/confirm', {
+        _csrf: null,
+        code: totpCode(secret, new Date(now)),
+      });
+      expect(noCsrf.status).toBe(403);
+      const done = await browser.post('/operator/security/totp/confirm', { code: totpCode(secret, new Date(now)) });
+      expect(done.status).toBe(200);
+      expect(done.text.match(/<li><code>/g)).toHaveLength(10);
+      expect((await browser.get('/operator/security')).text).toContain('10 recovery code(s) left');
+      const [{ id }] = await db.query('SELECT id FROM people WHERE email = $1', [op.email]);
+      const events = await db.query(
+        `SELECT actor_id, metadata, ip, user_agent, request_id FROM operator_events WHERE action = 'operator.factor_added'`,
+      );
+      expect(events).toEqual([expect.objectContaining({ actor_id: id, metadata: { factor: 'totp' }, user_agent: UA })]);
+      expect(events[0].ip && events[0].request_id).toBeTruthy();
+      // A tenant member cannot reach it
+      const tenant = await createTenant(t);
+      const owner = new Browser(t);
+      await owner.signIn(await createUser(t, tenant.id, 'owner'));
+      expect((await owner.get('/operator/security')).status).toBe(403);
+
+      nextStep();
+      const next = await passwordStep(op);
+      const ok = await next.post('/login/mfa', { code: totpCode(secret, new Date(now)) });
+      expect([ok.status, ok.headers.location]).toEqual([303, '/operator']);
+    });
+
     it('a member who is also an operator, with TOTP, picks the console at sign-in and it survives the second step', async () => {
       const tenant = await createTenant(t);
       const member = await createUser(t, tenant.id, 'member');

@@ -158,6 +158,9 @@ const EXPECTED: Record<string, string> = {
   'GET /operator/usage': 'operator',
   'GET /operator/operators': 'operator',
   'POST /operator/operators': 'operator',
+  'GET /operator/security': 'operator',
+  'POST /operator/security/totp': 'operator',
+  'POST /operator/security/totp/confirm': 'operator',
   'POST /operator/logout': 'operator',
 };
 

@@ -14,6 +14,7 @@ import {
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { actorOf, ACTOR_TYPES, AdminListAuditEventsQuery } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
@@ -26,6 +27,7 @@ import { SecretBox } from '../common/crypto/secret-box';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { MAX_PAGE } from '../common/http/pagination';
 import { AppException } from '../common/http/problem';
+import { FactorsService } from '../mfa/factors.service';
 import { OperatorEventsService } from '../operators/operator-events.service';
 import { OperatorsService } from '../operators/operators.service';
 import { CreateTenantDto, UpdateTenantDto } from '../tenants/dto/tenants.dto';
@@ -50,6 +52,7 @@ const FLASH: Record<string, string> = {
   'limits-saved': 'The limits have been saved.',
   'owner-invited': 'The invitation has been mailed.',
   'key-seen': 'That key was shown once and cannot be shown again.',
+  'totp-added': 'Your authenticator app is on: the next sign-in asks for its code.',
 };
 
 /** A whole number typed in a form, or the text itself (so the DTO's rule reports it). */
@@ -74,6 +77,8 @@ export class OperatorPagesController {
     private readonly keys: ApiKeysService,
     private readonly audit: AuditService,
     private readonly console: OperatorConsoleService,
+    private readonly factors: FactorsService,
+    private readonly dataSource: DataSource,
     config: AppConfig,
   ) {
     this.cookies = cookieNames(config);
@@ -450,6 +455,88 @@ export class OperatorPagesController {
       }
     }
     return this.renderOperators(request, reply, { values, errors: fields }, HttpStatus.BAD_REQUEST);
+  }
+
+  // --- the operator's own second factor (the same factors as everyone, on their person) ------
+
+  @Get('security')
+  @Operator()
+  async securityPage(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    return this.renderSecurity(principal, request, reply);
+  }
+
+  @Post('security/totp')
+  @Operator()
+  async startTotp(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const operator = (await this.operators.get(principal.operatorId!))!;
+    if ((await this.factors.status(operator.id)).totp) return this.renderSecurity(principal, request, reply);
+    const enrolment = await this.factors.startTotp(operator.id, operator.email);
+    return this.render(request, reply, 'operator/totp-enrol', { title: 'Set up an authenticator app', ...enrolment });
+  }
+
+  @Post('security/totp/confirm')
+  @Operator()
+  async confirmTotp(
+    @CurrentPrincipal() principal: Principal,
+    @Body() body: Form,
+    @Client() client: ClientInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const operator = (await this.operators.get(principal.operatorId!))!;
+    const code = text(body, 'code').replace(/\s/g, '');
+    let message = 'Enter the 6 digits your app shows.';
+    let status: number = HttpStatus.BAD_REQUEST;
+    if (/^\d{6}$/.test(code)) {
+      try {
+        const { recoveryCodes } = await this.dataSource.transaction(async (manager) => {
+          const confirmed = await this.factors.confirmTotp(operator.id, code, manager);
+          await this.events.record(manager, {
+            actor: { type: 'operator', id: operator.id },
+            action: 'operator.factor_added',
+            target: { type: 'person', id: operator.id },
+            metadata: { factor: 'totp' },
+            client,
+          });
+          return confirmed;
+        });
+        if (!recoveryCodes) return this.redirect(reply, '/operator/security', 'totp-added');
+        return this.render(request, reply, 'recovery-codes', {
+          title: 'Your recovery codes',
+          recoveryCodes,
+          next: '/operator/security?flash=totp-added',
+        });
+      } catch (error) {
+        ({ status, message } = userError(error));
+      }
+    }
+    const pending = await this.factors.pendingTotp(operator.id, operator.email);
+    if (!pending) return this.renderSecurity(principal, request, reply, status);
+    return this.render(
+      request,
+      reply,
+      'operator/totp-enrol',
+      { title: 'Set up an authenticator app', ...pending, errors: { code: message } },
+      status,
+    );
+  }
+
+  private async renderSecurity(
+    principal: Principal,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number = HttpStatus.OK,
+  ) {
+    const factors = await this.factors.status(principal.operatorId!);
+    return this.render(request, reply, 'operator/security', { title: 'Your sign-in', factors }, status);
   }
 
   @Post('logout')

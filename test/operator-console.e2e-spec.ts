@@ -402,6 +402,9 @@ describe('operator console', () => {
       const { secret } = await factors.startTotp(id, op.email);
       await db.transaction((m) => factors.confirmTotp(id, totpCode(secret, new Date(now)), m));
 
+      // The API has no session for an operator in no tenant: refused at once, with no challenge
+      const api = await t.http.post('/auth/login').send(op).expect(401);
+      expect([api.body.code, api.body.challenge]).toEqual(['INVALID_CREDENTIALS', undefined]);
       nextStep();
       const browser = await passwordStep(op);
       const wrong = await browser.post('/login/mfa', { code: totpCode(secret, new Date(now - 10 * STEP_MS)) });

@@ -106,7 +106,11 @@ export class AuthService {
     const person = await this.verifyCredentials((dto.email ?? dto.username)!, dto.password, client);
     // Only now, with the password right, does the answer say whether a second factor follows.
     const methods = await this.mfaSignIn.methods(person.id);
-    if (methods.length) return this.mfaSignIn.begin(person.id, methods, { tenantId: dto.tenantId ?? null });
+    if (methods.length) {
+      // An operator in no tenant has no API session to open: refused now, not after the second step.
+      if (!(await this.people.memberships(person.id)).some((m) => m.usable)) throw invalidCredentials();
+      return this.mfaSignIn.begin(person.id, methods, { tenantId: dto.tenantId ?? null });
+    }
     return this.signInApi(person, dto.tenantId, { client });
   }
 

@@ -14,6 +14,7 @@ import { IdentitiesAndNamedLimits1795332000000 } from './1795332000000-Identitie
 import { People1795334000000 } from './1795334000000-People';
 import { EmailChangeTokens1795334100000 } from './1795334100000-EmailChangeTokens';
 import { SecondFactors1795335000000 } from './1795335000000-SecondFactors';
+import { OperatorConsole1795336000000 } from './1795336000000-OperatorConsole';
 
 /** Every migration, oldest first. Add new ones at the end. */
 export const MIGRATIONS: Function[] = [
@@ -33,4 +34,5 @@ export const MIGRATIONS: Function[] = [
   People1795334000000,
   EmailChangeTokens1795334100000,
   SecondFactors1795335000000,
+  OperatorConsole1795336000000,
 ];

@@ -18,6 +18,7 @@ import { MailModule } from './mail/mail.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PermissionsModule } from './permissions/permissions.module';
 import { MfaModule } from './mfa/mfa.module';
+import { OperatorsModule } from './operators/operators.module';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { TenantConfigModule } from './tenant-config/tenant-config.module';
 import { TenantsModule } from './tenants/tenants.module';
@@ -50,6 +51,7 @@ export class AppModule {
         MfaModule,
         UsersModule,
         TenantsModule,
+        OperatorsModule,
         ApiKeysModule,
         PermissionsModule,
         IdentitiesModule,

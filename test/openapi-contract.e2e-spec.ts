@@ -444,6 +444,24 @@ const CASES: Record<string, { ok: Case[]; error: Case[] } | { ok: Case[]; noErro
     ok: [() => ({ status: 201, headers: adminHeaders, body: { name: `Tenant ${unique()}` } })],
     error: [() => ({ status: 400, headers: adminHeaders, body: { name: '' } })],
   },
+  // Once: the document's run makes the first operator, and a second try is refused.
+  OperatorsController_bootstrapOperator: {
+    ok: [
+      () => ({
+        status: 201,
+        headers: adminHeaders,
+        body: { email: `ops-${unique()}@example.com`, password: strongPassword() },
+      }),
+    ],
+    error: [
+      () => ({ status: 400, headers: adminHeaders, body: { email: 'not an email', password: strongPassword() } }),
+      () => ({
+        status: 409,
+        headers: adminHeaders,
+        body: { email: `ops-${unique()}@example.com`, password: strongPassword() },
+      }),
+    ],
+  },
   AdminTenantsController_listTenants: {
     ok: [() => ({ status: 200, headers: adminHeaders })],
     error: [() => ({ status: 400, headers: adminHeaders, query: { page: '0' } })],

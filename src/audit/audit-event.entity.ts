@@ -10,7 +10,7 @@ import {
 } from 'typeorm';
 import { Tenant } from '../tenants/tenant.entity';
 
-export type ActorType = 'user' | 'api_key' | 'admin_token' | 'system';
+export type ActorType = 'user' | 'api_key' | 'admin_token' | 'operator' | 'system';
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 /** bigint columns come back from pg as strings; seq and ids stay far below 2^53. */

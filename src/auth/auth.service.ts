@@ -33,6 +33,7 @@ import {
   ResetPasswordDto,
   TokenPair,
 } from './dto/auth.dto';
+import { OperatorSessionsService } from '../operators/operator-sessions.service';
 import { AuthThrottleService } from './auth-throttle.service';
 import { JWT_AUDIENCE, JWT_ISSUER } from './access-token';
 import { OneTimeTokenPurpose } from './one-time-token.entity';
@@ -56,6 +57,8 @@ export interface SignInContext {
   device?: string;
   /** A tenant switch by a person already signed in (on this device). */
   switched?: boolean;
+  /** An operator who asked for the operator console (`/login?console=1`). */
+  console?: boolean;
 }
 
 const emailInUse = () =>
@@ -92,6 +95,7 @@ export class AuthService {
     private readonly people: PeopleService,
     private readonly notices: SecurityNotices,
     private readonly mfaSignIn: MfaSignInService,
+    private readonly operatorSessions: OperatorSessionsService,
   ) {}
 
   /** The tenant, email and role an invitation link is for (null when the link cannot be used). */
@@ -107,7 +111,11 @@ export class AuthService {
     const person = await this.verifyCredentials((dto.email ?? dto.username)!, dto.password, client);
     // Only now, with the password right, does the answer say whether a second factor follows.
     const methods = await this.mfaSignIn.methods(person.id);
-    if (methods.length) return this.mfaSignIn.begin(person.id, methods, { tenantId: dto.tenantId ?? null });
+    if (methods.length) {
+      // An operator in no tenant has no API session to open: refused now, not after the second step.
+      if (!(await this.people.memberships(person.id)).some((m) => m.usable)) throw invalidCredentials();
+      return this.mfaSignIn.begin(person.id, methods, { tenantId: dto.tenantId ?? null });
+    }
     return this.signInApi(person, dto.tenantId, { client });
   }
 
@@ -147,9 +155,11 @@ export class AuthService {
   }
 
   /** The dashboard's password step: a second-factor challenge, or null when the person has none. */
-  async beginDashboardMfa(person: Person): Promise<MfaRequired | null> {
+  async beginDashboardMfa(person: Person, options: { console?: boolean } = {}): Promise<MfaRequired | null> {
     const methods = await this.mfaSignIn.methods(person.id);
-    return methods.length ? this.mfaSignIn.begin(person.id, methods, { via: 'dashboard' }) : null;
+    // An operator's wish for the console waits in the challenge, for the step that completes it.
+    const context = { via: 'dashboard', ...(options.console && person.isOperator ? { console: true } : {}) };
+    return methods.length ? this.mfaSignIn.begin(person.id, methods, context) : null;
   }
 
   /** What the dashboard's second-step page shows for a live challenge, or null. */
@@ -163,12 +173,17 @@ export class AuthService {
     answer: FactorAnswer,
     client: ClientInfo,
     device?: string,
-  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
-    const personId = await this.mfaSignIn.complete(token, answer, client, async (step, manager) => {
+  ): Promise<{ token: string; tenants: MembershipSummary[]; console: boolean }> {
+    const { personId, console } = await this.mfaSignIn.complete(token, answer, client, async (step, manager) => {
       await this.assertMembershipChoice(step.personId, undefined, manager, true);
-      return step.personId;
+      return { personId: step.personId, console: step.context.console === true };
     });
-    return this.signInDashboard(await this.personById(personId), undefined, { client, device }, this.clock.now());
+    return this.signInDashboard(
+      await this.personById(personId),
+      undefined,
+      { client, device, console },
+      this.clock.now(),
+    );
   }
 
   async dashboardPasskey(
@@ -176,7 +191,7 @@ export class AuthService {
     webauthn: unknown,
     client: ClientInfo,
     device?: string,
-  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
+  ): Promise<{ token: string; tenants: MembershipSummary[]; console: boolean }> {
     const personId = await this.mfaSignIn.completePasswordless(token, webauthn, async (id, _step, manager) => {
       await this.assertMembershipChoice(id, undefined, manager, true);
       return id;
@@ -195,8 +210,13 @@ export class AuthService {
     anyUsable = false,
   ): Promise<void> {
     const usable = (await this.people.memberships(personId, manager)).filter((m) => m.usable);
+    if (anyUsable) {
+      // The dashboard takes any usable membership; an operator with none goes to the console.
+      if (usable.length === 0 && !(await manager.getRepository(Person).findOneBy({ id: personId }))?.isOperator)
+        throw invalidCredentials();
+      return;
+    }
     if (usable.length === 0) throw invalidCredentials();
-    if (anyUsable) return;
     if (tenantId ? usable.some((m) => m.tenantId === tenantId) : usable.length === 1) return;
     throw new AppException(
       HttpStatus.CONFLICT,
@@ -260,8 +280,12 @@ export class AuthService {
     tenantId: string | undefined,
     context: SignInContext,
     factorVerifiedAt: Date | null = null,
-  ): Promise<{ token: string; tenants: MembershipSummary[] }> {
+  ): Promise<{ token: string; tenants: MembershipSummary[]; console: boolean }> {
     const tenants = (await this.people.memberships(person.id)).filter((m) => m.usable);
+    // An operator gets the console (a session of its own kind, in no tenant) when they ask for
+    // it or have no tenant to go to; their factors were checked on this same path.
+    if (person.isOperator && (context.console || tenants.length === 0))
+      return { ...(await this.operatorSessions.start(person.id, context.client)), tenants, console: true };
     const user = await this.chooseMembership(person, tenantId ?? tenants[0]?.tenantId);
     const factor = await this.sessionFactor(person, user, factorVerifiedAt);
     const { token } = await this.dataSource.transaction(async (manager) => {
@@ -270,7 +294,7 @@ export class AuthService {
       return created;
     });
     await this.noteDevice(person, user, context);
-    return { token, tenants };
+    return { token, tenants, console: false };
   }
 
   /** The caller's tenants, for a switcher: those they may sign in to now. */
@@ -291,7 +315,7 @@ export class AuthService {
     tenantId: string,
     client: ClientInfo,
     via: 'dashboard',
-  ): Promise<{ token: string; tenants: MembershipSummary[] }>;
+  ): Promise<{ token: string; tenants: MembershipSummary[]; console: boolean }>;
   async switchTenant(principal: Principal, tenantId: string, client: ClientInfo, via: 'api' | 'dashboard' = 'api') {
     const person = await this.people.findById(principal.personId!);
     if (!person) throw invalidCredentials();
@@ -400,7 +424,8 @@ export class AuthService {
     });
     const person = await this.people.findByEmail(email);
     const memberships = person ? await this.people.memberships(person.id) : [];
-    const canSignIn = !!person?.passwordHash && memberships.some((m) => m.usable);
+    // An operator may have no tenant at all: they sign in to the console (signInDashboard).
+    const canSignIn = !!person?.passwordHash && (person.isOperator || memberships.some((m) => m.usable));
     const matches = await this.passwords.verify(canSignIn ? person.passwordHash : null, password);
     if (!matches || !canSignIn) {
       this.metrics.login('failure');

@@ -21,6 +21,8 @@ export class AppConfig {
   readonly databaseListenUrl?: string;
   readonly databasePoolSize: number;
   readonly adminToken?: string;
+  /** ADMIN_TOKEN_RETIRED: operators exist and the token no longer opens anything. */
+  readonly adminTokenRetired: boolean;
   readonly metricsToken?: string;
   readonly jwtSecret: string;
   readonly keyPepper: string;
@@ -109,6 +111,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseListenUrl: raw.DATABASE_LISTEN_URL ?? raw.DATABASE_URL,
     databasePoolSize: raw.DATABASE_POOL_SIZE,
     adminToken: secrets.ADMIN_TOKEN,
+    adminTokenRetired: raw.ADMIN_TOKEN_RETIRED,
     metricsToken: raw.METRICS_TOKEN,
     jwtSecret: secrets.JWT_SECRET!,
     keyPepper: secrets.KEY_PEPPER!,

@@ -118,6 +118,11 @@ export const configSchema = z.object({
   ADMIN_TOKEN: secret
     .optional()
     .describe('Operator token for the x-admin-token header (>= 32 characters); unset disables admin routes.'),
+  ADMIN_TOKEN_RETIRED: booleanString
+    .default(false)
+    .describe(
+      '`true` retires ADMIN_TOKEN once operators sign in to the console: the token then opens nothing (403 ADMIN_TOKEN_RETIRED), neither /admin routes nor the operator bootstrap.',
+    ),
   METRICS_TOKEN: secret
     .optional()
     .describe('Bearer token for GET /metrics (>= 32 characters); unset disables metrics (403 METRICS_DISABLED).'),

@@ -80,7 +80,7 @@ export function eventRows(events: AuditEventDto[], emails: Map<string, string>, 
         ? (emails.get(event.actor.id ?? '') ?? 'unknown user')
         : event.actor.type === 'api_key'
           ? keyName(event.actor.id)
-          : event.actor.type === 'admin_token'
+          : event.actor.type === 'admin_token' || event.actor.type === 'operator'
             ? 'operator'
             : 'system',
     actorKeyId: event.actor.type === 'api_key' && keys.has(event.actor.id ?? '') ? event.actor.id : null,

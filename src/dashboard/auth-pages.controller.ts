@@ -7,6 +7,7 @@ import { Authenticated, CurrentPrincipal, Public } from '../common/auth/access.d
 import { Principal } from '../common/auth/principal';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { AppException } from '../common/http/problem';
+import { OperatorSessionsService } from '../operators/operator-sessions.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { ForgotPasswordDto } from '../auth/dto/auth.dto';
 import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
@@ -24,6 +25,7 @@ export class AuthPagesController {
   constructor(
     private readonly auth: AuthService,
     private readonly sessions: SessionsService,
+    private readonly operatorSessions: OperatorSessionsService,
     private readonly pages: PageRenderer,
     config: AppConfig,
   ) {
@@ -33,7 +35,8 @@ export class AuthPagesController {
   @Get('login')
   @Public()
   loginPage(@Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    return this.pages.render(request, reply, 'login', { title: 'Sign in' });
+    const console = (request.query as { console?: unknown } | undefined)?.console === '1';
+    return this.pages.render(request, reply, 'login', { title: 'Sign in', console });
   }
 
   @Post('login')
@@ -47,8 +50,9 @@ export class AuthPagesController {
   ) {
     const email = text(body, 'email').trim().toLowerCase();
     const password = text(body, 'password');
+    const console = text(body, 'console') === '1';
     const again = (status: number, error: string) =>
-      this.pages.render(request, reply, 'login', { title: 'Sign in', email, error }, status);
+      this.pages.render(request, reply, 'login', { title: 'Sign in', email, error, console }, status);
     if (!email || !password) return again(HttpStatus.BAD_REQUEST, 'Enter your email and password.');
     let person;
     try {
@@ -62,7 +66,7 @@ export class AuthPagesController {
       return again(status, message);
     }
     // A second factor first, when the person has one: the challenge waits in a /login cookie.
-    const step = await this.auth.beginDashboardMfa(person);
+    const step = await this.auth.beginDashboardMfa(person, { console });
     if (step) {
       MfaSignInPagesController.startStep(reply, this.cookies, step.challenge);
       return this.pages.redirect(reply, '/login/mfa');
@@ -71,12 +75,24 @@ export class AuthPagesController {
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
+    else if (previous) await this.operatorSessions.revokeToken(previous, 'replaced_by_sign_in');
     const device = browserDevice(request, reply, this.cookies);
-    const { token, tenants } = await this.auth.signInDashboard(person, undefined, { client, device });
+    let signedIn;
+    try {
+      signedIn = await this.auth.signInDashboard(person, undefined, { client, device, console });
+    } catch (error) {
+      if (error instanceof AppException && error.getStatus() === HttpStatus.UNAUTHORIZED)
+        return again(HttpStatus.UNAUTHORIZED, 'Invalid email or password.');
+      throw error;
+    }
+    const { token, tenants } = signedIn;
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
     clearCsrfSecret(reply, this.cookies);
-    // Someone in several tenants first says which one they came for.
-    this.pages.redirect(reply, tenants.length > 1 ? '/dashboard/tenants' : '/dashboard');
+    // An operator's console; someone in several tenants first says which one they came for.
+    this.pages.redirect(
+      reply,
+      signedIn.console ? '/operator' : tenants.length > 1 ? '/dashboard/tenants' : '/dashboard',
+    );
   }
 
   @Post('logout')

@@ -3,6 +3,8 @@ import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { MfaModule } from '../mfa/mfa.module';
+import { OperatorsModule } from '../operators/operators.module';
+import { TenantsModule } from '../tenants/tenants.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TenantConfigModule } from '../tenant-config/tenant-config.module';
 import { UsageModule } from '../usage/usage.module';
@@ -14,6 +16,8 @@ import { HomeController } from './home.controller';
 import { KeysPagesController } from './keys-pages.controller';
 import { MfaSignInPagesController } from './mfa-sign-in-pages.controller';
 import { SecurityPagesController } from './security-pages.controller';
+import { OperatorConsoleService } from './operator-console.service';
+import { OperatorPagesController } from './operator-pages.controller';
 import { CsrfGuard, PageRenderer } from './pages';
 
 @Module({
@@ -26,6 +30,8 @@ import { CsrfGuard, PageRenderer } from './pages';
     TenantConfigModule,
     AuditModule,
     UsageModule,
+    TenantsModule,
+    OperatorsModule,
   ],
   controllers: [
     HomeController,
@@ -37,7 +43,8 @@ import { CsrfGuard, PageRenderer } from './pages';
     AuditPagesController,
     SecurityPagesController,
     MfaSignInPagesController,
+    OperatorPagesController,
   ],
-  providers: [PageRenderer, CsrfGuard],
+  providers: [PageRenderer, CsrfGuard, OperatorConsoleService],
 })
 export class DashboardModule {}

@@ -7,12 +7,15 @@ import { Public } from '../common/auth/access.decorators';
 import { Client, ClientInfo } from '../common/http/client-info';
 import { FactorAnswer } from '../mfa/factors.service';
 import { CHALLENGE_TTL_MS } from '../mfa/mfa-challenges.service';
+import { OperatorSessionsService } from '../operators/operator-sessions.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { CsrfGuard, PageRenderer, text } from './pages';
 import { factorError, inlineJson } from './security-pages.controller';
 import { browserDevice, clearCsrfSecret, CookieNames, cookieNames, sessionCookieOptions } from './web';
 
 type Form = Record<string, unknown>;
+
+/** Where a completed sign-in goes: an operator's console, or the dashboard. */
 
 /** `__Secure-` rather than `__Host-`: the cookies are scoped to /login. */
 const mfaCookie = (names: CookieNames) => `${names.secure ? '__Secure-' : ''}kw_mfa_challenge`;
@@ -31,7 +34,9 @@ const challengeCookieOptions = (names: CookieNames) => ({
  * and is spent by the step that succeeds.
  */
 /** Where a finished sign-in lands: the chooser for someone in several tenants. */
-const landing = (tenants: unknown[]) => (tenants.length > 1 ? '/dashboard/tenants' : '/dashboard');
+/** An operator's console; someone in several tenants first says which one they came for, as after a password alone. */
+const landing = (signedIn: { console: boolean; tenants: unknown[] }) =>
+  signedIn.console ? '/operator' : signedIn.tenants.length > 1 ? '/dashboard/tenants' : '/dashboard';
 
 @ApiExcludeController()
 @Controller('login')
@@ -41,6 +46,7 @@ export class MfaSignInPagesController {
   constructor(
     private readonly auth: AuthService,
     private readonly sessions: SessionsService,
+    private readonly operatorSessions: OperatorSessionsService,
     private readonly pages: PageRenderer,
     config: AppConfig,
   ) {
@@ -67,22 +73,20 @@ export class MfaSignInPagesController {
       field === 'code' ? { code: text(body, 'code').replace(/\s/g, '') } : { recoveryCode: text(body, 'recoveryCode') };
     if (field === 'code' && !/^\d{6}$/.test(answer.code!))
       return this.renderMfa(request, reply, { code: 'Enter the 6 digits your app shows.' }, HttpStatus.BAD_REQUEST);
-    let next: string;
+    let signedIn;
     try {
-      const { token, tenants } = await this.auth.dashboardMfa(
+      signedIn = await this.auth.dashboardMfa(
         request.cookies[mfaCookie(this.cookies)],
         answer,
         client,
         browserDevice(request, reply, this.cookies),
       );
-      await this.signedIn(request, reply, token);
-      // Someone in several tenants first says which one they came for, as after a password alone.
-      next = landing(tenants);
+      await this.signedIn(request, reply, signedIn.token);
     } catch (error) {
       const { status, message } = factorError(error);
       return this.renderMfa(request, reply, { [field]: message }, status);
     }
-    this.pages.redirect(reply, next);
+    this.pages.redirect(reply, landing(signedIn));
   }
 
   /** The passkey answer to the second step (JSON, from mfa.js). */
@@ -95,21 +99,20 @@ export class MfaSignInPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    let next: string;
+    let signedIn;
     try {
-      const { token, tenants } = await this.auth.dashboardMfa(
+      signedIn = await this.auth.dashboardMfa(
         request.cookies[mfaCookie(this.cookies)],
         { webauthn: body.webauthn as never },
         client,
         browserDevice(request, reply, this.cookies),
       );
-      await this.signedIn(request, reply, token);
-      next = landing(tenants);
+      await this.signedIn(request, reply, signedIn.token);
     } catch (error) {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: next });
+    return reply.send({ redirect: landing(signedIn) });
   }
 
   /** Starts a passwordless sign-in: options for any passkey of this site the browser holds. */
@@ -131,22 +134,21 @@ export class MfaSignInPagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    let next: string;
+    let signedIn;
     try {
-      const { token, tenants } = await this.auth.dashboardPasskey(
+      signedIn = await this.auth.dashboardPasskey(
         request.cookies[passkeyCookie(this.cookies)],
         body.webauthn,
         client,
         browserDevice(request, reply, this.cookies),
       );
       reply.clearCookie(passkeyCookie(this.cookies), challengeCookieOptions(this.cookies));
-      await this.signedIn(request, reply, token);
-      next = landing(tenants);
+      await this.signedIn(request, reply, signedIn.token);
     } catch (error) {
       const { status, message } = factorError(error);
       return reply.status(status).send({ message });
     }
-    return reply.send({ redirect: next });
+    return reply.send({ redirect: landing(signedIn) });
   }
 
   /** Called by the password step when a second factor is needed. */
@@ -158,6 +160,7 @@ export class MfaSignInPagesController {
     const previous = request.cookies[this.cookies.session];
     const old = previous ? await this.sessions.principalForDashboardToken(previous) : null;
     if (old) await this.sessions.revoke(old.tenantId!, old.sessionId!, 'replaced_by_sign_in');
+    else if (previous) await this.operatorSessions.revokeToken(previous, 'replaced_by_sign_in');
     reply.setCookie(this.cookies.session, token, sessionCookieOptions(this.cookies));
     reply.clearCookie(mfaCookie(this.cookies), challengeCookieOptions(this.cookies));
     clearCsrfSecret(reply, this.cookies);

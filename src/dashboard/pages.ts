@@ -16,6 +16,7 @@ import { assertCsrf, cookieNames, csrfToken } from './web';
 /** Messages shown after a redirect (`?flash=code`): fixed texts, never user input. */
 const FLASH: Record<string, string> = {
   'signed-out': 'You have signed out.',
+  'operator-created': 'The first operator has been created. Sign in with its email and password.',
   'password-reset': 'Your password has been changed. Sign in with the new one.',
   'invitation-accepted': 'Welcome! Your password is set; sign in to continue.',
   'key-updated': 'The key has been updated.',

@@ -182,6 +182,7 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
         events: 'partials/events.hbs',
         confirm: 'partials/confirm.hbs',
         'remove-consequence': 'partials/remove-consequence.hbs',
+        'operator-events': 'partials/operator-events.hbs',
       },
     },
   });

@@ -5,6 +5,8 @@ import { Identity } from '../identities/identity.entity';
 import { MfaChallenge } from '../mfa/mfa-challenge.entity';
 import { Passkey, RecoveryCode, TotpFactor } from '../mfa/factor.entities';
 import { IdempotencyRecord } from '../idempotency/idempotency-record.entity';
+import { OperatorEvent } from '../operators/operator-event.entity';
+import { OperatorSession } from '../operators/operator-session.entity';
 import { AuthThrottle } from '../auth/auth-throttle.entity';
 import { OneTimeToken } from '../auth/one-time-token.entity';
 import { RefreshToken } from '../sessions/refresh-token.entity';
@@ -40,4 +42,6 @@ export const ENTITIES = [
   RecoveryCode,
   Passkey,
   MfaChallenge,
+  OperatorSession,
+  OperatorEvent,
 ];

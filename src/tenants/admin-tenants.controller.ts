@@ -1,6 +1,8 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ADMIN_ACTOR } from '../audit/dto/audit.dto';
 import { AdminToken } from '../common/auth/access.decorators';
+import { Client, ClientInfo } from '../common/http/client-info';
 import { PageQuery } from '../common/http/pagination';
 import { Idempotent } from '../idempotency/idempotency.interceptor';
 import { CreateUserDto } from '../users/dto/users.dto';
@@ -26,8 +28,8 @@ export class AdminTenantsController {
   @ApiOperation({ summary: 'Create a tenant' })
   @ApiCreatedResponse({ type: TenantResponse })
   @ApiProblems(400, 409, 422)
-  createTenant(@Body() dto: CreateTenantDto) {
-    return this.tenants.create(dto);
+  createTenant(@Body() dto: CreateTenantDto, @Client() client: ClientInfo) {
+    return this.tenants.create(dto, { actor: ADMIN_ACTOR, client });
   }
 
   @Get()
@@ -50,8 +52,12 @@ export class AdminTenantsController {
   @ApiOperation({ summary: 'Update a tenant (name, status, limits, default key scopes)' })
   @ApiOkResponse({ type: TenantResponse })
   @ApiProblems(400, 404)
-  updateTenant(@Param('id', new ParseUUIDPipe()) id: string, @Body() dto: UpdateTenantDto) {
-    return this.tenants.update(id, dto);
+  updateTenant(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() dto: UpdateTenantDto,
+    @Client() client: ClientInfo,
+  ) {
+    return this.tenants.update(id, dto, { actor: ADMIN_ACTOR, client });
   }
 
   @Post(':id/users')

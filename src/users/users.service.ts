@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { actorOf, ADMIN_ACTOR } from '../audit/dto/audit.dto';
+import { actorOf, ADMIN_ACTOR, AuditClient } from '../audit/dto/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { AppConfig } from '../config/app-config';
 import { Principal, Role } from '../common/auth/principal';
@@ -83,11 +83,12 @@ export class UsersService {
   }
 
   /**
-   * An owner or admin invites someone by email. Whether the address is new to Keyward or already
-   * someone's elsewhere, the inviter gets the same answer, in the same time (the same
-   * statements run); only the mail says which: choose a password, or sign in to accept.
+   * An owner or admin invites someone by email; so does an operator, to the tenant in
+   * `actor.tenantId`. Whether the address is new to Keyward or already someone's elsewhere, the
+   * inviter gets the same answer, in the same time (the same statements run); only the mail
+   * says which: choose a password, or sign in to accept.
    */
-  async invite(actor: Principal, dto: InviteUserDto): Promise<UserDto> {
+  async invite(actor: Principal, dto: InviteUserDto, client: AuditClient = {}): Promise<UserDto> {
     this.assertMayManage(actor, dto.role);
     const { user, token } = await this.dataSource.transaction(async (manager) => {
       const person = await this.people.findOrCreate(manager, dto.email);
@@ -101,6 +102,7 @@ export class UsersService {
         actor: actorOf(actor),
         action: 'user.invited',
         target: { type: 'user', id: user.id },
+        client,
         metadata: { email: person.email, role: user.role },
       });
       return { user, token: await this.tokens.issue('invitation', user, actor.userId ?? null, manager) };
@@ -236,6 +238,7 @@ export class UsersService {
   }
 
   private assertMayManage(actor: Principal, role: Role): void {
+    if (actor.kind === 'admin') return; // the operator, in the console
     if (!actor.role || !MANAGEABLE_ROLES[actor.role].includes(role)) {
       throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', `Your role may not manage ${role}s`);
     }

@@ -6,6 +6,8 @@ import { TestApp } from './test-app';
 export class Browser {
   readonly cookies = new Map<string, string>();
   csrf = '';
+  /** Sent with every request (a user agent, say). */
+  readonly headers: Record<string, string> = {};
 
   constructor(private readonly t: TestApp) {}
 
@@ -14,7 +16,7 @@ export class Browser {
   }
 
   async get(path: string): Promise<Response> {
-    return this.keep(await this.t.http.get(path).set('cookie', this.cookieHeader));
+    return this.keep(await this.t.http.get(path).set(this.headers).set('cookie', this.cookieHeader));
   }
 
   /** Posts a form; the CSRF token of the last page is added unless `_csrf` is given (or null). */
@@ -24,15 +26,21 @@ export class Browser {
     return this.keep(
       await this.t.http
         .post(path)
+        .set(this.headers)
         .set('cookie', this.cookieHeader)
         .type('form')
         .send(body as Record<string, string>),
     );
   }
 
-  async signIn(user: Pick<TestUser, 'email' | 'password'>): Promise<Response> {
-    await this.get('/login');
-    const res = await this.post('/login', { email: user.email, password: user.password });
+  /** Signs in at /login; `console` asks for the operator console (for an operator who is also a member). */
+  async signIn(user: Pick<TestUser, 'email' | 'password'>, console?: boolean): Promise<Response> {
+    await this.get(console ? '/login?console=1' : '/login');
+    const res = await this.post('/login', {
+      email: user.email,
+      password: user.password,
+      ...(console ? { console: '1' } : {}),
+    });
     if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
     return res;
   }

@@ -46,7 +46,8 @@ function routeTable(root) {
 }
 
 function parseRule(text) {
-  if (text === 'public' || text === 'adminToken' || text === 'forwardAuth') return { type: text };
+  if (text === 'public' || text === 'adminToken' || text === 'forwardAuth' || text === 'operator')
+    return { type: text };
   const rule = { type: 'authenticated', via: [], roles: null, scopes: [] };
   for (const part of text.split('; ')) {
     const [word, list] = part.split(' ');
@@ -59,12 +60,14 @@ function parseRule(text) {
 
 /**
  * THE RULES: may this credential reach this route? A credential is
- * { kind: 'session'|'jwt', role } | { kind: 'apiKey', scopes } | { kind: 'admin' } | { kind: 'none' }.
+ * { kind: 'session'|'jwt', role } | { kind: 'apiKey', scopes } | { kind: 'admin' } | { kind: 'operator' }
+ * (an operator's console session) | { kind: 'none' }.
  * Users hold the scopes of their role (ROLE_SCOPES); keys hold theirs and have no role.
  */
 function allowed(rule, cred) {
   if (rule.type === 'public') return true;
   if (rule.type === 'adminToken') return cred.kind === 'admin';
+  if (rule.type === 'operator') return cred.kind === 'operator'; // tenant members of any role are refused
   if (rule.type === 'forwardAuth') return cred.kind === 'apiKey'; // any valid key, whatever its scopes
   if (!rule.via.includes(cred.kind)) return false;
   const scopes = cred.kind === 'apiKey' ? cred.scopes : ROLE_SCOPES[cred.role];
@@ -83,6 +86,7 @@ const SELF_ENDING = [
   'POST /auth/logout',
   'POST /dashboard/sessions/others/revoke',
   'POST /logout',
+  'POST /operator/logout',
 ];
 
 async function run({ lib, url }) {
@@ -100,6 +104,12 @@ async function run({ lib, url }) {
   const creds = [
     { kind: 'none', label: 'nothing' },
     { kind: 'admin', label: 'admin token', headers: { 'x-admin-token': world.adminToken } },
+    {
+      kind: 'operator',
+      label: 'operator session',
+      cookie: `kw_session=${world.operator.session}`,
+      page: '/operator/tenants',
+    },
   ];
   for (const tenant of world.tenants) {
     for (const [role, user] of Object.entries(tenant.users)) {
@@ -127,8 +137,10 @@ async function run({ lib, url }) {
   }
 
   // A session's forms need a token bound to that session: take it from a page it can see.
-  for (const cred of creds.filter((c) => c.kind === 'session')) {
-    const page = await http(url, 'GET', '/dashboard', { headers: { cookie: `kw_csrf=${csrfCookie}; ${cred.cookie}` } });
+  for (const cred of creds.filter((c) => c.kind === 'session' || c.kind === 'operator')) {
+    const page = await http(url, 'GET', cred.page ?? '/dashboard', {
+      headers: { cookie: `kw_csrf=${csrfCookie}; ${cred.cookie}` },
+    });
     cred.csrfToken = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
   }
 

@@ -185,8 +185,17 @@ const strongPassword = () => remember('password', `violet tractor ${randomBytes(
  * Two tenants, each with one user per role; every user has a JWT (and refresh token), a
  * dashboard session, and (for roles that may hold it) one API key per scope.
  */
+/** The first operator, made once per service by the first seed (the bootstrap works only once). */
+let operator;
+
 async function seed(url) {
   const admin = { 'x-admin-token': baseEnv.ADMIN_TOKEN };
+  if (!operator) {
+    operator = { email: `operator-${randomBytes(3).toString('hex')}@example.com`, password: strongPassword() };
+    await must(url, 'POST', '/admin/operators', { headers: admin, body: operator }, 201);
+  }
+  // A console session of its own for each world: a check may sign it out.
+  const operatorSession = await dashboardSignIn(url, operator.email, operator.password);
   const tenants = [];
   for (const label of ['a', 'b']) {
     const tenant = (
@@ -259,7 +268,7 @@ async function seed(url) {
     });
     tenants.push({ ...tenant, label, users, allKey: { id: all.id, key: remember('API key', all.apiKey) } });
   }
-  return { tenants, adminToken: baseEnv.ADMIN_TOKEN };
+  return { tenants, adminToken: baseEnv.ADMIN_TOKEN, operator: { ...operator, session: operatorSession } };
 }
 
 /** Runs a program, resolves with its exit code and output; killed after `timeoutMs`. */

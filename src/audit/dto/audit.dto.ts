@@ -5,7 +5,7 @@ import { Principal } from '../../common/auth/principal';
 import { ActorType, AuditEvent, AuditOutcome } from '../audit-event.entity';
 import { IsIntBetween } from '../../common/validation/validators';
 
-export const ACTOR_TYPES: ActorType[] = ['user', 'api_key', 'admin_token', 'system'];
+export const ACTOR_TYPES: ActorType[] = ['user', 'api_key', 'admin_token', 'operator', 'system'];
 export const OUTCOMES: AuditOutcome[] = ['success', 'failure', 'denied'];
 
 export interface AuditActor {
@@ -20,6 +20,7 @@ export const ADMIN_ACTOR: AuditActor = Object.freeze({ type: 'admin_token', id: 
 export function actorOf(principal: Principal): AuditActor {
   if (principal.kind === 'user') return { type: 'user', id: principal.userId ?? null };
   if (principal.kind === 'apiKey') return { type: 'api_key', id: principal.apiKeyId ?? null };
+  if (principal.operatorId) return { type: 'operator', id: principal.operatorId };
   return ADMIN_ACTOR;
 }
 

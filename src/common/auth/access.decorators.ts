@@ -13,6 +13,7 @@ export type AccessRule =
   | { type: 'adminToken' }
   | { type: 'metricsToken' }
   | { type: 'forwardAuth' }
+  | { type: 'operator' }
   | {
       type: 'authenticated';
       via: CredentialKind[];
@@ -57,6 +58,17 @@ export const AdminToken = () =>
   applyDecorators(
     SetMetadata(ACCESS_RULE, { type: 'adminToken' } satisfies AccessRule),
     ApiSecurity(SECURITY_SCHEMES.adminToken),
+    ApiProblems(401, 403),
+  );
+
+/**
+ * The operator console: a signed-in operator's session (the dashboard cookie, with CSRF on
+ * changes). Tenant members, API keys, JWTs and the admin token are all refused.
+ */
+export const Operator = () =>
+  applyDecorators(
+    SetMetadata(ACCESS_RULE, { type: 'operator' } satisfies AccessRule),
+    ApiCookieAuth(SECURITY_SCHEMES.session),
     ApiProblems(401, 403),
   );
 

@@ -12,6 +12,7 @@ import { SessionCredential } from './credentials/session.credential';
 import { MetricsTokenGuard } from './metrics-token.guard';
 import { missingPermissions, satisfies } from '../../permissions/permission-query';
 import { Principal } from './principal';
+import { OperatorCredential } from '../../operators/operator.credential';
 
 export type AuthenticatedRule = Extract<AccessRule, { type: 'authenticated' }>;
 
@@ -19,7 +20,8 @@ export type AuthenticatedRule = Extract<AccessRule, { type: 'authenticated' }>;
  * Every way into the API, in the order the guard tries them (a route allows a subset with
  * `@Authenticated({ via })`): `x-api-key`, then `Authorization: Bearer <JWT>`, then the
  * dashboard session cookie with its CSRF token. Besides these, `@AdminToken()` routes take the
- * operator's `x-admin-token` and `@MetricsToken()` the scraper's bearer token.
+ * operator's `x-admin-token`, `@Operator()` (the console) an operator's session cookie, and
+ * `@MetricsToken()` the scraper's bearer token.
  */
 export const CREDENTIAL_ORDER = [ApiKeyCredential, JwtCredential, SessionCredential] as const;
 
@@ -37,6 +39,7 @@ export class AccessGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly adminTokenGuard: AdminTokenGuard,
     private readonly metricsTokenGuard: MetricsTokenGuard,
+    private readonly operatorCredential: OperatorCredential,
     @Inject(CREDENTIALS) private readonly credentials: readonly Credential[],
   ) {}
 
@@ -53,6 +56,8 @@ export class AccessGuard implements CanActivate {
         return this.adminTokenGuard.canActivate(context);
       case 'metricsToken':
         return this.metricsTokenGuard.canActivate(context);
+      case 'operator':
+        return this.operatorCredential.admit(context.switchToHttp().getRequest<FastifyRequest>());
       case 'authenticated': {
         const http = context.switchToHttp();
         return admit(this.credentials, rule, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());

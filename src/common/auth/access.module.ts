@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { ApiKeysModule } from '../../api-keys/api-keys.module';
 import { JWT_ALGORITHM } from '../../auth/access-token';
 import { AppConfig } from '../../config/app-config';
+import { OperatorAccessModule } from '../../operators/operator-access.module';
 import { SessionsModule } from '../../sessions/sessions.module';
 import { Clock } from '../clock';
 import { AccessGuard, CREDENTIAL_ORDER } from './access.guard';
@@ -21,6 +22,7 @@ import { MetricsTokenGuard } from './metrics-token.guard';
   imports: [
     ApiKeysModule,
     SessionsModule,
+    OperatorAccessModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({

@@ -7,7 +7,10 @@ import { ADMIN_PRINCIPAL } from './principal';
 
 export const ADMIN_TOKEN_HEADER = 'x-admin-token';
 
-/** Lets the operator in when `x-admin-token` equals ADMIN_TOKEN (compared in constant time). */
+/**
+ * Lets the operator in when `x-admin-token` equals ADMIN_TOKEN (compared in constant time),
+ * until ADMIN_TOKEN_RETIRED says the token is retired.
+ */
 @Injectable()
 export class AdminTokenGuard implements CanActivate {
   constructor(private readonly config: AppConfig) {}
@@ -15,6 +18,12 @@ export class AdminTokenGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const expected = this.config.adminToken;
+    if (this.config.adminTokenRetired)
+      throw new AppException(
+        HttpStatus.FORBIDDEN,
+        'ADMIN_TOKEN_RETIRED',
+        'ADMIN_TOKEN is retired (ADMIN_TOKEN_RETIRED=true): operators work in the console at /operator',
+      );
     if (!expected)
       throw new AppException(
         HttpStatus.FORBIDDEN,

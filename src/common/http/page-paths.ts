@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 
 /** Server-rendered pages (HTML errors, security headers and the 401 → /login redirect apply). */
-const PAGE_PATH = /^\/(dashboard|login|logout|forgot|reset|invite|email\/confirm)(\/|\?|$)/;
+const PAGE_PATH = /^\/(dashboard|operator|login|logout|forgot|reset|invite|email\/confirm)(\/|\?|$)/;
 const ASSET_PATH = /^\/static\//;
 
 /** What a route serves: an HTML page, a page's stylesheet or script, or (false) the JSON API. */

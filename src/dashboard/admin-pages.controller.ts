@@ -83,7 +83,10 @@ export class UsersPagesController {
     @Res() reply: FastifyReply,
   ) {
     // Removal ends their sessions and keys in this tenant: it happens only from the confirm step.
-    if (text(body, 'confirm') !== 'yes') return this.pages.redirect(reply, `/dashboard/users/${id}/remove`);
+    if (text(body, 'confirm') !== 'yes') {
+      await this.manageable(principal, id); // someone of another tenant is not found, not asked about
+      return this.pages.redirect(reply, `/dashboard/users/${id}/remove`);
+    }
     try {
       await this.users.remove(principal, id);
     } catch (caught) {
@@ -128,8 +131,10 @@ export class UsersPagesController {
     const role = text(body, 'role') || undefined;
     const status = text(body, 'status') || undefined;
     // Disabling revokes the person's keys for good: it happens only from the confirm step.
-    if (status === 'disabled' && text(body, 'confirm') !== 'yes')
+    if (status === 'disabled' && text(body, 'confirm') !== 'yes') {
+      await this.manageable(principal, id); // someone of another tenant is not found, not asked about
       return this.pages.redirect(reply, `/dashboard/users/${id}/disable`);
+    }
     if (
       (role && !(MANAGEABLE_ROLES.owner as string[]).includes(role)) ||
       (status && status !== 'active' && status !== 'disabled')

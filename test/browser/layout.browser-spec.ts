@@ -7,7 +7,17 @@ import { KeyUsageService } from '../../src/api-keys/key-usage.service';
 import { OneTimeTokensService } from '../../src/auth/one-time-tokens.service';
 import { listRouteAccess } from '../../src/common/auth/route-access';
 import { routeKind } from '../../src/common/http/page-paths';
-import { createTenant, createUser, signIn, SignedIn, TestUser } from '../helpers/identity';
+import { totpCode } from '../../src/mfa/totp';
+import {
+  adminHeaders,
+  createTenant,
+  createUser,
+  login,
+  signIn,
+  SignedIn,
+  strongPassword,
+  TestUser,
+} from '../helpers/identity';
 import { createTestApp, TestApp } from '../helpers/test-app';
 
 /**
@@ -25,7 +35,11 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const WIDTHS = [1280, 390] as const;
 const THEMES = ['light', 'dark'] as const;
 
-type Who = 'nobody' | 'owner' | 'viewer' | 'newcomer';
+/**
+ * Who looks at the page: `mfa` has an authenticator app, `consultant` is a person in two
+ * tenants, `operator` runs the service (the console at /operator).
+ */
+type Who = 'nobody' | 'owner' | 'viewer' | 'newcomer' | 'mfa' | 'consultant' | 'operator';
 interface PageCase {
   name: string;
   /** The route pattern this page is served by (as listRouteAccess names it). */
@@ -65,6 +79,9 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
   let owner: TestUser;
   let viewer: TestUser;
   let newcomer: TestUser;
+  let mfaUser: TestUser & { secret: string };
+  let consultant: TestUser;
+  const operator = { email: 'olga.operator@keyward.example', password: strongPassword() };
   let demo: Awaited<ReturnType<typeof seedDemo>>;
   const visited = new Set<string>();
 
@@ -82,18 +99,31 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
     // The owner of a tenant with nothing in it yet (the overview shows the first steps).
     newcomer = await createUser(t, (await createTenant(t, 'Brand New Co')).id, 'owner');
     demo = await seedDemo(t, tenant.id, await signIn(t, owner));
+    mfaUser = await withTotp(t, await createUser(t, tenant.id, 'admin', 'ada.admin@acme-robotics.example.com'));
+    consultant = await personInTwoTenants(t, tenant.id);
+    await t.http.post('/admin/operators').set(adminHeaders).send(operator).expect(201);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    for (const [who, user] of [
-      ['owner', owner],
-      ['viewer', viewer],
-      ['newcomer', newcomer],
+    for (const [who, user, landing] of [
+      ['owner', owner, '/dashboard'],
+      ['viewer', viewer, '/dashboard'],
+      ['newcomer', newcomer, '/dashboard'],
+      ['mfa', mfaUser, '/login/mfa'],
+      ['consultant', consultant, '/dashboard/tenants'],
+      ['operator', operator, '/operator/tenants'],
     ] as const) {
       const context = await browser.newContext();
       const page = await context.newPage();
       await page.goto(url('/login'));
       await page.getByLabel('Email').fill(user.email);
       await page.getByLabel('Password').fill(user.password);
-      await Promise.all([page.waitForURL(url('/dashboard')), page.getByRole('button', { name: 'Sign in' }).click()]);
+      await Promise.all([page.waitForURL(url(landing)), page.getByRole('button', { name: 'Sign in' }).click()]);
+      if (who === 'mfa') {
+        // The next step's code: the current one was spent confirming the app (±1 step is accepted).
+        await page
+          .getByLabel('Code from your authenticator app')
+          .fill(totpCode(mfaUser.secret, new Date(Date.now() + 30_000)));
+        await Promise.all([page.waitForURL(url('/dashboard')), page.getByRole('button', { name: 'Confirm' }).click()]);
+      }
       sessions[who] = await context.storageState();
       await context.close();
     }
@@ -186,6 +216,68 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
     },
     { name: 'sessions', route: '/dashboard/sessions', who: 'owner', path: '/dashboard/sessions' },
     { name: 'account', route: '/dashboard/account', who: 'owner', path: '/dashboard/account' },
+    { name: 'security', route: '/dashboard/security', who: 'owner', path: '/dashboard/security' },
+    { name: 'security-with-app', route: '/dashboard/security', who: 'mfa', path: '/dashboard/security' },
+    {
+      name: 'step-up',
+      route: '/dashboard/step-up',
+      who: 'mfa',
+      path: `/dashboard/step-up?next=${encodeURIComponent('/dashboard/config')}`,
+    },
+    { name: 'tenants', route: '/dashboard/tenants', who: 'consultant', path: '/dashboard/tenants' },
+    {
+      name: 'email-confirm',
+      route: '/email/confirm',
+      who: 'nobody',
+      path: () => `/email/confirm?token=${demo.emailChangeToken}`,
+    },
+    {
+      // The second sign-in step, after the password of someone with an authenticator app.
+      name: 'login-mfa',
+      route: '/login/mfa',
+      who: 'nobody',
+      path: '/login',
+      open: async (page) => {
+        await page.getByLabel('Email').fill(mfaUser.email);
+        await page.getByLabel('Password').fill(mfaUser.password);
+        await Promise.all([page.waitForURL(url('/login/mfa')), page.getByRole('button', { name: 'Sign in' }).click()]);
+      },
+    },
+    // The operator console (its flow with JavaScript off: operator-console.browser-spec.ts).
+    { name: 'operator-bootstrap', route: '/operator/bootstrap', who: 'nobody', path: '/operator/bootstrap' },
+    { name: 'operator-home', route: '/operator', who: 'operator', path: '/operator' },
+    { name: 'operator-tenants', route: '/operator/tenants', who: 'operator', path: '/operator/tenants' },
+    {
+      name: 'operator-tenant',
+      route: '/operator/tenants/:id',
+      who: 'operator',
+      path: () => `/operator/tenants/${demo.tenantId}`,
+    },
+    {
+      name: 'operator-suspend',
+      route: '/operator/tenants/:id/suspend',
+      who: 'operator',
+      path: () => `/operator/tenants/${demo.tenantId}/suspend`,
+    },
+    {
+      name: 'operator-key-created',
+      route: '/operator/tenants/:id/keys/:keyId/created',
+      who: 'operator',
+      path: () => `/operator/tenants/${demo.tenantId}`,
+      open: async (page) => {
+        const form = page.locator('form[action$="/keys"]');
+        await form.getByLabel('Key name').fill('fleet telemetry ingest');
+        await form.getByRole('checkbox', { name: 'config:read' }).check();
+        await Promise.all([
+          page.waitForURL(/\/keys\/[0-9a-f-]{36}\/created$/),
+          form.getByRole('button', { name: 'Make the key' }).click(),
+        ]);
+      },
+    },
+    { name: 'operator-audit', route: '/operator/audit', who: 'operator', path: '/operator/audit' },
+    { name: 'operator-usage', route: '/operator/usage', who: 'operator', path: '/operator/usage' },
+    { name: 'operator-operators', route: '/operator/operators', who: 'operator', path: '/operator/operators' },
+    { name: 'operator-security', route: '/operator/security', who: 'operator', path: '/operator/security' },
     { name: 'error-404', route: '', who: 'owner', path: '/dashboard/no-such-page', status: 404 },
     { name: 'error-404-bad-id', route: '', who: 'owner', path: '/dashboard/keys/not-an-id', status: 404 },
     { name: 'error-404-signed-out', route: '', who: 'nobody', path: '/no-such-page', status: 404 },
@@ -253,6 +345,34 @@ describe('every dashboard page at 1280 and 390 wide, light and dark', () => {
 function isDark(color: string): boolean {
   const [r, g, b] = (color.match(/\d+(\.\d+)?/g) ?? ['255', '255', '255']).map(Number);
   return 0.2126 * r + 0.7152 * g + 0.0722 * b < 128;
+}
+
+/** A person who added an authenticator app (by the API), with its secret to make codes. */
+async function withTotp(t: TestApp, user: TestUser): Promise<TestUser & { secret: string }> {
+  const { accessToken } = await login(t, user.email, user.password);
+  const bearer = { authorization: `Bearer ${accessToken}` };
+  const started = await t.http.post('/auth/mfa/totp').set(bearer).expect(200);
+  const secret = started.body.secret as string;
+  await t.http
+    .post('/auth/mfa/totp/confirm')
+    .set(bearer)
+    .send({ code: totpCode(secret, new Date()) })
+    .expect(200);
+  return { ...user, secret };
+}
+
+/** A member of the demo tenant who accepted an invitation, with the same password, to a second tenant. */
+async function personInTwoTenants(t: TestApp, tenantId: string): Promise<TestUser> {
+  const other = await createTenant(t, 'Globex Consulting Partners');
+  const person = await createUser(t, tenantId, 'member', 'casey.consultant@globex-consulting.example.com');
+  const invited = await t.http
+    .post(`/admin/tenants/${other.id}/users`)
+    .set(adminHeaders)
+    .send({ email: person.email, role: 'admin' })
+    .expect(201);
+  const token = new URL(invited.body.inviteUrl).searchParams.get('token')!;
+  await t.http.post('/auth/invitations/accept').send({ token, password: person.password }).expect(204);
+  return person;
 }
 
 /**
@@ -326,6 +446,13 @@ async function seedDemo(t: TestApp, tenantId: string, owner: SignedIn) {
   const ownerRow = { id: owner.id, tenantId };
   const resetToken = await tokens.issue('password_reset', ownerRow, null);
   const inviteToken = await tokens.issue('invitation', { id: invited.body.id, tenantId }, null);
+  const emailChangeToken = await tokens.issue(
+    'email_change',
+    ownerRow,
+    owner.id,
+    undefined,
+    'olivia.owner@acme-robotics.example.com',
+  );
   // A second session of the owner, from another browser.
   await t.http
     .post('/auth/login')
@@ -341,7 +468,9 @@ async function seedDemo(t: TestApp, tenantId: string, owner: SignedIn) {
     rotatedId: rotated.body.rotatedFromId ?? keys[2].id,
     memberId: member.id,
     auditEventId: String(event.id),
+    tenantId,
     resetToken,
     inviteToken,
+    emailChangeToken,
   };
 }

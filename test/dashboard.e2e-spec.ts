@@ -281,7 +281,8 @@ describe('dashboard pages', () => {
     expect(bad.text).toContain('Choose at least one scope.');
     expect(bad.text).toContain('Expiry must be a whole number');
 
-    await browser.get('/dashboard/account');
+    // The account page is where people find their second factors.
+    expect((await browser.get('/dashboard/account')).text).toContain('href="/dashboard/security"');
     const weak = await browser.post('/dashboard/account/password', {
       currentPassword: owner.password,
       newPassword: 'password',

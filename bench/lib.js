@@ -116,15 +116,20 @@ const toMs = (text) => {
  * Counts what was not 2xx as wrk reports it (status ≥ 400) plus socket errors; 1xx/3xx answers
  * are counted on the server side by the caller where the server can tell (Keyward's /metrics).
  */
-function wrk({ url, seconds, connections, headers = {}, body, core = 1 }) {
+function wrk({ url, seconds, connections, headers = {}, body, rotate, core = 1 }) {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
-  if (body !== undefined) {
-    const script = join(mkdtempSync(join(tmpdir(), 'keyward-wrk-')), 'post.lua');
-    writeFileSync(
-      script,
-      `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["content-type"] = "application/json"\n`,
-    );
+  let lua = '';
+  if (body !== undefined)
+    lua += `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["content-type"] = "application/json"\n`;
+  // `rotate: { header, values }`: each request sends the next value of the list in that header.
+  if (rotate)
+    lua +=
+      `local values = {${rotate.values.map((v) => JSON.stringify(v)).join(',')}}\nlocal i = 0\n` +
+      `request = function()\n  i = i % #values + 1\n  return wrk.format(nil, nil, {[${JSON.stringify(rotate.header)}] = values[i]})\nend\n`;
+  if (lua) {
+    const script = join(mkdtempSync(join(tmpdir(), 'keyward-wrk-')), 'script.lua');
+    writeFileSync(script, lua);
     args.push('-s', script);
   }
   args.push(url);

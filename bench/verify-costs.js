@@ -71,7 +71,11 @@ async function perVerification(verifier, keyCache, presented) {
 async function main() {
   const { ApiKeyVerifier, cachedKeyOf } = require('../dist/src/api-keys/api-key-verifier.service');
   const { KeyCache } = require('../dist/src/api-keys/key-cache');
-  const { KEY_BY_HASH, KEY_BY_HASH_NAME, KeyLookupRepository } = require('../dist/src/api-keys/key-lookup.repository');
+  const {
+    KEYS_BY_HASHES,
+    KEYS_BY_HASHES_NAME,
+    KeyLookupRepository,
+  } = require('../dist/src/api-keys/key-lookup.repository');
   const { directPoolOf } = require('../dist/src/database/data-source.factory');
   const { DataSource } = require('typeorm');
 
@@ -109,17 +113,25 @@ async function main() {
         ['pool acquire + release (idle connection)', await micros(2_000, async () => (await pool.connect()).release())],
         [
           'prepared lookup on a held connection (round trip)',
-          await micros(1_000, (i) => client.query({ name: KEY_BY_HASH_NAME, text: KEY_BY_HASH, values: [hash(i)] })),
+          await micros(1_000, (i) =>
+            client.query({ name: KEYS_BY_HASHES_NAME, text: KEYS_BY_HASHES, values: [[hash(i)]] }),
+          ),
         ],
         [
           'same query unprepared on a held connection',
-          await micros(1_000, (i) => client.query(KEY_BY_HASH, [hash(i)])),
+          await micros(1_000, (i) => client.query(KEYS_BY_HASHES, [[hash(i)]])),
         ],
         [
           'same query through the ORM query runner (before)',
-          await micros(1_000, (i) => dataSource.query(KEY_BY_HASH, [hash(i)])),
+          await micros(1_000, (i) => dataSource.query(KEYS_BY_HASHES, [[hash(i)]])),
         ],
-        ['findByHash: prepared on the pool (now)', await micros(1_000, (i) => lookups.findByHash(hash(i)))],
+        ['findByHash alone: prepared on the pool', await micros(1_000, (i) => lookups.findByHash(hash(i)))],
+        [
+          'findByHash, 50 misses at once (one query), per miss',
+          (await micros(200, (i) =>
+            Promise.all(Array.from({ length: 50 }, (_, j) => lookups.findByHash(hash(i * 50 + j)))),
+          )) / 50,
+        ],
         ['row mapping (cachedKeyOf)', await micros(20_000, () => cachedKeyOf(row))],
         [
           'cache write',

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { directPoolOf } from '../database/data-source.factory';
+import { DirectPool, directPoolOf } from '../database/data-source.factory';
 import type { Role } from '../common/auth/principal';
 import type { NamedRateLimit, RateLimitSetting } from '../rate-limit/rate-limit.types';
 
 /** What verification reads about a key, its tenant and its owner, in one indexed lookup. */
 export interface KeyLookupRow {
+  key_hash: string;
   id: string;
   tenant_id: string;
   user_id: string | null;
@@ -79,7 +80,7 @@ export type QuotaSpend = { spent: true; remaining: number | null } | { spent: fa
 class KeyQuotaRefused extends Error {}
 
 /** The lookup of a presented key's HMAC: the key, its tenant and its owner, by the unique index. */
-export const KEY_BY_HASH = `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
+export const KEY_BY_HASH = `SELECT k.key_hash, k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
         k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit, k.ratelimits,
         k.quota_remaining IS NOT NULL AS has_quota,
         t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role,
@@ -100,33 +101,77 @@ export const KEY_BY_HASH = `SELECT k.id, k.tenant_id, k.user_id, k.name, k.metad
    LEFT JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id
    LEFT JOIN identities i ON i.id = k.identity_id AND i.tenant_id = k.tenant_id
   WHERE k.key_hash = $1`;
-/** The prepared statement's name; a change of KEY_BY_HASH needs a new one (connections keep the old plan). */
-export const KEY_BY_HASH_NAME = 'keyward_key_by_hash_v3';
+/** The same for several hashes at once (the lookups of one turn of the event loop). */
+export const KEYS_BY_HASHES = KEY_BY_HASH.replace('WHERE k.key_hash = $1', 'WHERE k.key_hash = ANY($1::text[])');
+/** The prepared statement's name; a change of KEYS_BY_HASHES needs a new one (connections keep the old plan). */
+export const KEYS_BY_HASHES_NAME = 'keyward_keys_by_hashes_v4';
+/** Hashes in one lookup at most; more start another. */
+const BATCH_MAX = 64;
+
+interface Waiting {
+  resolve(row: KeyLookupRow | undefined): void;
+  reject(error: unknown): void;
+}
+type Batch = Map<string, Waiting[]>;
 /** invalid_sql_statement_name, duplicate_prepared_statement: the connection is not the one that prepared it. */
 const PREPARED_STATEMENT_LOST = new Set(['26000', '42P05']);
 
 /** The SQL of the verification path: the lookup by hash and the quota spend. */
 @Injectable()
 export class KeyLookupRepository {
+  /** The lookups asked for during this turn of the event loop, by hash, not yet sent. */
+  private batch: Batch | null = null;
+
   constructor(private readonly dataSource: DataSource) {}
 
   /**
    * By the stored HMAC, which is unique across tenants (the tenant comes from the row). On
-   * PostgreSQL a named prepared statement straight on the pg Pool: each connection plans it
-   * once, and the ORM's query runner (a runner object, a release, its logging hooks) is skipped
-   * on the one query of a cache miss. The embedded database goes through the ORM, which holds
-   * its single connection.
+   * PostgreSQL the cache misses of one turn of the event loop go out together as one query (a
+   * named prepared statement straight on the pg Pool, skipping the ORM's query runner): under
+   * load a miss costs a share of one round trip, not one of its own, and a key asked for by
+   * several requests at once is read once. The embedded database goes through the ORM, which
+   * holds its single connection.
    */
   async findByHash(keyHash: string): Promise<KeyLookupRow | undefined> {
     const pool = directPoolOf(this.dataSource);
     if (!pool) return ((await this.dataSource.query(KEY_BY_HASH, [keyHash])) as KeyLookupRow[])[0];
+    return new Promise((resolve, reject) => {
+      let batch = this.batch;
+      if (!batch) {
+        const started: Batch = (batch = this.batch = new Map());
+        setImmediate(() => this.send(pool, started));
+      }
+      const waiting = batch.get(keyHash);
+      if (waiting) waiting.push({ resolve, reject });
+      else batch.set(keyHash, [{ resolve, reject }]);
+      if (batch.size >= BATCH_MAX) this.send(pool, batch);
+    });
+  }
+
+  private send(pool: DirectPool, batch: Batch): void {
+    if (this.batch === batch) this.batch = null;
+    if (batch.size === 0) return;
+    const hashes = [...batch.keys()];
+    const waiting = [...batch.values()];
+    batch.clear(); // sent: a second send of the same batch (full, then its setImmediate) finds it empty
+    this.lookUp(pool, hashes).then(
+      (rows) => {
+        const byHash = new Map(rows.map((row) => [row.key_hash, row]));
+        hashes.forEach((hash, i) => waiting[i].forEach((w) => w.resolve(byHash.get(hash))));
+      },
+      (error: unknown) => waiting.forEach((each) => each.forEach((w) => w.reject(error))),
+    );
+  }
+
+  private async lookUp(pool: DirectPool, hashes: string[]): Promise<KeyLookupRow[]> {
     try {
-      return (await pool.query<KeyLookupRow>({ name: KEY_BY_HASH_NAME, text: KEY_BY_HASH, values: [keyHash] })).rows[0];
+      return (await pool.query<KeyLookupRow>({ name: KEYS_BY_HASHES_NAME, text: KEYS_BY_HASHES, values: [hashes] }))
+        .rows;
     } catch (error) {
       // A pooler that hands out server connections per transaction (PgBouncer before 1.21, or
       // without max_prepared_statements) loses prepared statements: ask the same unprepared.
       if (!PREPARED_STATEMENT_LOST.has((error as { code?: string }).code ?? '')) throw error;
-      return (await pool.query<KeyLookupRow>({ text: KEY_BY_HASH, values: [keyHash] })).rows[0];
+      return (await pool.query<KeyLookupRow>({ text: KEYS_BY_HASHES, values: [hashes] })).rows;
     }
   }
 

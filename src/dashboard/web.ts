@@ -1,4 +1,3 @@
-import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyStatic from '@fastify/static';
 import fastifyView from '@fastify/view';
@@ -14,6 +13,7 @@ import { AppConfig } from '../config/app-config';
 import { requestKind, routeKind } from '../common/http/page-paths';
 import { AppException } from '../common/http/problem';
 import { randomToken, sha256 } from '../common/crypto/tokens';
+import { readCookies, registerCookies } from './cookies';
 
 export interface CookieNames {
   session: string;
@@ -131,7 +131,10 @@ export function browserDevice(request: FastifyRequest, reply: FastifyReply, name
   return device;
 }
 
-export async function registerWeb(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+/** What registerWeb leaves for the one onRequest hook of the app (app.factory.ts) to run on every request. */
+export type WebRequestStep = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
+
+export async function registerWeb(app: NestFastifyApplication, config: AppConfig): Promise<WebRequestStep> {
   const names = cookieNames(config);
   const root = projectRoot();
   const fastify = app.getHttpAdapter().getInstance();
@@ -140,7 +143,7 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
   fastify.addHook('onRoute', (route) => {
     route.config = { ...route.config, kind: routeKind(route.url ?? route.path) };
   });
-  await app.register(fastifyCookie as never);
+  registerCookies(fastify);
   const binding = (request: FastifyRequest) => csrfBinding(request, names);
   await app.register(fastifyCsrf as never, {
     cookieKey: names.csrf,
@@ -167,6 +170,8 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
       .header('cache-control', 'public, max-age=3600')
       .send(webauthnBrowser);
   });
+  // Declared here so that @fastify/view adds no onRequest hook to give every request `reply.locals` (unused).
+  fastify.decorateReply('locals', null);
   await app.register(fastifyView as never, {
     engine: { handlebars: handlebars() },
     root: join(root, 'views'),
@@ -194,12 +199,13 @@ export async function registerWeb(app: NestFastifyApplication, config: AppConfig
     frameguard: { action: 'deny' },
     strictTransportSecurity: names.secure ? undefined : false,
   });
-  fastify.addHook('onRequest', (request, reply, done) => {
+  return (request, reply, done) => {
+    readCookies(request);
     const kind = requestKind(request);
     if (!kind) return done();
     if (kind === 'html') reply.header('cache-control', 'no-store');
     securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error instanceof Error ? error : undefined));
-  });
+  };
 }
 
 declare module 'fastify' {

@@ -43,11 +43,19 @@ export class AccessGuard implements CanActivate {
     @Inject(CREDENTIALS) private readonly credentials: readonly Credential[],
   ) {}
 
+  /** Each handler's rule, read from its metadata once (decorators do not change at run time). */
+  private readonly rules = new WeakMap<object, AccessRule | undefined>();
+
+  private ruleOf(context: ExecutionContext): AccessRule | undefined {
+    const handler = context.getHandler();
+    if (this.rules.has(handler)) return this.rules.get(handler);
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [handler, context.getClass()]);
+    this.rules.set(handler, rule);
+    return rule;
+  }
+
   canActivate(context: ExecutionContext): MaybePromise<boolean> {
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const rule = this.ruleOf(context);
     switch (rule?.type) {
       case 'public':
       case 'forwardAuth': // the handler admits the key (ForwardAuthController)

@@ -1,9 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import { requestIdFor } from './request-id';
+import { rawHeader, requestIdFor } from './request-id';
 
+const withHeaders = (...rawHeaders: string[]) => ({ rawHeaders }) as unknown as IncomingMessage;
 const withId = (value: string | string[] | undefined) =>
-  ({ headers: { 'x-request-id': value } }) as unknown as IncomingMessage;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  withHeaders(
+    'Host',
+    'example.test',
+    ...(value === undefined ? [] : ([] as string[]).concat(value).flatMap((v) => ['X-Request-Id', v])),
+  );
+const GENERATED = /^[A-Za-z0-9]{8}-[0-9a-z]+$/;
 
 describe('requestIdFor', () => {
   it.each(['abc', 'trace-1.2:3_x', 'a'.repeat(64)])('keeps a short, plain caller id (%s)', (id) => {
@@ -20,6 +25,20 @@ describe('requestIdFor', () => {
     ['a repeated header', ['a', 'b']],
     ['no header', undefined],
   ])('replaces %s with a generated id', (_, id) => {
-    expect(requestIdFor(withId(id))).toMatch(UUID);
+    expect(requestIdFor(withId(id))).toMatch(GENERATED);
+  });
+
+  it('never gives the same id twice in a process', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => requestIdFor(withId(undefined))));
+    expect(ids.size).toBe(10_000);
+  });
+});
+
+describe('rawHeader', () => {
+  it('finds a header whatever the case of its name, and tells a repeated one (null) from a missing one', () => {
+    const request = withHeaders('Host', 'h', 'COOKIE', 'a=1', 'X-Twice', '1', 'x-twice', '2');
+    expect(rawHeader(request, 'cookie')).toBe('a=1');
+    expect(rawHeader(request, 'x-twice')).toBeNull();
+    expect(rawHeader(request, 'accept')).toBeUndefined();
   });
 });

@@ -113,13 +113,26 @@ export class LazyRequestLogger {
   child(bindings: Bindings, options?: ChildLoggerOptions): Logger {
     return this.logger.child(bindings, options);
   }
-  fatal: LogFn = (...args: Parameters<LogFn>) => this.write('fatal', args);
-  error: LogFn = (...args: Parameters<LogFn>) => this.write('error', args);
-  warn: LogFn = (...args: Parameters<LogFn>) => this.write('warn', args);
-  info: LogFn = (...args: Parameters<LogFn>) => this.write('info', args);
-  debug: LogFn = (...args: Parameters<LogFn>) => this.write('debug', args);
-  trace: LogFn = (...args: Parameters<LogFn>) => this.write('trace', args);
-  silent: LogFn = () => undefined;
+  // Methods on the prototype, not arrow-function fields: one of these is made for every request.
+  fatal(...args: Parameters<LogFn>): void {
+    this.write('fatal', args);
+  }
+  error(...args: Parameters<LogFn>): void {
+    this.write('error', args);
+  }
+  warn(...args: Parameters<LogFn>): void {
+    this.write('warn', args);
+  }
+  info(...args: Parameters<LogFn>): void {
+    this.write('info', args);
+  }
+  debug(...args: Parameters<LogFn>): void {
+    this.write('debug', args);
+  }
+  trace(...args: Parameters<LogFn>): void {
+    this.write('trace', args);
+  }
+  silent(): void {}
 
   /** A line below the level is dropped without making the child. */
   private write(level: Level, args: Parameters<LogFn>): void {

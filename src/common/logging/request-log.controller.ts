@@ -33,8 +33,14 @@ export function loggableHeaders(headers: Record<string, unknown>, allowed: reado
   return kept;
 }
 
-/** One line per request, written when the response is done, with allowlisted headers only. */
+/**
+ * One line per request, written when the response is done, with allowlisted headers only; and
+ * `onCompleted` (the request metrics), called here because Fastify calls this for every
+ * finished response anyway, where an onResponse hook would cost each request a hook run.
+ */
 export class RequestLogController extends LogController {
+  onCompleted?: (request: FastifyRequest, reply: FastifyReply) => void;
+
   constructor() {
     super({ requestIdLogLabel: 'requestId' });
   }
@@ -44,6 +50,7 @@ export class RequestLogController extends LogController {
   override routeNotFound(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    this.onCompleted?.(request, reply);
     // Building the line costs more than many routes: skip it when nothing would be written.
     if (!(reply.log as unknown as Logger).isLevelEnabled(error ? 'error' : 'info')) return;
     const line = {

@@ -71,11 +71,7 @@ async function perVerification(verifier, keyCache, presented) {
 async function main() {
   const { ApiKeyVerifier, cachedKeyOf } = require('../dist/src/api-keys/api-key-verifier.service');
   const { KeyCache } = require('../dist/src/api-keys/key-cache');
-  const {
-    KEYS_BY_HASHES,
-    KEYS_BY_HASHES_NAME,
-    KeyLookupRepository,
-  } = require('../dist/src/api-keys/key-lookup.repository');
+  const { KEYS_BY_HASHES, KeyLookupRepository } = require('../dist/src/api-keys/key-lookup.repository');
   const { directPoolOf } = require('../dist/src/database/data-source.factory');
   const { DataSource } = require('typeorm');
 
@@ -114,16 +110,16 @@ async function main() {
         [
           'prepared lookup on a held connection (round trip)',
           await micros(1_000, (i) =>
-            client.query({ name: KEYS_BY_HASHES_NAME, text: KEYS_BY_HASHES, values: [[hash(i)]] }),
+            client.query({ name: KEYS_BY_HASHES[0].name, text: KEYS_BY_HASHES[0].text, values: [hash(i)] }),
           ),
         ],
         [
           'same query unprepared on a held connection',
-          await micros(1_000, (i) => client.query(KEYS_BY_HASHES, [[hash(i)]])),
+          await micros(1_000, (i) => client.query(KEYS_BY_HASHES[0].text, [hash(i)])),
         ],
         [
           'same query through the ORM query runner (before)',
-          await micros(1_000, (i) => dataSource.query(KEYS_BY_HASHES, [[hash(i)]])),
+          await micros(1_000, (i) => dataSource.query(KEYS_BY_HASHES[0].text, [hash(i)])),
         ],
         ['findByHash alone: prepared on the pool', await micros(1_000, (i) => lookups.findByHash(hash(i)))],
         [

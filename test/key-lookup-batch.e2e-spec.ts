@@ -51,7 +51,7 @@ describeOnPostgres('key lookups on PostgreSQL, batched', () => {
     const rows = await Promise.all([...asked, unknown].map((h) => lookups.findByHash(h)));
     expect(rows.map((row) => row?.id)).toEqual([keys[0].id, keys[1].id, keys[0].id, keys[2].id, undefined]);
     expect(query).toHaveBeenCalledTimes(1);
-    expect((query.mock.calls[0][0] as { values: string[][] }).values[0]).toHaveLength(4); // 3 keys and the unknown one
+    expect((query.mock.calls[0][0] as { values: string[] }).values).toHaveLength(4); // 3 keys and the unknown one
   });
 
   it('splits a burst larger than one batch, and looks up again on the next turn', async () => {

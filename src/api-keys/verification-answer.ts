@@ -42,7 +42,7 @@ export function verificationAnswer(
 ): KeyVerification {
   const { key, code } = found;
   if (!key) return { valid: false, code: code! };
-  return {
+  const answer: KeyVerification = {
     valid: !code,
     code: code ?? 'VALID',
     keyId: key.id,
@@ -57,9 +57,15 @@ export function verificationAnswer(
     expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
     remaining: found.remaining,
     // The verifier counts a window's reset in seconds from now; the answer gives the moment.
-    ratelimits: found.ratelimits.map((limit) => ({ ...limit, reset: now + limit.reset * 1000 })),
-    ...(code === 'INSUFFICIENT_PERMISSIONS' && query
-      ? { missingPermissions: missingPermissions(query, key.permissionSet) }
-      : {}),
+    ratelimits: found.ratelimits.map(({ name, limit, remaining, reset }) => ({
+      name,
+      limit,
+      remaining,
+      reset: now + reset * 1000,
+    })),
   };
+  // Added only when it applies, rather than spread in: this runs on every verify call.
+  if (code === 'INSUFFICIENT_PERMISSIONS' && query)
+    answer.missingPermissions = missingPermissions(query, key.permissionSet);
+  return answer;
 }

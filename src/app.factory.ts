@@ -13,7 +13,7 @@ import { ProblemDto } from './common/http/problem.dto';
 import { ErrorPage, ProblemExceptionFilter } from './common/http/exception.filter';
 import { PageRenderer } from './dashboard/pages';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
-import { createValidationPipe, depthLimitedJsonParser, refuseFormsOnApiRoutes } from './common/http/validation';
+import { createValidationPipe, depthLimitedJsonParser, FORM, pageFormParser } from './common/http/validation';
 import { LazyRequestLogger, NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
 import { Metrics } from './metrics/metrics.service';
@@ -60,17 +60,8 @@ export async function createApp(
   });
   const fastify = app.getHttpAdapter().getInstance();
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
+  app.useBodyParser(FORM, { bodyLimit: config.bodyLimit }, pageFormParser);
   const webRequestStep = await registerWeb(app, config);
-  // On the routes that take a body only (after registerWeb's onRoute hook has told pages apart):
-  // Fastify parses no body for GET or HEAD, so a global hook would only cost them.
-  fastify.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (methods.every((method) => method === 'GET' || method === 'HEAD')) return;
-    const own = route.preValidation;
-    route.preValidation = own
-      ? [...(Array.isArray(own) ? own : [own]), refuseFormsOnApiRoutes]
-      : [refuseFormsOnApiRoutes];
-  });
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
   fastify.decorateRequest('apiKey', null);

@@ -111,7 +111,7 @@ export function relativeTime(date: Date, now: number): string {
 /**
  * Cookies, CSRF, security headers, static files and the view engine. Headers are set only
  * on pages and static files: the JSON API and /docs keep their own. (Form bodies are parsed
- * by the Nest adapter's own urlencoded parser, so @fastify/formbody is not registered.)
+ * by pageFormParser, for pages only, so @fastify/formbody is not registered.)
  */
 /** A random id per browser, kept long, so a sign-in from a browser never seen is noticed. */
 export const deviceCookieName = (names: CookieNames) => `${names.secure ? '__Host-' : ''}kw_device`;

@@ -1,6 +1,7 @@
 import { ArgumentMetadata, HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
 import type { ValidatorOptions } from 'class-validator';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parse as parseQuery } from 'node:querystring';
 import { AppException } from './problem';
 
 interface FieldError {
@@ -193,16 +194,17 @@ function parsesAsJson(body: Buffer): boolean {
   }
 }
 
-const FORM = 'application/x-www-form-urlencoded';
+export const FORM = 'application/x-www-form-urlencoded';
 
 /**
- * The JSON API takes JSON only. `curl -d '{"name":"a"}'` without a content-type sends a form,
- * which would be parsed into one strange property and refused as "should not exist"; answer
- * 415 with what to send instead. Pages (the dashboard's forms) are not concerned.
+ * Form bodies, for the dashboard's pages only. The JSON API takes JSON: `curl -d '{"name":"a"}'`
+ * without a content-type sends a form, which would be parsed into one strange property and
+ * refused as "should not exist"; answer 415 with what to send instead. Decided here, where a
+ * form body is parsed, rather than in a hook that every JSON request would pay for. A
+ * `__proto__` field is refused as in a JSON body.
  */
-export function refuseFormsOnApiRoutes(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void) {
-  const type = request.headers['content-type'];
-  if (type?.toLowerCase().startsWith(FORM) && !request.routeOptions.config?.kind && !request.is404) {
+export function pageFormParser(request: FastifyRequest, body: Buffer, done: BodyParserDone) {
+  if (!request.routeOptions.config?.kind && !request.is404) {
     return done(
       new AppException(
         HttpStatus.UNSUPPORTED_MEDIA_TYPE,
@@ -211,5 +213,11 @@ export function refuseFormsOnApiRoutes(request: FastifyRequest, _reply: unknown,
       ),
     );
   }
-  done();
+  // node:querystring gives an object without a prototype, where `__proto__` is a plain key that
+  // would replace the prototype of any object it is copied onto.
+  const fields = parseQuery(body.toString('utf8'));
+  if (Object.hasOwn(fields, '__proto__')) {
+    return done(new AppException(HttpStatus.BAD_REQUEST, 'FORBIDDEN_PROPERTY', 'The form has a "__proto__" field'));
+  }
+  done(null, fields);
 }

@@ -46,4 +46,38 @@ describe('key usage accounting', () => {
     expect(after.count).toBe(25);
     expect(after.last_used_at).not.toBeNull();
   });
+
+  it("counts a use only against the key of the tenant it was verified for, never another tenant's row", async () => {
+    await app?.close();
+    app = await createTestApp({ reuseDatabase: database.reuseDatabase });
+    const usageService = app.app.get(KeyUsageService);
+    usageService.onModuleDestroy();
+    const [tenant, other] = [await createTenant(app), await createTenant(app)];
+    const created = await app.http
+      .post('/admin/api-keys')
+      .set(adminHeaders)
+      .send({ tenantId: tenant.id, scopes: ['config:read'] })
+      .expect(201);
+    const dataSource = app.app.get(DataSource);
+    const counted = async () => ({
+      count: (
+        await dataSource.query('SELECT usage_count::int AS count FROM api_keys WHERE id = $1 AND tenant_id = $2', [
+          created.body.id,
+          tenant.id,
+        ])
+      )[0].count,
+      buckets: await dataSource.query(
+        'SELECT tenant_id, success::int AS success FROM key_usage WHERE api_key_id = $1 AND tenant_id IN ($2, $3)',
+        [created.body.id, tenant.id, other.id],
+      ),
+    });
+    usageService.record({ id: created.body.id, tenantId: other.id }, Date.now());
+    usageService.recordDenied({ id: created.body.id, tenantId: other.id }, 'RATE_LIMITED', Date.now());
+    await usageService.flush();
+    expect(await counted()).toEqual({ count: 0, buckets: [] });
+
+    usageService.record({ id: created.body.id, tenantId: tenant.id }, Date.now());
+    await usageService.flush();
+    expect(await counted()).toEqual({ count: 1, buckets: [{ tenant_id: tenant.id, success: 1 }] });
+  });
 });

@@ -108,11 +108,12 @@ export class KeyUsageService extends PeriodicWriter {
       `UPDATE api_keys k SET usage_count = k.usage_count + u.count, last_used_at = GREATEST(k.last_used_at, u.last_used_at),
               last_used_ip = CASE WHEN k.last_used_at IS NULL OR u.last_used_at >= k.last_used_at
                                   THEN COALESCE(u.ip, k.last_used_ip) ELSE k.last_used_ip END
-         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::int[]) AS count, unnest($3::timestamptz[]) AS last_used_at,
-                      unnest($4::text[]) AS ip) u
-        WHERE k.id = u.id`,
+         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::uuid[]) AS tenant_id, unnest($3::int[]) AS count,
+                      unnest($4::timestamptz[]) AS last_used_at, unnest($5::text[]) AS ip) u
+        WHERE k.id = u.id AND k.tenant_id = u.tenant_id`,
       [
         used.map(([id]) => id),
+        used.map(([, entry]) => entry.tenantId),
         used.map(([, entry]) => entry.count),
         used.map(([, entry]) => new Date(entry.lastUsedAt)),
         used.map(([, entry]) => entry.lastUsedIp),

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseCookie, serialize, type SerializeOptions } from 'cookie';
-import { rawHeader } from '../common/http/request-id';
 
 const kJar = Symbol('keyward.cookieJar');
 type WithJar = FastifyReply & { [kJar]: Map<string, string> | null };
@@ -32,10 +31,9 @@ export function registerCookies(fastify: FastifyInstance): void {
   });
 }
 
-/** Fills `request.cookies`: from rawHeaders, since an API call has none and `request.headers` would cost it a headers object. */
+/** Fills `request.cookies` from the Cookie header (an API call has none). */
 export function readCookies(request: FastifyRequest): void {
-  const found = rawHeader(request.raw, 'cookie');
-  const header = found === null ? request.headers.cookie : found; // Node joins repeated ones
+  const header = request.headers.cookie; // Node joins repeated ones with '; '
   request.cookies = header ? parseCookie(header) : {};
 }
 

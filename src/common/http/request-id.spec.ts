@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { rawHeader, requestIdFor } from './request-id';
+import { requestIdFor } from './request-id';
 
 const withHeaders = (...rawHeaders: string[]) => ({ rawHeaders }) as unknown as IncomingMessage;
 const withId = (value: string | string[] | undefined) =>
@@ -31,14 +31,5 @@ describe('requestIdFor', () => {
   it('never gives the same id twice in a process', () => {
     const ids = new Set(Array.from({ length: 10_000 }, () => requestIdFor(withId(undefined))));
     expect(ids.size).toBe(10_000);
-  });
-});
-
-describe('rawHeader', () => {
-  it('finds a header whatever the case of its name, and tells a repeated one (null) from a missing one', () => {
-    const request = withHeaders('Host', 'h', 'COOKIE', 'a=1', 'X-Twice', '1', 'x-twice', '2');
-    expect(rawHeader(request, 'cookie')).toBe('a=1');
-    expect(rawHeader(request, 'x-twice')).toBeNull();
-    expect(rawHeader(request, 'accept')).toBeUndefined();
   });
 });

@@ -1,25 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { rawHeader } from './raw-header';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/**
- * A header read from rawHeaders, undefined when absent and null when sent more than once.
- * Reading `request.headers` makes Node build the whole headers object, which costs a route
- * such as /health more than the rest of its work; a scan of a handful of names does not.
- */
-export function rawHeader(request: IncomingMessage, name: string): string | null | undefined {
-  const raw = request.rawHeaders;
-  let found: string | null | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length !== name.length || raw[i].toLowerCase() !== name) continue;
-    if (found !== undefined) return null;
-    found = raw[i + 1];
-  }
-  return found;
-}
 
 // Unique without a random UUID per request: 48 random bits for this process, then a counter.
 const PROCESS_PART = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');

@@ -39,7 +39,11 @@ class HelloController {
     };
   }
 }
-const method = (name) => [HelloController.prototype, name, Object.getOwnPropertyDescriptor(HelloController.prototype, name)];
+const method = (name) => [
+  HelloController.prototype,
+  name,
+  Object.getOwnPropertyDescriptor(HelloController.prototype, name),
+];
 Controller()(HelloController);
 Get('hello')(...method('hello'));
 Post('verify')(...method('verify'));

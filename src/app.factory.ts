@@ -1,5 +1,5 @@
 import { Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -13,6 +13,8 @@ import { ProblemDto } from './common/http/problem.dto';
 import { ErrorPage, ProblemExceptionFilter } from './common/http/exception.filter';
 import { PageRenderer } from './dashboard/pages';
 import { REQUEST_ID_HEADER, requestIdFor } from './common/http/request-id';
+import { registerDirectRoutes } from './common/http/direct-route';
+import { AccessGuard } from './common/auth/access.guard';
 import { createValidationPipe, depthLimitedJsonParser, FORM, pageFormParser } from './common/http/validation';
 import { LazyRequestLogger, NestPinoLogger } from './common/logging/logger';
 import { RequestLogController } from './common/logging/request-log.controller';
@@ -62,6 +64,14 @@ export async function createApp(
   app.useBodyParser('application/json', { bodyLimit: config.bodyLimit }, depthLimitedJsonParser(fastify));
   app.useBodyParser(FORM, { bodyLimit: config.bodyLimit }, pageFormParser);
   const webRequestStep = await registerWeb(app, config);
+  // Before app.init registers the routes: the hottest ones are called by Fastify directly.
+  const problems = new ProblemExceptionFilter();
+  registerDirectRoutes(fastify, {
+    resolve: (type) => app.get(type, { strict: false }),
+    access: app.get(AccessGuard),
+    filter: problems,
+    reflector: app.get(Reflector),
+  });
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);
   fastify.decorateRequest('apiKey', null);
@@ -84,7 +94,7 @@ export async function createApp(
   fastify.decorate('errorPage', (request: FastifyRequest, reply: FastifyReply, page: ErrorPage) =>
     pages.renderError(request, reply, page),
   );
-  app.useGlobalFilters(new ProblemExceptionFilter());
+  app.useGlobalFilters(problems);
   app.useGlobalPipes(createValidationPipe());
 
   if (config.docsEnabled) {

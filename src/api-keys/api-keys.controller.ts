@@ -50,6 +50,7 @@ import {
   KeyVerificationResponse,
   LeakReportResponse,
 } from './dto/api-key-responses.dto';
+import { Direct } from '../common/http/direct-route';
 
 const CanReadKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:read'] });
 const CanWriteKeys = () => Authenticated({ via: ['apiKey', 'jwt', 'session'], scopes: ['keys:write'] });
@@ -246,6 +247,7 @@ export class VerifyKeysController {
   @Post('verify')
   @Authenticated({ via: ['apiKey'], scopes: ['keys:verify'] })
   @HttpCode(HttpStatus.OK)
+  @Direct()
   @ApiOperation({
     summary:
       'Verify a key of the caller’s tenant, optionally against a permission query; the answer tells what the key may do',
@@ -253,10 +255,9 @@ export class VerifyKeysController {
   @ApiBody({ type: VerifyKeyDto })
   @ApiOkResponse({ type: KeyVerificationResponse })
   @ApiProblems(400)
-  // Only @Req, as on GET /config: @Body and @CurrentPrincipal would each pass the pipes, a few
-  // promises per request on the route services call on every request of theirs. The body is
-  // validated by bodyAs as the pipe would (the same 400s). A cached key without a quota is
-  // answered without a promise.
+  // Only @Req, as on GET /config: a direct route (the one services call on every request of
+  // theirs) has no pipes, so the body is validated by bodyAs as the global pipe would (the same
+  // 400s). A cached key without a quota is answered without a promise.
   verifyKey(@Req() request: FastifyRequest) {
     const principal = request.principal!;
     return then(bodyAs(VerifyKeyDto, request.body), (dto) => {

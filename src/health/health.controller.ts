@@ -8,6 +8,7 @@ import { DatabaseHealth } from '../database/database.health';
 import { ApiOkResponse } from '@nestjs/swagger';
 import { ApiProblems } from '../common/http/problem.dto';
 import { HealthResponse, ReadinessResponse } from './dto/health-responses.dto';
+import { Direct } from '../common/http/direct-route';
 
 @ApiTags('health')
 @Controller()
@@ -19,6 +20,7 @@ export class HealthController {
 
   @Get('health')
   @Public()
+  @Direct()
   @ApiOperation({ summary: 'Liveness: the process answers (no database work)' })
   @ApiOkResponse({ type: HealthResponse })
   health() {

@@ -77,6 +77,16 @@ export class AccessGuard implements CanActivate {
         throw new AppException(HttpStatus.FORBIDDEN, 'ACCESS_RULE_MISSING', 'This route is not reachable');
     }
   }
+
+  /**
+   * The check of a route Fastify calls directly (common/http/direct-route.ts), on the request
+   * alone: the same as canActivate for the two rules such a route may have.
+   */
+  admitDirect(rule: AccessRule, request: FastifyRequest, reply: FastifyReply): MaybePromise<boolean> {
+    if (rule.type === 'public') return true;
+    if (rule.type === 'authenticated') return admit(this.credentials, rule, request, reply);
+    throw new AppException(HttpStatus.FORBIDDEN, 'ACCESS_RULE_MISSING', 'This route is not reachable');
+  }
 }
 
 /**

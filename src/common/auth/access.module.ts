@@ -42,8 +42,9 @@ import { MetricsTokenGuard } from './metrics-token.guard';
     { provide: CREDENTIALS, inject: [...CREDENTIAL_ORDER], useFactory: (...credentials: Credential[]) => credentials },
     ApiKeyGuard,
     JwtAuthGuard,
-    { provide: APP_GUARD, useClass: AccessGuard },
+    AccessGuard,
+    { provide: APP_GUARD, useExisting: AccessGuard },
   ],
-  exports: [Clock, AdminTokenGuard, ApiKeyGuard, JwtAuthGuard, ApiKeyCredential, JwtCredential, JwtModule],
+  exports: [Clock, AccessGuard, AdminTokenGuard, ApiKeyGuard, JwtAuthGuard, ApiKeyCredential, JwtCredential, JwtModule],
 })
 export class AccessModule {}

@@ -1,12 +1,15 @@
 import { INestApplication, RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { isDirect } from '../http/direct-route';
 import { ACCESS_RULE, AccessRule } from './access.decorators';
 
 export interface RouteAccess {
   method: string;
   path: string;
   rule?: AccessRule;
+  /** Called by Fastify directly (@Direct): the same rule, checked without Nest's router. */
+  direct: boolean;
 }
 
 /** Every controller route with its declared access rule, for review and for tests. */
@@ -36,6 +39,7 @@ export function listRouteAccess(app: INestApplication): RouteAccess[] {
                 .filter(Boolean)
                 .join('/'),
             rule,
+            direct: isDirect(handler),
           });
         }
       }

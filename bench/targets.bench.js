@@ -256,6 +256,8 @@ async function main() {
     ]);
     const nodeHttp = await start(() => lib.startScript(join(__dirname, 'peers', 'node-http.js')));
     const nest = await start(() => lib.startScript(join(__dirname, 'peers', 'nest-fastify.js')));
+    // A process of its own for the POST, so that the hello route's process serves that route only.
+    const nestPost = await start(() => lib.startScript(join(__dirname, 'peers', 'nest-fastify.js')));
     const betterAuth = await start(() =>
       lib.startScript(join(BETTER_AUTH_DIR, 'server.mjs'), { DATABASE_URL: peer.url }),
     );
@@ -266,7 +268,7 @@ async function main() {
         target('node:http', nodeHttp, '/'),
         target('Nest+Fastify hello', nest, '/hello'),
         // The same request as Keyward's verify (headers and body), to a route that does none of its work.
-        target('Nest+Fastify POST', nest, '/verify', {
+        target('Nest+Fastify POST', nestPost, '/verify', {
           headers: { 'x-api-key': keys.verifier },
           body: { key: keys.reader },
         }),
@@ -301,7 +303,7 @@ async function main() {
     load.push(loadavg()[0]);
     // Only the instances the pair measurement needs stay up from here.
     await Promise.all(
-      [smallOn, smallOff, largeOn, largeOff, midOff, nodeHttp, nest, betterAuth].map((server) => {
+      [smallOn, smallOff, largeOn, largeOff, midOff, nodeHttp, nest, nestPost, betterAuth].map((server) => {
         servers.splice(servers.indexOf(server), 1);
         return server.stop();
       }),

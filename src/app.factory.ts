@@ -1,5 +1,5 @@
 import { Type } from '@nestjs/common';
-import { NestFactory, Reflector } from '@nestjs/core';
+import { ApplicationConfig, DiscoveryService, NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -66,11 +66,27 @@ export async function createApp(
   const webRequestStep = await registerWeb(app, config);
   // Before app.init registers the routes: the hottest ones are called by Fastify directly.
   const problems = new ProblemExceptionFilter();
+  const controllers = app.get(DiscoveryService).getControllers();
+  // Nest keeps its global enhancers on the application; not public API, so missing means refuse.
+  const enhancers = (app as unknown as { config?: ApplicationConfig }).config;
   registerDirectRoutes(fastify, {
-    resolve: (type) => app.get(type, { strict: false }),
+    resolve: (type) => {
+      const wrapper = controllers.find((candidate) => candidate.metatype === type);
+      if (!wrapper?.isDependencyTreeStatic())
+        throw new Error(`${type.name} is request-scoped: it cannot serve a direct route`);
+      return wrapper.instance as never;
+    },
     access: app.get(AccessGuard),
     filter: problems,
     reflector: app.get(Reflector),
+    globals: () => ({
+      guards: [...(enhancers?.getGlobalGuards() ?? [null]), ...(enhancers?.getGlobalRequestGuards() ?? [])],
+      interceptors: [
+        ...(enhancers?.getGlobalInterceptors() ?? []),
+        ...(enhancers?.getGlobalRequestInterceptors() ?? []),
+      ],
+      filters: [...(enhancers?.getGlobalFilters() ?? [null]), ...(enhancers?.getGlobalRequestFilters() ?? [])],
+    }),
   });
   // Declared up front so every request object has the same shape (V8 keeps it fast).
   fastify.decorateRequest('principal', null);

@@ -1,5 +1,7 @@
 import { AccessRule } from '../src/common/auth/access.decorators';
 import { listRouteAccess } from '../src/common/auth/route-access';
+import { AccessGuard } from '../src/common/auth/access.guard';
+import { adminHeaders, createTenant } from './helpers/identity';
 import { createTestApp, TestApp } from './helpers/test-app';
 
 /**
@@ -206,5 +208,44 @@ describe('route access rules', () => {
   it('exist on every route', () => {
     const missing = listRouteAccess(t.app).filter((route) => !route.rule);
     expect(missing).toEqual([]);
+  });
+
+  it('on direct routes are checked by the same guard without Nest’s guard layer, and refuse as it does', async () => {
+    const guard = t.app.get(AccessGuard);
+    const throughNest = jest.spyOn(guard, 'canActivate');
+    const direct = jest.spyOn(guard, 'admitDirect');
+    try {
+      const tenant = await createTenant(t);
+      const key = async (scopes: string[]) =>
+        (await t.http.post('/admin/api-keys').set(adminHeaders).send({ tenantId: tenant.id, scopes }).expect(201)).body
+          .apiKey as string;
+      const [reader, verifier] = [await key(['config:read']), await key(['keys:verify'])];
+      throughNest.mockClear();
+      direct.mockClear();
+
+      await t.http.get('/health').expect(200);
+      await t.http.get('/config').set('x-api-key', reader).expect(200);
+      expect((await t.http.get('/config')).body).toMatchObject({ statusCode: 401, code: 'KEY_MISSING' });
+      expect((await t.http.get('/config').set('x-api-key', verifier)).body).toMatchObject({
+        statusCode: 403,
+        code: 'INSUFFICIENT_SCOPE',
+      });
+      const verified = await t.http
+        .post('/v1/keys/verify')
+        .set('x-api-key', verifier)
+        .send({ key: reader })
+        .expect(200);
+      expect(verified.body).toMatchObject({ valid: true, code: 'VALID' });
+      await t.http.post('/v1/keys/verify').set('x-api-key', reader).send({ key: reader }).expect(403);
+      expect(direct).toHaveBeenCalledTimes(6);
+      expect(throughNest).not.toHaveBeenCalled();
+
+      // Every other route still goes through Nest's guard layer.
+      await t.http.get('/ready').expect(200);
+      expect(throughNest).toHaveBeenCalledTimes(1);
+    } finally {
+      throughNest.mockRestore();
+      direct.mockRestore();
+    }
   });
 });

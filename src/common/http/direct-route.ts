@@ -1,8 +1,9 @@
-import { ExceptionFilter, Type } from '@nestjs/common';
+import { ExceptionFilter, HttpStatus, Type } from '@nestjs/common';
 import {
   EXCEPTION_FILTERS_METADATA,
   GUARDS_METADATA,
   HEADERS_METADATA,
+  HOST_METADATA,
   HTTP_CODE_METADATA,
   INTERCEPTORS_METADATA,
   PIPES_METADATA,
@@ -11,6 +12,7 @@ import {
   RESPONSE_PASSTHROUGH_METADATA,
   ROUTE_ARGS_METADATA,
   SSE_METADATA,
+  VERSION_METADATA,
 } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { Reflector } from '@nestjs/core';
@@ -19,7 +21,8 @@ import { RouteConfig } from '@nestjs/platform-fastify';
 import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { ACCESS_RULE, AccessRule } from '../auth/access.decorators';
-import { then } from '../maybe-promise';
+import { MaybePromise, then } from '../maybe-promise';
+import { AppException } from './problem';
 
 const DIRECT = 'keywardDirect';
 
@@ -36,15 +39,17 @@ interface DirectTarget {
  * the same rules, closed by default), leaves through the global exception filter, and keeps every
  * Fastify hook, the request log and metrics. What it cannot have is refused when the app starts:
  * a rule other than @Public or @Authenticated, guards, interceptors, filters or pipes of its own,
- * parameters other than @Req() and @Res({ passthrough: true }), @Header, @Redirect, @Render, @Sse.
+ * parameters other than @Req() and @Res({ passthrough: true }), @Header, @Redirect, @Render, @Sse,
+ * path parameters, a host or version, and any global guard, interceptor or filter besides the two.
+ * What the handler returns is sent as it is (no Observable or StreamableFile handling).
  */
 export function Direct(): MethodDecorator {
-  return (target, key, descriptor) =>
-    RouteConfig({ [DIRECT]: { controller: target.constructor as Type, method: String(key) } satisfies DirectTarget })(
-      target,
-      key,
-      descriptor,
-    );
+  return (target, key, descriptor) => {
+    // Kept beside any @RouteConfig applied before (below) it; one applied after replaces it.
+    const config = Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, descriptor.value as object) as object | undefined;
+    const direct: DirectTarget = { controller: target.constructor as Type, method: String(key) };
+    return RouteConfig({ ...config, [DIRECT]: direct })(target, key, descriptor);
+  };
 }
 
 /** Whether Fastify calls this controller method directly (route listings show it). */
@@ -55,15 +60,23 @@ export const isDirect = (handler: object): boolean =>
 
 /** The access check a direct route runs first: the global guard's, for the request alone. */
 export interface DirectAccess {
-  admitDirect(rule: AccessRule, request: FastifyRequest, reply: FastifyReply): unknown;
+  admitDirect(rule: AccessRule, request: FastifyRequest, reply: FastifyReply): MaybePromise<boolean>;
+}
+
+/** The app's global enhancers when the routes are registered: a direct route skips Nest's, so it must have none but these. */
+export interface GlobalEnhancers {
+  guards: unknown[];
+  interceptors: unknown[];
+  filters: unknown[];
 }
 
 export interface DirectRouteDeps {
-  /** Resolves the controller instance (app.get). */
+  /** The controller's one instance; throws for a controller that is (or depends on something) request-scoped. */
   resolve<T>(type: Type<T>): T;
   access: DirectAccess;
   filter: ExceptionFilter;
   reflector: Reflector;
+  globals(): GlobalEnhancers;
 }
 
 /** Swaps Nest's handler for a direct one on every route marked @Direct() (an onRoute hook: add it before app.init). */
@@ -81,6 +94,9 @@ function directHandler(route: RouteOptions, { controller, method }: DirectTarget
   const handler = controller.prototype[method] as Handler;
   const rule = deps.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, [handler, controller]);
   refuseWhatDirectCannotDo(name, controller, method, handler, rule);
+  refuseOtherGlobals(name, deps);
+  // Nest's adapter answers 404 to an empty path parameter; a direct route has none to check.
+  if (/[:*]/.test(route.url)) throw new Error(`@Direct() route ${name}: takes no path parameters`);
   const instance = deps.resolve(controller) as Record<string, Handler>;
   const status =
     (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ?? (route.method === 'POST' ? 201 : 200);
@@ -89,20 +105,33 @@ function directHandler(route: RouteOptions, { controller, method }: DirectTarget
 
   // As Nest's router does it: access first, then the status (the handler may change it), the
   // handler, and what it returns is the body. Synchronous for as long as every step is.
+  // Returned when it is a promise, so that Fastify's error handler gets what the filter throws.
   return (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      const done = then(deps.access.admitDirect(rule!, request, reply), () => {
+      const done = then(deps.access.admitDirect(rule!, request, reply), (admitted) => {
+        if (admitted !== true) throw new AppException(HttpStatus.FORBIDDEN, 'FORBIDDEN', 'Forbidden resource');
         reply.status(status);
         return then(instance[method](request, reply), (body) => void reply.send(body));
       });
-      if (done instanceof Promise) done.catch(fail(request, reply));
+      if (done instanceof Promise) return done.catch(fail(request, reply));
     } catch (error) {
       fail(request, reply)(error);
     }
   };
 }
 
+function refuseOtherGlobals(name: string, deps: DirectRouteDeps): void {
+  const { guards, interceptors, filters } = deps.globals();
+  const only = (list: unknown[], one: unknown) => list.length === 1 && list[0] === one;
+  if (!only(guards, deps.access) || interceptors.length || !only(filters, deps.filter))
+    throw new Error(
+      `@Direct() route ${name}: the app has global guards, interceptors or filters besides the access guard and the problem filter, which a direct route would skip`,
+    );
+}
+
 const NOT_DIRECT = [
+  HOST_METADATA,
+  VERSION_METADATA,
   GUARDS_METADATA,
   INTERCEPTORS_METADATA,
   EXCEPTION_FILTERS_METADATA,

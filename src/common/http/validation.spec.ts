@@ -34,6 +34,11 @@ describe('pageFormParser', () => {
     expect({ ...(body as object) }).toEqual({ email: 'a@example.com', scopes: ['a', 'b'], name: 'two words' });
   });
 
+  it('keeps every field of a long form (a long list of checkboxes)', () => {
+    const { body } = parse(Array.from({ length: 1500 }, (_, i) => `scopes=s${i}`).join('&'), 'html');
+    expect((body as { scopes: string[] }).scopes).toHaveLength(1500);
+  });
+
   it('refuses a form on a JSON API route with a 415 that says to send JSON, and leaves unknown routes to their 404', () => {
     const { error } = parse('{"name":"a"}', false);
     expect(error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });

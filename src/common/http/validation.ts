@@ -215,7 +215,8 @@ export function pageFormParser(request: FastifyRequest, body: Buffer, done: Body
   }
   // node:querystring gives an object without a prototype, where `__proto__` is a plain key that
   // would replace the prototype of any object it is copied onto.
-  const fields = parseQuery(body.toString('utf8'));
+  // maxKeys 0: every field (node:querystring stops at 1,000 otherwise); the body limit bounds them.
+  const fields = parseQuery(body.toString('utf8'), '&', '=', { maxKeys: 0 });
   if (Object.hasOwn(fields, '__proto__')) {
     return done(new AppException(HttpStatus.BAD_REQUEST, 'FORBIDDEN_PROPERTY', 'The form has a "__proto__" field'));
   }

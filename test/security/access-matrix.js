@@ -45,7 +45,9 @@ function routeTable(root) {
   }));
 }
 
-function parseRule(text) {
+function parseRule(marked) {
+  // "; direct" says how the route is served (without Nest's router), not who may reach it.
+  const text = marked.replace(/; direct$/, '');
   if (text === 'public' || text === 'adminToken' || text === 'forwardAuth' || text === 'operator')
     return { type: text };
   const rule = { type: 'authenticated', via: [], roles: null, scopes: [] };

@@ -29,8 +29,8 @@
     return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + ' ' +
       pad(date.getHours()) + ':' + pad(date.getMinutes()) + (zone ? ' ' + zone : '');
   }
-  function relative(date) {
-    var seconds = Math.round((date.getTime() - Date.now()) / 1000);
+  function relative(date, now) {
+    var seconds = Math.round((date.getTime() - now) / 1000);
     var size = Math.abs(seconds);
     var say = function (n, unit) { return seconds < 0 ? n + ' ' + unit + ' ago' : 'in ' + n + ' ' + unit; };
     if (size < 45) return seconds < 0 ? 'just now' : 'in a moment';
@@ -43,7 +43,10 @@
     var date = new Date(el.getAttribute('datetime'));
     if (isNaN(date.getTime())) return;
     el.title = local(date);
-    el.textContent = el.getAttribute('data-format') === 'relative' ? relative(date) : local(date);
+    // Relative to the server's clock when the page was made (see the `ago` helper), so a
+    // viewer's clock that is off does not move the times.
+    var now = Number(el.getAttribute('data-now')) || Date.now();
+    el.textContent = el.getAttribute('data-format') === 'relative' ? relative(date, now) : local(date);
   });
 
   // Filter forms (GET) submit themselves when a choice changes, and shortly after typing stops.

@@ -82,14 +82,20 @@ function handlebars(): typeof Handlebars {
   hbs.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.join(', ') : ''));
   // <time> elements: the server writes UTC; static/dashboard.js rewrites them in the viewer's
   // time zone. `ago` is compact and relative ("3 h ago") with the exact time on hover; `when`
-  // is the exact time itself. Both give "—" (or the fallback text) for no time.
+  // is the exact time itself. Both give "—" (or the fallback text) for no time. A relative time
+  // carries the server's clock (data-now) and is measured against it, not the viewer's: the
+  // times are the server's, and a viewer's clock a minute slow would show a use "in a moment".
   const timeTag = (value: unknown, format: 'relative' | 'exact', none: unknown) => {
     const date = value ? new Date(value as string) : null;
     if (!date || Number.isNaN(date.getTime())) return typeof none === 'string' ? hbs.escapeExpression(none) : '—';
     const iso = date.toISOString();
     const utc = `${iso.slice(0, 16).replace('T', ' ')} UTC`;
-    const shown = format === 'relative' ? relativeTime(date, Date.now()) : utc;
-    return new hbs.SafeString(`<time datetime="${iso}" title="${utc}" data-format="${format}">${shown}</time>`);
+    if (format === 'exact')
+      return new hbs.SafeString(`<time datetime="${iso}" title="${utc}" data-format="exact">${utc}</time>`);
+    const now = Date.now();
+    return new hbs.SafeString(
+      `<time datetime="${iso}" title="${utc}" data-format="relative" data-now="${now}">${relativeTime(date, now)}</time>`,
+    );
   };
   hbs.registerHelper('ago', (value: unknown, none: unknown) => timeTag(value, 'relative', none));
   hbs.registerHelper('when', (value: unknown, none: unknown) => timeTag(value, 'exact', none));

@@ -85,11 +85,10 @@ export class FactorsService {
   }
 
   async status(personId: string, manager: EntityManager = this.dataSource.manager): Promise<FactorStatus> {
-    const [totp, passkeys, recoveryCodesLeft] = await Promise.all([
-      manager.getRepository(TotpFactor).existsBy({ personId, confirmedAt: Not(IsNull()) }),
-      manager.getRepository(Passkey).find({ where: { personId }, order: { createdAt: 'ASC' } }),
-      manager.getRepository(RecoveryCode).countBy({ personId, usedAt: IsNull() }),
-    ]);
+    // One after another: a transaction's manager is one connection, which runs one query at a time.
+    const totp = await manager.getRepository(TotpFactor).existsBy({ personId, confirmedAt: Not(IsNull()) });
+    const passkeys = await manager.getRepository(Passkey).find({ where: { personId }, order: { createdAt: 'ASC' } });
+    const recoveryCodesLeft = await manager.getRepository(RecoveryCode).countBy({ personId, usedAt: IsNull() });
     return { totp, passkeys: passkeys.map(toPasskeyDto), recoveryCodesLeft };
   }
 

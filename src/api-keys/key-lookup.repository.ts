@@ -79,18 +79,24 @@ export type QuotaSpend = { spent: true; remaining: number | null } | { spent: fa
 /** Thrown inside the transaction to undo the identity's spend when the key's own quota refuses. */
 class KeyQuotaRefused extends Error {}
 
-/** The lookup of a presented key's HMAC: the key, its tenant and its owner, by the unique index. */
+/**
+ * The lookup of a presented key's HMAC: the key, its tenant and its owner, by the unique index.
+ * The effective permissions start from the key's own grants (one IN over a UNION ALL, which the
+ * planner joins by the primary keys): an OR of two IN lists made it filter every row of the
+ * permissions table, so a cold lookup cost grew with the permissions of all tenants.
+ */
 export const KEY_BY_HASH = `SELECT k.key_hash, k.id, k.tenant_id, k.user_id, k.name, k.metadata, k.scopes, k.expires_at, k.revoked_at, k.disabled_at, k.grace_until,
         k.ip_allowlist, COALESCE(k.rate_limit, t.default_key_rate_limit) AS rate_limit, k.ratelimits,
         k.quota_remaining IS NOT NULL AS has_quota,
         t.status AS tenant_status, u.status AS owner_status, u.role AS owner_role,
         ARRAY(SELECT p.name FROM permissions p
                WHERE p.tenant_id = k.tenant_id
-                 AND (p.id IN (SELECT kp.permission_id FROM key_permissions kp
-                                WHERE kp.tenant_id = k.tenant_id AND kp.api_key_id = k.id)
-                   OR p.id IN (SELECT rp.permission_id FROM key_roles kr
-                                 JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
-                                WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id))
+                 AND p.id IN (SELECT kp.permission_id FROM key_permissions kp
+                               WHERE kp.tenant_id = k.tenant_id AND kp.api_key_id = k.id
+                              UNION ALL
+                              SELECT rp.permission_id FROM key_roles kr
+                                JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
+                               WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id)
                ORDER BY p.name) AS permissions,
         ARRAY(SELECT r.name FROM key_roles kr JOIN roles r ON r.id = kr.role_id AND r.tenant_id = kr.tenant_id
                WHERE kr.tenant_id = k.tenant_id AND kr.api_key_id = k.id ORDER BY r.name) AS roles,
@@ -112,7 +118,7 @@ const BATCH_SIZES = [1, 4, 16, 64] as const;
 /** A change of KEY_BY_HASH needs new names (connections keep the old plans). */
 export const KEYS_BY_HASHES = BATCH_SIZES.map((size) => ({
   size,
-  name: `keyward_keys_by_hash_v4_${size}`,
+  name: `keyward_keys_by_hash_v5_${size}`,
   text:
     size === 1
       ? KEY_BY_HASH

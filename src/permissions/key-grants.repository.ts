@@ -79,11 +79,13 @@ export class KeyGrantsRepository {
   /** A key's effective permissions: its own and its roles', sorted. */
   async effectiveOf(tenantId: string, keyId: string): Promise<string[]> {
     const rows: { name: string }[] = await this.manager.query(
-      `SELECT DISTINCT p.name FROM permissions p
-        WHERE p.tenant_id = $1 AND (
-          p.id IN (SELECT permission_id FROM key_permissions WHERE tenant_id = $1 AND api_key_id = $2)
-          OR p.id IN (SELECT rp.permission_id FROM key_roles kr JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
-                       WHERE kr.tenant_id = $1 AND kr.api_key_id = $2))
+      // From the key's grants (as KEY_BY_HASH): an OR of two IN lists filters every permission of the tenant.
+      `SELECT p.name FROM permissions p
+        WHERE p.tenant_id = $1
+          AND p.id IN (SELECT permission_id FROM key_permissions WHERE tenant_id = $1 AND api_key_id = $2
+                       UNION ALL
+                       SELECT rp.permission_id FROM key_roles kr JOIN role_permissions rp ON rp.role_id = kr.role_id AND rp.tenant_id = kr.tenant_id
+                        WHERE kr.tenant_id = $1 AND kr.api_key_id = $2)
         ORDER BY 1`,
       [tenantId, keyId],
     );

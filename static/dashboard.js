@@ -29,11 +29,12 @@
     return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + ' ' +
       pad(date.getHours()) + ':' + pad(date.getMinutes()) + (zone ? ' ' + zone : '');
   }
-  function relative(date, now) {
-    var seconds = Math.round((date.getTime() - now) / 1000);
+  function relative(date, now, past) {
+    var ms = (past ? Math.min(date.getTime(), now) : date.getTime()) - now;
+    var seconds = Math.round(ms / 1000);
     var size = Math.abs(seconds);
     var say = function (n, unit) { return seconds < 0 ? n + ' ' + unit + ' ago' : 'in ' + n + ' ' + unit; };
-    if (size < 45) return seconds < 0 ? 'just now' : 'in a moment';
+    if (size < 45) return ms > 0 ? 'in a moment' : 'just now';
     if (size < 3600) return say(Math.max(1, Math.round(size / 60)), 'min');
     if (size < 86400) return say(Math.round(size / 3600), 'h');
     if (size < 365 * 86400) return say(Math.round(size / 86400), 'd');
@@ -43,10 +44,12 @@
     var date = new Date(el.getAttribute('datetime'));
     if (isNaN(date.getTime())) return;
     el.title = local(date);
-    // Relative to the server's clock when the page was made (see the `ago` helper), so a
-    // viewer's clock that is off does not move the times.
+    // Relative to the server's clock when the page was made, and what has happened never ahead
+    // of it (see the `ago` helper), so a viewer's clock that is off does not move the times.
     var now = Number(el.getAttribute('data-now')) || Date.now();
-    el.textContent = el.getAttribute('data-format') === 'relative' ? relative(date, now) : local(date);
+    el.textContent = el.getAttribute('data-format') === 'relative'
+      ? relative(date, now, el.hasAttribute('data-past'))
+      : local(date);
   });
 
   // Filter forms (GET) submit themselves when a choice changes, and shortly after typing stops.

@@ -81,11 +81,13 @@ function handlebars(): typeof Handlebars {
   hbs.registerHelper('json', (value: unknown) => JSON.stringify(value ?? null));
   hbs.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.join(', ') : ''));
   // <time> elements: the server writes UTC; static/dashboard.js rewrites them in the viewer's
-  // time zone. `ago` is compact and relative ("3 h ago") with the exact time on hover; `when`
-  // is the exact time itself. Both give "—" (or the fallback text) for no time. A relative time
-  // carries the server's clock (data-now) and is measured against it, not the viewer's: the
-  // times are the server's, and a viewer's clock a minute slow would show a use "in a moment".
-  const timeTag = (value: unknown, format: 'relative' | 'exact', none: unknown) => {
+  // time zone. `ago` is for what has happened (created, last used), `relative` for a time either
+  // side of now (an expiry): compact ("3 h ago", "in 6 d") with the exact time on hover. `when` is
+  // the exact time itself. All give "—" (or the fallback text) for no time. Relative times carry
+  // the server's clock (data-now) and are measured against it, not the viewer's: the times are
+  // the server's. And what has happened is never shown as ahead ("in a moment"), even when the
+  // clock that stamped it ran ahead of the one that shows it (data-past).
+  const timeTag = (value: unknown, format: 'past' | 'relative' | 'exact', none: unknown) => {
     const date = value ? new Date(value as string) : null;
     if (!date || Number.isNaN(date.getTime())) return typeof none === 'string' ? hbs.escapeExpression(none) : '—';
     const iso = date.toISOString();
@@ -93,21 +95,28 @@ function handlebars(): typeof Handlebars {
     if (format === 'exact')
       return new hbs.SafeString(`<time datetime="${iso}" title="${utc}" data-format="exact">${utc}</time>`);
     const now = Date.now();
+    const past = format === 'past';
     return new hbs.SafeString(
-      `<time datetime="${iso}" title="${utc}" data-format="relative" data-now="${now}">${relativeTime(date, now)}</time>`,
+      `<time datetime="${iso}" title="${utc}" data-format="relative" data-now="${now}"${past ? ' data-past' : ''}>${relativeTime(date, now, past)}</time>`,
     );
   };
-  hbs.registerHelper('ago', (value: unknown, none: unknown) => timeTag(value, 'relative', none));
+  hbs.registerHelper('ago', (value: unknown, none: unknown) => timeTag(value, 'past', none));
+  hbs.registerHelper('relative', (value: unknown, none: unknown) => timeTag(value, 'relative', none));
   hbs.registerHelper('when', (value: unknown, none: unknown) => timeTag(value, 'exact', none));
   return hbs;
 }
 
-/** "just now", "5 min ago", "3 h ago", "2 d ago", "in 6 d", then a date for anything a year or more away. */
-export function relativeTime(date: Date, now: number): string {
-  const seconds = Math.round((date.getTime() - now) / 1000);
+/**
+ * "just now", "5 min ago", "3 h ago", "2 d ago", "in 6 d", then a date for anything a year or more
+ * away. `past`: the time is of something that has happened, so a time ahead of `now` is "just now".
+ */
+export function relativeTime(date: Date, now: number, past = false): string {
+  const ms = (past ? Math.min(date.getTime(), now) : date.getTime()) - now;
+  const seconds = Math.round(ms / 1000);
   const size = Math.abs(seconds);
   const say = (n: number, unit: string) => (seconds < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`);
-  if (size < 45) return seconds < 0 ? 'just now' : 'in a moment';
+  // By the sign of the difference itself: under half a second ago rounds to -0, which is not < 0.
+  if (size < 45) return ms > 0 ? 'in a moment' : 'just now';
   if (size < 3600) return say(Math.max(1, Math.round(size / 60)), 'min');
   if (size < 86_400) return say(Math.round(size / 3600), 'h');
   if (size < 365 * 86_400) return say(Math.round(size / 86_400), 'd');

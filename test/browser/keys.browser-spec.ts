@@ -361,6 +361,16 @@ describe('keys and destructive actions in a browser', () => {
     expect(await page.locator('#fact-last-used').innerText()).toMatch(
       /^(just now|\d+ min ago) from (::ffff:)?127\.0\.0\.1$/,
     );
+    // Nor does a server clock set back since the use was stamped: what has happened is never
+    // shown ahead ("in 10 min"), by the page or by its script.
+    const realNow = Date.now.bind(Date);
+    const setBack = jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 10 * 60_000);
+    try {
+      await page.reload();
+    } finally {
+      setBack.mockRestore();
+    }
+    expect(await page.locator('#fact-last-used').innerText()).toMatch(/^just now from (::ffff:)?127\.0\.0\.1$/);
     expect(await page.locator('pre.snippet').innerText()).toMatch(
       /^curl -H "x-api-key: \$KEYWARD_API_KEY" http\S+\/config$/,
     );

@@ -6,6 +6,7 @@ import { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceProcess, startService } from './helpers/service-process';
+import { freePort } from './helpers/test-app';
 
 /**
  * The real `keyward` command (bin/keyward.js) run as a child process against the real
@@ -354,10 +355,7 @@ describe('the keyward command line', () => {
     });
 
     it('server unreachable: 2', async () => {
-      const closed = createServer();
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-      const port = (closed.address() as AddressInfo).port;
-      await new Promise((resolve) => closed.close(resolve));
+      const port = await freePort();
       const result = await keyward(['whoami'], {
         env: { KEYWARD_URL: `http://127.0.0.1:${port}`, KEYWARD_API_KEY: stored().apiKey },
       });

@@ -1,14 +1,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { createServer } from 'node:net';
 import request, { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { SCOPES } from '../src/common/auth/scopes';
 import { Clock } from '../src/common/clock';
 import { RateLimitService } from '../src/rate-limit/rate-limit.service';
 import { adminHeaders, createTenant } from './helpers/identity';
-import { createTestApp, TestApp } from './helpers/test-app';
+import { createTestApp, freePort, TestApp } from './helpers/test-app';
 
 type Body = Record<string, unknown>;
 const DAY = 86_400_000;
@@ -277,18 +276,6 @@ describe('rate limits and quotas (in memory)', () => {
     expect(rows[0].quota_remaining).toBe(0);
   });
 });
-
-/** A free TCP port on the loopback interface. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Two instances, each on its own database holding the same key, share one Redis. */
 async function twoInstances(redisUrl: string, prefix: string, rateLimit: Body) {

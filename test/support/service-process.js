@@ -2,7 +2,7 @@
 // specs, the security and reliability checks and the benchmarks. Plain CommonJS, so the .js
 // suites and bench/ can require it without compiling anything.
 const { spawn } = require('node:child_process');
-const { createWriteStream } = require('node:fs');
+const { createWriteStream, readFileSync } = require('node:fs');
 const { createServer } = require('node:net');
 const { join } = require('node:path');
 const { ensureBuilt } = require('../../scripts/build-if-stale');
@@ -13,16 +13,48 @@ const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const START = join(ROOT, 'scripts', 'start.js');
 const READY_POLL_MS = 50;
 
-/** A port nobody listens on right now (the service is told to use it, so its URL is known). */
-function freePort() {
-  return new Promise((resolve, reject) => {
+// Ports for the processes the suites start come from below the kernel's ephemeral range, in a
+// slice of their own per jest worker. A port taken by listen(0) (supertest binds one per request)
+// or by an outgoing connection is always in the ephemeral range, so it can never be handed out
+// here between the check and the child's own bind, and two workers never pick the same one.
+// (A port picked with listen(0) and released could be: the child then failed to bind, and its
+// readiness check was answered by another worker's app on that port.)
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 32768;
+  }
+})();
+const PORT_FLOOR = 10_000;
+const SLICE = Math.floor((EPHEMERAL_LOW - PORT_FLOOR) / 8);
+const handedOut = new Set();
+
+/** Listens on `port` (0: any) of the wildcard address, which conflicts with a listener on any address. */
+function tryListen(port) {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '0.0.0.0', () => {
+      const taken = server.address().port;
+      server.close(() => resolve(taken));
     });
-    server.on('error', reject);
   });
+}
+
+/** A port nobody listens on right now (the service is told to use it, so its URL is known). */
+async function freePort() {
+  // A machine whose ephemeral range starts low leaves no room: any free port, as before.
+  if (SLICE < 100) return tryListen(0);
+  const worker = Math.max(1, Number(process.env.JEST_WORKER_ID) || 1);
+  const start = PORT_FLOOR + ((worker - 1) % 8) * SLICE;
+  for (let attempt = 0; attempt < SLICE; attempt++) {
+    const port = start + Math.floor(Math.random() * SLICE);
+    if (handedOut.has(port) || (await tryListen(port)) === undefined) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${start}-${start + SLICE - 1}`);
 }
 
 /** What the child sees: the caller's variables and nothing else from this shell but PATH and HOME. */

@@ -14,7 +14,7 @@
 //   two instances                   ≥ 1.8×  one (see measurePair for what 2 cores allow)
 //
 // Load: wrk, one thread, 50 connections, on core 1; every server on core 0 (BENCH_PIN=0: no
-// pinning). Targets take turns: BENCH_ROUNDS rounds (3) of BENCH_SECONDS (8) each, the order
+// pinning). Targets take turns: BENCH_ROUNDS rounds (5) of BENCH_SECONDS (8) each, the order
 // rotated every round, and each ratio is the median of its per-round ratios. The run fails when
 // a target is missed or when any request of any measured run was not answered 2xx.
 // Databases: fresh ones on the local PostgreSQL (BENCH_POSTGRES_URL), dropped at the end.
@@ -26,7 +26,7 @@ const lib = require('./lib');
 const { ensureBuilt } = require('../scripts/build-if-stale');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_SECONDS = Math.min(3, SECONDS);
 const CONNECTIONS = 50;
 const BETTER_AUTH_DIR = join(__dirname, 'peers', 'better-auth');

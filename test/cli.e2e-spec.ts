@@ -6,7 +6,7 @@ import { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceProcess, startService } from './helpers/service-process';
-import { freePort } from './helpers/test-app';
+import { freePort } from './support/service-process';
 
 /**
  * The real `keyward` command (bin/keyward.js) run as a child process against the real
